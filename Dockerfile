@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1
+
+# Build: the same locked release build CI runs.
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked
+
+# Run: a slim image, a non-root user, listening on every interface.
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home pixgate
+COPY --from=build /src/target/release/pixgate /usr/local/bin/pixgate
+USER 10001
+ENV PIXGATE_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/pixgate"]
+CMD ["serve"]

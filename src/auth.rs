@@ -1,0 +1,184 @@
+//! Who is calling, and with which upstream credentials.
+//!
+//! A caller either sends its own credentials (headers, or the WebSocket
+//! `connection_init` payload) and gets only what they open, or leans on the
+//! configured defaults, which act for whoever calls: so when access tokens are
+//! configured, using the defaults takes one of them. The sandbox's defaults
+//! open nothing real and need no token.
+
+use axum::http::HeaderMap;
+use subtle::ConstantTimeEq;
+
+use crate::secret::Secret;
+use crate::upstream::{PixelzCredentials, PixiesetCredentials};
+
+pub const PIXIESET_COOKIE_HEADER: &str = "x-pixieset-cookie";
+pub const PIXELZ_EMAIL_HEADER: &str = "x-pixelz-email";
+pub const PIXELZ_API_KEY_HEADER: &str = "x-pixelz-api-key";
+
+/// Why a request has no credentials for an upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// None sent and no default configured.
+    NotSent,
+    /// Only part of a credential pair was sent.
+    Incomplete,
+    /// Defaults exist, but using them takes an access token the caller did not present.
+    TokenRequired,
+}
+
+impl Unavailable {
+    pub fn explain(self, api: &str) -> String {
+        match self {
+            Self::NotSent => format!(
+                "no {api} credentials: send them with the request (see the X-Pixieset-Cookie, X-Pixelz-Email and X-Pixelz-Api-Key headers)"
+            ),
+            Self::Incomplete => {
+                format!("incomplete {api} credentials: X-Pixelz-Email and X-Pixelz-Api-Key go together")
+            }
+            Self::TokenRequired => {
+                format!("the default {api} credentials need a valid access token (Authorization: Bearer …)")
+            }
+        }
+    }
+}
+
+/// The credentials one request acts with, resolved before any resolver runs.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub pixieset: Result<PixiesetCredentials, Unavailable>,
+    pub pixelz: Result<PixelzCredentials, Unavailable>,
+}
+
+/// What the caller sent, before defaults and tokens are considered.
+#[derive(Clone, Debug, Default)]
+pub struct Supplied {
+    pub pixieset_cookie: Option<Secret>,
+    pub pixelz_email: Option<String>,
+    pub pixelz_api_key: Option<Secret>,
+    pub bearer: Option<Secret>,
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+impl Supplied {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let bearer = header(headers, "authorization").and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| Secret::new(token.trim()))
+        });
+        Self {
+            pixieset_cookie: header(headers, PIXIESET_COOKIE_HEADER).map(Secret::new),
+            pixelz_email: header(headers, PIXELZ_EMAIL_HEADER),
+            pixelz_api_key: header(headers, PIXELZ_API_KEY_HEADER).map(Secret::new),
+            bearer,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AccessPolicy {
+    pub default_pixieset: Option<PixiesetCredentials>,
+    pub default_pixelz: Option<PixelzCredentials>,
+    pub tokens: Vec<Secret>,
+    /// The defaults are the sandbox's, which open nothing real.
+    pub defaults_are_sandbox: bool,
+}
+
+impl AccessPolicy {
+    fn token_accepted(&self, bearer: Option<&Secret>) -> bool {
+        if self.defaults_are_sandbox || self.tokens.is_empty() {
+            return true;
+        }
+        let Some(bearer) = bearer else { return false };
+        // Every token is compared, so the time taken says nothing about which one nearly matched.
+        self.tokens
+            .iter()
+            .fold(subtle::Choice::from(0), |found, token| {
+                found | token.expose().as_bytes().ct_eq(bearer.expose().as_bytes())
+            })
+            .into()
+    }
+
+    pub fn resolve(&self, supplied: Supplied) -> Credentials {
+        let may_use_defaults = self.token_accepted(supplied.bearer.as_ref());
+        fn fallback<T>(default: Option<T>, allowed: bool) -> Result<T, Unavailable> {
+            match default {
+                Some(credentials) if allowed => Ok(credentials),
+                Some(_) => Err(Unavailable::TokenRequired),
+                None => Err(Unavailable::NotSent),
+            }
+        }
+        let pixieset = match supplied.pixieset_cookie {
+            Some(cookie) => Ok(PixiesetCredentials::new(cookie)),
+            None => fallback(self.default_pixieset.clone(), may_use_defaults),
+        };
+        let pixelz = match (supplied.pixelz_email, supplied.pixelz_api_key) {
+            (Some(email), Some(key)) => Ok(PixelzCredentials::new(email, key)),
+            (None, None) => fallback(self.default_pixelz.clone(), may_use_defaults),
+            _ => Err(Unavailable::Incomplete),
+        };
+        Credentials { pixieset, pixelz }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(tokens: &[&str], sandbox: bool) -> AccessPolicy {
+        AccessPolicy {
+            default_pixieset: Some(PixiesetCredentials::new(Secret::new("session_cookie=default"))),
+            default_pixelz: None,
+            tokens: tokens.iter().map(|t| Secret::new(*t)).collect(),
+            defaults_are_sandbox: sandbox,
+        }
+    }
+
+    fn with_bearer(token: &str) -> Supplied {
+        Supplied { bearer: Some(Secret::new(token)), ..Supplied::default() }
+    }
+
+    #[test]
+    fn defaults_need_a_configured_token() {
+        let policy = policy(&["alpha", "beta"], false);
+        assert_eq!(policy.resolve(Supplied::default()).pixieset.unwrap_err(), Unavailable::TokenRequired);
+        assert_eq!(policy.resolve(with_bearer("gamma")).pixieset.unwrap_err(), Unavailable::TokenRequired);
+        assert!(policy.resolve(with_bearer("beta")).pixieset.is_ok());
+        assert_eq!(policy.resolve(with_bearer("beta")).pixelz.unwrap_err(), Unavailable::NotSent);
+    }
+
+    #[test]
+    fn own_credentials_need_no_token() {
+        let supplied = Supplied { pixieset_cookie: Some(Secret::new("session_cookie=mine")), ..Supplied::default() };
+        let credentials = policy(&["alpha"], false).resolve(supplied);
+        assert_ne!(
+            credentials.pixieset.unwrap().tenant(),
+            PixiesetCredentials::new(Secret::new("session_cookie=default")).tenant()
+        );
+    }
+
+    #[test]
+    fn sandbox_defaults_are_open() {
+        assert!(policy(&["alpha"], true).resolve(Supplied::default()).pixieset.is_ok());
+    }
+
+    #[test]
+    fn half_a_pixelz_pair_is_incomplete() {
+        let supplied = Supplied { pixelz_email: Some("a@b.test".into()), ..Supplied::default() };
+        assert_eq!(policy(&[], false).resolve(supplied).pixelz.unwrap_err(), Unavailable::Incomplete);
+    }
+
+    #[test]
+    fn headers_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer  tok ".parse().unwrap());
+        headers.insert(PIXELZ_EMAIL_HEADER, "a@b.test".parse().unwrap());
+        headers.insert(PIXELZ_API_KEY_HEADER, "k".parse().unwrap());
+        let supplied = Supplied::from_headers(&headers);
+        assert_eq!(supplied.bearer.unwrap().expose(), "tok");
+        assert_eq!(supplied.pixelz_email.as_deref(), Some("a@b.test"));
+    }
+}

@@ -1,0 +1,153 @@
+//! The command line. Every gateway setting is also an environment variable and
+//! a key of the `--config` TOML file; a flag beats the environment, which beats the file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::sandbox::{FaultTarget, WebhookEncoding};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pixgate",
+    version,
+    about = "One GraphQL endpoint over Pixieset Studio and Pixelz",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// With no subcommand, pixgate serves.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+// Parsed once at start-up; boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Run the gateway (the default). With no upstream configured, it runs on the built-in sandbox.
+    Serve(ServeArgs),
+    /// Run only the simulator of both upstream APIs.
+    Sandbox(SandboxArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Gateway settings as given on the command line or in the environment.
+/// Secrets are accepted as flags for completeness, but belong in the environment or the file.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys in snake_case: `listen`, `pixelz_api_key`, …).
+    #[arg(long, env = "PIXGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long, env = "PIXGATE_LISTEN")]
+    pub listen: Option<String>,
+    /// URL at which Pixelz reaches this gateway (webhook callbacks) [default: derived from the listen address].
+    #[arg(long, env = "PIXGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Pixieset Studio API base, e.g. https://studio.pixieset.com/api/v1 [default: the built-in sandbox].
+    #[arg(long, env = "PIXIESET_BASE_URL")]
+    pub pixieset_base_url: Option<String>,
+    /// Pixelz JSON API base, e.g. https://api.pixelz.com/REST.svc/JSON [default: the built-in sandbox].
+    #[arg(long, env = "PIXELZ_BASE_URL")]
+    pub pixelz_base_url: Option<String>,
+    /// Default Pixieset session cookie, for single-studio deployments.
+    #[arg(long, env = "PIXIESET_COOKIE", hide_env_values = true)]
+    pub pixieset_cookie: Option<String>,
+    /// Default Pixelz contact email.
+    #[arg(long, env = "PIXELZ_CONTACT_EMAIL")]
+    pub pixelz_contact_email: Option<String>,
+    /// Default Pixelz API key.
+    #[arg(long, env = "PIXELZ_API_KEY", hide_env_values = true)]
+    pub pixelz_api_key: Option<String>,
+    /// Pixelz application secret, which verifies webhooks; without it webhooks are refused.
+    #[arg(long, env = "PIXELZ_APP_SECRET", hide_env_values = true)]
+    pub pixelz_app_secret: Option<String>,
+    /// Pixelz partner secret, which verifies the partner webhook signature.
+    #[arg(long, env = "PIXELZ_PARTNER_SECRET", hide_env_values = true)]
+    pub pixelz_partner_secret: Option<String>,
+    /// Redis URL; enables event fan-out across instances.
+    #[arg(long, env = "PIXGATE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Comma-separated bearer tokens a caller must present to act with the default credentials.
+    #[arg(long, env = "PIXGATE_ACCESS_TOKENS", hide_env_values = true, value_delimiter = ',')]
+    pub access_tokens: Option<Vec<String>>,
+    /// Log format [default: human].
+    #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Real time per simulated processing step of the in-process sandbox.
+    #[arg(long, env = "PIXGATE_SANDBOX_STEP_MS", default_value_t = 2000)]
+    pub sandbox_step_ms: u64,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "PIXGATE_SANDBOX_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: std::net::SocketAddr,
+    /// Real time per simulated processing step (one status, or one minute of the webhook retry schedule).
+    #[arg(long, env = "PIXGATE_SANDBOX_STEP_MS", default_value_t = 2000)]
+    pub step_ms: u64,
+    /// How webhook bodies are encoded.
+    #[arg(long, env = "PIXGATE_SANDBOX_WEBHOOK_ENCODING", value_enum, default_value = "json")]
+    pub webhook_encoding: WebhookEncodingArg,
+    /// Latency added to every API answer.
+    #[arg(long, env = "PIXGATE_SANDBOX_LATENCY_MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of API requests answered with --error-status, in [0, 1].
+    #[arg(long, env = "PIXGATE_SANDBOX_ERROR_RATE", default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Status of injected errors; 429 comes with Retry-After.
+    #[arg(long, env = "PIXGATE_SANDBOX_ERROR_STATUS", default_value_t = 503)]
+    pub error_status: u16,
+    #[arg(long, env = "PIXGATE_SANDBOX_RETRY_AFTER_SECS", default_value_t = 1)]
+    pub retry_after_secs: u64,
+    /// Share of API answers whose body is cut in half, in [0, 1].
+    #[arg(long, env = "PIXGATE_SANDBOX_MALFORMED_RATE", default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Which API the faults hit.
+    #[arg(long, env = "PIXGATE_SANDBOX_FAULT_TARGET", value_enum, default_value = "all")]
+    pub fault_target: FaultTargetArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WebhookEncodingArg {
+    Json,
+    Form,
+}
+
+impl From<WebhookEncodingArg> for WebhookEncoding {
+    fn from(arg: WebhookEncodingArg) -> Self {
+        match arg {
+            WebhookEncodingArg::Json => Self::Json,
+            WebhookEncodingArg::Form => Self::Form,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FaultTargetArg {
+    All,
+    Pixieset,
+    Pixelz,
+}
+
+impl From<FaultTargetArg> for FaultTarget {
+    fn from(arg: FaultTargetArg) -> Self {
+        match arg {
+            FaultTargetArg::All => Self::All,
+            FaultTargetArg::Pixieset => Self::Pixieset,
+            FaultTargetArg::Pixelz => Self::Pixelz,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The gateway's configuration: typed, validated once at start-up, and safe to print.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::cli::{LogFormat, ServeArgs};
+use crate::secret::Secret;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+/// The `--config` file. Every key is optional; an unknown key is an error, not a silent default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub pixieset_base_url: Option<String>,
+    pub pixelz_base_url: Option<String>,
+    pub pixieset_cookie: Option<Secret>,
+    pub pixelz_contact_email: Option<String>,
+    pub pixelz_api_key: Option<Secret>,
+    pub pixelz_app_secret: Option<Secret>,
+    pub pixelz_partner_secret: Option<Secret>,
+    pub redis_url: Option<Secret>,
+    pub access_tokens: Option<Vec<Secret>>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        // toml's message names the offending key and its line.
+        toml::from_str(&text).map_err(|e| ConfigError::File { path: path.into(), message: e.to_string() })
+    }
+}
+
+/// Where the upstream APIs are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Upstreams {
+    /// Neither base URL is configured: run the built-in sandbox in-process.
+    Sandbox,
+    Remote {
+        pixieset: Url,
+        pixelz: Url,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct PixelzDefaults {
+    pub contact_email: String,
+    pub api_key: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: Option<Url>,
+    pub upstreams: Upstreams,
+    pub pixieset_cookie: Option<Secret>,
+    pub pixelz: Option<PixelzDefaults>,
+    pub pixelz_app_secret: Option<Secret>,
+    pub pixelz_partner_secret: Option<Secret>,
+    pub redis_url: Option<Secret>,
+    pub access_tokens: Vec<Secret>,
+    pub log_format: LogFormat,
+    pub sandbox_step_ms: u64,
+}
+
+fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(key, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(key, "must be an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Flags and environment (already merged by clap) over the file, then validation.
+    pub fn resolve(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        Self::merge(args.clone(), file)
+    }
+
+    pub fn merge(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
+        let secret = |flag: Option<String>, file: Option<Secret>| non_empty(flag).map(Secret::new).or(file);
+
+        let listen_raw = non_empty(args.listen).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_raw.trim().parse().map_err(|_| {
+            invalid("listen (PIXGATE_LISTEN)", format!("{listen_raw:?} is not an address like 127.0.0.1:8080"))
+        })?;
+        let public_url = non_empty(args.public_url)
+            .or(file.public_url)
+            .map(|raw| http_url("public_url (PIXGATE_PUBLIC_URL)", &raw))
+            .transpose()?;
+
+        let pixieset = non_empty(args.pixieset_base_url).or(file.pixieset_base_url);
+        let pixelz = non_empty(args.pixelz_base_url).or(file.pixelz_base_url);
+        let upstreams = match (pixieset, pixelz) {
+            (None, None) => Upstreams::Sandbox,
+            (Some(pixieset), Some(pixelz)) => Upstreams::Remote {
+                pixieset: http_url("pixieset_base_url (PIXIESET_BASE_URL)", &pixieset)?,
+                pixelz: http_url("pixelz_base_url (PIXELZ_BASE_URL)", &pixelz)?,
+            },
+            (Some(_), None) => {
+                return Err(invalid(
+                    "pixelz_base_url (PIXELZ_BASE_URL)",
+                    "set both upstream base URLs, or neither to use the sandbox",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "pixieset_base_url (PIXIESET_BASE_URL)",
+                    "set both upstream base URLs, or neither to use the sandbox",
+                ));
+            }
+        };
+
+        let contact_email = non_empty(args.pixelz_contact_email).or(file.pixelz_contact_email);
+        let api_key = secret(args.pixelz_api_key, file.pixelz_api_key);
+        let pixelz = match (contact_email, api_key) {
+            (None, None) => None,
+            (Some(contact_email), Some(api_key)) => Some(PixelzDefaults { contact_email, api_key }),
+            (Some(_), None) => {
+                return Err(invalid("pixelz_api_key (PIXELZ_API_KEY)", "is required with PIXELZ_CONTACT_EMAIL"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("pixelz_contact_email (PIXELZ_CONTACT_EMAIL)", "is required with PIXELZ_API_KEY"));
+            }
+        };
+
+        let access_tokens: Vec<Secret> = match args.access_tokens {
+            Some(tokens) => tokens.into_iter().filter_map(|t| non_empty(Some(t))).map(Secret::new).collect(),
+            None => file.access_tokens.unwrap_or_default(),
+        };
+        if access_tokens.iter().any(|t| t.expose().trim().is_empty() || t.expose().chars().any(char::is_whitespace)) {
+            return Err(invalid(
+                "access_tokens (PIXGATE_ACCESS_TOKENS)",
+                "tokens must be non-empty and contain no whitespace",
+            ));
+        }
+
+        let config = Self {
+            listen,
+            public_url,
+            upstreams,
+            pixieset_cookie: secret(args.pixieset_cookie, file.pixieset_cookie),
+            pixelz,
+            pixelz_app_secret: secret(args.pixelz_app_secret, file.pixelz_app_secret),
+            pixelz_partner_secret: secret(args.pixelz_partner_secret, file.pixelz_partner_secret),
+            redis_url: secret(args.redis_url, file.redis_url),
+            access_tokens,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            sandbox_step_ms: args.sandbox_step_ms,
+        };
+        config.check_default_credentials_are_guarded()?;
+        Ok(config)
+    }
+
+    pub fn has_default_credentials(&self) -> bool {
+        self.pixieset_cookie.is_some() || self.pixelz.is_some()
+    }
+
+    /// Real default credentials act for whoever calls; beyond loopback, only token holders may call.
+    fn check_default_credentials_are_guarded(&self) -> Result<(), ConfigError> {
+        let exposed = !self.listen.ip().is_loopback();
+        if self.upstreams != Upstreams::Sandbox
+            && self.has_default_credentials()
+            && exposed
+            && self.access_tokens.is_empty()
+        {
+            return Err(invalid(
+                "access_tokens (PIXGATE_ACCESS_TOKENS)",
+                format!(
+                    "default upstream credentials are configured and {} is reachable beyond loopback: \
+                     set access tokens, listen on loopback, or drop the defaults",
+                    self.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs { sandbox_step_ms: 2000, ..ServeArgs::default() }
+    }
+
+    #[test]
+    fn defaults_run_the_sandbox_on_loopback() {
+        let config = Config::merge(args(), FileConfig::default()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.upstreams, Upstreams::Sandbox);
+        assert!(!config.has_default_credentials());
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let file: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\npublic_url = \"https://gw.example.com\"").unwrap();
+        let config = Config::merge(ServeArgs { listen: Some("127.0.0.1:9100".into()), ..args() }, file).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.public_url.unwrap().as_str(), "https://gw.example.com/");
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_named() {
+        let error = toml::from_str::<FileConfig>("lisen = \"127.0.0.1:9000\"").unwrap_err().to_string();
+        assert!(error.contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let error =
+            Config::merge(ServeArgs { listen: Some("nowhere".into()), ..args() }, FileConfig::default()).unwrap_err();
+        assert!(error.to_string().starts_with("listen (PIXGATE_LISTEN)"), "{error}");
+        let error = Config::merge(
+            ServeArgs { pixieset_base_url: Some("ftp://x".into()), pixelz_base_url: Some("http://y".into()), ..args() },
+            FileConfig::default(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("PIXIESET_BASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn one_upstream_alone_is_refused() {
+        let error =
+            Config::merge(ServeArgs { pixieset_base_url: Some("http://x".into()), ..args() }, FileConfig::default())
+                .unwrap_err();
+        assert!(error.to_string().contains("PIXELZ_BASE_URL"), "{error}");
+    }
+
+    fn remote_with_defaults(listen: &str, tokens: Option<Vec<String>>) -> Result<Config, ConfigError> {
+        Config::merge(
+            ServeArgs {
+                listen: Some(listen.into()),
+                pixieset_base_url: Some("https://studio.example.com/api/v1".into()),
+                pixelz_base_url: Some("https://pixelz.example.com/REST.svc/JSON".into()),
+                pixieset_cookie: Some("session_cookie=real".into()),
+                access_tokens: tokens,
+                ..args()
+            },
+            FileConfig::default(),
+        )
+    }
+
+    #[test]
+    fn exposed_defaults_need_access_tokens() {
+        assert!(remote_with_defaults("127.0.0.1:8080", None).is_ok());
+        let error = remote_with_defaults("0.0.0.0:8080", None).unwrap_err().to_string();
+        assert!(error.contains("PIXGATE_ACCESS_TOKENS"), "{error}");
+        assert!(remote_with_defaults("0.0.0.0:8080", Some(vec!["t0ken".into()])).is_ok());
+    }
+
+    #[test]
+    fn the_sandbox_may_listen_anywhere() {
+        assert!(
+            Config::merge(ServeArgs { listen: Some("0.0.0.0:8080".into()), ..args() }, FileConfig::default()).is_ok()
+        );
+    }
+
+    #[test]
+    fn printing_the_config_shows_no_secret() {
+        let config = remote_with_defaults("127.0.0.1:8080", Some(vec!["t0ken-value".into()])).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("session_cookie=real") && !printed.contains("t0ken-value"), "{printed}");
+    }
+}

@@ -1,0 +1,16 @@
+//! pixgate: one GraphQL endpoint over Pixieset Studio and Pixelz.
+//!
+//! Layers, each talking only to the one below it: `server` (routes and
+//! transports) → `graphql` (types and resolvers) → `upstream` (one typed client
+//! per API). `auth` resolves who is calling with which credentials; `sandbox`
+//! simulates both APIs and shares no code with `upstream`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod graphql;
+pub mod sandbox;
+pub mod secret;
+pub mod server;
+pub mod telemetry;
+pub mod upstream;

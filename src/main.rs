@@ -1,0 +1,44 @@
+use anyhow::Context as _;
+use clap::Parser as _;
+use pixgate::cli::{Cli, Command, LogFormat};
+use pixgate::config::Config;
+use pixgate::sandbox::{Faults, ProcessingSettings, Sandbox, SandboxSettings};
+use pixgate::{graphql, server, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(args) => {
+            let config = Config::resolve(&args).context("invalid configuration")?;
+            telemetry::init(config.log_format);
+            tracing::info!(?config, "starting pixgate");
+            let running = server::start(config).await.context("cannot start pixgate")?;
+            println!("listening on http://{}", running.addr());
+            println!("GraphiQL: http://{}/graphql", running.addr());
+            running.serve_until(server::shutdown_signal()).await.context("server failed")?;
+        }
+        Command::Sandbox(args) => {
+            telemetry::init(LogFormat::Human);
+            let faults = Faults {
+                latency_ms: args.latency_ms,
+                error_rate: args.error_rate,
+                error_status: args.error_status,
+                retry_after_secs: args.retry_after_secs,
+                malformed_rate: args.malformed_rate,
+                target: args.fault_target.into(),
+            };
+            faults.validate().map_err(anyhow::Error::msg).context("invalid fault settings")?;
+            let processing =
+                ProcessingSettings { step_ms: args.step_ms, webhook_encoding: args.webhook_encoding.into() };
+            let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults })
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?;
+            println!("listening on http://{}", sandbox.addr());
+            server::shutdown_signal().await;
+            sandbox.shutdown().await;
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+    }
+    Ok(())
+}

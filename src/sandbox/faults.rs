@@ -1,0 +1,156 @@
+//! Fault injection and the request counter, wrapped around both simulated APIs.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::SandboxState;
+
+const LOG_CAPACITY: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultTarget {
+    #[default]
+    All,
+    Pixieset,
+    Pixelz,
+}
+
+/// What goes wrong, and how often. The default is nothing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added before every answer.
+    pub latency_ms: u64,
+    /// Share of requests answered with `error_status` instead, in [0, 1].
+    pub error_rate: f64,
+    pub error_status: u16,
+    /// Sent as `Retry-After` when `error_status` is 429.
+    pub retry_after_secs: u64,
+    /// Share of answers whose JSON body is cut in half, in [0, 1].
+    pub malformed_rate: f64,
+    pub target: FaultTarget,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            error_rate: 0.0,
+            error_status: 503,
+            retry_after_secs: 1,
+            malformed_rate: 0.0,
+            target: FaultTarget::All,
+        }
+    }
+}
+
+impl Faults {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.error_rate) || !(0.0..=1.0).contains(&self.malformed_rate) {
+            return Err("error_rate and malformed_rate must lie in [0, 1]".into());
+        }
+        if !(400..=599).contains(&self.error_status) {
+            return Err("error_status must be a 4xx or 5xx status".into());
+        }
+        Ok(())
+    }
+
+    fn applies_to(&self, path: &str) -> bool {
+        match self.target {
+            FaultTarget::All => true,
+            FaultTarget::Pixieset => path.starts_with("/api/"),
+            FaultTarget::Pixelz => path.starts_with("/REST.svc/"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub endpoint: String,
+    pub status: u16,
+    pub request_id: Option<String>,
+}
+
+/// Requests per endpoint (`"GET /api/v1/clients/{client_id}"`) and the most recent ones.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RequestLog {
+    pub total: u64,
+    pub by_endpoint: BTreeMap<String, u64>,
+    pub recent: VecDeque<LoggedRequest>,
+}
+
+impl RequestLog {
+    pub fn count(&self, endpoint: &str) -> u64 {
+        self.by_endpoint.get(endpoint).copied().unwrap_or(0)
+    }
+
+    fn record(&mut self, entry: LoggedRequest) {
+        self.total += 1;
+        *self.by_endpoint.entry(entry.endpoint.clone()).or_default() += 1;
+        if self.recent.len() == LOG_CAPACITY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(entry);
+    }
+}
+
+pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let template = request.extensions().get::<MatchedPath>().map_or(path.as_str(), |m| m.as_str());
+    let endpoint = format!("{method} {}", template.trim_end_matches('/'));
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let faults = state.faults.read().expect("faults lock poisoned").clone();
+    let faults = faults.applies_to(&path).then_some(faults);
+
+    let response = match &faults {
+        Some(f) if f.latency_ms > 0 || f.error_rate > 0.0 => {
+            tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+            if f.error_rate > 0.0 && state.rng.next_f64() < f.error_rate {
+                injected_error(f)
+            } else {
+                next.run(request).await
+            }
+        }
+        _ => next.run(request).await,
+    };
+    let response = match &faults {
+        Some(f) if f.malformed_rate > 0.0 && state.rng.next_f64() < f.malformed_rate => malformed(response).await,
+        _ => response,
+    };
+    state.requests.lock().expect("request log poisoned").record(LoggedRequest {
+        method,
+        endpoint,
+        status: response.status().as_u16(),
+        request_id,
+    });
+    response
+}
+
+fn injected_error(faults: &Faults) -> Response {
+    let status = StatusCode::from_u16(faults.error_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut response = (status, axum::Json(serde_json::json!({ "message": "Injected fault" }))).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(faults.retry_after_secs));
+    }
+    response
+}
+
+/// The same answer with its body cut in half: what a dropped connection or a broken proxy leaves.
+async fn malformed(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let cut = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(cut))
+}

@@ -1,0 +1,187 @@
+//! The built-in sandbox: a simulator of both upstream APIs, served over real
+//! HTTP so the gateway, its tests and its benchmarks talk to it exactly as they
+//! would to Pixieset and Pixelz.
+//!
+//! It shares no code with `crate::upstream`: it writes JSON from its own
+//! literals, so a field the gateway misreads cannot hide on both sides.
+
+// Handlers answer a refusal by returning the finished `Response` early; its size is
+// irrelevant next to the HTTP round trip it ends.
+#![allow(clippy::result_large_err)]
+
+mod admin;
+mod faults;
+mod pixelz;
+mod pixieset;
+mod processing;
+mod rng;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{FaultTarget, Faults, LoggedRequest, RequestLog};
+pub use processing::{
+    CUSTOMER_SIGNATURE_HEADER, Delivery, PARTNER_SIGNATURE_HEADER, ProcessingSettings, WebhookEncoding, sign,
+};
+
+/// The Pixieset session cookie that opens the seeded studio.
+pub const PIXIESET_COOKIE: &str = "session_cookie=sandbox";
+/// A second, smaller studio, for proving that tenants stay apart.
+pub const PIXIESET_OTHER_COOKIE: &str = "session_cookie=sandbox-other";
+pub const PIXELZ_CONTACT_EMAIL: &str = "studio@sandbox.test";
+pub const PIXELZ_API_KEY: &str = "sandbox-key";
+pub const PIXELZ_APP_SECRET: &str = "sandbox-secret";
+pub const PIXELZ_PARTNER_EMAIL: &str = "partner@sandbox.test";
+pub const PIXELZ_PARTNER_KEY: &str = "sandbox-partner-key";
+pub const PIXELZ_PARTNER_SECRET: &str = "sandbox-partner-secret";
+
+/// Seeded objects that the documents show, by their documented ids.
+pub mod documented {
+    pub use super::pixieset::seed::{
+        DOC_CLIENT_ID as CLIENT_ID, DOC_CONTRACT_ID as CONTRACT_ID, DOC_INVOICE_ID as INVOICE_ID,
+    };
+    pub use super::pixieset::seed::{DOC_PORTRAIT_TEMPLATE_ID as PORTRAIT_TEMPLATE_ID, DOC_TEMPLATE_ID as TEMPLATE_ID};
+    pub const DELIVERED_TICKET: &str = "33979dfe-5ea7-44ea-b3dd-7fde33bc37e9";
+    pub const FINISHED_TICKET: &str = "0da2bbe9-4cf4-4c16-8e46-52048836a01b";
+    pub const PIXELZ_TEMPLATE_ID: i64 = 2_066_863;
+}
+
+const SEED: u64 = 0x0050_4958_4741_5445;
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug, Default)]
+pub struct SandboxSettings {
+    pub processing: ProcessingSettings,
+    pub faults: Faults,
+}
+
+pub(crate) struct SandboxState {
+    studios: Mutex<HashMap<&'static str, pixieset::Studio>>,
+    pixelz: Mutex<pixelz::Store>,
+    faults: RwLock<Faults>,
+    requests: Mutex<RequestLog>,
+    processing: RwLock<ProcessingSettings>,
+    webhooks: Mutex<Vec<Delivery>>,
+    rng: rng::Rng,
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl SandboxState {
+    fn new(base_url: String, settings: SandboxSettings) -> Self {
+        let rng = rng::Rng::new(SEED);
+        let studios = HashMap::from([
+            ("sandbox", pixieset::seed::studio(&rng, &pixieset::seed::MAIN_STUDIO, true)),
+            ("sandbox-other", pixieset::seed::studio(&rng, &pixieset::seed::OTHER_STUDIO, false)),
+        ]);
+        let pixelz = pixelz::seed::store(&rng);
+        Self {
+            studios: Mutex::new(studios),
+            pixelz: Mutex::new(pixelz),
+            faults: RwLock::new(settings.faults),
+            requests: Mutex::default(),
+            processing: RwLock::new(settings.processing),
+            webhooks: Mutex::default(),
+            rng,
+            base_url,
+            http: reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().expect("a plain HTTP client builds"),
+        }
+    }
+}
+
+fn router(state: Arc<SandboxState>) -> Router {
+    let apis = pixieset::routes()
+        .merge(pixelz::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject));
+    apis.merge(admin::routes()).with_state(state)
+}
+
+/// A running sandbox. Dropping it stops the server and the clock.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<SandboxState>,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    pub async fn start(listen: SocketAddr, settings: SandboxSettings) -> std::io::Result<Self> {
+        Self::serve(TcpListener::bind(listen).await?, settings)
+    }
+
+    pub fn serve(listener: TcpListener, settings: SandboxSettings) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SandboxState::new(format!("http://{addr}"), settings));
+        let (shutdown, stop) = watch::channel(false);
+        tokio::spawn(processing::run_clock(state.clone(), stop.clone()));
+        let app = router(state.clone());
+        let mut stop_server = stop;
+        let server = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop_server.changed().await;
+            };
+            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+                tracing::error!(%error, "sandbox server failed");
+            }
+        });
+        Ok(Self { addr, state, shutdown, server: Some(server) })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub fn pixieset_base_url(&self) -> String {
+        format!("{}/api/v1", self.state.base_url)
+    }
+
+    pub fn pixelz_base_url(&self) -> String {
+        format!("{}/REST.svc/JSON", self.state.base_url)
+    }
+
+    /// A snapshot of the request counter.
+    pub fn requests(&self) -> RequestLog {
+        self.state.requests.lock().expect("request log poisoned").clone()
+    }
+
+    pub fn reset_requests(&self) {
+        *self.state.requests.lock().expect("request log poisoned") = RequestLog::default();
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.state.faults.write().expect("faults lock poisoned") = faults;
+    }
+
+    pub fn set_processing(&self, settings: ProcessingSettings) {
+        *self.state.processing.write().expect("settings lock poisoned") = settings;
+    }
+
+    pub fn webhook_deliveries(&self) -> Vec<Delivery> {
+        self.state.webhooks.lock().expect("webhook log poisoned").clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and stops the clock.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,59 @@
+//! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
+//! for a browser, serves GraphiQL.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::AppState;
+use crate::auth::Supplied;
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> GraphQLResponse {
+    let credentials = state.access.resolve(Supplied::from_headers(&headers));
+    state.schema.execute_batch(request.into_inner().data(credentials)).await.into()
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("pixgate").finish())
+}
+
+fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+/// True when the operation a GET would run is a mutation: GET must never write.
+fn runs_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return false };
+    document.operations.iter().any(|(name, operation)| {
+        let selected = match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        selected && operation.node.ty == async_graphql::parser::types::OperationType::Mutation
+    })
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
+    if !has_operation && wants_html(&headers) {
+        return graphiql().into_response();
+    }
+    let request = match async_graphql::http::parse_query_string(&query) {
+        Ok(request) => request,
+        Err(e) => return refusal(StatusCode::BAD_REQUEST, &format!("invalid GraphQL GET request: {e}"), "BAD_REQUEST"),
+    };
+    if runs_mutation(&request) {
+        return refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST");
+    }
+    let credentials = state.access.resolve(Supplied::from_headers(&headers));
+    GraphQLResponse::from(state.schema.execute(request.data(credentials)).await).into_response()
+}

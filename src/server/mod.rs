@@ -1,0 +1,161 @@
+//! Routes and transports: GraphQL over HTTP, GraphiQL, health. No business logic.
+
+mod graphql;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::AccessPolicy;
+use crate::config::{Config, Upstreams as UpstreamConfig};
+use crate::graphql::{PixgateSchema, build_schema};
+use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
+use crate::secret::Secret;
+use crate::upstream::{PixelzCredentials, PixiesetCredentials, Upstreams};
+
+/// Large enough for any real operation; a bigger body is refused before it is read.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: PixgateSchema,
+    pub access: Arc<AccessPolicy>,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the built-in sandbox: {0}")]
+    Sandbox(std::io::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A gateway that is listening.
+pub struct Running {
+    addr: SocketAddr,
+    sandbox: Option<Sandbox>,
+    server: JoinHandle<std::io::Result<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The in-process sandbox, when no upstream was configured.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// Serves until `signal` completes, then drains in-flight requests.
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        let result = self.server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+        result
+    }
+}
+
+/// Starts the gateway (and the sandbox when no upstream is configured) and begins serving.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let (sandbox, access, upstreams) = match &config.upstreams {
+        UpstreamConfig::Sandbox => {
+            let settings = SandboxSettings {
+                processing: ProcessingSettings { step_ms: config.sandbox_step_ms, ..ProcessingSettings::default() },
+                ..SandboxSettings::default()
+            };
+            let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.map_err(StartError::Sandbox)?;
+            tracing::info!(sandbox = %sandbox.base_url(), "no upstream configured: using the built-in sandbox and its credentials by default");
+            let access = AccessPolicy {
+                default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
+                default_pixelz: Some(PixelzCredentials::new(
+                    sandbox::PIXELZ_CONTACT_EMAIL,
+                    Secret::new(sandbox::PIXELZ_API_KEY),
+                )),
+                tokens: config.access_tokens.clone(),
+                defaults_are_sandbox: true,
+            };
+            let upstreams = Upstreams::new(
+                sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
+                sandbox.pixelz_base_url().parse().expect("the sandbox URL is valid"),
+            )?;
+            (Some(sandbox), access, upstreams)
+        }
+        UpstreamConfig::Remote { pixieset, pixelz } => {
+            let access = AccessPolicy {
+                default_pixieset: config.pixieset_cookie.clone().map(PixiesetCredentials::new),
+                default_pixelz: config.pixelz.clone().map(|d| PixelzCredentials::new(d.contact_email, d.api_key)),
+                tokens: config.access_tokens.clone(),
+                defaults_are_sandbox: false,
+            };
+            (None, access, Upstreams::new(pixieset.clone(), pixelz.clone())?)
+        }
+    };
+    let state = AppState { schema: build_schema(upstreams), access: Arc::new(access) };
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.changed().await;
+            })
+            .await
+    });
+    Ok(Running { addr, sandbox, server, stop })
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

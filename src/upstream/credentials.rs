@@ -1,0 +1,107 @@
+//! Upstream credentials, and the tenant key derived from them.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::secret::Secret;
+
+/// Identifies whose data a cache entry holds: a hash of the credentials, never the credentials.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantKey(String);
+
+impl TenantKey {
+    fn derive(parts: &[&str]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update(part.as_bytes());
+            // A separator no credential contains, so ("ab", "c") and ("a", "bc") differ.
+            hasher.update([0u8]);
+        }
+        let digest = hasher.finalize();
+        Self(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Pixieset session, sent upstream as the `Cookie` header.
+#[derive(Clone, Debug)]
+pub struct PixiesetCredentials {
+    cookie: Secret,
+}
+
+impl PixiesetCredentials {
+    pub fn new(cookie: Secret) -> Self {
+        Self { cookie }
+    }
+
+    pub fn cookie(&self) -> &Secret {
+        &self.cookie
+    }
+
+    pub fn tenant(&self) -> TenantKey {
+        TenantKey::derive(&["pixieset", self.cookie.expose()])
+    }
+}
+
+/// A Pixelz contact, and optionally the developer key of the partner acting for it.
+#[derive(Clone, Debug)]
+pub struct PixelzCredentials {
+    contact_email: String,
+    api_key: Secret,
+    developer_key: Option<Secret>,
+}
+
+impl PixelzCredentials {
+    pub fn new(contact_email: impl Into<String>, api_key: Secret) -> Self {
+        Self { contact_email: contact_email.into(), api_key, developer_key: None }
+    }
+
+    pub fn with_developer_key(mut self, key: Secret) -> Self {
+        self.developer_key = Some(key);
+        self
+    }
+
+    pub fn contact_email(&self) -> &str {
+        &self.contact_email
+    }
+
+    pub fn api_key(&self) -> &Secret {
+        &self.api_key
+    }
+
+    pub fn developer_key(&self) -> Option<&Secret> {
+        self.developer_key.as_ref()
+    }
+
+    pub fn tenant(&self) -> TenantKey {
+        TenantKey::derive(&["pixelz", &self.contact_email.to_ascii_lowercase(), self.api_key.expose()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_keys_differ_by_credentials_and_hide_them() {
+        let a = PixelzCredentials::new("studio@sandbox.test", Secret::new("sandbox-key"));
+        let b = PixelzCredentials::new("studio@sandbox.test", Secret::new("other-key"));
+        assert_ne!(a.tenant(), b.tenant());
+        assert_eq!(a.tenant(), PixelzCredentials::new("Studio@Sandbox.test", Secret::new("sandbox-key")).tenant());
+        assert!(!a.tenant().as_str().contains("sandbox"));
+        assert!(!format!("{a:?}").contains("sandbox-key"));
+        let cookie = PixiesetCredentials::new(Secret::new("session_cookie=sandbox"));
+        assert_eq!(cookie.tenant().as_str().len(), 32);
+        assert!(!format!("{cookie:?}").contains("session_cookie"));
+    }
+}

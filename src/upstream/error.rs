@@ -1,0 +1,104 @@
+//! One error type for every upstream failure. It knows the API, the endpoint
+//! (a path template, never a URL with credentials in it) and the HTTP status.
+
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    Pixieset,
+    Pixelz,
+}
+
+impl Api {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pixieset => "pixieset",
+            Self::Pixelz => "pixelz",
+        }
+    }
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pixieset => "Pixieset",
+            Self::Pixelz => "Pixelz",
+        })
+    }
+}
+
+/// Where a call went: the API and the endpoint's template, e.g. `GET /clients/{client_id}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub api: Api,
+    pub name: &'static str,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.api, self.name)
+    }
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    #[error("{endpoint}: the credentials were refused")]
+    Unauthenticated { endpoint: Endpoint, status: u16 },
+    #[error("{endpoint}: not found")]
+    NotFound { endpoint: Endpoint, message: Option<String> },
+    #[error("{endpoint}: the input was rejected: {message}")]
+    Invalid { endpoint: Endpoint, status: u16, message: String, details: Option<serde_json::Value> },
+    #[error("{endpoint}: rate limited")]
+    RateLimited { endpoint: Endpoint, retry_after: Option<Duration> },
+    #[error("{endpoint}: unavailable ({reason})")]
+    Unavailable { endpoint: Endpoint, status: Option<u16>, reason: String },
+    #[error("{endpoint}: the answer could not be read ({reason}; it began {excerpt:?})")]
+    Malformed { endpoint: Endpoint, status: u16, reason: String, excerpt: String },
+    /// Pixelz answers its failures with HTTP 200 and an `ErrorCode`.
+    #[error("{endpoint}: Pixelz answered {code}: {message}")]
+    Refused { endpoint: Endpoint, code: String, message: String },
+}
+
+impl UpstreamError {
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Self::Unauthenticated { endpoint, .. }
+            | Self::NotFound { endpoint, .. }
+            | Self::Invalid { endpoint, .. }
+            | Self::RateLimited { endpoint, .. }
+            | Self::Unavailable { endpoint, .. }
+            | Self::Malformed { endpoint, .. }
+            | Self::Refused { endpoint, .. } => *endpoint,
+        }
+    }
+
+    /// The stable GraphQL `extensions.code` for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated { .. } => "UNAUTHENTICATED",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::Invalid { .. } => "BAD_USER_INPUT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable { .. } | Self::Malformed { .. } => "UPSTREAM_UNAVAILABLE",
+            Self::Refused { code, .. } => match code.as_str() {
+                c if c.contains("APIKey") || c.contains("ApiKey") || c.contains("Credential") => "UNAUTHENTICATED",
+                c if c.contains("NotFound") => "NOT_FOUND",
+                _ => "BAD_USER_INPUT",
+            },
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Unauthenticated { status, .. } | Self::Invalid { status, .. } | Self::Malformed { status, .. } => {
+                Some(*status)
+            }
+            Self::NotFound { .. } => Some(404),
+            Self::RateLimited { .. } => Some(429),
+            Self::Unavailable { status, .. } => *status,
+            Self::Refused { .. } => Some(200),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The binary as a user runs it: `listening on` lines, config errors, signals.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use pixgate::sandbox;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::support::*;
+
+fn pixgate(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pixgate"));
+    command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    for var in ["PIXIESET_BASE_URL", "PIXELZ_BASE_URL", "PIXGATE_LISTEN", "PIXGATE_CONFIG"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Starts the binary and waits for its `listening on http://ADDR` line.
+async fn spawn_listening(args: &[&str]) -> (Child, String, Lines<BufReader<ChildStdout>>) {
+    let mut child = pixgate(args).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let addr =
+        line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    (child, addr, lines)
+}
+
+async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits promptly on SIGTERM").unwrap()
+}
+
+#[tokio::test]
+async fn sandbox_command_serves_the_documented_examples_and_stops_on_sigterm() {
+    let (mut child, base, _) = spawn_listening(&["sandbox", "--listen", "127.0.0.1:0", "--step-ms", "10"]).await;
+    // The quick start's first call, host replaced.
+    let (status, body) =
+        answer(http().get(format!("{base}/api/v1/clients/")).header("Cookie", sandbox::PIXIESET_COOKIE)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["meta"]["total"], 513);
+    let (_, contact) = answer(
+        http()
+            .get(format!("{base}/REST.svc/JSON/Contact/"))
+            .query(&[("contactEmail", sandbox::PIXELZ_CONTACT_EMAIL), ("contactAPIkey", sandbox::PIXELZ_API_KEY)]),
+    )
+    .await;
+    assert_eq!(contact["ErrorCode"], "NoError");
+    assert!(terminate(&mut child).await.success());
+}
+
+#[tokio::test]
+async fn serve_prints_where_it_listens_and_drains_on_sigterm() {
+    let (mut child, base, mut lines) = spawn_listening(&["--listen", "127.0.0.1:0"]).await;
+    let graphiql = lines.next_line().await.unwrap().unwrap();
+    assert_eq!(graphiql, format!("GraphiQL: {base}/graphql"));
+    let (status, body) = answer(
+        http().post(format!("{base}/graphql")).json(&serde_json::json!({ "query": "{ pixelzAccount { email } }" })),
+    )
+    .await;
+    assert_eq!((status, body["data"]["pixelzAccount"]["email"].as_str()), (200, Some(sandbox::PIXELZ_CONTACT_EMAIL)));
+    assert!(terminate(&mut child).await.success());
+}
+
+#[tokio::test]
+async fn a_bad_config_file_names_the_key() {
+    let dir = std::env::temp_dir().join(format!("pixgate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:0\"\npixelz_api_kee = \"x\"\n").unwrap();
+    let output = pixgate(&["serve", "--config", path.to_str().unwrap()]).output().await.unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pixelz_api_kee"), "{stderr}");
+
+    let output = pixgate(&["--listen", "everywhere"]).output().await.unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PIXGATE_LISTEN"));
+}
+
+#[tokio::test]
+async fn help_hides_secret_values() {
+    let output = pixgate(&["--help"])
+        .env("PIXELZ_API_KEY", "super-secret-key")
+        .env("PIXIESET_COOKIE", "session_cookie=hush")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("PIXELZ_API_KEY") && help.contains("PIXGATE_ACCESS_TOKENS"), "{help}");
+    assert!(!help.contains("super-secret-key") && !help.contains("hush"), "{help}");
+}
+
+#[tokio::test]
+async fn schema_command_prints_the_committed_schema() {
+    let output = pixgate(&["schema"]).output().await.unwrap();
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+}

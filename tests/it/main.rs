@@ -1,0 +1,9 @@
+//! One integration-test binary, so the suite links once.
+
+mod cli;
+mod gateway;
+mod sandbox_faults;
+mod sandbox_pixelz;
+mod sandbox_pixieset;
+mod sandbox_processing;
+mod support;
