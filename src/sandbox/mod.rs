@@ -28,7 +28,8 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultTarget, Faults, LoggedRequest, RequestLog};
 pub use processing::{
-    CUSTOMER_SIGNATURE_HEADER, Delivery, PARTNER_SIGNATURE_HEADER, ProcessingSettings, WebhookEncoding, sign,
+    CUSTOMER_SIGNATURE_HEADER, Delivery, NOT_LOOPBACK, PARTNER_SIGNATURE_HEADER, ProcessingSettings, WebhookEncoding,
+    sign,
 };
 
 /// The Pixieset session cookie that opens the seeded studio.

@@ -26,6 +26,19 @@ const FAILED_STATUS: [u16; 4] = [72, 74, 76, 78];
 const DELIVERED: u16 = 80;
 /// Images whose URL contains this never download, so they stop at status 12.
 pub const DOWNLOAD_FAILS_MARKER: &str = "download-fails";
+/// What a delivery to anywhere but this machine records instead of calling out.
+pub const NOT_LOOPBACK: &str = "the sandbox delivers webhooks to loopback addresses only";
+
+/// The sandbox is a test double: it never calls a host beyond this machine,
+/// even when a submission (like the documents' own example) names one.
+fn is_loopback(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else { return false };
+    let Some(host) = url.host_str() else { return false };
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,10 +214,13 @@ async fn deliver(state: Arc<SandboxState>, job: DeliveryJob, mut shutdown: watch
         if let Some(secret) = &job.partner_secret {
             request = request.header(PARTNER_SIGNATURE_HEADER, sign(secret, &body));
         }
-        let outcome = request.body(body).send().await;
-        let (status, error) = match &outcome {
-            Ok(response) => (Some(response.status().as_u16()), None),
-            Err(e) => (None, Some(e.to_string())),
+        let (status, error) = if !is_loopback(&job.url) {
+            (None, Some(NOT_LOOPBACK.to_string()))
+        } else {
+            match request.body(body).send().await {
+                Ok(response) => (Some(response.status().as_u16()), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
         };
         let delivered = status == Some(200);
         state.webhooks.lock().expect("webhook log poisoned").push(Delivery {

@@ -20,8 +20,14 @@ pub async fn sandbox_with_step(step_ms: u64) -> Sandbox {
     Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.expect("sandbox starts")
 }
 
+thread_local! {
+    // One per test: each test runs on its own thread and runtime, and a pooled
+    // connection must not outlive the runtime that opened it.
+    static HTTP: reqwest::Client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+}
+
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    HTTP.with(Clone::clone)
 }
 
 /// A Pixieset request as the documents make it: the session cookie and the XHR headers.
