@@ -82,6 +82,18 @@ pub struct ServeArgs {
     /// Comma-separated bearer tokens a caller must present to act with the default credentials.
     #[arg(long, env = "PIXGATE_ACCESS_TOKENS", hide_env_values = true, value_delimiter = ',')]
     pub access_tokens: Option<Vec<String>>,
+    /// Base for Pixelz's relative image and invoice URLs [default: the Pixelz host].
+    #[arg(long, env = "PIXELZ_ASSET_BASE_URL")]
+    pub pixelz_asset_base_url: Option<String>,
+    /// Time limit of one upstream attempt, in milliseconds [default: 10000].
+    #[arg(long, env = "PIXGATE_UPSTREAM_TIMEOUT_MS")]
+    pub upstream_timeout_ms: Option<u64>,
+    /// Attempts per upstream call, the first included [default: 3].
+    #[arg(long, env = "PIXGATE_UPSTREAM_MAX_ATTEMPTS")]
+    pub upstream_max_attempts: Option<u32>,
+    /// Upstream calls in flight per API [default: 32].
+    #[arg(long, env = "PIXGATE_UPSTREAM_CONCURRENCY")]
+    pub upstream_concurrency: Option<usize>,
     /// Log format [default: human].
     #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::secret::Secret;
+use crate::upstream::UpstreamSettings;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -42,6 +43,10 @@ pub struct FileConfig {
     pub redis_url: Option<Secret>,
     pub access_tokens: Option<Vec<Secret>>,
     pub log_format: Option<LogFormat>,
+    pub pixelz_asset_base_url: Option<String>,
+    pub upstream_timeout_ms: Option<u64>,
+    pub upstream_max_attempts: Option<u32>,
+    pub upstream_concurrency: Option<usize>,
 }
 
 impl FileConfig {
@@ -82,6 +87,8 @@ pub struct Config {
     pub access_tokens: Vec<Secret>,
     pub log_format: LogFormat,
     pub sandbox_step_ms: u64,
+    pub pixelz_asset_base_url: Option<Url>,
+    pub upstream: UpstreamSettings,
 }
 
 fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -164,6 +171,30 @@ impl Config {
             ));
         }
 
+        let pixelz_asset_base_url = non_empty(args.pixelz_asset_base_url)
+            .or(file.pixelz_asset_base_url)
+            .map(|raw| http_url("pixelz_asset_base_url (PIXELZ_ASSET_BASE_URL)", &raw))
+            .transpose()?;
+        let defaults = UpstreamSettings::default();
+        let timeout_ms = args.upstream_timeout_ms.or(file.upstream_timeout_ms);
+        if timeout_ms == Some(0) {
+            return Err(invalid("upstream_timeout_ms (PIXGATE_UPSTREAM_TIMEOUT_MS)", "must be at least 1"));
+        }
+        let max_attempts = args.upstream_max_attempts.or(file.upstream_max_attempts).unwrap_or(defaults.max_attempts);
+        if !(1..=10).contains(&max_attempts) {
+            return Err(invalid("upstream_max_attempts (PIXGATE_UPSTREAM_MAX_ATTEMPTS)", "must be between 1 and 10"));
+        }
+        let concurrency = args.upstream_concurrency.or(file.upstream_concurrency).unwrap_or(defaults.concurrency);
+        if concurrency == 0 {
+            return Err(invalid("upstream_concurrency (PIXGATE_UPSTREAM_CONCURRENCY)", "must be at least 1"));
+        }
+        let upstream = UpstreamSettings {
+            timeout: timeout_ms.map_or(defaults.timeout, std::time::Duration::from_millis),
+            max_attempts,
+            concurrency,
+            ..defaults
+        };
+
         let config = Self {
             listen,
             public_url,
@@ -176,6 +207,8 @@ impl Config {
             access_tokens,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             sandbox_step_ms: args.sandbox_step_ms,
+            pixelz_asset_base_url,
+            upstream,
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

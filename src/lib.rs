@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod graphql;
+pub mod money;
 pub mod sandbox;
 pub mod secret;
 pub mod server;

@@ -10,7 +10,7 @@ pub fn upstream(error: &UpstreamError) -> Error {
     Error::new(error.to_string()).extend_with(|_, ext| {
         ext.set("code", error.code());
         ext.set("upstream", endpoint.api.name());
-        ext.set("endpoint", endpoint.name);
+        ext.set("endpoint", format!("{} {}", endpoint.verb.as_str(), endpoint.path));
         if let Some(status) = error.status() {
             ext.set("upstreamStatus", status);
         }

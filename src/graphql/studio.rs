@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
 use super::{error, ids, pixieset_credentials, upstreams};
-use crate::upstream::pixieset;
+use crate::upstream::pixieset::wire as pixieset;
 
 /// What a contact is to the studio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]

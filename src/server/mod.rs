@@ -17,7 +17,7 @@ use crate::config::{Config, Upstreams as UpstreamConfig};
 use crate::graphql::{PixgateSchema, build_schema};
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
-use crate::upstream::{PixelzCredentials, PixiesetCredentials, Upstreams};
+use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
 
 /// Large enough for any real operation; a bigger body is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -106,11 +106,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 tokens: config.access_tokens.clone(),
                 defaults_are_sandbox: true,
             };
-            let upstreams = Upstreams::new(
-                sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
-                sandbox.pixelz_base_url().parse().expect("the sandbox URL is valid"),
-            )?;
-            (Some(sandbox), access, upstreams)
+            let urls = UpstreamUrls {
+                pixieset: sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
+                pixelz: sandbox.pixelz_base_url().parse().expect("the sandbox URL is valid"),
+                pixelz_assets: config.pixelz_asset_base_url.clone(),
+            };
+            (Some(sandbox), access, Upstreams::new(urls, config.upstream.clone())?)
         }
         UpstreamConfig::Remote { pixieset, pixelz } => {
             let access = AccessPolicy {
@@ -119,7 +120,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 tokens: config.access_tokens.clone(),
                 defaults_are_sandbox: false,
             };
-            (None, access, Upstreams::new(pixieset.clone(), pixelz.clone())?)
+            let urls = UpstreamUrls {
+                pixieset: pixieset.clone(),
+                pixelz: pixelz.clone(),
+                pixelz_assets: config.pixelz_asset_base_url.clone(),
+            };
+            (None, access, Upstreams::new(urls, config.upstream.clone())?)
         }
     };
     let state = AppState { schema: build_schema(upstreams), access: Arc::new(access) };

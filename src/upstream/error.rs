@@ -28,16 +28,56 @@ impl fmt::Display for Api {
     }
 }
 
-/// Where a call went: the API and the endpoint's template, e.g. `GET /clients/{client_id}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    pub fn method(self) -> reqwest::Method {
+        match self {
+            Self::Get => reqwest::Method::GET,
+            Self::Post => reqwest::Method::POST,
+            Self::Put => reqwest::Method::PUT,
+            Self::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+/// Where a call went: the API, the method and the path template, e.g.
+/// `GET /clients/{client_id}`; never a URL, which may carry credentials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub api: Api,
-    pub name: &'static str,
+    pub verb: Verb,
+    pub path: &'static str,
+}
+
+impl Endpoint {
+    pub const fn pixieset(verb: Verb, path: &'static str) -> Self {
+        Self { api: Api::Pixieset, verb, path }
+    }
+
+    pub const fn pixelz(verb: Verb, path: &'static str) -> Self {
+        Self { api: Api::Pixelz, verb, path }
+    }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.api, self.name)
+        write!(f, "{} {} {}", self.api, self.verb.as_str(), self.path)
     }
 }
 

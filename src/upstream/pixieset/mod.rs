@@ -1,0 +1,320 @@
+//! The Pixieset Studio client: cookie auth, the XHR headers the documents send,
+//! and `{ data, meta, links }` answers.
+
+pub mod wire;
+
+use reqwest::Url;
+use reqwest::header::{CONTENT_TYPE, COOKIE};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::transport::{Retry, Transport, malformed};
+use super::{Endpoint, PixiesetCredentials, UpstreamError, UpstreamSettings, Verb, url_with};
+use wire::*;
+
+const LIST_CLIENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/");
+const SEARCH_CLIENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/search");
+const GET_CLIENT: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/{client_id}");
+const UPDATE_CLIENT: Endpoint = Endpoint::pixieset(Verb::Put, "/clients/{client_id}");
+const CREATE_CLIENT: Endpoint = Endpoint::pixieset(Verb::Post, "/clients/");
+const CLIENT_COLLECTIONS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/{client_id}/cgCollections/");
+const CLIENT_DOCUMENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/{client_id}/documents");
+const LIST_INVOICES: Endpoint = Endpoint::pixieset(Verb::Get, "/invoices/");
+const GET_INVOICE: Endpoint = Endpoint::pixieset(Verb::Get, "/invoices/{invoice_id}");
+const CREATE_INVOICE: Endpoint = Endpoint::pixieset(Verb::Post, "/invoices/");
+const LIST_CONTRACTS: Endpoint = Endpoint::pixieset(Verb::Get, "/contracts/");
+const GET_CONTRACT: Endpoint = Endpoint::pixieset(Verb::Get, "/contracts/{contract_id}");
+const LIST_TEMPLATES: Endpoint = Endpoint::pixieset(Verb::Get, "/templates/contracts");
+const GET_TEMPLATE: Endpoint = Endpoint::pixieset(Verb::Get, "/templates/contracts/{template_id}");
+const UPDATE_TEMPLATE: Endpoint = Endpoint::pixieset(Verb::Put, "/templates/contracts/{template_id}");
+
+/// What a list embeds beside each item.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expand {
+    #[default]
+    None,
+    /// A client summary.
+    Client,
+    /// Everything: client and template summaries, and a contract's rendered content.
+    All,
+}
+
+impl Expand {
+    fn param(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Client => Some("client"),
+            Self::All => Some("all"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Paging {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ClientQuery {
+    pub paging: Paging,
+    /// `client`, `lead`, `other`; empty for all.
+    pub types: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InvoiceQuery {
+    pub paging: Paging,
+    pub client_id: Option<String>,
+    pub expand_client: bool,
+}
+
+type Query = Vec<(&'static str, String)>;
+
+fn paging(query: &mut Query, paging: Paging, per_page_name: &'static str) {
+    if let Some(page) = paging.page {
+        query.push(("page", page.to_string()));
+    }
+    if let Some(per_page) = paging.per_page {
+        query.push((per_page_name, per_page.to_string()));
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PixiesetClient {
+    transport: Transport,
+    base: Url,
+}
+
+impl PixiesetClient {
+    pub(crate) fn new(http: reqwest::Client, base: Url, settings: UpstreamSettings) -> Self {
+        Self { transport: Transport::new(http, settings), base }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        credentials: &PixiesetCredentials,
+        endpoint: Endpoint,
+        segments: &[&str],
+        query: Query,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, UpstreamError> {
+        let secrets = [credentials.cookie().expose()];
+        let url = url_with(&self.base, segments);
+        let body = body.map(serde_json::to_vec).transpose().map_err(|e| UpstreamError::Invalid {
+            endpoint,
+            status: 0,
+            message: format!("cannot encode the request: {e}"),
+            details: None,
+        })?;
+        // GET and Pixieset's PUT (a whole-field overwrite) repeat harmlessly; a POST creates.
+        let retry = if endpoint.verb == Verb::Post { Retry::UnlessSent } else { Retry::Idempotent };
+        let build = || {
+            let mut request = self
+                .transport
+                .http
+                .request(endpoint.verb.method(), url.clone())
+                .header(COOKIE, credentials.cookie().expose())
+                .header("X-Requested-With", "XMLHttpRequest")
+                .header(CONTENT_TYPE, "application/json");
+            if !query.is_empty() {
+                request = request.query(&query);
+            }
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            request
+        };
+        let read = |status, bytes: &[u8]| {
+            serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, &secrets))
+        };
+        self.transport.call(endpoint, retry, &secrets, build, read).await
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        credentials: &PixiesetCredentials,
+        endpoint: Endpoint,
+        segments: &[&str],
+        query: Query,
+    ) -> Result<T, UpstreamError> {
+        self.call(credentials, endpoint, segments, query, None::<&()>).await
+    }
+
+    pub async fn clients(
+        &self,
+        credentials: &PixiesetCredentials,
+        params: &ClientQuery,
+    ) -> Result<Page<Client>, UpstreamError> {
+        let mut query = Query::new();
+        paging(&mut query, params.paging, "per_page");
+        if !params.types.is_empty() {
+            query.push(("types", params.types.join(",")));
+        }
+        self.get(credentials, LIST_CLIENTS, &["clients", ""], query).await
+    }
+
+    /// Search by name, email, phone or company. `types` is `all`, `client` or `lead`.
+    pub async fn search_clients(
+        &self,
+        credentials: &PixiesetCredentials,
+        text: &str,
+        types: Option<&str>,
+        paging: Paging,
+    ) -> Result<Page<Client>, UpstreamError> {
+        let mut query = vec![("q", text.to_string()), ("types", types.unwrap_or("all").to_string())];
+        self::paging(&mut query, paging, "pageSize");
+        self.get(credentials, SEARCH_CLIENTS, &["clients", "search"], query).await
+    }
+
+    pub async fn client(&self, credentials: &PixiesetCredentials, id: &str) -> Result<Client, UpstreamError> {
+        Ok(self.get::<Data<Client>>(credentials, GET_CLIENT, &["clients", id], Query::new()).await?.data)
+    }
+
+    pub async fn update_client(
+        &self,
+        credentials: &PixiesetCredentials,
+        id: &str,
+        input: &ClientInput,
+    ) -> Result<Client, UpstreamError> {
+        Ok(self
+            .call::<Data<Client>>(credentials, UPDATE_CLIENT, &["clients", id], Query::new(), Some(input))
+            .await?
+            .data)
+    }
+
+    pub async fn create_client(
+        &self,
+        credentials: &PixiesetCredentials,
+        input: &ClientInput,
+    ) -> Result<Client, UpstreamError> {
+        Ok(self
+            .call::<Data<Client>>(credentials, CREATE_CLIENT, &["clients", ""], Query::new(), Some(input))
+            .await?
+            .data)
+    }
+
+    pub async fn client_collections(
+        &self,
+        credentials: &PixiesetCredentials,
+        client_id: &str,
+        paging: Paging,
+    ) -> Result<Page<Collection>, UpstreamError> {
+        let mut query = Query::new();
+        self::paging(&mut query, paging, "page_size");
+        self.get(credentials, CLIENT_COLLECTIONS, &["clients", client_id, "cgCollections", ""], query).await
+    }
+
+    pub async fn client_documents(
+        &self,
+        credentials: &PixiesetCredentials,
+        client_id: &str,
+        page: Option<u32>,
+        gift_card_activities: bool,
+    ) -> Result<Page<Document>, UpstreamError> {
+        let mut query = Query::new();
+        self::paging(&mut query, Paging { page, per_page: None }, "per_page");
+        if gift_card_activities {
+            query.push(("expand", "gift_card_activities".into()));
+        }
+        self.get(credentials, CLIENT_DOCUMENTS, &["clients", client_id, "documents"], query).await
+    }
+
+    pub async fn invoices(
+        &self,
+        credentials: &PixiesetCredentials,
+        params: &InvoiceQuery,
+    ) -> Result<Page<Invoice>, UpstreamError> {
+        let mut query = Query::new();
+        paging(&mut query, params.paging, "per_page");
+        if let Some(client_id) = &params.client_id {
+            query.push(("client_id", client_id.clone()));
+        }
+        if params.expand_client {
+            query.push(("expand", "client".into()));
+        }
+        self.get(credentials, LIST_INVOICES, &["invoices", ""], query).await
+    }
+
+    pub async fn invoice(
+        &self,
+        credentials: &PixiesetCredentials,
+        id: &str,
+        expand_client: bool,
+    ) -> Result<Invoice, UpstreamError> {
+        let query = if expand_client { vec![("expand", "client".to_string())] } else { Query::new() };
+        Ok(self.get::<Data<Invoice>>(credentials, GET_INVOICE, &["invoices", id], query).await?.data)
+    }
+
+    pub async fn create_invoice(
+        &self,
+        credentials: &PixiesetCredentials,
+        invoice: &NewInvoice,
+    ) -> Result<Invoice, UpstreamError> {
+        Ok(self
+            .call::<Data<Invoice>>(credentials, CREATE_INVOICE, &["invoices", ""], Query::new(), Some(invoice))
+            .await?
+            .data)
+    }
+
+    pub async fn contracts(
+        &self,
+        credentials: &PixiesetCredentials,
+        paging: Paging,
+        expand: Expand,
+    ) -> Result<Page<Contract>, UpstreamError> {
+        let mut query = Query::new();
+        if let Some(expand) = expand.param() {
+            query.push(("expand", expand.into()));
+        }
+        self::paging(&mut query, paging, "per_page");
+        self.get(credentials, LIST_CONTRACTS, &["contracts", ""], query).await
+    }
+
+    pub async fn contract(
+        &self,
+        credentials: &PixiesetCredentials,
+        id: &str,
+        expand: Expand,
+    ) -> Result<Contract, UpstreamError> {
+        let query = expand.param().map(|e| vec![("expand", e.to_string())]).unwrap_or_default();
+        Ok(self.get::<Data<Contract>>(credentials, GET_CONTRACT, &["contracts", id], query).await?.data)
+    }
+
+    pub async fn contract_templates(
+        &self,
+        credentials: &PixiesetCredentials,
+    ) -> Result<Page<ContractTemplate>, UpstreamError> {
+        self.get(credentials, LIST_TEMPLATES, &["templates", "contracts"], Query::new()).await
+    }
+
+    pub async fn contract_template(
+        &self,
+        credentials: &PixiesetCredentials,
+        id: &str,
+    ) -> Result<ContractTemplate, UpstreamError> {
+        Ok(self
+            .get::<Data<ContractTemplate>>(credentials, GET_TEMPLATE, &["templates", "contracts", id], Query::new())
+            .await?
+            .data)
+    }
+
+    /// Answers only the fields that changed, as Pixieset does.
+    pub async fn update_contract_template(
+        &self,
+        credentials: &PixiesetCredentials,
+        id: &str,
+        input: &ContractTemplateInput,
+    ) -> Result<ContractTemplate, UpstreamError> {
+        Ok(self
+            .call::<Data<ContractTemplate>>(
+                credentials,
+                UPDATE_TEMPLATE,
+                &["templates", "contracts", id],
+                Query::new(),
+                Some(input),
+            )
+            .await?
+            .data)
+    }
+}

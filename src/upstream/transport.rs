@@ -1,0 +1,254 @@
+//! How every upstream call is made: a concurrency limit per API, a timeout per
+//! attempt, bounded retries with exponential backoff and jitter, one tracing
+//! span per call, and answers sorted into bodies or typed errors.
+//! Nothing here knows a particular endpoint.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+use super::{Endpoint, UpstreamError};
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_CONCURRENCY: usize = 32;
+const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// A `Retry-After` longer than this is handed to the caller instead of waited out.
+const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+const EXCERPT_CHARS: usize = 120;
+
+#[derive(Clone, Debug)]
+pub struct UpstreamSettings {
+    /// Per attempt.
+    pub timeout: Duration,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Calls in flight per API, across all requests.
+    pub concurrency: usize,
+    pub backoff_base: Duration,
+    pub max_retry_wait: Duration,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            concurrency: DEFAULT_CONCURRENCY,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
+        }
+    }
+}
+
+/// When a failed call may be tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Repeating it changes nothing: retry on transport errors, 5xx, 429 and unreadable answers.
+    Idempotent,
+    /// It may cost money or change state twice: retry only when it provably never left.
+    UnlessSent,
+}
+
+struct Failure {
+    error: UpstreamError,
+    /// False only when the connection was never made, so the server cannot have seen the request.
+    sent: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    limit: Arc<Semaphore>,
+    settings: UpstreamSettings,
+}
+
+/// A number in [0, 1) that differs on every call; jitter needs no more than that.
+/// Each `RandomState` is keyed afresh, so hashing the same byte gives a new value.
+fn random_fraction() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |text, secret| text.replace(secret, "[redacted]"))
+}
+
+fn excerpt(body: &[u8], secrets: &[&str]) -> String {
+    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
+    scrub(&String::from_utf8_lossy(head).chars().take(EXCERPT_CHARS).collect::<String>(), secrets)
+}
+
+/// An answer that is not the JSON it should be.
+pub(crate) fn malformed(
+    endpoint: Endpoint,
+    status: StatusCode,
+    reason: impl ToString,
+    body: &[u8],
+    secrets: &[&str],
+) -> UpstreamError {
+    UpstreamError::Malformed {
+        endpoint,
+        status: status.as_u16(),
+        reason: scrub(&reason.to_string(), secrets),
+        excerpt: excerpt(body, secrets),
+    }
+}
+
+/// The message and details of an error body: `{message, details}` or `{error: {code, message, details}}`.
+fn error_message(body: &[u8]) -> (Option<String>, Option<Value>) {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else { return (None, None) };
+    let inner = value.get("error").filter(|e| e.is_object()).unwrap_or(&value);
+    let message = inner.get("message").and_then(Value::as_str).map(str::to_string);
+    let details = inner.get("details").cloned().filter(|d| !d.is_null());
+    (message, details)
+}
+
+pub(super) fn status_error(
+    endpoint: Endpoint,
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    secrets: &[&str],
+) -> UpstreamError {
+    let (message, details) = error_message(body);
+    let code = status.as_u16();
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => UpstreamError::Unauthenticated { endpoint, status: code },
+        StatusCode::NOT_FOUND => UpstreamError::NotFound { endpoint, message: message.map(|m| scrub(&m, secrets)) },
+        StatusCode::TOO_MANY_REQUESTS => UpstreamError::RateLimited { endpoint, retry_after },
+        s if s.is_server_error() => {
+            UpstreamError::Unavailable { endpoint, status: Some(code), reason: format!("HTTP {code}") }
+        }
+        _ => UpstreamError::Invalid {
+            endpoint,
+            status: code,
+            message: scrub(&message.unwrap_or_else(|| format!("HTTP {code}")), secrets),
+            details,
+        },
+    }
+}
+
+impl Transport {
+    pub fn new(http: reqwest::Client, settings: UpstreamSettings) -> Self {
+        Self { http, limit: Arc::new(Semaphore::new(settings.concurrency.max(1))), settings }
+    }
+
+    /// Runs a call: `build` makes each attempt's request, `read` turns a 2xx body into `T`.
+    /// `secrets` are scrubbed from anything kept from an answer.
+    pub async fn call<T>(
+        &self,
+        endpoint: Endpoint,
+        retry: Retry,
+        secrets: &[&str],
+        build: impl Fn() -> RequestBuilder,
+        read: impl Fn(StatusCode, &[u8]) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let span = tracing::info_span!(
+            "upstream",
+            upstream = endpoint.api.name(),
+            method = endpoint.verb.as_str(),
+            path = endpoint.path,
+            status = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = async {
+            let mut attempt = 1;
+            loop {
+                let outcome = self.attempt(endpoint, secrets, build(), &read).await;
+                let failure = match outcome {
+                    Ok((status, value)) => {
+                        tracing::Span::current().record("status", status.as_u16()).record("attempt", attempt);
+                        return Ok(value);
+                    }
+                    Err(failure) => failure,
+                };
+                if let Some(status) = failure.error.status() {
+                    tracing::Span::current().record("status", status);
+                }
+                tracing::Span::current().record("attempt", attempt);
+                match self.retry_wait(retry, &failure, attempt) {
+                    Some(wait) => {
+                        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %failure.error, "retrying upstream call");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => return Err(failure.error),
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        span.record("ms", started.elapsed().as_millis() as u64);
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::debug!("upstream call succeeded"),
+            Err(error) => tracing::debug!(%error, "upstream call failed"),
+        });
+        result
+    }
+
+    async fn attempt<T>(
+        &self,
+        endpoint: Endpoint,
+        secrets: &[&str],
+        request: RequestBuilder,
+        read: &impl Fn(StatusCode, &[u8]) -> Result<T, UpstreamError>,
+    ) -> Result<(StatusCode, T), Failure> {
+        let unavailable = |status: Option<u16>, reason: String, sent: bool| Failure {
+            error: UpstreamError::Unavailable { endpoint, status, reason },
+            sent,
+        };
+        // Held for the attempt only, never across a backoff wait.
+        let _permit = self.limit.acquire().await.map_err(|_| unavailable(None, "client shut down".into(), false))?;
+        let response = request.timeout(self.settings.timeout).send().await.map_err(|e| {
+            // Without the URL: Pixelz URLs carry the API key.
+            let e = e.without_url();
+            unavailable(None, e.to_string(), !e.is_connect())
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable(Some(status.as_u16()), e.without_url().to_string(), true))?;
+        if !status.is_success() {
+            return Err(Failure { error: status_error(endpoint, status, retry_after, &body, secrets), sent: true });
+        }
+        read(status, &body).map(|value| (status, value)).map_err(|error| Failure { error, sent: true })
+    }
+
+    fn retry_wait(&self, retry: Retry, failure: &Failure, attempt: u32) -> Option<Duration> {
+        if attempt >= self.settings.max_attempts {
+            return None;
+        }
+        let transient = matches!(
+            failure.error,
+            UpstreamError::Unavailable { .. } | UpstreamError::RateLimited { .. } | UpstreamError::Malformed { .. }
+        );
+        if failure.sent && !(retry == Retry::Idempotent && transient) {
+            return None;
+        }
+        let ceiling =
+            self.settings.backoff_base.saturating_mul(1 << (attempt - 1).min(16)).min(self.settings.max_retry_wait);
+        // Equal jitter: at least half the backoff, so retries spread out but never bunch at zero.
+        let backoff = ceiling / 2 + ceiling.mul_f64(random_fraction() / 2.0);
+        match failure.error {
+            UpstreamError::RateLimited { retry_after: Some(wait), .. } if wait > self.settings.max_retry_wait => None,
+            UpstreamError::RateLimited { retry_after: Some(wait), .. } => Some(wait.max(backoff)),
+            _ => Some(backoff),
+        }
+    }
+}
