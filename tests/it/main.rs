@@ -6,4 +6,6 @@ mod sandbox_faults;
 mod sandbox_pixelz;
 mod sandbox_pixieset;
 mod sandbox_processing;
+mod secrets;
 mod support;
+mod upstream;
