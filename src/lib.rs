@@ -6,6 +6,7 @@
 //! simulates both APIs and shares no code with `upstream`.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod graphql;
