@@ -19,15 +19,22 @@ pub const DEFAULT_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 pub enum Kind {
     Client,
     ClientPage,
+    ClientSearch,
     ClientCollections,
     ClientDocuments,
     Invoice,
     InvoicePage,
     Contract,
+    /// A contract as a list shows it, without content or signatures.
+    ContractSummary,
     ContractPage,
     ContractTemplate,
+    /// A contract template as the list shows it, without body or variables.
+    ContractTemplateSummary,
     ContractTemplateList,
     PixelzTemplate,
+    /// A Pixelz template as the list shows it.
+    PixelzTemplateSummary,
     PixelzTemplateList,
     PixelzImage,
     PixelzImagePage,

@@ -94,6 +94,18 @@ pub struct ServeArgs {
     /// Upstream calls in flight per API [default: 32].
     #[arg(long, env = "PIXGATE_UPSTREAM_CONCURRENCY")]
     pub upstream_concurrency: Option<usize>,
+    /// Memory the response cache may use, in MiB [default: 64].
+    #[arg(long, env = "PIXGATE_CACHE_MB")]
+    pub cache_mb: Option<u64>,
+    /// How long templates stay cached, in seconds [default: 300].
+    #[arg(long, env = "PIXGATE_CACHE_TEMPLATES_SECS")]
+    pub cache_templates_secs: Option<u64>,
+    /// How long clients, invoices and contracts stay cached, in seconds [default: 30].
+    #[arg(long, env = "PIXGATE_CACHE_RECORDS_SECS")]
+    pub cache_records_secs: Option<u64>,
+    /// How long image statuses stay cached, in seconds [default: 3].
+    #[arg(long, env = "PIXGATE_CACHE_IMAGE_STATUS_SECS")]
+    pub cache_image_status_secs: Option<u64>,
     /// Log format [default: human].
     #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

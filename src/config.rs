@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::cache::{DEFAULT_CAPACITY_BYTES, Ttls};
 use crate::cli::{LogFormat, ServeArgs};
 use crate::secret::Secret;
 use crate::upstream::UpstreamSettings;
@@ -47,6 +48,10 @@ pub struct FileConfig {
     pub upstream_timeout_ms: Option<u64>,
     pub upstream_max_attempts: Option<u32>,
     pub upstream_concurrency: Option<usize>,
+    pub cache_mb: Option<u64>,
+    pub cache_templates_secs: Option<u64>,
+    pub cache_records_secs: Option<u64>,
+    pub cache_image_status_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -89,6 +94,11 @@ pub struct Config {
     pub sandbox_step_ms: u64,
     pub pixelz_asset_base_url: Option<Url>,
     pub upstream: UpstreamSettings,
+    /// None when caching is off.
+    pub cache_bytes: Option<u64>,
+    pub cache_ttls: Ttls,
+    /// Per-request batching of by-id lookups; off only to measure what it saves.
+    pub batching: bool,
 }
 
 fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -195,6 +205,18 @@ impl Config {
             ..defaults
         };
 
+        let cache_mb = args.cache_mb.or(file.cache_mb);
+        let ttl_defaults = Ttls::default();
+        let secs = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
+            flag.or(file).map_or(default, std::time::Duration::from_secs)
+        };
+        let cache_ttls = Ttls {
+            templates: secs(args.cache_templates_secs, file.cache_templates_secs, ttl_defaults.templates),
+            records: secs(args.cache_records_secs, file.cache_records_secs, ttl_defaults.records),
+            image_status: secs(args.cache_image_status_secs, file.cache_image_status_secs, ttl_defaults.image_status),
+            ..ttl_defaults
+        };
+
         let config = Self {
             listen,
             public_url,
@@ -209,6 +231,14 @@ impl Config {
             sandbox_step_ms: args.sandbox_step_ms,
             pixelz_asset_base_url,
             upstream,
+            // 0 MiB switches the cache off.
+            cache_bytes: match cache_mb {
+                Some(0) => None,
+                Some(mb) => Some(mb.saturating_mul(1024 * 1024)),
+                None => Some(DEFAULT_CAPACITY_BYTES),
+            },
+            cache_ttls,
+            batching: true,
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

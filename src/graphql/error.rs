@@ -27,6 +27,11 @@ pub fn upstream(error: &UpstreamError) -> Error {
     })
 }
 
+/// For `map_err` on loader results.
+pub fn from_upstream(error: UpstreamError) -> Error {
+    upstream(&error)
+}
+
 pub fn unauthenticated(api: Api, why: Unavailable) -> Error {
     Error::new(why.explain(&api.to_string())).extend_with(|_, ext| {
         ext.set("code", "UNAUTHENTICATED");

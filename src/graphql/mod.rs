@@ -1,23 +1,27 @@
-//! The GraphQL schema: types, resolvers, and errors with `extensions.code`.
-//! Resolvers reach upstream only through `crate::upstream`.
+//! The GraphQL schema: types, resolvers, connections, and errors with a stable
+//! `extensions.code`. Resolvers read through the request's `Loaders` only.
 
+mod connection;
 mod error;
 mod ids;
+mod money;
+mod node;
 mod pixelz;
+mod scalars;
 mod studio;
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Error, MergedObject, Schema};
 
-use crate::auth::Credentials;
-use crate::upstream::{Api, PixelzCredentials, PixiesetCredentials, Upstreams};
+use crate::loaders::{DataSources, Loaders, Retouching, Studio};
+use crate::upstream::Api;
 
 #[derive(Default, MergedObject)]
-pub struct Query(studio::StudioQuery, pixelz::PixelzQuery);
+pub struct Query(node::NodeQuery, studio::StudioQuery, pixelz::PixelzQuery);
 
 pub type PixgateSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
-pub fn build_schema(upstreams: Upstreams) -> PixgateSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).data(upstreams).finish()
+pub fn build_schema(sources: DataSources) -> PixgateSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription).data(sources).finish()
 }
 
 /// The schema's SDL, as `pixgate schema` prints it and `schema.graphql` holds it.
@@ -25,18 +29,16 @@ pub fn sdl() -> String {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish().sdl()
 }
 
-fn upstreams<'a>(ctx: &Context<'a>) -> &'a Upstreams {
-    ctx.data_unchecked::<Upstreams>()
+fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {
+    ctx.data::<std::sync::Arc<Loaders>>().map(|loaders| &**loaders)
 }
 
-fn credentials<'a>(ctx: &Context<'a>) -> &'a Credentials {
-    ctx.data_unchecked::<Credentials>()
+/// Pixieset, or UNAUTHENTICATED before any upstream call.
+fn studio<'a>(ctx: &Context<'a>) -> Result<&'a Studio, Error> {
+    loaders(ctx)?.studio.as_ref().map_err(|why| error::unauthenticated(Api::Pixieset, *why))
 }
 
-fn pixieset_credentials<'a>(ctx: &Context<'a>) -> Result<&'a PixiesetCredentials, Error> {
-    credentials(ctx).pixieset.as_ref().map_err(|why| error::unauthenticated(Api::Pixieset, *why))
-}
-
-fn pixelz_credentials<'a>(ctx: &Context<'a>) -> Result<&'a PixelzCredentials, Error> {
-    credentials(ctx).pixelz.as_ref().map_err(|why| error::unauthenticated(Api::Pixelz, *why))
+/// Pixelz, or UNAUTHENTICATED before any upstream call.
+fn retouching<'a>(ctx: &Context<'a>) -> Result<&'a Retouching, Error> {
+    loaders(ctx)?.retouching.as_ref().map_err(|why| error::unauthenticated(Api::Pixelz, *why))
 }

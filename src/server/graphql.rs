@@ -7,12 +7,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use std::sync::Arc;
+
 use super::AppState;
 use crate::auth::Supplied;
+use crate::loaders::Loaders;
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> GraphQLResponse {
-    let credentials = state.access.resolve(Supplied::from_headers(&headers));
-    state.schema.execute_batch(request.into_inner().data(credentials)).await.into()
+    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
+    state.schema.execute_batch(request.into_inner().data(loaders)).await.into()
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -54,6 +57,6 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     if runs_mutation(&request) {
         return refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST");
     }
-    let credentials = state.access.resolve(Supplied::from_headers(&headers));
-    GraphQLResponse::from(state.schema.execute(request.data(credentials)).await).into_response()
+    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
+    GraphQLResponse::from(state.schema.execute(request.data(loaders)).await).into_response()
 }

@@ -13,8 +13,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::AccessPolicy;
+use crate::cache::Cache;
 use crate::config::{Config, Upstreams as UpstreamConfig};
 use crate::graphql::{PixgateSchema, build_schema};
+use crate::loaders::DataSources;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
@@ -26,6 +28,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub schema: PixgateSchema,
     pub access: Arc<AccessPolicy>,
+    pub sources: DataSources,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -57,6 +60,7 @@ pub enum StartError {
 pub struct Running {
     addr: SocketAddr,
     sandbox: Option<Sandbox>,
+    cache: Cache,
     server: JoinHandle<std::io::Result<()>>,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -64,6 +68,11 @@ pub struct Running {
 impl Running {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The cache shared by this gateway's requests.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
     }
 
     /// The in-process sandbox, when no upstream was configured.
@@ -128,7 +137,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             (None, access, Upstreams::new(urls, config.upstream.clone())?)
         }
     };
-    let state = AppState { schema: build_schema(upstreams), access: Arc::new(access) };
+    let cache = match config.cache_bytes {
+        Some(bytes) => Cache::new(bytes, config.cache_ttls.clone()),
+        None => Cache::disabled(),
+    };
+    let sources = DataSources { upstreams, cache, batching: config.batching };
+    let cache = sources.cache.clone();
+    let state = AppState { schema: build_schema(sources.clone()), access: Arc::new(access), sources };
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -140,7 +155,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             })
             .await
     });
-    Ok(Running { addr, sandbox, server, stop })
+    Ok(Running { addr, sandbox, cache, server, stop })
 }
 
 /// Completes on SIGINT or SIGTERM.

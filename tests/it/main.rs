@@ -6,6 +6,7 @@ mod sandbox_faults;
 mod sandbox_pixelz;
 mod sandbox_pixieset;
 mod sandbox_processing;
+mod schema;
 mod secrets;
 mod support;
 mod upstream;

@@ -14,7 +14,7 @@ use super::{Endpoint, PixelzCredentials, UpstreamError, UpstreamSettings, Verb, 
 use wire::*;
 
 const LIST_TEMPLATES: Endpoint = Endpoint::pixelz(Verb::Get, "/Templates/");
-const GET_TEMPLATE: Endpoint = Endpoint::pixelz(Verb::Get, "/Template/{templateId}/");
+pub const GET_TEMPLATE: Endpoint = Endpoint::pixelz(Verb::Get, "/Template/{templateId}/");
 const CREATE_TEMPLATE: Endpoint = Endpoint::pixelz(Verb::Post, "/Template/");
 const SUBMIT_IMAGE: Endpoint = Endpoint::pixelz(Verb::Post, "/Image/");
 const WHITE_GLOVE: Endpoint = Endpoint::pixelz(Verb::Post, "/WhiteGloveService/");

@@ -1,0 +1,29 @@
+//! Money as GraphQL shows it: an exact decimal string, never a float.
+
+use async_graphql::Object;
+
+/// An amount of money.
+pub struct Money(pub crate::money::Money);
+
+#[Object(name = "Money")]
+impl Money {
+    /// The exact decimal amount, e.g. `"2500.00"`.
+    async fn amount(&self) -> String {
+        self.0.amount()
+    }
+
+    /// ISO 4217 code, e.g. `USD`.
+    async fn currency(&self) -> &str {
+        self.0.currency()
+    }
+
+    /// The amount in the currency's minor unit (cents for USD); null when it does not fit a 32-bit Int.
+    async fn minor_units(&self) -> Option<i32> {
+        i32::try_from(self.0.minor_units()).ok()
+    }
+
+    /// Digits after the decimal point: `minorUnits / 10^exponent` is the amount.
+    async fn exponent(&self) -> u32 {
+        self.0.exponent()
+    }
+}

@@ -1,0 +1,264 @@
+//! Images submitted for retouching, and where they stand.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Error, ID, Object};
+
+use super::super::{ids, retouching};
+use super::template::PixelzTemplate;
+use crate::upstream::UpstreamError;
+use crate::upstream::pixelz::wire as pz;
+
+/// Every status Pixelz documents for an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PixelzImageStatus {
+    /// 0: deleted by you.
+    DeletedByUser,
+    /// 10: new.
+    New,
+    /// 12: new, but the image could not be downloaded.
+    DownloadFailed,
+    /// 20: new, waiting for payment.
+    #[graphql(deprecation = "Pixelz no longer uses this status")]
+    WaitingForPayment,
+    /// 30.
+    ReadyForProduction,
+    /// 40: returned for production by you.
+    ReturnedForProduction,
+    /// 60.
+    InProduction,
+    /// 62.
+    AssignedToEditor,
+    /// 64.
+    DownloadedByEditor,
+    /// 66.
+    QualityAssurance,
+    /// 70: finished, ready for download.
+    ProductionFinished,
+    /// 72: finished; the first delivery attempt failed.
+    FirstDeliveryFailed,
+    /// 74: finished; the second delivery attempt failed.
+    SecondDeliveryFailed,
+    /// 76: finished; the third delivery attempt failed.
+    ThirdDeliveryFailed,
+    /// 78: finished; delivery failed.
+    DeliveryFailed,
+    /// 80.
+    Delivered,
+    /// 90.
+    RejectedByPixelz,
+    /// 95: Pixelz awaits your reply.
+    AwaitingYourReply,
+    /// 100.
+    Closed,
+    /// 999: deleted by Pixelz's clean-up.
+    DeletedByCleanup,
+}
+
+const STATUS_IDS: [(PixelzImageStatus, i64); 20] = [
+    (PixelzImageStatus::DeletedByUser, 0),
+    (PixelzImageStatus::New, 10),
+    (PixelzImageStatus::DownloadFailed, 12),
+    (PixelzImageStatus::WaitingForPayment, 20),
+    (PixelzImageStatus::ReadyForProduction, 30),
+    (PixelzImageStatus::ReturnedForProduction, 40),
+    (PixelzImageStatus::InProduction, 60),
+    (PixelzImageStatus::AssignedToEditor, 62),
+    (PixelzImageStatus::DownloadedByEditor, 64),
+    (PixelzImageStatus::QualityAssurance, 66),
+    (PixelzImageStatus::ProductionFinished, 70),
+    (PixelzImageStatus::FirstDeliveryFailed, 72),
+    (PixelzImageStatus::SecondDeliveryFailed, 74),
+    (PixelzImageStatus::ThirdDeliveryFailed, 76),
+    (PixelzImageStatus::DeliveryFailed, 78),
+    (PixelzImageStatus::Delivered, 80),
+    (PixelzImageStatus::RejectedByPixelz, 90),
+    (PixelzImageStatus::AwaitingYourReply, 95),
+    (PixelzImageStatus::Closed, 100),
+    (PixelzImageStatus::DeletedByCleanup, 999),
+];
+
+impl PixelzImageStatus {
+    pub fn from_id(id: i64) -> Option<Self> {
+        STATUS_IDS.iter().find(|(_, n)| *n == id).map(|(s, _)| *s)
+    }
+
+    pub fn id(self) -> i64 {
+        STATUS_IDS.iter().find(|(s, _)| *s == self).map_or(-1, |(_, n)| *n)
+    }
+
+    /// No further change will come: delivered, closed, rejected or deleted.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Delivered | Self::Closed | Self::RejectedByPixelz | Self::DeletedByUser | Self::DeletedByCleanup
+        )
+    }
+}
+
+/// An image submitted for retouching.
+#[derive(Clone)]
+pub struct PixelzImage(pub Arc<pz::ImageStatus>);
+
+impl PixelzImage {
+    pub fn global_id(&self) -> ID {
+        ids::of_pixelz_image(&self.0.image_ticket)
+    }
+}
+
+#[Object]
+impl PixelzImage {
+    /// Global id (`pzi_<ticket>`).
+    pub async fn id(&self) -> ID {
+        self.global_id()
+    }
+
+    /// Pixelz's ticket for the image.
+    async fn ticket(&self) -> &str {
+        &self.0.image_ticket
+    }
+
+    /// Your own id for the image, if you gave one.
+    async fn customer_image_id(&self) -> Option<&str> {
+        self.0.customer_image_id.as_deref()
+    }
+
+    /// The product the image belongs to, if any.
+    async fn product_id(&self) -> Option<&str> {
+        self.0.product_id.as_deref()
+    }
+
+    /// Null for a status Pixelz does not document; `statusId` always holds the number.
+    async fn status(&self) -> Option<PixelzImageStatus> {
+        self.0.status_id.and_then(PixelzImageStatus::from_id)
+    }
+
+    async fn status_id(&self) -> Option<i64> {
+        self.0.status_id
+    }
+
+    /// The status as Pixelz words it.
+    async fn status_name(&self) -> Option<&str> {
+        self.0.status_name.as_deref()
+    }
+
+    async fn is_paid(&self) -> Option<bool> {
+        self.0.is_paid
+    }
+
+    /// Absolute URLs of the retouched images, once finished.
+    async fn final_image_urls(&self) -> &[String] {
+        &self.0.final_images_url
+    }
+
+    async fn thumbnail_url(&self) -> Option<&str> {
+        self.0.thumbnail_image_url.as_deref()
+    }
+
+    /// The template the image was produced with, where its URLs name it.
+    async fn template(&self, ctx: &Context<'_>) -> Result<Option<PixelzTemplate>, Error> {
+        // Pixelz's image paths are `<account>/<template>/<kind>/<file>`.
+        let number = self
+            .0
+            .final_images_url
+            .iter()
+            .chain(self.0.thumbnail_image_url.iter())
+            .filter_map(|url| url.rsplit('/').nth(2))
+            .find(|segment| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()));
+        let Some(number) = number else { return Ok(None) };
+        match PixelzTemplate::load(retouching(ctx)?, number).await {
+            Ok(template) => Ok(Some(template)),
+            Err(UpstreamError::NotFound { .. }) | Err(UpstreamError::Refused { .. }) => Ok(None),
+            Err(e) => Err(super::super::error::from_upstream(e)),
+        }
+    }
+}
+
+/// How the images list is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PixelzImageOrder {
+    Id,
+    Date,
+    Status,
+}
+
+/// The filters of the images list.
+#[derive(Clone, Debug, Default)]
+pub struct ImageFilter {
+    pub status: Option<PixelzImageStatus>,
+    pub exclude_status: Option<PixelzImageStatus>,
+    pub product_id: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub order: Option<PixelzImageOrder>,
+    pub descending: Option<bool>,
+}
+
+const PAGE: usize = 100;
+
+pub async fn image_connection(
+    ctx: &Context<'_>,
+    filter: ImageFilter,
+    args: super::super::connection::Args,
+) -> Result<
+    async_graphql::connection::Connection<
+        super::super::connection::Offset,
+        PixelzImage,
+        super::super::connection::ListInfo,
+    >,
+    Error,
+> {
+    use super::super::connection::{Page, Total, Window, slice};
+    use super::super::error::from_upstream;
+
+    let window = args.window(PAGE)?;
+    let retouching = retouching(ctx)?;
+    // Pixelz counts only by status and dates; other filters leave the total unknown.
+    let countable = filter.exclude_status.is_none() && filter.product_id.is_none();
+    let from_end = matches!(window, Window::Backward { end: None, .. });
+    let wants_total = ctx.look_ahead().field("totalCount").exists();
+    let count = async {
+        if countable && (wants_total || from_end) {
+            let status = filter.status.map(PixelzImageStatus::id);
+            retouching
+                .image_count(status, filter.from, filter.to)
+                .await
+                .map(|n| Some(*n as usize))
+                .map_err(from_upstream)
+        } else {
+            Ok(None)
+        }
+    };
+    let pages = |total: Option<usize>| {
+        let filter = &filter;
+        move |page: usize| async move {
+            let query = pz::ImageQuery {
+                status: filter.status.map(PixelzImageStatus::id),
+                exclude_status: filter.exclude_status.map(PixelzImageStatus::id),
+                product_id: filter.product_id.clone(),
+                from: filter.from,
+                to: filter.to,
+                page: Some(page as u32),
+                per_page: Some(PAGE as u32),
+                sort_by: filter.order.map(|o| match o {
+                    PixelzImageOrder::Id => pz::ImageSort::Id,
+                    PixelzImageOrder::Date => pz::ImageSort::Date,
+                    PixelzImageOrder::Status => pz::ImageSort::Status,
+                }),
+                descending: filter.descending,
+            };
+            let images = retouching.images(&query).await.map_err(from_upstream)?;
+            Ok(Page { items: images.iter().cloned().map(Arc::new).collect(), total })
+        }
+    };
+    let slice = if from_end {
+        let total = count.await?;
+        slice(window, PAGE, Total::Unknown, pages(total)).await?
+    } else {
+        let (total, slice) = tokio::join!(count, slice(window, PAGE, Total::Unknown, pages(None)));
+        let mut slice = slice?;
+        slice.total = total?;
+        slice
+    };
+    Ok(slice.into_connection(PixelzImage))
+}

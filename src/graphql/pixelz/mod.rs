@@ -1,0 +1,184 @@
+//! Pixelz: templates, images and their status, products, the account, invoices.
+
+mod account;
+mod image;
+mod template;
+
+use std::sync::Arc;
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Error, ID, Object};
+
+pub use account::{PixelzAccount, PixelzInvoice, PixelzProduct};
+pub use image::{ImageFilter, PixelzImage, PixelzImageOrder, PixelzImageStatus};
+pub use template::PixelzTemplate;
+
+use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::error::{bad_input, from_upstream};
+use super::scalars::Date;
+use super::{ids, retouching};
+
+const PRODUCTS_PAGE: usize = 100;
+/// Pixelz serves invoices 50 a page, and a page size cannot be chosen.
+const INVOICES_PAGE: usize = 50;
+
+pub async fn template_by_number(ctx: &Context<'_>, number: &str) -> Result<PixelzTemplate, Error> {
+    PixelzTemplate::load(retouching(ctx)?, number).await.map_err(from_upstream)
+}
+
+pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzImage, Error> {
+    Ok(PixelzImage(retouching(ctx)?.image(ticket).await.map_err(from_upstream)?))
+}
+
+pub async fn templates(ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> {
+    let list = retouching(ctx)?.templates().await.map_err(from_upstream)?;
+    Ok(list.iter().cloned().map(|t| PixelzTemplate::listed(Arc::new(t))).collect())
+}
+
+/// A product, found on the product pages (Pixelz has no lookup by product id).
+pub async fn product_by_id(ctx: &Context<'_>, product_id: &str) -> Result<Option<PixelzProduct>, Error> {
+    let retouching = retouching(ctx)?;
+    for page in 1..=10 {
+        let products = retouching.products(page, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
+        if let Some(found) = products.iter().find(|p| p.product_id == product_id) {
+            return Ok(Some(PixelzProduct(found.clone())));
+        }
+        if products.len() < PRODUCTS_PAGE {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Default)]
+pub struct PixelzQuery;
+
+#[Object]
+impl PixelzQuery {
+    /// One Pixelz template, by its id (`pzt_…`) or its number.
+    async fn pixelz_template(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PixelzTemplate>, Error> {
+        let number = ids::pixelz_template(&id)?;
+        template_by_number(ctx, &number).await.map(Some)
+    }
+
+    /// Every Pixelz template of the account.
+    async fn pixelz_templates(&self, ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> {
+        templates(ctx).await
+    }
+
+    /// One image, by its ticket or by your own customer image id (exactly one of them).
+    async fn pixelz_image(
+        &self,
+        ctx: &Context<'_>,
+        ticket: Option<ID>,
+        customer_image_id: Option<String>,
+    ) -> Result<Option<PixelzImage>, Error> {
+        match (ticket, customer_image_id) {
+            (Some(ticket), None) => image_by_ticket(ctx, &ids::pixelz_ticket(&ticket)?).await.map(Some),
+            (None, Some(customer)) => {
+                let customer = customer.trim();
+                if customer.is_empty() || customer.len() > 100 {
+                    return Err(bad_input("`customerImageId` takes 1 to 100 characters"));
+                }
+                let image = retouching(ctx)?.image_by_customer_id(customer).await.map_err(from_upstream)?;
+                Ok(Some(PixelzImage(image)))
+            }
+            _ => Err(bad_input("give `ticket` or `customerImageId`, exactly one")),
+        }
+    }
+
+    /// Images, filtered and ordered as Pixelz can. `totalCount` is known when filtering
+    /// by status and dates only.
+    #[allow(clippy::too_many_arguments)]
+    async fn pixelz_images(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        status: Option<PixelzImageStatus>,
+        exclude_status: Option<PixelzImageStatus>,
+        product_id: Option<String>,
+        from: Option<Date>,
+        to: Option<Date>,
+        order_by: Option<PixelzImageOrder>,
+        descending: Option<bool>,
+    ) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
+        if let (Some(from), Some(to)) = (from, to)
+            && from.0 > to.0
+        {
+            return Err(bad_input("`from` is after `to`"));
+        }
+        let filter = ImageFilter {
+            status,
+            exclude_status,
+            product_id: product_id.filter(|p| !p.is_empty()),
+            from: from.map(|d| d.0),
+            to: to.map(|d| d.0),
+            order: order_by,
+            descending,
+        };
+        image::image_connection(ctx, filter, Args { first, after, last, before }).await
+    }
+
+    /// How many images match.
+    async fn pixelz_image_count(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<PixelzImageStatus>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<i64, Error> {
+        let count =
+            retouching(ctx)?.image_count(status.map(PixelzImageStatus::id), from.map(|d| d.0), to.map(|d| d.0)).await;
+        Ok(*count.map_err(from_upstream)?)
+    }
+
+    /// Product ids with their done and to-do counts.
+    async fn pixelz_products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Offset, PixelzProduct, ListInfo>, Error> {
+        let window = Args { first, after, last, before }.window(PRODUCTS_PAGE)?;
+        let retouching = retouching(ctx)?;
+        let slice = slice(window, PRODUCTS_PAGE, Total::Unknown, |page| async move {
+            let products = retouching.products(page as u32, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
+            Ok(Page { items: products.to_vec(), total: None })
+        })
+        .await?;
+        Ok(slice.into_connection(PixelzProduct))
+    }
+
+    /// The Pixelz account the request's credentials open.
+    async fn pixelz_account(&self, ctx: &Context<'_>) -> Result<PixelzAccount, Error> {
+        Ok(PixelzAccount(retouching(ctx)?.account().await.map_err(from_upstream)?))
+    }
+
+    /// Pixelz's invoices, newest first; at most 50 at a time.
+    #[allow(clippy::too_many_arguments)]
+    async fn pixelz_invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Connection<Offset, PixelzInvoice, ListInfo>, Error> {
+        let window = Args { first, after, last, before }.window(INVOICES_PAGE)?;
+        let retouching = retouching(ctx)?;
+        let (from, to) = (from.map(|d| d.0), to.map(|d| d.0));
+        let slice = slice(window, INVOICES_PAGE, Total::Unknown, |page| async move {
+            let invoices = retouching.invoices(from, to, page as u32).await.map_err(from_upstream)?;
+            Ok(Page { items: invoices.to_vec(), total: None })
+        })
+        .await?;
+        Ok(slice.into_connection(PixelzInvoice))
+    }
+}

@@ -1,0 +1,337 @@
+//! Clients and leads, with their addresses, collections and documents.
+
+use std::sync::Arc;
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::super::error::from_upstream;
+use super::super::scalars::Date;
+use super::super::studio;
+use super::contract::Contract;
+use super::invoice::{Invoice, invoice_connection};
+use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::{InvoiceQuery, Paging};
+
+/// Documents come 25 a page, and a page size cannot be chosen.
+const DOCUMENTS_PAGE: usize = 25;
+const COLLECTIONS_PAGE: usize = 100;
+
+/// What a contact is to the studio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum ClientType {
+    /// An active, paying customer.
+    Client,
+    /// A potential customer who has inquired.
+    Lead,
+    /// Any other contact.
+    Other,
+}
+
+impl ClientType {
+    pub fn parse(raw: Option<&str>) -> Option<Self> {
+        match raw? {
+            "client" => Some(Self::Client),
+            "lead" => Some(Self::Lead),
+            "other" => Some(Self::Other),
+            _ => None,
+        }
+    }
+
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Lead => "lead",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A postal address.
+#[derive(SimpleObject)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
+    /// Pixieset's country number (223 is the United States).
+    pub country_id: Option<i64>,
+}
+
+impl From<&ps::Address> for Address {
+    fn from(a: &ps::Address) -> Self {
+        Self {
+            line1: a.address_line_1.clone(),
+            line2: a.address_line_2.clone(),
+            city: a.city.clone(),
+            postal_code: a.postal_code.clone(),
+            state: a.state.clone(),
+            country: a.country.clone(),
+            country_id: a.country_id,
+        }
+    }
+}
+
+/// What the gateway holds of a client: all of it, or the summary a list embedded.
+#[derive(Clone)]
+enum Held {
+    Full(Arc<ps::Client>),
+    Summary(ps::ClientSummary),
+}
+
+/// A client, lead or other contact of the studio.
+#[derive(Clone)]
+pub struct Client {
+    id: String,
+    held: Held,
+}
+
+impl Client {
+    pub fn full(client: Arc<ps::Client>) -> Self {
+        Self { id: client.id.clone(), held: Held::Full(client) }
+    }
+
+    /// From a summary a list embedded; fields outside it cost a batched fetch.
+    pub fn summary(summary: ps::ClientSummary) -> Self {
+        Self { id: summary.id.clone(), held: Held::Summary(summary) }
+    }
+
+    pub fn global_id(&self) -> ID {
+        ID(self.id.clone())
+    }
+
+    async fn loaded(&self, ctx: &Context<'_>) -> Result<Arc<ps::Client>, Error> {
+        match &self.held {
+            Held::Full(client) => Ok(client.clone()),
+            Held::Summary(_) => studio(ctx)?.client(&self.id).await.map_err(from_upstream),
+        }
+    }
+
+    /// A field the summary may hold; otherwise the full client's.
+    async fn either(
+        &self,
+        ctx: &Context<'_>,
+        from_summary: impl Fn(&ps::ClientSummary) -> Option<String>,
+        from_full: impl Fn(&ps::Client) -> Option<String>,
+    ) -> Result<Option<String>, Error> {
+        if let Held::Summary(summary) = &self.held
+            && let Some(value) = from_summary(summary)
+        {
+            return Ok(Some(value));
+        }
+        Ok(from_full(&*self.loaded(ctx).await?))
+    }
+}
+
+#[Object]
+impl Client {
+    /// The Pixieset id (`cl_…`).
+    pub async fn id(&self) -> ID {
+        self.global_id()
+    }
+
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        self.either(ctx, |s| s.email.clone(), |c| c.email.clone()).await
+    }
+
+    async fn first_name(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        self.either(ctx, |s| s.first_name.clone(), |c| c.first_name.clone()).await
+    }
+
+    async fn last_name(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        self.either(ctx, |s| s.last_name.clone(), |c| c.last_name.clone()).await
+    }
+
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        self.either(ctx, |s| s.phone.clone(), |c| c.phone.clone()).await
+    }
+
+    async fn company(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.loaded(ctx).await?.company.clone())
+    }
+
+    async fn job_title(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.loaded(ctx).await?.job_title.clone())
+    }
+
+    async fn address(&self, ctx: &Context<'_>) -> Result<Option<Address>, Error> {
+        Ok(self.loaded(ctx).await?.address_info.as_ref().map(Address::from))
+    }
+
+    /// The studio's internal notes.
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.loaded(ctx).await?.notes.clone())
+    }
+
+    /// Client, lead or other; null when Pixieset sends a type this gateway does not know.
+    #[graphql(name = "type")]
+    async fn kind(&self, ctx: &Context<'_>) -> Result<Option<ClientType>, Error> {
+        Ok(ClientType::parse(self.loaded(ctx).await?.kind.as_deref()))
+    }
+
+    /// `Active` or `Archived`.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.loaded(ctx).await?.status_name.clone())
+    }
+
+    /// Pixieset's colour index for the client's avatar.
+    async fn avatar_color(&self, ctx: &Context<'_>) -> Result<Option<i64>, Error> {
+        Ok(self.loaded(ctx).await?.avatar_color)
+    }
+
+    /// A sample contact Pixieset created for a new studio.
+    async fn is_sample(&self, ctx: &Context<'_>) -> Result<Option<bool>, Error> {
+        Ok(self.loaded(ctx).await?.sample)
+    }
+
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.loaded(ctx).await?.created_at)
+    }
+
+    /// The client's invoices, newest first.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Offset, Invoice, ListInfo>, Error> {
+        let query = InvoiceQuery { client_id: Some(self.id.clone()), ..InvoiceQuery::default() };
+        invoice_connection(ctx, query, Args { first, after, last, before }).await
+    }
+
+    /// The client's contracts, from its documents.
+    async fn contracts(&self, ctx: &Context<'_>) -> Result<Vec<Contract>, Error> {
+        let studio = studio(ctx)?;
+        let first = studio.documents(&self.id, 1).await.map_err(from_upstream)?;
+        let last_page = first.meta.last_page.unwrap_or(1).clamp(1, 20) as u32;
+        let rest = futures_util::future::try_join_all((2..=last_page).map(|page| studio.documents(&self.id, page)))
+            .await
+            .map_err(from_upstream)?;
+        let documents = std::iter::once(&first).chain(rest.iter()).flat_map(|page| page.data.iter());
+        let contract_ids: Vec<String> =
+            documents.filter(|d| d.kind.as_deref() == Some("contract")).map(|d| d.id.clone()).collect();
+        let mut contracts = Vec::with_capacity(contract_ids.len());
+        for id in contract_ids {
+            contracts.push(Contract::by_id(studio, id).await);
+        }
+        Ok(contracts)
+    }
+
+    /// Every document of the client (invoices, contracts, questionnaires, quotes), newest first; at most 25 at a time.
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Offset, Document, ListInfo>, Error> {
+        let studio = studio(ctx)?;
+        let window = Args { first, after, last, before }.window(DOCUMENTS_PAGE)?;
+        let slice = slice(window, DOCUMENTS_PAGE, Total::Reported, |page| async move {
+            let page = studio.documents(&self.id, page as u32).await.map_err(from_upstream)?;
+            Ok(Page { items: page.data.clone(), total: page.meta.total.map(|t| t as usize) })
+        })
+        .await?;
+        Ok(slice.into_connection(Document))
+    }
+
+    /// The client's galleries in Pixieset's Collections.
+    async fn collections(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Offset, Collection, ListInfo>, Error> {
+        let studio = studio(ctx)?;
+        let window = Args { first, after, last, before }.window(COLLECTIONS_PAGE)?;
+        let slice = slice(window, COLLECTIONS_PAGE, Total::Reported, |page| async move {
+            let paging = Paging { page: Some(page as u32), per_page: Some(COLLECTIONS_PAGE as u32) };
+            let page = studio.collections(&self.id, paging).await.map_err(from_upstream)?;
+            Ok(Page { items: page.data.clone(), total: page.meta.total.map(|t| t as usize) })
+        })
+        .await?;
+        Ok(slice.into_connection(Collection))
+    }
+}
+
+/// One of a client's documents.
+pub struct Document(ps::Document);
+
+#[Object]
+impl Document {
+    /// The document's Pixieset id: `in_…` for an invoice, `co_…` for a contract, `qu_…`, `qo_…`, …
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// `invoice`, `contract`, `questionnaire`, `quote`, …
+    #[graphql(name = "type")]
+    async fn kind(&self) -> Option<&str> {
+        self.0.kind.as_deref()
+    }
+
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+
+    async fn status(&self) -> Option<&str> {
+        self.0.status.as_deref()
+    }
+
+    /// For invoices.
+    async fn amount(&self) -> Option<super::super::money::Money> {
+        self.0.amount.map(|cents| super::super::money::Money(crate::money::Money::from_minor_units(cents, "USD")))
+    }
+
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.0.created_at
+    }
+}
+
+/// A gallery in Pixieset's Collections.
+pub struct Collection(ps::Collection);
+
+#[Object]
+impl Collection {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+
+    async fn cover_photo_url(&self) -> Option<&str> {
+        self.0.cover_photo_url.as_deref()
+    }
+
+    async fn photo_count(&self) -> Option<i64> {
+        self.0.photo_count
+    }
+
+    /// `published`, `draft`, …
+    async fn status(&self) -> Option<&str> {
+        self.0.status.as_deref()
+    }
+
+    async fn event_date(&self) -> Option<Date> {
+        self.0.event_date.map(Date)
+    }
+
+    async fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.0.created_at
+    }
+}

@@ -1,0 +1,402 @@
+//! Contracts and contract templates. Lists show summaries; content,
+//! signatures and template bodies come from a batched fetch when asked for.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::super::error::from_upstream;
+use super::super::studio;
+use super::client::Client;
+use crate::loaders::Studio;
+use crate::upstream::pixieset::wire as ps;
+
+/// Where a contract stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum ContractStatus {
+    /// Created, not sent.
+    Draft,
+    /// Sent to the client for signature.
+    Sent,
+    /// The client has opened it.
+    Viewed,
+    /// Some but not all required signatures are in.
+    PartiallySigned,
+    /// Every required signature is in.
+    Signed,
+    /// The due date passed without every signature.
+    Expired,
+    /// Cancelled by the studio or the client.
+    Cancelled,
+}
+
+impl ContractStatus {
+    fn parse(raw: Option<&str>) -> Option<Self> {
+        Some(match raw? {
+            "draft" => Self::Draft,
+            "sent" => Self::Sent,
+            "viewed" => Self::Viewed,
+            "partially_signed" => Self::PartiallySigned,
+            "signed" => Self::Signed,
+            "expired" => Self::Expired,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A contract sent to a client.
+pub struct Contract {
+    id: String,
+    /// As a list showed it, when one did.
+    listed: Option<Arc<ps::Contract>>,
+    /// In full, when already fetched.
+    detail: Option<Arc<ps::Contract>>,
+}
+
+impl Contract {
+    pub fn listed(contract: Arc<ps::Contract>) -> Self {
+        Self { id: contract.id.clone(), listed: Some(contract), detail: None }
+    }
+
+    pub fn detailed(contract: Arc<ps::Contract>) -> Self {
+        Self { id: contract.id.clone(), listed: None, detail: Some(contract) }
+    }
+
+    /// From an id alone, with whatever a recent list showed of it.
+    pub async fn by_id(studio: &Studio, id: String) -> Self {
+        let listed = studio.listed_contract(&id).await;
+        Self { id, listed, detail: None }
+    }
+
+    pub fn global_id(&self) -> ID {
+        ID(self.id.clone())
+    }
+
+    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::Contract>, Error> {
+        match &self.detail {
+            Some(detail) => Ok(detail.clone()),
+            None => studio(ctx)?.contract(&self.id).await.map_err(from_upstream),
+        }
+    }
+
+    /// The listed summary when there is one, else the full contract.
+    async fn any(&self, ctx: &Context<'_>) -> Result<Arc<ps::Contract>, Error> {
+        match self.listed.as_ref().or(self.detail.as_ref()) {
+            Some(held) => Ok(held.clone()),
+            None => self.detail(ctx).await,
+        }
+    }
+}
+
+/// A signature on a contract.
+#[derive(SimpleObject)]
+pub struct Signature {
+    /// `client`, `photographer`, `witness`, …
+    pub signer_type: Option<String>,
+    pub signer_name: Option<String>,
+    pub signer_email: Option<String>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub signature_image_url: Option<String>,
+}
+
+/// A contract's text as the client sees it.
+#[derive(SimpleObject)]
+pub struct ContractContent {
+    pub rendered_html: Option<String>,
+    /// The values filled into the template's placeholders.
+    pub variables: Vec<VariableValue>,
+}
+
+#[derive(SimpleObject)]
+pub struct VariableValue {
+    pub name: String,
+    /// As text, whatever its type.
+    pub value: Option<String>,
+}
+
+#[Object]
+impl Contract {
+    /// The Pixieset id (`co_…`).
+    pub async fn id(&self) -> ID {
+        self.global_id()
+    }
+
+    /// The number the client sees, e.g. `CON-001`.
+    async fn number(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.any(ctx).await?.contract_number.clone())
+    }
+
+    /// Null when Pixieset reports a status this gateway does not know; see `statusName`.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<ContractStatus>, Error> {
+        Ok(ContractStatus::parse(self.any(ctx).await?.status.as_deref()))
+    }
+
+    /// The status as Pixieset names it.
+    async fn status_name(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.any(ctx).await?.status.clone())
+    }
+
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.any(ctx).await?.created_at)
+    }
+
+    async fn sent_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.detail(ctx).await?.sent_at)
+    }
+
+    /// The signing deadline.
+    async fn due_date(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.any(ctx).await?.due_date)
+    }
+
+    /// When every required signature was in.
+    async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.any(ctx).await?.signed_date)
+    }
+
+    async fn content(&self, ctx: &Context<'_>) -> Result<Option<ContractContent>, Error> {
+        let detail = self.detail(ctx).await?;
+        Ok(detail.content.as_ref().map(|content| {
+            let variables: BTreeMap<_, _> = content.variables.clone().unwrap_or_default().into_iter().collect();
+            ContractContent {
+                rendered_html: content.rendered_html.clone(),
+                variables: variables
+                    .into_iter()
+                    .map(|(name, value)| VariableValue {
+                        name,
+                        value: value
+                            .as_str()
+                            .map(str::to_string)
+                            .or_else(|| (!value.is_null()).then(|| value.to_string())),
+                    })
+                    .collect(),
+            }
+        }))
+    }
+
+    async fn signatures(&self, ctx: &Context<'_>) -> Result<Vec<Signature>, Error> {
+        let detail = self.detail(ctx).await?;
+        Ok(detail
+            .signatures
+            .iter()
+            .flatten()
+            .map(|s| Signature {
+                signer_type: s.signer_type.clone(),
+                signer_name: s.signer_name.clone(),
+                signer_email: s.signer_email.clone(),
+                signed_at: s.signed_at,
+                signature_image_url: s.signature_image_url.clone(),
+            })
+            .collect())
+    }
+
+    /// The client; from the list's embedded summary when it holds every field asked for.
+    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
+        let held = self.any(ctx).await?;
+        if let Some(summary) = &held.client {
+            return Ok(Some(Client::summary(summary.clone())));
+        }
+        let Some(id) = held.client_id() else { return Ok(None) };
+        Ok(Some(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?)))
+    }
+
+    /// The template the contract was made from.
+    async fn template(&self, ctx: &Context<'_>) -> Result<Option<ContractTemplate>, Error> {
+        let held = self.any(ctx).await?;
+        if let Some(summary) = &held.template {
+            return Ok(Some(ContractTemplate::summary(summary.clone())));
+        }
+        let Some(id) = held.template_id() else { return Ok(None) };
+        Ok(Some(ContractTemplate::load(studio(ctx)?, id).await.map_err(from_upstream)?))
+    }
+}
+
+/// A placeholder a contract template fills in.
+#[derive(SimpleObject)]
+pub struct TemplateVariable {
+    pub name: String,
+    /// `text`, `date`, `currency`, `number`, `boolean`.
+    #[graphql(name = "type")]
+    pub kind: Option<String>,
+    pub required: Option<bool>,
+    pub description: Option<String>,
+    pub default_value: Option<String>,
+}
+
+/// Who signs contracts made from a template, and in which order.
+#[derive(SimpleObject)]
+pub struct Signer {
+    /// `client`, `photographer`, `witness`, …
+    #[graphql(name = "type")]
+    pub kind: String,
+    pub required: Option<bool>,
+    pub order: Option<i64>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub email_required: Option<bool>,
+    pub phone_required: Option<bool>,
+}
+
+impl From<&ps::Signer> for Signer {
+    fn from(s: &ps::Signer) -> Self {
+        Self {
+            kind: s.kind.clone(),
+            required: s.required,
+            order: s.order,
+            title: s.title.clone(),
+            description: s.description.clone(),
+            email_required: s.email_required,
+            phone_required: s.phone_required,
+        }
+    }
+}
+
+/// E-mail reminders for unsigned contracts.
+#[derive(SimpleObject)]
+pub struct Reminders {
+    pub enabled: Option<bool>,
+    pub days_before_due: Vec<i64>,
+    pub subject: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DocumentSettings {
+    pub allow_comments: Option<bool>,
+    pub show_line_numbers: Option<bool>,
+    pub watermark: Option<String>,
+}
+
+/// A reusable contract: HTML with `{{placeholders}}`, signers, reminders.
+pub struct ContractTemplate {
+    id: String,
+    /// The `{id, name, due_days}` a contract embeds.
+    summary: Option<ps::TemplateSummary>,
+    listed: Option<Arc<ps::ContractTemplate>>,
+    detail: Option<Arc<ps::ContractTemplate>>,
+}
+
+impl ContractTemplate {
+    pub fn summary(summary: ps::TemplateSummary) -> Self {
+        Self { id: summary.id.clone(), summary: Some(summary), listed: None, detail: None }
+    }
+
+    pub fn listed(template: Arc<ps::ContractTemplate>) -> Self {
+        Self { id: template.id.clone(), summary: None, listed: Some(template), detail: None }
+    }
+
+    /// By id: what a recent list showed, or else the template in full.
+    pub async fn load(studio: &Studio, id: &str) -> Result<Self, crate::upstream::UpstreamError> {
+        if let Some(listed) = studio.listed_contract_template(id).await {
+            return Ok(Self::listed(listed));
+        }
+        let detail = studio.contract_template(id).await?;
+        Ok(Self { id: id.to_string(), summary: None, listed: None, detail: Some(detail) })
+    }
+
+    pub fn global_id(&self) -> ID {
+        ID(self.id.clone())
+    }
+
+    /// Always held: every way of making a template holds a name.
+    pub fn display_name(&self) -> String {
+        let held = self.listed.as_ref().or(self.detail.as_ref()).and_then(|t| t.name.clone());
+        held.or_else(|| self.summary.as_ref().and_then(|s| s.name.clone())).unwrap_or_default()
+    }
+
+    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::ContractTemplate>, Error> {
+        match &self.detail {
+            Some(detail) => Ok(detail.clone()),
+            None => studio(ctx)?.contract_template(&self.id).await.map_err(from_upstream),
+        }
+    }
+
+    async fn any(&self, ctx: &Context<'_>) -> Result<Arc<ps::ContractTemplate>, Error> {
+        match self.listed.as_ref().or(self.detail.as_ref()) {
+            Some(held) => Ok(held.clone()),
+            None => self.detail(ctx).await,
+        }
+    }
+}
+
+#[Object]
+impl ContractTemplate {
+    /// The Pixieset id (`ct_…`).
+    pub async fn id(&self) -> ID {
+        self.global_id()
+    }
+
+    pub async fn name(&self) -> String {
+        self.display_name()
+    }
+
+    async fn description(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.any(ctx).await?.description.clone())
+    }
+
+    /// Days from a contract's creation to its signing deadline.
+    async fn due_days(&self, ctx: &Context<'_>) -> Result<Option<i64>, Error> {
+        if let Some(days) = self.summary.as_ref().and_then(|s| s.due_days) {
+            return Ok(Some(days));
+        }
+        Ok(self.any(ctx).await?.due_days)
+    }
+
+    /// `active` or `archived`.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.any(ctx).await?.status.clone())
+    }
+
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.any(ctx).await?.created_at)
+    }
+
+    async fn updated_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(self.any(ctx).await?.updated_at)
+    }
+
+    /// The contract's HTML with `{{variable}}` placeholders.
+    async fn html_body(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        Ok(self.detail(ctx).await?.html_body.clone())
+    }
+
+    async fn variables(&self, ctx: &Context<'_>) -> Result<Vec<TemplateVariable>, Error> {
+        let detail = self.detail(ctx).await?;
+        Ok(detail
+            .variables
+            .iter()
+            .flatten()
+            .map(|v| TemplateVariable {
+                name: v.name.clone(),
+                kind: v.kind.clone(),
+                required: v.required,
+                description: v.description.clone(),
+                default_value: v.default_value.clone(),
+            })
+            .collect())
+    }
+
+    async fn signers(&self, ctx: &Context<'_>) -> Result<Vec<Signer>, Error> {
+        Ok(self.detail(ctx).await?.signers.iter().flatten().map(Signer::from).collect())
+    }
+
+    async fn reminders(&self, ctx: &Context<'_>) -> Result<Option<Reminders>, Error> {
+        Ok(self.detail(ctx).await?.reminders.as_ref().map(|r| Reminders {
+            enabled: r.enabled,
+            days_before_due: r.days_before_due.clone().unwrap_or_default(),
+            subject: r.reminder_subject.clone(),
+            message: r.reminder_message.clone(),
+        }))
+    }
+
+    async fn document_settings(&self, ctx: &Context<'_>) -> Result<Option<DocumentSettings>, Error> {
+        Ok(self.detail(ctx).await?.document_settings.as_ref().map(|d| DocumentSettings {
+            allow_comments: d.allow_comments,
+            show_line_numbers: d.show_line_numbers,
+            watermark: d.watermark.clone().flatten(),
+        }))
+    }
+}

@@ -1,0 +1,181 @@
+//! Pixieset Studio: clients, invoices, contracts and contract templates.
+
+mod client;
+mod contract;
+mod invoice;
+
+use std::sync::Arc;
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Error, ID, Object};
+
+pub use client::{Client, ClientType};
+pub use contract::{Contract, ContractTemplate};
+pub use invoice::Invoice;
+
+use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::error::{bad_input, from_upstream};
+use super::{ids, studio};
+use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
+
+const PAGE: usize = 100;
+
+pub async fn client_by_id(ctx: &Context<'_>, id: &str) -> Result<Client, Error> {
+    Ok(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?))
+}
+
+pub async fn invoice_by_id(ctx: &Context<'_>, id: &str) -> Result<Invoice, Error> {
+    Ok(Invoice(studio(ctx)?.invoice(id).await.map_err(from_upstream)?))
+}
+
+/// A contract, checked to exist: what a recent list showed, or the contract in full.
+pub async fn contract_by_id(ctx: &Context<'_>, id: &str) -> Result<Contract, Error> {
+    let studio = studio(ctx)?;
+    if let Some(listed) = studio.listed_contract(id).await {
+        return Ok(Contract::listed(listed));
+    }
+    Ok(Contract::detailed(studio.contract(id).await.map_err(from_upstream)?))
+}
+
+pub async fn contract_template_by_id(ctx: &Context<'_>, id: &str) -> Result<ContractTemplate, Error> {
+    ContractTemplate::load(studio(ctx)?, id).await.map_err(from_upstream)
+}
+
+pub async fn contract_templates(ctx: &Context<'_>) -> Result<Vec<ContractTemplate>, Error> {
+    let list = studio(ctx)?.contract_templates().await.map_err(from_upstream)?;
+    Ok(list.data.iter().cloned().map(|t| ContractTemplate::listed(Arc::new(t))).collect())
+}
+
+/// The search endpoint filters by one type or none.
+fn search_types(types: &[ClientType]) -> Result<Option<&'static str>, Error> {
+    match types {
+        [] => Ok(None),
+        [ClientType::Client] => Ok(Some("client")),
+        [ClientType::Lead] => Ok(Some("lead")),
+        _ => Err(bad_input("with `search`, `types` takes one of CLIENT or LEAD, or nothing")),
+    }
+}
+
+#[derive(Default)]
+pub struct StudioQuery;
+
+#[Object]
+impl StudioQuery {
+    /// One client by id.
+    async fn client(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Client>, Error> {
+        let id = ids::pixieset(&id, ids::CLIENT, "client")?;
+        client_by_id(ctx, &id).await.map(Some)
+    }
+
+    /// Clients, leads and other contacts, newest first; or those matching `search`
+    /// (name, email, phone, company).
+    #[allow(clippy::too_many_arguments)]
+    async fn clients(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        types: Option<Vec<ClientType>>,
+        search: Option<String>,
+    ) -> Result<Connection<Offset, Client, ListInfo>, Error> {
+        let window = Args { first, after, last, before }.window(PAGE)?;
+        let mut types = types.unwrap_or_default();
+        types.sort_by_key(|t| t.wire());
+        types.dedup();
+        let search = search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            return Err(bad_input("`search` is at most 200 characters"));
+        }
+        let search_type = if search.is_some() { search_types(&types)? } else { None };
+        let studio = studio(ctx)?;
+        let (types, search) = (&types, &search);
+        let slice = slice(window, PAGE, Total::Reported, |page| async move {
+            let paging = Paging { page: Some(page as u32), per_page: Some(PAGE as u32) };
+            let page = match search {
+                Some(text) => studio.search_clients(text, search_type, paging).await,
+                None => {
+                    let query = ClientQuery { paging, types: types.iter().map(|t| t.wire().to_string()).collect() };
+                    studio.clients(&query).await
+                }
+            }
+            .map_err(from_upstream)?;
+            Ok(Page {
+                items: page.data.iter().cloned().map(Arc::new).collect(),
+                total: page.meta.total.map(|t| t as usize),
+            })
+        })
+        .await?;
+        Ok(slice.into_connection(Client::full))
+    }
+
+    /// One invoice by id.
+    async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>, Error> {
+        let id = ids::pixieset(&id, ids::INVOICE, "invoice")?;
+        invoice_by_id(ctx, &id).await.map(Some)
+    }
+
+    /// Invoices, newest first; of one client with `clientId`.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        client_id: Option<ID>,
+    ) -> Result<Connection<Offset, Invoice, ListInfo>, Error> {
+        let client_id = client_id.map(|id| ids::pixieset(&id, ids::CLIENT, "client")).transpose()?;
+        let query = InvoiceQuery { client_id, ..InvoiceQuery::default() };
+        invoice::invoice_connection(ctx, query, Args { first, after, last, before }).await
+    }
+
+    /// One contract by id.
+    async fn contract(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contract>, Error> {
+        let id = ids::pixieset(&id, ids::CONTRACT, "contract")?;
+        contract_by_id(ctx, &id).await.map(Some)
+    }
+
+    /// Contracts, newest first. Their clients and templates come embedded in the
+    /// same upstream call; only fields outside those summaries cost a batched fetch.
+    async fn contracts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Offset, Contract, ListInfo>, Error> {
+        let window = Args { first, after, last, before }.window(PAGE)?;
+        let expand = if invoice::selects_in_nodes(ctx, "template") {
+            Expand::All
+        } else if invoice::selects_in_nodes(ctx, "client") {
+            Expand::Client
+        } else {
+            Expand::None
+        };
+        let studio = studio(ctx)?;
+        let slice = slice(window, PAGE, Total::Reported, |page| async move {
+            let paging = Paging { page: Some(page as u32), per_page: Some(PAGE as u32) };
+            let page = studio.contracts(paging, expand).await.map_err(from_upstream)?;
+            Ok(Page {
+                items: page.data.iter().cloned().map(Arc::new).collect(),
+                total: page.meta.total.map(|t| t as usize),
+            })
+        })
+        .await?;
+        Ok(slice.into_connection(Contract::listed))
+    }
+
+    /// One contract template by id.
+    async fn contract_template(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ContractTemplate>, Error> {
+        let id = ids::pixieset(&id, ids::CONTRACT_TEMPLATE, "contract template")?;
+        contract_template_by_id(ctx, &id).await.map(Some)
+    }
+
+    /// Every contract template of the studio.
+    async fn contract_templates(&self, ctx: &Context<'_>) -> Result<Vec<ContractTemplate>, Error> {
+        contract_templates(ctx).await
+    }
+}

@@ -1,0 +1,397 @@
+//! Data access for one request. By-id lookups go through DataLoaders, which
+//! gather every id a level of the query asks for, drop duplicates and fetch
+//! them concurrently: one round trip per level of nesting, not per object.
+//! Everything fetched passes through the shared cache under the caller's
+//! tenant key; objects that arrive inside a list are cached one by one.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use chrono::NaiveDate;
+use futures_util::future::{BoxFuture, join_all};
+
+use crate::auth::{Credentials, Unavailable};
+use crate::cache::{Cache, Key, Kind};
+use crate::upstream::pixelz::wire as pz;
+use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
+use crate::upstream::{
+    PixelzClient, PixelzCredentials, PixiesetClient, PixiesetCredentials, TenantKey, UpstreamError, Upstreams,
+};
+
+pub type Loaded<T> = Result<Arc<T>, UpstreamError>;
+
+/// Shared by every request.
+#[derive(Clone, Debug)]
+pub struct DataSources {
+    pub upstreams: Upstreams,
+    pub cache: Cache,
+    /// Off only to measure what batching saves.
+    pub batching: bool,
+}
+
+/// What one request reads with: per upstream, a source or the reason there is none.
+pub struct Loaders {
+    pub studio: Result<Studio, Unavailable>,
+    pub retouching: Result<Retouching, Unavailable>,
+}
+
+impl Loaders {
+    pub fn new(sources: &DataSources, credentials: Credentials) -> Self {
+        Self {
+            studio: credentials.pixieset.map(|c| Studio::new(sources, c)),
+            retouching: credentials.pixelz.map(|c| Retouching::new(sources, c)),
+        }
+    }
+}
+
+/// A loader of one kind of object by id, over a fetch function.
+struct ById<S, V> {
+    source: S,
+    fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>,
+}
+
+impl<S, V> Loader<String> for ById<S, V>
+where
+    S: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    type Value = Loaded<V>;
+    type Error = Infallible;
+
+    async fn load(&self, ids: &[String]) -> Result<HashMap<String, Loaded<V>>, Infallible> {
+        let loads = ids.iter().map(|id| {
+            let fetch = (self.fetch)(self.source.clone(), id.clone());
+            async move { (id.clone(), fetch.await) }
+        });
+        Ok(join_all(loads).await.into_iter().collect())
+    }
+}
+
+fn loader<S, V>(source: &S, fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>) -> DataLoader<ById<S, V>>
+where
+    S: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    DataLoader::new(ById { source: source.clone(), fetch }, tokio::spawn)
+}
+
+async fn load<S, V>(batching: bool, loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>
+where
+    S: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    let fetch = loader.loader().fetch;
+    if batching {
+        let Ok(loaded) = loader.load_one(id.to_string()).await;
+        if let Some(loaded) = loaded {
+            return loaded;
+        }
+    }
+    fetch(source.clone(), id.to_string()).await
+}
+
+/// Caches each object of a list under its own key.
+async fn cache_items<T: Debug + Clone + Send + Sync + 'static>(
+    cache: &Cache,
+    tenant: &TenantKey,
+    kind: Kind,
+    items: &[T],
+    id: impl Fn(&T) -> &str,
+) {
+    for item in items {
+        cache.insert(Key::new(tenant, kind, id(item)), Arc::new(item.clone())).await;
+    }
+}
+
+// ---------------------------------------------------------------- Pixieset
+
+#[derive(Clone, Debug)]
+struct StudioSource {
+    api: PixiesetClient,
+    cache: Cache,
+    credentials: PixiesetCredentials,
+    tenant: TenantKey,
+}
+
+impl StudioSource {
+    fn key(&self, kind: Kind, id: impl AsRef<str>) -> Key {
+        Key::new(&self.tenant, kind, id)
+    }
+
+    async fn client(self, id: String) -> Loaded<ps::Client> {
+        self.cache.get_or_fetch(self.key(Kind::Client, &id), || self.api.client(&self.credentials, &id)).await
+    }
+
+    async fn invoice(self, id: String) -> Loaded<ps::Invoice> {
+        self.cache.get_or_fetch(self.key(Kind::Invoice, &id), || self.api.invoice(&self.credentials, &id, false)).await
+    }
+
+    async fn contract(self, id: String) -> Loaded<ps::Contract> {
+        let fetch = || self.api.contract(&self.credentials, &id, Expand::All);
+        self.cache.get_or_fetch(self.key(Kind::Contract, &id), fetch).await
+    }
+
+    async fn template(self, id: String) -> Loaded<ps::ContractTemplate> {
+        let fetch = || self.api.contract_template(&self.credentials, &id);
+        self.cache.get_or_fetch(self.key(Kind::ContractTemplate, &id), fetch).await
+    }
+}
+
+/// Pixieset Studio, as one request's credentials see it.
+pub struct Studio {
+    source: StudioSource,
+    batching: bool,
+    clients: DataLoader<ById<StudioSource, ps::Client>>,
+    invoices: DataLoader<ById<StudioSource, ps::Invoice>>,
+    contracts: DataLoader<ById<StudioSource, ps::Contract>>,
+    templates: DataLoader<ById<StudioSource, ps::ContractTemplate>>,
+}
+
+fn paging_key(paging: Paging) -> String {
+    format!("page={:?}&size={:?}", paging.page, paging.per_page)
+}
+
+impl Studio {
+    fn new(sources: &DataSources, credentials: PixiesetCredentials) -> Self {
+        let source = StudioSource {
+            api: sources.upstreams.pixieset.clone(),
+            cache: sources.cache.clone(),
+            tenant: credentials.tenant(),
+            credentials,
+        };
+        Self {
+            batching: sources.batching,
+            clients: loader(&source, |s, id| Box::pin(s.client(id))),
+            invoices: loader(&source, |s, id| Box::pin(s.invoice(id))),
+            contracts: loader(&source, |s, id| Box::pin(s.contract(id))),
+            templates: loader(&source, |s, id| Box::pin(s.template(id))),
+            source,
+        }
+    }
+
+    pub fn tenant(&self) -> &TenantKey {
+        &self.source.tenant
+    }
+
+    pub async fn client(&self, id: &str) -> Loaded<ps::Client> {
+        load(self.batching, &self.clients, &self.source, id).await
+    }
+
+    pub async fn invoice(&self, id: &str) -> Loaded<ps::Invoice> {
+        load(self.batching, &self.invoices, &self.source, id).await
+    }
+
+    /// A contract in full: content, signatures, client and template summaries.
+    pub async fn contract(&self, id: &str) -> Loaded<ps::Contract> {
+        load(self.batching, &self.contracts, &self.source, id).await
+    }
+
+    /// A contract as a list showed it, if a list has shown it lately.
+    pub async fn listed_contract(&self, id: &str) -> Option<Arc<ps::Contract>> {
+        self.source.cache.get(&self.source.key(Kind::ContractSummary, id)).await
+    }
+
+    pub async fn contract_template(&self, id: &str) -> Loaded<ps::ContractTemplate> {
+        load(self.batching, &self.templates, &self.source, id).await
+    }
+
+    pub async fn listed_contract_template(&self, id: &str) -> Option<Arc<ps::ContractTemplate>> {
+        self.source.cache.get(&self.source.key(Kind::ContractTemplateSummary, id)).await
+    }
+
+    pub async fn clients(&self, query: &ClientQuery) -> Loaded<ps::Page<ps::Client>> {
+        let s = &self.source;
+        let key = s.key(Kind::ClientPage, format!("{}&types={}", paging_key(query.paging), query.types.join(",")));
+        let page = s.cache.get_or_fetch(key, || s.api.clients(&s.credentials, query)).await?;
+        cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
+        Ok(page)
+    }
+
+    pub async fn search_clients(
+        &self,
+        text: &str,
+        types: Option<&str>,
+        paging: Paging,
+    ) -> Loaded<ps::Page<ps::Client>> {
+        let s = &self.source;
+        let key = s.key(Kind::ClientSearch, format!("{}&types={types:?}&q={text}", paging_key(paging)));
+        let page = s.cache.get_or_fetch(key, || s.api.search_clients(&s.credentials, text, types, paging)).await?;
+        cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
+        Ok(page)
+    }
+
+    pub async fn invoices(&self, query: &InvoiceQuery) -> Loaded<ps::Page<ps::Invoice>> {
+        let s = &self.source;
+        let key = s.key(
+            Kind::InvoicePage,
+            format!("{}&client={:?}&expand={}", paging_key(query.paging), query.client_id, query.expand_client),
+        );
+        let page = s.cache.get_or_fetch(key, || s.api.invoices(&s.credentials, query)).await?;
+        cache_items(&s.cache, &s.tenant, Kind::Invoice, &page.data, |i| &i.id).await;
+        Ok(page)
+    }
+
+    pub async fn contracts(&self, paging: Paging, expand: Expand) -> Loaded<ps::Page<ps::Contract>> {
+        let s = &self.source;
+        let key = s.key(Kind::ContractPage, format!("{}&expand={expand:?}", paging_key(paging)));
+        let page = s.cache.get_or_fetch(key, || s.api.contracts(&s.credentials, paging, expand)).await?;
+        cache_items(&s.cache, &s.tenant, Kind::ContractSummary, &page.data, |c| &c.id).await;
+        Ok(page)
+    }
+
+    pub async fn contract_templates(&self) -> Loaded<ps::Page<ps::ContractTemplate>> {
+        let s = &self.source;
+        let list = s
+            .cache
+            .get_or_fetch(s.key(Kind::ContractTemplateList, ""), || s.api.contract_templates(&s.credentials))
+            .await?;
+        cache_items(&s.cache, &s.tenant, Kind::ContractTemplateSummary, &list.data, |t| &t.id).await;
+        Ok(list)
+    }
+
+    pub async fn collections(&self, client_id: &str, paging: Paging) -> Loaded<ps::Page<ps::Collection>> {
+        let s = &self.source;
+        let key = s.key(Kind::ClientCollections, format!("{client_id}&{}", paging_key(paging)));
+        s.cache.get_or_fetch(key, || s.api.client_collections(&s.credentials, client_id, paging)).await
+    }
+
+    pub async fn documents(&self, client_id: &str, page: u32) -> Loaded<ps::Page<ps::Document>> {
+        let s = &self.source;
+        let key = s.key(Kind::ClientDocuments, format!("{client_id}&page={page}"));
+        s.cache.get_or_fetch(key, || s.api.client_documents(&s.credentials, client_id, Some(page), false)).await
+    }
+}
+
+// ---------------------------------------------------------------- Pixelz
+
+#[derive(Clone, Debug)]
+struct RetouchingSource {
+    api: PixelzClient,
+    cache: Cache,
+    credentials: PixelzCredentials,
+    tenant: TenantKey,
+}
+
+impl RetouchingSource {
+    fn key(&self, kind: Kind, id: impl AsRef<str>) -> Key {
+        Key::new(&self.tenant, kind, id)
+    }
+
+    async fn template(self, id: String) -> Loaded<pz::Template> {
+        let key = self.key(Kind::PixelzTemplate, &id);
+        // Ids are checked before any lookup; a non-number here matches no template.
+        let fetch = || async {
+            let not_found =
+                || UpstreamError::NotFound { endpoint: crate::upstream::pixelz::GET_TEMPLATE, message: None };
+            self.api.template(&self.credentials, id.parse().map_err(|_| not_found())?).await
+        };
+        self.cache.get_or_fetch(key, fetch).await
+    }
+
+    async fn image(self, ticket: String) -> Loaded<pz::ImageStatus> {
+        let reference = pz::ImageRef::Ticket(ticket.clone());
+        let fetch = || self.api.image_status(&self.credentials, &reference);
+        self.cache.get_or_fetch(self.key(Kind::PixelzImage, &ticket), fetch).await
+    }
+}
+
+/// Pixelz, as one request's credentials see it.
+pub struct Retouching {
+    source: RetouchingSource,
+    batching: bool,
+    templates: DataLoader<ById<RetouchingSource, pz::Template>>,
+    images: DataLoader<ById<RetouchingSource, pz::ImageStatus>>,
+}
+
+impl Retouching {
+    fn new(sources: &DataSources, credentials: PixelzCredentials) -> Self {
+        let source = RetouchingSource {
+            api: sources.upstreams.pixelz.clone(),
+            cache: sources.cache.clone(),
+            tenant: credentials.tenant(),
+            credentials,
+        };
+        Self {
+            batching: sources.batching,
+            templates: loader(&source, |s, id| Box::pin(s.template(id))),
+            images: loader(&source, |s, ticket| Box::pin(s.image(ticket))),
+            source,
+        }
+    }
+
+    pub fn tenant(&self) -> &TenantKey {
+        &self.source.tenant
+    }
+
+    pub async fn template(&self, id: &str) -> Loaded<pz::Template> {
+        load(self.batching, &self.templates, &self.source, id).await
+    }
+
+    pub async fn listed_template(&self, id: &str) -> Option<Arc<pz::TemplateSummary>> {
+        self.source.cache.get(&self.source.key(Kind::PixelzTemplateSummary, id)).await
+    }
+
+    pub async fn templates(&self) -> Loaded<Vec<pz::TemplateSummary>> {
+        let s = &self.source;
+        let list =
+            s.cache.get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || s.api.templates(&s.credentials)).await?;
+        cache_items(&s.cache, &s.tenant, Kind::PixelzTemplateSummary, &list, |t| &t.template_id).await;
+        Ok(list)
+    }
+
+    pub async fn image(&self, ticket: &str) -> Loaded<pz::ImageStatus> {
+        load(self.batching, &self.images, &self.source, ticket).await
+    }
+
+    pub async fn image_by_customer_id(&self, customer_image_id: &str) -> Loaded<pz::ImageStatus> {
+        let s = &self.source;
+        let reference = pz::ImageRef::CustomerImageId(customer_image_id.to_string());
+        let key = s.key(Kind::PixelzImage, format!("customer:{customer_image_id}"));
+        s.cache.get_or_fetch(key, || s.api.image_status(&s.credentials, &reference)).await
+    }
+
+    pub async fn images(&self, query: &pz::ImageQuery) -> Loaded<Vec<pz::ImageStatus>> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzImagePage, format!("{query:?}"));
+        let page = s.cache.get_or_fetch(key, || s.api.images(&s.credentials, query)).await?;
+        cache_items(&s.cache, &s.tenant, Kind::PixelzImage, &page, |i| &i.image_ticket).await;
+        Ok(page)
+    }
+
+    pub async fn image_count(
+        &self,
+        status: Option<i64>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Loaded<i64> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzImageCount, format!("{status:?}&{from:?}&{to:?}"));
+        s.cache.get_or_fetch(key, || s.api.count_images(&s.credentials, status, from, to)).await
+    }
+
+    pub async fn products(&self, page: u32, per_page: u32) -> Loaded<Vec<pz::ProductStatistic>> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzProductPage, format!("{page}&{per_page}"));
+        s.cache.get_or_fetch(key, || s.api.product_ids(&s.credentials, Some(page), Some(per_page))).await
+    }
+
+    pub async fn account(&self) -> Loaded<pz::Contact> {
+        let s = &self.source;
+        s.cache.get_or_fetch(s.key(Kind::PixelzAccount, ""), || s.api.contact(&s.credentials)).await
+    }
+
+    pub async fn invoices(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        page: u32,
+    ) -> Loaded<Vec<pz::Invoice>> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzInvoicePage, format!("{from:?}&{to:?}&{page}"));
+        s.cache.get_or_fetch(key, || s.api.invoices(&s.credentials, from, to, Some(page), None)).await
+    }
+}
