@@ -99,6 +99,8 @@ pub struct Config {
     pub cache_ttls: Ttls,
     /// Per-request batching of by-id lookups; off only to measure what it saves.
     pub batching: bool,
+    /// Relations served from the summaries lists embed; off only to measure what it saves.
+    pub embedded_summaries: bool,
 }
 
 fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -239,6 +241,7 @@ impl Config {
             },
             cache_ttls,
             batching: true,
+            embedded_summaries: true,
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

@@ -31,12 +31,15 @@ pub struct DataSources {
     pub cache: Cache,
     /// Off only to measure what batching saves.
     pub batching: bool,
+    /// Serve relations from the summaries lists embed; off only to measure what that saves.
+    pub embedded_summaries: bool,
 }
 
 /// What one request reads with: per upstream, a source or the reason there is none.
 pub struct Loaders {
     pub studio: Result<Studio, Unavailable>,
     pub retouching: Result<Retouching, Unavailable>,
+    pub embedded_summaries: bool,
 }
 
 impl Loaders {
@@ -44,6 +47,7 @@ impl Loaders {
         Self {
             studio: credentials.pixieset.map(|c| Studio::new(sources, c)),
             retouching: credentials.pixelz.map(|c| Retouching::new(sources, c)),
+            embedded_summaries: sources.embedded_summaries,
         }
     }
 }

@@ -29,7 +29,7 @@ pub fn sdl() -> String {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish().sdl()
 }
 
-fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {
+pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {
     ctx.data::<std::sync::Arc<Loaders>>().map(|loaders| &**loaders)
 }
 

@@ -77,6 +77,8 @@ impl Faults {
 pub struct LoggedRequest {
     pub method: String,
     pub endpoint: String,
+    /// The path asked for, without the query string (which may hold credentials).
+    pub path: String,
     pub status: u16,
     pub request_id: Option<String>,
 }
@@ -131,6 +133,7 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
     state.requests.lock().expect("request log poisoned").record(LoggedRequest {
         method,
         endpoint,
+        path,
         status: response.status().as_u16(),
         request_id,
     });

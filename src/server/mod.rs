@@ -141,7 +141,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(bytes) => Cache::new(bytes, config.cache_ttls.clone()),
         None => Cache::disabled(),
     };
-    let sources = DataSources { upstreams, cache, batching: config.batching };
+    let sources =
+        DataSources { upstreams, cache, batching: config.batching, embedded_summaries: config.embedded_summaries };
     let cache = sources.cache.clone();
     let state = AppState { schema: build_schema(sources.clone()), access: Arc::new(access), sources };
     let listener =
