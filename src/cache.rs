@@ -163,6 +163,7 @@ impl Cache {
             .max_capacity(capacity_bytes)
             .weigher(|_, entry: &Entry| entry.weight)
             .expire_after(PerKind(ttls))
+            .support_invalidation_closures()
             .build();
         Self { entries: Some(entries) }
     }
@@ -289,6 +290,22 @@ mod tests {
         cache.run_pending_tasks().await;
         assert_eq!(cache.keys_of(&a).len(), 1);
         assert!(cache.keys_of(&b).is_empty());
+    }
+
+    #[tokio::test]
+    async fn invalidating_a_kind_spares_other_kinds_and_tenants() {
+        let cache = Cache::new(1 << 20, Ttls::default());
+        let (a, b) = (tenant("a"), tenant("b"));
+        for (t, kind) in [(&a, Kind::ClientPage), (&a, Kind::Client), (&b, Kind::ClientPage)] {
+            cache.insert(Key::new(t, kind, "x"), Arc::new(1u8)).await;
+        }
+        cache.invalidate_kind(&a, Kind::ClientPage);
+        assert!(cache.get::<u8>(&Key::new(&a, Kind::ClientPage, "x")).await.is_none());
+        assert!(cache.get::<u8>(&Key::new(&a, Kind::Client, "x")).await.is_some());
+        assert!(cache.get::<u8>(&Key::new(&b, Kind::ClientPage, "x")).await.is_some());
+        // What is stored after the invalidation is served again.
+        cache.insert(Key::new(&a, Kind::ClientPage, "x"), Arc::new(2u8)).await;
+        assert_eq!(cache.get::<u8>(&Key::new(&a, Kind::ClientPage, "x")).await.as_deref(), Some(&2));
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod graphql;
+pub mod idempotency;
 pub mod loaders;
 pub mod money;
 pub mod sandbox;

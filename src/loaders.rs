@@ -263,6 +263,66 @@ impl Studio {
         s.cache.get_or_fetch(key, || s.api.client_collections(&s.credentials, client_id, paging)).await
     }
 
+    fn forget(&self, kinds: &[Kind]) {
+        for kind in kinds {
+            self.source.cache.invalidate_kind(&self.source.tenant, *kind);
+        }
+    }
+
+    async fn remember<T: Debug + Send + Sync + 'static>(&self, kind: Kind, id: &str, value: T) -> Arc<T> {
+        let value = Arc::new(value);
+        self.source.cache.insert(self.source.key(kind, id), value.clone()).await;
+        value
+    }
+
+    pub async fn create_client(&self, input: &ps::ClientInput) -> Loaded<ps::Client> {
+        let s = &self.source;
+        let client = s.api.create_client(&s.credentials, input).await?;
+        self.forget(&[Kind::ClientPage, Kind::ClientSearch]);
+        Ok(self.remember(Kind::Client, &client.id.clone(), client).await)
+    }
+
+    /// Lists and contracts embed client summaries, so they go too.
+    pub async fn update_client(&self, id: &str, input: &ps::ClientInput) -> Loaded<ps::Client> {
+        let s = &self.source;
+        let client = s.api.update_client(&s.credentials, id, input).await?;
+        self.forget(&[
+            Kind::ClientPage,
+            Kind::ClientSearch,
+            Kind::InvoicePage,
+            Kind::ContractPage,
+            Kind::ContractSummary,
+            Kind::Contract,
+        ]);
+        Ok(self.remember(Kind::Client, id, client).await)
+    }
+
+    pub async fn create_invoice(&self, invoice: &ps::NewInvoice) -> Loaded<ps::Invoice> {
+        let s = &self.source;
+        let created = s.api.create_invoice(&s.credentials, invoice).await?;
+        self.forget(&[Kind::InvoicePage, Kind::ClientDocuments]);
+        Ok(self.remember(Kind::Invoice, &created.id.clone(), created).await)
+    }
+
+    /// Pixieset answers only the changed fields, so the template is read back whole.
+    pub async fn update_contract_template(
+        &self,
+        id: &str,
+        input: &ps::ContractTemplateInput,
+    ) -> Loaded<ps::ContractTemplate> {
+        let s = &self.source;
+        s.api.update_contract_template(&s.credentials, id, input).await?;
+        s.cache.invalidate::<ps::ContractTemplate>(&s.key(Kind::ContractTemplate, id)).await;
+        self.forget(&[
+            Kind::ContractTemplateList,
+            Kind::ContractTemplateSummary,
+            Kind::ContractPage,
+            Kind::ContractSummary,
+            Kind::Contract,
+        ]);
+        s.clone().template(id.to_string()).await
+    }
+
     pub async fn documents(&self, client_id: &str, page: u32) -> Loaded<ps::Page<ps::Document>> {
         let s = &self.source;
         let key = s.key(Kind::ClientDocuments, format!("{client_id}&page={page}"));
@@ -386,6 +446,54 @@ impl Retouching {
     pub async fn account(&self) -> Loaded<pz::Contact> {
         let s = &self.source;
         s.cache.get_or_fetch(s.key(Kind::PixelzAccount, ""), || s.api.contact(&s.credentials)).await
+    }
+
+    fn forget(&self, kinds: &[Kind]) {
+        for kind in kinds {
+            self.source.cache.invalidate_kind(&self.source.tenant, *kind);
+        }
+    }
+
+    /// A new image changes the lists, counts, product statistics and the balance.
+    pub async fn submit_image(
+        &self,
+        image: &pz::ImageSubmission,
+        white_glove: bool,
+    ) -> Result<pz::SubmittedImage, UpstreamError> {
+        let s = &self.source;
+        let submitted = if white_glove {
+            s.api.request_white_glove(&s.credentials, image).await?
+        } else {
+            s.api.submit_image(&s.credentials, image).await?
+        };
+        self.forget(&[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage, Kind::PixelzAccount]);
+        Ok(submitted)
+    }
+
+    pub async fn delete_image(&self, image: &pz::ImageRef) -> Result<(), UpstreamError> {
+        let s = &self.source;
+        s.api.delete_image(&s.credentials, image).await?;
+        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
+        Ok(())
+    }
+
+    pub async fn reject_image(&self, image: &pz::ImageRef, comment: Option<&str>) -> Result<(), UpstreamError> {
+        let s = &self.source;
+        s.api.reject_image(&s.credentials, image, comment).await?;
+        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
+        Ok(())
+    }
+
+    pub async fn create_template(&self, template: &pz::NewTemplate) -> Result<pz::CreatedTemplate, UpstreamError> {
+        let s = &self.source;
+        let created = s.api.create_template(&s.credentials, template).await?;
+        self.forget(&[Kind::PixelzTemplateList, Kind::PixelzTemplateSummary]);
+        Ok(created)
+    }
+
+    /// Acts as a developer with the request's own credentials.
+    pub async fn create_contact(&self, contact: &pz::NewContact) -> Result<pz::CreatedContact, UpstreamError> {
+        self.source.api.create_contact(&self.source.credentials, contact).await
     }
 
     pub async fn invoices(

@@ -5,12 +5,13 @@ mod connection;
 mod error;
 mod ids;
 mod money;
+mod mutation;
 mod node;
 mod pixelz;
 mod scalars;
 mod studio;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Error, MergedObject, Schema};
+use async_graphql::{Context, EmptySubscription, Error, MergedObject, Schema};
 
 use crate::loaders::{DataSources, Loaders, Retouching, Studio};
 use crate::upstream::Api;
@@ -18,15 +19,22 @@ use crate::upstream::Api;
 #[derive(Default, MergedObject)]
 pub struct Query(node::NodeQuery, studio::StudioQuery, pixelz::PixelzQuery);
 
-pub type PixgateSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub use mutation::{IdempotencyHeader, Mutation, WebhookUrl};
 
-pub fn build_schema(sources: DataSources) -> PixgateSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).data(sources).finish()
+pub type PixgateSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// `webhook_url` is where Pixelz reports finished images unless a submission names another.
+pub fn build_schema(sources: DataSources, webhook_url: WebhookUrl) -> PixgateSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(sources)
+        .data(webhook_url)
+        .data(crate::idempotency::Idempotency::default())
+        .finish()
 }
 
 /// The schema's SDL, as `pixgate schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
 }
 
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {

@@ -11,11 +11,25 @@ use std::sync::Arc;
 
 use super::AppState;
 use crate::auth::Supplied;
+use crate::graphql::IdempotencyHeader;
+use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> GraphQLResponse {
+/// The `Idempotency-Key` header; None inside when absent, None outside when unusable.
+fn idempotency_header(headers: &HeaderMap) -> Option<IdempotencyHeader> {
+    let Some(value) = headers.get("idempotency-key") else { return Some(IdempotencyHeader(None)) };
+    let key = value.to_str().ok()?.trim();
+    (!key.is_empty() && key.len() <= MAX_KEY_LEN).then(|| IdempotencyHeader(Some(key.to_string())))
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> Response {
+    let Some(idempotency) = idempotency_header(&headers) else {
+        let message = format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters");
+        return refusal(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST");
+    };
     let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
-    state.schema.execute_batch(request.into_inner().data(loaders)).await.into()
+    let request = request.into_inner().data(loaders).data(idempotency);
+    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

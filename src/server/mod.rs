@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
 use crate::config::{Config, Upstreams as UpstreamConfig};
-use crate::graphql::{PixgateSchema, build_schema};
+use crate::graphql::{PixgateSchema, WebhookUrl, build_schema};
 use crate::loaders::DataSources;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
@@ -144,10 +144,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let sources =
         DataSources { upstreams, cache, batching: config.batching, embedded_summaries: config.embedded_summaries };
     let cache = sources.cache.clone();
-    let state = AppState { schema: build_schema(sources.clone()), access: Arc::new(access), sources };
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.public_url.as_ref(), addr)));
+    let state = AppState { schema: build_schema(sources.clone(), webhook_url), access: Arc::new(access), sources };
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
@@ -157,6 +158,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     Ok(Running { addr, sandbox, cache, server, stop })
+}
+
+/// Where Pixelz reaches this gateway: the configured public URL, or else the bound
+/// address (loopback when bound to every interface).
+fn public_base(public_url: Option<&reqwest::Url>, addr: SocketAddr) -> String {
+    match public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+        None => format!("http://{addr}"),
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -11,7 +11,9 @@ use async_graphql::{Context, Error, ID, Object};
 
 pub use account::{PixelzAccount, PixelzInvoice, PixelzProduct};
 pub use image::{ImageFilter, PixelzImage, PixelzImageOrder, PixelzImageStatus};
-pub use template::PixelzTemplate;
+pub use template::{
+    PixelzAlignment, PixelzBackground, PixelzMarginKind, PixelzResize, PixelzShadow, PixelzTemplate, PixelzUnit,
+};
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::error::{bad_input, from_upstream};

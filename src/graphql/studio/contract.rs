@@ -288,6 +288,10 @@ impl ContractTemplate {
         Self { id: template.id.clone(), summary: None, listed: Some(template), detail: None }
     }
 
+    pub fn detailed(template: Arc<ps::ContractTemplate>) -> Self {
+        Self { id: template.id.clone(), summary: None, listed: None, detail: Some(template) }
+    }
+
     /// By id: what a recent list showed, or else the template in full.
     pub async fn load(studio: &Studio, id: &str) -> Result<Self, crate::upstream::UpstreamError> {
         if let Some(listed) = studio.listed_contract_template(id).await {

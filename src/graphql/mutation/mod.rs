@@ -1,0 +1,146 @@
+//! Writes: one mutation per documented write endpoint. Input is checked before
+//! any upstream call; what the caller can fix comes back as `userErrors` with
+//! the path of the offending field; an upstream's own refusals (Pixieset's 422
+//! details, Pixelz's error codes) become user errors too.
+
+mod pixelz;
+mod studio;
+mod validate;
+
+use async_graphql::{Context, Enum, Error, MergedObject, SimpleObject};
+
+use crate::upstream::UpstreamError;
+
+#[derive(Default, MergedObject)]
+pub struct Mutation(studio::StudioMutation, pixelz::PixelzMutation);
+
+/// What kind of mistake a user error reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum UserErrorCode {
+    /// A required value is missing or empty.
+    Required,
+    /// A value has the wrong form or is out of range.
+    Invalid,
+    /// A value is longer than allowed.
+    TooLong,
+    /// The object to change does not exist.
+    NotFound,
+    /// The upstream refused the write; the message says why.
+    Rejected,
+}
+
+/// A reason a write was refused that the caller can fix.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct UserError {
+    /// The path to the input field, e.g. `["input", "lineItems", "0", "unitAmount"]`.
+    pub field: Vec<String>,
+    pub message: String,
+    pub code: UserErrorCode,
+}
+
+impl UserError {
+    pub fn new(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> Self {
+        Self { field: field.iter().map(|s| s.to_string()).collect(), message: message.into(), code }
+    }
+}
+
+/// The request's `Idempotency-Key` header.
+#[derive(Clone, Debug, Default)]
+pub struct IdempotencyHeader(pub Option<String>);
+
+/// Where Pixelz should call this gateway when an image is done.
+#[derive(Clone, Debug)]
+pub struct WebhookUrl(pub String);
+
+/// The key a write is remembered under: the request's `Idempotency-Key` with the
+/// mutation's name and alias (so two writes in one request stay apart), or else
+/// the caller's `clientMutationId`.
+fn idempotency_key(ctx: &Context<'_>, mutation: &str, client_mutation_id: Option<&str>) -> Option<String> {
+    let header = ctx.data_opt::<IdempotencyHeader>().and_then(|h| h.0.clone());
+    match (header, client_mutation_id) {
+        (Some(key), _) => Some(format!("header:{key}:{mutation}:{}", ctx.item.node.response_key().node)),
+        (None, Some(id)) if !id.is_empty() => Some(format!("clientMutationId:{mutation}:{id}")),
+        _ => None,
+    }
+}
+
+/// Pixieset names fields in snake case, and some differently from the inputs.
+fn input_path(upstream_field: &str) -> Vec<String> {
+    let camel = |part: &str| -> String {
+        let renamed = match part {
+            "address_info" => "address",
+            "amount" => "unitAmount",
+            "line_items" => "lineItems",
+            other => other,
+        };
+        let mut out = String::new();
+        let mut upper = false;
+        for c in renamed.chars() {
+            match c {
+                '_' => upper = true,
+                c if upper => {
+                    out.extend(c.to_uppercase());
+                    upper = false;
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    std::iter::once("input".to_string()).chain(upstream_field.split('.').map(camel)).collect()
+}
+
+/// An upstream refusal the caller can act on, as user errors; anything else
+/// (credentials, outages, rate limits) stays a GraphQL error with its code.
+fn refusal(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Error> {
+    let graphql_code = error.code();
+    match error {
+        UpstreamError::Invalid { message, details: Some(serde_json::Value::Object(fields)), .. }
+            if !fields.is_empty() =>
+        {
+            let mut errors = Vec::new();
+            for (field, messages) in fields {
+                let messages: Vec<String> = match messages {
+                    serde_json::Value::Array(list) => {
+                        list.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string)).collect()
+                    }
+                    serde_json::Value::String(one) => vec![one],
+                    other => vec![other.to_string()],
+                };
+                for message in messages {
+                    errors.push(UserError { field: input_path(&field), message, code: UserErrorCode::Rejected });
+                }
+            }
+            if errors.is_empty() {
+                errors.push(UserError::new(&["input"], UserErrorCode::Rejected, message));
+            }
+            Ok(errors)
+        }
+        UpstreamError::Invalid { message, .. } => {
+            Ok(vec![UserError::new(&["input"], UserErrorCode::Rejected, message)])
+        }
+        UpstreamError::NotFound { message, .. } => {
+            Ok(vec![UserError::new(target, UserErrorCode::NotFound, message.unwrap_or_else(|| "not found".into()))])
+        }
+        UpstreamError::Refused { code, message, .. } if matches!(graphql_code, "BAD_USER_INPUT" | "NOT_FOUND") => {
+            let kind = if graphql_code == "NOT_FOUND" { UserErrorCode::NotFound } else { UserErrorCode::Rejected };
+            let field = if kind == UserErrorCode::NotFound { target } else { &["input"][..] };
+            let text =
+                if message.is_empty() { format!("Pixelz refused: {code}") } else { format!("{message} ({code})") };
+            Ok(vec![UserError::new(field, kind, text)])
+        }
+        other => Err(super::error::from_upstream(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_field_names_become_input_paths() {
+        assert_eq!(input_path("line_items.0.amount"), ["input", "lineItems", "0", "unitAmount"]);
+        assert_eq!(input_path("address_info.country_id"), ["input", "address", "countryId"]);
+        assert_eq!(input_path("email"), ["input", "email"]);
+    }
+}
