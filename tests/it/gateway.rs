@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 pub async fn gateway(args: ServeArgs) -> Running {
-    let args = ServeArgs { listen: Some("127.0.0.1:0".into()), sandbox_step_ms: 5, ..args };
+    // A fast sandbox clock unless the test sets its own.
+    let step = if args.sandbox_step_ms == 0 { 5 } else { args.sandbox_step_ms };
+    let args = ServeArgs { listen: Some("127.0.0.1:0".into()), sandbox_step_ms: step, ..args };
     server::start(Config::merge(args, FileConfig::default()).unwrap()).await.unwrap()
 }
 

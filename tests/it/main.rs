@@ -2,6 +2,7 @@
 
 mod cli;
 mod gateway;
+mod mutations;
 mod sandbox_faults;
 mod sandbox_pixelz;
 mod sandbox_pixieset;

@@ -95,7 +95,8 @@ fn input_path(upstream_field: &str) -> Vec<String> {
 fn refusal(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Error> {
     let graphql_code = error.code();
     match error {
-        UpstreamError::Invalid { message, details: Some(serde_json::Value::Object(fields)), .. }
+        // Only a 422 holds per-field messages; other refusals' details are not about fields.
+        UpstreamError::Invalid { status: 422, message, details: Some(serde_json::Value::Object(fields)), .. }
             if !fields.is_empty() =>
         {
             let mut errors = Vec::new();
