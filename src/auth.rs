@@ -78,6 +78,31 @@ impl Supplied {
     }
 }
 
+impl Supplied {
+    /// From a WebSocket `connection_init` payload: `pixiesetCookie`, `pixelzEmail`,
+    /// `pixelzApiKey`, and `authorization` (`Bearer …`) for an access token.
+    /// What the payload lacks, the upgrade request's headers may give.
+    pub fn from_init_payload(payload: &serde_json::Value, headers: &HeaderMap) -> Self {
+        let text = |key: &str| {
+            payload.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+        };
+        let from_headers = Self::from_headers(headers);
+        let bearer = text("authorization")
+            .and_then(|v| {
+                v.split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, t)| Secret::new(t.trim()))
+            })
+            .or(from_headers.bearer);
+        Self {
+            pixieset_cookie: text("pixiesetCookie").map(Secret::new).or(from_headers.pixieset_cookie),
+            pixelz_email: text("pixelzEmail").or(from_headers.pixelz_email),
+            pixelz_api_key: text("pixelzApiKey").map(Secret::new).or(from_headers.pixelz_api_key),
+            bearer,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct AccessPolicy {
     pub default_pixieset: Option<PixiesetCredentials>,

@@ -106,6 +106,9 @@ pub struct ServeArgs {
     /// How long image statuses stay cached, in seconds [default: 3].
     #[arg(long, env = "PIXGATE_CACHE_IMAGE_STATUS_SECS")]
     pub cache_image_status_secs: Option<u64>,
+    /// How often watched, unfinished images are polled, in milliseconds [default: 5000].
+    #[arg(long, env = "PIXGATE_POLL_INTERVAL_MS")]
+    pub poll_interval_ms: Option<u64>,
     /// Log format [default: human].
     #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -52,6 +52,7 @@ pub struct FileConfig {
     pub cache_templates_secs: Option<u64>,
     pub cache_records_secs: Option<u64>,
     pub cache_image_status_secs: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -101,6 +102,7 @@ pub struct Config {
     pub batching: bool,
     /// Relations served from the summaries lists embed; off only to measure what it saves.
     pub embedded_summaries: bool,
+    pub poll_interval: std::time::Duration,
 }
 
 fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -242,6 +244,11 @@ impl Config {
             cache_ttls,
             batching: true,
             embedded_summaries: true,
+            poll_interval: args
+                .poll_interval_ms
+                .or(file.poll_interval_ms)
+                .filter(|ms| *ms > 0)
+                .map_or(crate::events::poller::DEFAULT_INTERVAL, std::time::Duration::from_millis),
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

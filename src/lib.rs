@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod graphql;
 pub mod idempotency;
 pub mod loaders;

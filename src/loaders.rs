@@ -454,6 +454,10 @@ impl Retouching {
         }
     }
 
+    pub fn credentials(&self) -> &PixelzCredentials {
+        &self.source.credentials
+    }
+
     /// A new image changes the lists, counts, product statistics and the balance.
     pub async fn submit_image(
         &self,

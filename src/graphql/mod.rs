@@ -10,8 +10,9 @@ mod node;
 mod pixelz;
 mod scalars;
 mod studio;
+mod subscription;
 
-use async_graphql::{Context, EmptySubscription, Error, MergedObject, Schema};
+use async_graphql::{Context, Error, MergedObject, Schema};
 
 use crate::loaders::{DataSources, Loaders, Retouching, Studio};
 use crate::upstream::Api;
@@ -19,22 +20,27 @@ use crate::upstream::Api;
 #[derive(Default, MergedObject)]
 pub struct Query(node::NodeQuery, studio::StudioQuery, pixelz::PixelzQuery);
 
+pub use ids::is_ticket;
 pub use mutation::{IdempotencyHeader, Mutation, WebhookUrl};
 
-pub type PixgateSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use subscription::Subscription;
 
-/// `webhook_url` is where Pixelz reports finished images unless a submission names another.
-pub fn build_schema(sources: DataSources, webhook_url: WebhookUrl) -> PixgateSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub type PixgateSchema = Schema<Query, Mutation, Subscription>;
+
+/// `webhook_url` is where Pixelz reports finished images unless a submission names
+/// another; `hub` carries image-status events to subscriptions.
+pub fn build_schema(sources: DataSources, webhook_url: WebhookUrl, hub: crate::events::Hub) -> PixgateSchema {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(sources)
         .data(webhook_url)
+        .data(hub)
         .data(crate::idempotency::Idempotency::default())
         .finish()
 }
 
 /// The schema's SDL, as `pixgate schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
 }
 
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {

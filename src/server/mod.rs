@@ -1,6 +1,8 @@
 //! Routes and transports: GraphQL over HTTP, GraphiQL, health. No business logic.
 
 mod graphql;
+mod subscriptions;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use tower_http::trace::TraceLayer;
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
 use crate::config::{Config, Upstreams as UpstreamConfig};
+use crate::events::Hub;
+use crate::events::poller::Poller;
 use crate::graphql::{PixgateSchema, WebhookUrl, build_schema};
 use crate::loaders::DataSources;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
@@ -29,11 +33,19 @@ pub struct AppState {
     pub schema: PixgateSchema,
     pub access: Arc<AccessPolicy>,
     pub sources: DataSources,
+    pub hub: Hub,
+    pub webhook_secrets: Arc<webhook::WebhookSecrets>,
 }
 
 pub fn app(state: AppState) -> Router {
+    let webhooks = Router::new()
+        .route("/webhooks/pixelz", axum::routing::post(webhook::receive))
+        .layer(RequestBodyLimitLayer::new(webhook::MAX_BODY_BYTES));
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(subscriptions::websocket))
+        .route("/graphql/sse", axum::routing::post(subscriptions::sse))
+        .merge(webhooks)
         .route("/healthz", get(health))
         .route("/readyz", get(health))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -61,6 +73,7 @@ pub struct Running {
     addr: SocketAddr,
     sandbox: Option<Sandbox>,
     cache: Cache,
+    hub: Hub,
     server: JoinHandle<std::io::Result<()>>,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -73,6 +86,11 @@ impl Running {
     /// The cache shared by this gateway's requests.
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    /// The image-status events this gateway carries.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
     }
 
     /// The in-process sandbox, when no upstream was configured.
@@ -98,7 +116,7 @@ impl Running {
 
 /// Starts the gateway (and the sandbox when no upstream is configured) and begins serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let (sandbox, access, upstreams) = match &config.upstreams {
+    let (sandbox, access, webhook_secrets, upstreams) = match &config.upstreams {
         UpstreamConfig::Sandbox => {
             let settings = SandboxSettings {
                 processing: ProcessingSettings { step_ms: config.sandbox_step_ms, ..ProcessingSettings::default() },
@@ -106,6 +124,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             };
             let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.map_err(StartError::Sandbox)?;
             tracing::info!(sandbox = %sandbox.base_url(), "no upstream configured: using the built-in sandbox and its credentials by default");
+            let secrets = webhook::WebhookSecrets {
+                customer: Some(
+                    config.pixelz_app_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_APP_SECRET)),
+                ),
+                partner: Some(
+                    config.pixelz_partner_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_PARTNER_SECRET)),
+                ),
+            };
             let access = AccessPolicy {
                 default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
                 default_pixelz: Some(PixelzCredentials::new(
@@ -120,7 +146,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 pixelz: sandbox.pixelz_base_url().parse().expect("the sandbox URL is valid"),
                 pixelz_assets: config.pixelz_asset_base_url.clone(),
             };
-            (Some(sandbox), access, Upstreams::new(urls, config.upstream.clone())?)
+            (Some(sandbox), access, secrets, Upstreams::new(urls, config.upstream.clone())?)
         }
         UpstreamConfig::Remote { pixieset, pixelz } => {
             let access = AccessPolicy {
@@ -134,7 +160,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 pixelz: pixelz.clone(),
                 pixelz_assets: config.pixelz_asset_base_url.clone(),
             };
-            (None, access, Upstreams::new(urls, config.upstream.clone())?)
+            let secrets = webhook::WebhookSecrets {
+                customer: config.pixelz_app_secret.clone(),
+                partner: config.pixelz_partner_secret.clone(),
+            };
+            (None, access, secrets, Upstreams::new(urls, config.upstream.clone())?)
         }
     };
     let cache = match config.cache_bytes {
@@ -148,8 +178,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.public_url.as_ref(), addr)));
-    let state = AppState { schema: build_schema(sources.clone(), webhook_url), access: Arc::new(access), sources };
+    let hub = Hub::default();
+    let schema = build_schema(sources.clone(), webhook_url, hub.clone());
+    let poller = Poller {
+        hub: hub.clone(),
+        pixelz: sources.upstreams.pixelz.clone(),
+        cache: cache.clone(),
+        interval: config.poll_interval,
+    };
+    let state = AppState {
+        schema,
+        access: Arc::new(access),
+        sources,
+        hub: hub.clone(),
+        webhook_secrets: Arc::new(webhook_secrets),
+    };
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(poller.run(stopped.clone()));
     let server = tokio::spawn(async move {
         axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -157,7 +202,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             })
             .await
     });
-    Ok(Running { addr, sandbox, cache, server, stop })
+    Ok(Running { addr, sandbox, cache, hub, server, stop })
 }
 
 /// Where Pixelz reaches this gateway: the configured public URL, or else the bound

@@ -1,0 +1,99 @@
+//! Live image status.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_graphql::{Context, Error, ID, Subscription};
+use futures_util::stream::{self, Stream, StreamExt};
+use tokio_stream::wrappers::WatchStream;
+
+use super::error::{bad_input, from_upstream};
+use super::pixelz::PixelzImage;
+use super::{ids, retouching};
+use crate::events::{Hub, is_final};
+use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
+
+/// At most this many images in one subscription.
+const MAX_IMAGES: usize = 100;
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// The status of images as it changes: first each image's current state, then
+    /// every change. Completes when every image is final (delivered, closed,
+    /// rejected or deleted). Name images by ticket, by your customer image ids,
+    /// or by product (its images at the time of subscribing).
+    async fn pixelz_image_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        tickets: Option<Vec<ID>>,
+        customer_image_ids: Option<Vec<String>>,
+        product_id: Option<String>,
+    ) -> Result<impl Stream<Item = PixelzImage> + use<>, Error> {
+        let (tickets, customer_image_ids) = (tickets.unwrap_or_default(), customer_image_ids.unwrap_or_default());
+        let product_id = product_id.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        if tickets.is_empty() && customer_image_ids.is_empty() && product_id.is_none() {
+            return Err(bad_input("name the images: `tickets`, `customerImageIds` or `productId`"));
+        }
+        if tickets.len() + customer_image_ids.len() > MAX_IMAGES {
+            return Err(bad_input(format!("at most {MAX_IMAGES} images in one subscription")));
+        }
+        // Every id is checked before any upstream call.
+        let tickets = tickets.iter().map(ids::pixelz_ticket).collect::<Result<Vec<_>, _>>()?;
+        if customer_image_ids.iter().any(|c| c.trim().is_empty() || c.len() > 100) {
+            return Err(bad_input("a customer image id takes 1 to 100 characters"));
+        }
+        let retouching = retouching(ctx)?;
+        let hub = ctx.data::<Hub>()?.clone();
+
+        // The subscriber's own credentials must open every image it watches.
+        let mut images: HashMap<String, Arc<ImageStatus>> = HashMap::new();
+        for ticket in &tickets {
+            let image = retouching.image(ticket).await.map_err(from_upstream)?;
+            images.insert(image.image_ticket.to_ascii_lowercase(), image);
+        }
+        for customer in &customer_image_ids {
+            let image = retouching.image_by_customer_id(customer.trim()).await.map_err(from_upstream)?;
+            images.insert(image.image_ticket.to_ascii_lowercase(), image);
+        }
+        if let Some(product_id) = product_id {
+            let query =
+                ImageQuery { product_id: Some(product_id), per_page: Some(MAX_IMAGES as u32), ..ImageQuery::default() };
+            for image in retouching.images(&query).await.map_err(from_upstream)?.iter() {
+                images.insert(image.image_ticket.to_ascii_lowercase(), Arc::new(image.clone()));
+            }
+        }
+
+        let credentials = retouching.credentials().clone();
+        let open: HashSet<String> =
+            images.iter().filter(|(_, i)| !is_final(i.status_id)).map(|(t, _)| t.clone()).collect();
+        let first_states = images.len();
+        // Each watch stream first yields the image's current state, then its changes.
+        let streams = images.into_values().map(|image| WatchStream::new(hub.watch(&credentials, image)));
+        let merged = stream::select_all(streams).filter_map(|state| async move { state }).boxed();
+        let watching = Watching { merged, open, first_states, done: false };
+        Ok(stream::unfold(watching, |mut w| async move {
+            if w.done {
+                return None;
+            }
+            let image = w.merged.next().await?;
+            if is_final(image.status_id) {
+                w.open.remove(&image.image_ticket.to_ascii_lowercase());
+            }
+            w.first_states = w.first_states.saturating_sub(1);
+            w.done = w.open.is_empty() && w.first_states == 0;
+            Some((PixelzImage(image), w))
+        }))
+    }
+}
+
+struct Watching {
+    merged: futures_util::stream::BoxStream<'static, Arc<ImageStatus>>,
+    /// Images not final yet.
+    open: HashSet<String>,
+    /// Current states still to send.
+    first_states: usize,
+    done: bool,
+}

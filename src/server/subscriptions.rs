@@ -1,0 +1,66 @@
+//! Subscriptions over WebSocket (`graphql-transport-ws` and the older
+//! `graphql-ws`) and over Server-Sent Events (the graphql-sse protocol's
+//! distinct-connections mode).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use async_graphql::Data;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Json;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+
+use super::AppState;
+use crate::auth::Supplied;
+use crate::loaders::Loaders;
+
+/// Credentials come in the `connection_init` payload (browsers cannot set
+/// WebSocket headers), with the upgrade request's headers as a fallback.
+pub async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let (sources, access, schema) = (state.sources.clone(), state.access.clone(), state.schema.clone());
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let supplied = Supplied::from_init_payload(&payload, &headers);
+                    let mut data = Data::default();
+                    data.insert(Arc::new(Loaders::new(&sources, access.resolve(supplied))));
+                    Ok(data)
+                })
+                .serve()
+        })
+        .into_response()
+}
+
+fn next(response: &async_graphql::Response) -> Event {
+    Event::default().event("next").json_data(response).unwrap_or_else(|_| Event::default().event("next").data("{}"))
+}
+
+/// One operation per request; its results stream back as `next` events, then `complete`.
+pub async fn sse(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<async_graphql::Request>,
+) -> Response {
+    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
+    let responses = state.schema.execute_stream(request.data(loaders));
+    let events = responses
+        .map(|response| Ok::<_, Infallible>(next(&response)))
+        .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
+    sse_response(events)
+}
+
+fn sse_response(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
