@@ -5,12 +5,13 @@
 //! status), and a subscriber that falls behind simply sees the newest state next,
 //! so no subscriber can hold the others back.
 
+pub mod fanout;
 pub mod poller;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::upstream::PixelzCredentials;
 use crate::upstream::pixelz::wire::ImageStatus;
@@ -28,10 +29,22 @@ struct Watched {
     credentials: PixelzCredentials,
 }
 
+/// What one instance tells the others.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Relayed {
+    /// A verified webhook: the image is finished.
+    Finished { ticket: String, processed_url: Option<String> },
+    /// A new state, from the poller.
+    State { image: ImageStatus },
+}
+
 /// Every watched image and its latest state.
 #[derive(Clone, Default)]
 pub struct Hub {
     images: Arc<Mutex<HashMap<String, Watched>>>,
+    /// Where changes go for other instances, when there are others.
+    relay: Arc<Mutex<Option<mpsc::Sender<Relayed>>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -61,8 +74,37 @@ impl Hub {
         }
     }
 
+    /// Sends what happened here to the other instances, without ever waiting for them.
+    pub fn relay_to(&self, sender: mpsc::Sender<Relayed>) {
+        *self.relay.lock().expect("hub lock poisoned") = Some(sender);
+    }
+
+    fn relay(&self, event: Relayed) {
+        if let Some(sender) = self.relay.lock().expect("hub lock poisoned").as_ref()
+            && sender.try_send(event).is_err()
+        {
+            tracing::warn!("the event relay is full or closed; other instances miss an event");
+        }
+    }
+
+    /// Applies what another instance relayed, without relaying it back.
+    pub fn apply(&self, event: Relayed) -> bool {
+        match event {
+            Relayed::Finished { ticket, processed_url } => self.finish_here(&ticket, processed_url),
+            Relayed::State { image } => self.publish_here(Arc::new(image)),
+        }
+    }
+
     /// Records an image's state; true when its status changed and watchers were told.
     pub fn publish(&self, image: Arc<ImageStatus>) -> bool {
+        let changed = self.publish_here(image.clone());
+        if changed {
+            self.relay(Relayed::State { image: (*image).clone() });
+        }
+        changed
+    }
+
+    fn publish_here(&self, image: Arc<ImageStatus>) -> bool {
         let images = self.images.lock().expect("hub lock poisoned");
         let Some(watched) = images.get(&image.image_ticket.to_ascii_lowercase()) else { return false };
         watched.state.send_if_modified(|state| {
@@ -75,8 +117,14 @@ impl Hub {
     }
 
     /// Pixelz says the image is finished (a webhook). Never moves an image back from
-    /// a finished or final status, since Pixelz repeats deliveries.
+    /// a finished or final status, since Pixelz repeats deliveries. Relayed even when
+    /// nobody here watches the image: a subscriber elsewhere may.
     pub fn finished(&self, ticket: &str, processed_url: Option<String>) -> bool {
+        self.relay(Relayed::Finished { ticket: ticket.to_ascii_lowercase(), processed_url: processed_url.clone() });
+        self.finish_here(ticket, processed_url)
+    }
+
+    fn finish_here(&self, ticket: &str, processed_url: Option<String>) -> bool {
         let current = {
             let images = self.images.lock().expect("hub lock poisoned");
             let Some(watched) = images.get(&ticket.to_ascii_lowercase()) else { return false };
@@ -92,7 +140,7 @@ impl Hub {
         if let Some(url) = processed_url {
             image.final_images_url = vec![url];
         }
-        self.publish(Arc::new(image))
+        self.publish_here(Arc::new(image))
     }
 
     /// Unfinished images someone still watches, grouped by the credentials to poll them with.

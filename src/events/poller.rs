@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::Hub;
+use super::fanout::Fanout;
 use crate::cache::{Cache, Key, Kind};
 use crate::upstream::pixelz::wire::{ImageQuery, ImageRef, ImageSort};
 use crate::upstream::{PixelzClient, PixelzCredentials};
@@ -23,6 +24,8 @@ pub struct Poller {
     pub pixelz: PixelzClient,
     pub cache: Cache,
     pub interval: Duration,
+    /// With other instances: who polls which image.
+    pub fanout: Option<Fanout>,
 }
 
 impl Poller {
@@ -33,7 +36,14 @@ impl Poller {
                 _ = shutdown.changed() => return,
             }
             for (credentials, tickets) in self.hub.to_poll() {
-                self.refresh(&credentials, tickets).await;
+                let tickets = match &self.fanout {
+                    // A lease outlives a missed interval or two, not a dead instance.
+                    Some(fanout) => fanout.claim(tickets, self.interval * 3).await,
+                    None => tickets,
+                };
+                if !tickets.is_empty() {
+                    self.refresh(&credentials, tickets).await;
+                }
             }
         }
     }

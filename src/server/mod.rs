@@ -18,6 +18,7 @@ use crate::auth::AccessPolicy;
 use crate::cache::Cache;
 use crate::config::{Config, Upstreams as UpstreamConfig};
 use crate::events::Hub;
+use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
 use crate::graphql::{PixgateSchema, WebhookUrl, build_schema};
 use crate::loaders::DataSources;
@@ -66,6 +67,8 @@ pub enum StartError {
     Sandbox(std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Redis(#[from] crate::events::fanout::BadRedisUrl),
 }
 
 /// A gateway that is listening.
@@ -180,11 +183,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.public_url.as_ref(), addr)));
     let hub = Hub::default();
     let schema = build_schema(sources.clone(), webhook_url, hub.clone());
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let fanout = config.redis_url.as_ref().map(|url| Fanout::start(url, &hub, stopped.clone())).transpose()?;
     let poller = Poller {
         hub: hub.clone(),
         pixelz: sources.upstreams.pixelz.clone(),
         cache: cache.clone(),
         interval: config.poll_interval,
+        fanout,
     };
     let state = AppState {
         schema,
@@ -193,7 +199,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         hub: hub.clone(),
         webhook_secrets: Arc::new(webhook_secrets),
     };
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(poller.run(stopped.clone()));
     let server = tokio::spawn(async move {
         axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())

@@ -23,7 +23,7 @@ async fn live_gateway() -> Running {
     gateway(ServeArgs { sandbox_step_ms: 80, poll_interval_ms: Some(15), ..ServeArgs::default() }).await
 }
 
-async fn submit(gateway: &Running, customer_image_id: &str) -> String {
+pub async fn submit(gateway: &Running, customer_image_id: &str) -> String {
     let body = graphql(
         gateway,
         &format!("mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/{customer_image_id}.jpg\"], customerImageId: \"{customer_image_id}\" }}) {{ ticket userErrors {{ message }} }} }}"),
@@ -33,7 +33,7 @@ async fn submit(gateway: &Running, customer_image_id: &str) -> String {
     body["data"]["submitPixelzImage"]["ticket"].as_str().unwrap_or_else(|| panic!("{body}")).to_string()
 }
 
-fn subscription(ticket: &str) -> String {
+pub fn subscription(ticket: &str) -> String {
     format!("subscription {{ pixelzImageStatusChanged(tickets: [\"{ticket}\"]) {{ ticket statusId status }} }}")
 }
 
@@ -44,7 +44,7 @@ fn assert_every_status(seen: &[i64]) {
     assert_eq!(seen, &EVERY_STEP[first..], "every status through to delivered");
 }
 
-async fn websocket(
+pub async fn websocket(
     gateway: &Running,
     protocol: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
@@ -55,7 +55,7 @@ async fn websocket(
     socket
 }
 
-async fn next_json<S>(socket: &mut S) -> Value
+pub async fn next_json<S>(socket: &mut S) -> Value
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -159,11 +159,11 @@ async fn sse_follows_an_image_to_delivered() {
     assert_every_status(&seen);
 }
 
-fn signature(secret: &str, body: &[u8]) -> String {
+pub fn signature(secret: &str, body: &[u8]) -> String {
     pixgate::sandbox::sign(secret, body)
 }
 
-async fn deliver(gateway: &Running, headers: &[(&str, String)], body: &str, content_type: &str) -> u16 {
+pub async fn deliver(gateway: &Running, headers: &[(&str, String)], body: &str, content_type: &str) -> u16 {
     let mut request = http()
         .post(format!("http://{}/webhooks/pixelz", gateway.addr()))
         .header("Content-Type", content_type)
@@ -275,6 +275,7 @@ async fn the_poller_refreshes_many_images_in_few_calls() {
         pixelz: upstreams.pixelz.clone(),
         cache: pixgate::cache::Cache::disabled(),
         interval: Duration::from_secs(3600),
+        fanout: None,
     };
     let to_poll = hub.to_poll();
     assert_eq!((to_poll.len(), to_poll[0].1.len()), (1, 150));

@@ -2,6 +2,7 @@
 
 mod cli;
 mod gateway;
+mod instances;
 mod live;
 mod mutations;
 mod sandbox_faults;

@@ -157,7 +157,7 @@ pub struct SubmittedImage {
 }
 
 /// An image's state. The client makes its URLs absolute.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageStatus {
     #[serde(deserialize_with = "lenient::id")]

@@ -1,0 +1,202 @@
+//! More than one instance: events travel through Redis pub/sub, so every
+//! instance tells its own subscribers, and a lease in Redis lets one instance
+//! poll a given image. When Redis is unreachable, each instance goes on serving
+//! its own subscribers, says so in the log, and keeps trying to reconnect.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use tokio::sync::{RwLock, mpsc, watch};
+
+use super::{Hub, Relayed};
+use crate::secret::Secret;
+
+const CHANNEL: &str = "pixgate:image-status";
+const LEASE_PREFIX: &str = "pixgate:poll-lease:";
+const RELAY_BUFFER: usize = 4096;
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis URL is not valid: {0}")]
+pub struct BadRedisUrl(String);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope {
+    origin: String,
+    event: Relayed,
+}
+
+/// This instance's link to the others.
+#[derive(Clone)]
+pub struct Fanout {
+    connection: Arc<RwLock<Option<ConnectionManager>>>,
+    instance: Arc<str>,
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout").field("instance", &self.instance).finish()
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    (Duration::from_millis(100) * 2u32.saturating_pow(failures.min(6))).min(RETRY_MAX)
+}
+
+impl Fanout {
+    /// Starts relaying `hub`'s events through Redis and applying other instances' events to it.
+    /// Connecting happens in the background: an unreachable Redis delays nothing.
+    pub fn start(url: &Secret, hub: &Hub, shutdown: watch::Receiver<bool>) -> Result<Self, BadRedisUrl> {
+        // The message may hold the URL, and the URL a password.
+        let client = redis::Client::open(url.expose()).map_err(|e| BadRedisUrl(format!("{:?}", e.kind())))?;
+        let fanout = Self { connection: Arc::default(), instance: uuid::Uuid::new_v4().to_string().into() };
+        let (sender, receiver) = mpsc::channel(RELAY_BUFFER);
+        hub.relay_to(sender);
+        tokio::spawn(fanout.clone().connect(client.clone(), shutdown.clone()));
+        tokio::spawn(fanout.clone().publish(receiver, shutdown.clone()));
+        tokio::spawn(fanout.clone().listen(client, hub.clone(), shutdown));
+        Ok(fanout)
+    }
+
+    async fn connect(self, client: redis::Client, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = 0;
+        loop {
+            match client.get_connection_manager().await {
+                Ok(manager) => {
+                    *self.connection.write().await = Some(manager);
+                    tracing::info!("connected to Redis: events reach the other instances");
+                    return;
+                }
+                Err(error) => {
+                    if failures == 0 {
+                        tracing::warn!(error = ?error.kind(), "Redis is unreachable: serving this instance's subscribers only, and retrying");
+                    }
+                    failures += 1;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(failures)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn publish(self, mut events: mpsc::Receiver<Relayed>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => match event { Some(event) => event, None => return },
+                _ = shutdown.changed() => return,
+            };
+            let Some(mut connection) = self.connection.read().await.clone() else { continue };
+            let Ok(message) = serde_json::to_string(&Envelope { origin: self.instance.to_string(), event }) else {
+                continue;
+            };
+            if let Err(error) = connection.publish::<_, _, ()>(CHANNEL, message).await {
+                tracing::warn!(error = ?error.kind(), "could not relay an event through Redis");
+            }
+        }
+    }
+
+    async fn listen(self, client: redis::Client, hub: Hub, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = 0;
+        loop {
+            let subscribed = match client.get_async_pubsub().await {
+                Ok(mut pubsub) => pubsub.subscribe(CHANNEL).await.map(|()| pubsub).ok(),
+                Err(_) => None,
+            };
+            match subscribed {
+                Some(pubsub) => {
+                    if failures > 0 {
+                        tracing::info!("listening to other instances again");
+                    }
+                    failures = 0;
+                    let mut messages = pubsub.into_on_message();
+                    loop {
+                        let message = tokio::select! {
+                            message = messages.next() => message,
+                            _ = shutdown.changed() => return,
+                        };
+                        let Some(message) = message else { break };
+                        let Ok(payload) = message.get_payload::<String>() else { continue };
+                        match serde_json::from_str::<Envelope>(&payload) {
+                            Ok(envelope) if *envelope.origin != *self.instance => {
+                                hub.apply(envelope.event);
+                            }
+                            Ok(_) => {}
+                            Err(error) => tracing::warn!(%error, "ignored an unreadable event from Redis"),
+                        }
+                    }
+                    tracing::warn!(
+                        "lost the Redis subscription: serving this instance's subscribers only, and retrying"
+                    );
+                }
+                None => {
+                    if failures == 0 {
+                        tracing::warn!(
+                            "cannot subscribe to Redis: serving this instance's subscribers only, and retrying"
+                        );
+                    }
+                }
+            }
+            failures += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(failures)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// The tickets this instance may poll now: those whose lease it takes or holds.
+    /// Without Redis, all of them: better twice than never.
+    pub async fn claim(&self, tickets: Vec<String>, lease: Duration) -> Vec<String> {
+        let Some(mut connection) = self.connection.read().await.clone() else { return tickets };
+        let millis = lease.as_millis().max(1) as u64;
+        let mut taken = redis::pipe();
+        for ticket in &tickets {
+            taken
+                .cmd("SET")
+                .arg(format!("{LEASE_PREFIX}{ticket}"))
+                .arg(&*self.instance)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis);
+        }
+        let results: Vec<Option<String>> = match taken.query_async(&mut connection).await {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::warn!(error = ?error.kind(), "could not take poll leases; polling here");
+                return tickets;
+            }
+        };
+        let (mut mine, mut others) = (Vec::new(), Vec::new());
+        for (ticket, result) in tickets.into_iter().zip(results) {
+            if result.is_some() { mine.push(ticket) } else { others.push(ticket) }
+        }
+        if others.is_empty() {
+            return mine;
+        }
+        // A lease already held may be this instance's own: renew it.
+        let mut holders = redis::pipe();
+        for ticket in &others {
+            holders.cmd("GET").arg(format!("{LEASE_PREFIX}{ticket}"));
+        }
+        let held: Vec<Option<String>> = holders.query_async(&mut connection).await.unwrap_or_default();
+        let mut renew = redis::pipe();
+        for (ticket, holder) in others.into_iter().zip(held) {
+            if holder.as_deref() == Some(&*self.instance) {
+                renew.cmd("PEXPIRE").arg(format!("{LEASE_PREFIX}{ticket}")).arg(millis).ignore();
+                mine.push(ticket);
+            }
+        }
+        let _: Result<(), _> = renew.query_async(&mut connection).await;
+        mine
+    }
+
+    /// True once connected to Redis.
+    pub async fn connected(&self) -> bool {
+        self.connection.read().await.is_some()
+    }
+}

@@ -1,0 +1,122 @@
+//! More than one instance: events through a real Redis, the poll lease, and an
+//! unreachable Redis.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use pixgate::cli::ServeArgs;
+use pixgate::events::Hub;
+use pixgate::events::fanout::Fanout;
+use pixgate::sandbox::{self, Sandbox};
+use pixgate::secret::Secret;
+use pixgate::server::Running;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::gateway::gateway;
+use crate::live::{deliver, next_json, signature, submit, subscription, websocket};
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// Redis runs on the test machines (`.ci/run` starts it). Elsewhere these tests say so and skip.
+async fn redis_available() -> bool {
+    let up = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect("127.0.0.1:6379"))
+        .await
+        .is_ok_and(|c| c.is_ok());
+    if !up {
+        assert!(std::env::var_os("CI").is_none(), "Redis is not running on 127.0.0.1:6379; .ci/run starts it");
+        eprintln!("skipped: no Redis on 127.0.0.1:6379");
+    }
+    up
+}
+
+/// An instance over a shared sandbox, with the studio's default Pixelz credentials.
+async fn instance(upstream: &Sandbox, redis: &str) -> Running {
+    gateway(ServeArgs {
+        pixieset_base_url: Some(upstream.pixieset_base_url()),
+        pixelz_base_url: Some(upstream.pixelz_base_url()),
+        pixelz_contact_email: Some(sandbox::PIXELZ_CONTACT_EMAIL.into()),
+        pixelz_api_key: Some(sandbox::PIXELZ_API_KEY.into()),
+        pixelz_app_secret: Some(sandbox::PIXELZ_APP_SECRET.into()),
+        redis_url: Some(redis.into()),
+        poll_interval_ms: Some(3_600_000),
+        ..ServeArgs::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_webhook_on_one_instance_reaches_a_subscriber_on_another() {
+    if !redis_available().await {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let (a, b) = (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
+    let ticket = submit(&a, "two-instances").await;
+
+    let mut socket = websocket(&b, "graphql-transport-ws").await;
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    next_json(&mut socket).await;
+    socket
+        .send(Message::Text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } }).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 10);
+
+    let body =
+        json!({ "imageTicket": ticket, "processedImageURL": "http://127.0.0.1:1/final.jpg", "templateId": "2066863" })
+            .to_string();
+    let signed = [("HTTP_X_PXZ_CUSTOMER_HMAC_SHA256", signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()))];
+    // Until both instances have reached Redis, a delivery stays on A; Pixelz's retries are harmless.
+    let event = loop {
+        assert_eq!(deliver(&a, &signed, &body, "application/json").await, 200);
+        if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), next_json(&mut socket)).await {
+            break event;
+        }
+    };
+    assert_eq!(event["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70);
+    assert_eq!(b.hub().latest(&ticket).unwrap().final_images_url, ["http://127.0.0.1:1/final.jpg"]);
+}
+
+#[tokio::test]
+async fn one_instance_holds_the_lease_on_an_image() {
+    if !redis_available().await {
+        return;
+    }
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let url = Secret::new(REDIS);
+    let (a, b) = (
+        Fanout::start(&url, &Hub::default(), stopped.clone()).unwrap(),
+        Fanout::start(&url, &Hub::default(), stopped).unwrap(),
+    );
+    crate::support::eventually("both connected", || async { a.connected().await && b.connected().await }).await;
+    let tickets: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let lease = Duration::from_secs(5);
+    assert_eq!(a.claim(tickets.clone(), lease).await, tickets);
+    assert!(b.claim(tickets.clone(), lease).await.is_empty(), "another instance polls these");
+    assert_eq!(a.claim(tickets.clone(), lease).await, tickets, "the holder renews its lease");
+}
+
+#[tokio::test]
+async fn without_redis_an_instance_serves_its_own_subscribers() {
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let alone = instance(&upstream, "redis://127.0.0.1:1").await;
+    let ticket = submit(&alone, "no-redis").await;
+    let mut socket = websocket(&alone, "graphql-transport-ws").await;
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    next_json(&mut socket).await;
+    socket
+        .send(Message::Text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } }).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    next_json(&mut socket).await;
+    let body = json!({ "imageTicket": ticket }).to_string();
+    let signed = [("HTTP_X_PXZ_CUSTOMER_HMAC_SHA256", signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()))];
+    assert_eq!(deliver(&alone, &signed, &body, "application/json").await, 200);
+    assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70);
+    assert!(Fanout::start(&Secret::new("not a url"), &Hub::default(), tokio::sync::watch::channel(false).1).is_err());
+}
