@@ -1,3 +1,5 @@
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use clap::Parser as _;
 use pixgate::cli::{Cli, Command, LogFormat};
@@ -14,8 +16,10 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(config.log_format);
             tracing::info!(?config, "starting pixgate");
             let running = server::start(config).await.context("cannot start pixgate")?;
-            println!("listening on http://{}", running.addr());
-            println!("GraphiQL: http://{}/graphql", running.addr());
+            announce(&[
+                format!("listening on http://{}", running.addr()),
+                format!("GraphiQL: http://{}/graphql", running.addr()),
+            ]);
             running.serve_until(server::shutdown_signal()).await.context("server failed")?;
         }
         Command::Sandbox(args) => {
@@ -34,11 +38,21 @@ async fn main() -> anyhow::Result<()> {
             let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults })
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
-            println!("listening on http://{}", sandbox.addr());
+            announce(&[format!("listening on http://{}", sandbox.addr())]);
             server::shutdown_signal().await;
             sandbox.shutdown().await;
         }
         Command::Schema => print!("{}", graphql::sdl()),
     }
     Ok(())
+}
+
+/// Tells whoever started the process where it listens. A reader that has gone
+/// away (a closed pipe) must not stop a running server, so write errors are ignored.
+fn announce(lines: &[String]) {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(stdout, "{line}");
+    }
+    let _ = stdout.flush();
 }

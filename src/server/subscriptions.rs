@@ -16,6 +16,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 
 use super::AppState;
+
+/// GraphQL messages are small: small buffers keep a connection to a few KiB, and an
+/// eager write sends each event at once.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// A subscriber that stops reading is cut off here instead of growing the gateway.
+const MAX_UNSENT_BYTES: usize = 1024 * 1024;
 use crate::auth::Supplied;
 use crate::loaders::Loaders;
 
@@ -28,6 +35,11 @@ pub async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_UNSENT_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let (sources, access, schema) = (state.sources.clone(), state.access.clone(), state.schema.clone());

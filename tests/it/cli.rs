@@ -102,3 +102,13 @@ async fn schema_command_prints_the_committed_schema() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
 }
+
+#[tokio::test]
+async fn a_closed_stdout_does_not_stop_the_server() {
+    let mut child = pixgate(&["--listen", "127.0.0.1:0"]).spawn().unwrap();
+    // Hang up before the server announces where it listens.
+    drop(child.stdout.take());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the server is still running");
+    assert!(terminate(&mut child).await.success());
+}
