@@ -260,6 +260,38 @@ fn target(check: &mut Check, input: &PixelzImageTargetInput) -> Option<pz::Image
     }
 }
 
+/// The checked target of a delete or reject, or the payload that refuses it.
+fn checked_target(
+    check: Check,
+    target: Option<pz::ImageRef>,
+    cmi: Option<String>,
+) -> Result<(pz::ImageRef, Option<String>), PixelzImageChangePayload> {
+    match (target, check.is_clean()) {
+        (Some(target), true) => Ok((target, cmi)),
+        _ => Err(PixelzImageChangePayload {
+            user_errors: check.finish().err().unwrap_or_default(),
+            client_mutation_id: cmi,
+            target: None,
+        }),
+    }
+}
+
+/// The payload of a delete or reject, from what Pixelz answered.
+fn image_changed(
+    outcome: Result<(), crate::upstream::UpstreamError>,
+    target: pz::ImageRef,
+    cmi: Option<String>,
+) -> Result<PixelzImageChangePayload, Error> {
+    Ok(match outcome {
+        Ok(()) => PixelzImageChangePayload { user_errors: vec![], client_mutation_id: cmi, target: Some(target) },
+        Err(e) => PixelzImageChangePayload {
+            user_errors: refusal(e, &["input", "ticket"])?,
+            client_mutation_id: cmi,
+            target: None,
+        },
+    })
+}
+
 #[derive(Default)]
 pub struct PixelzMutation;
 
@@ -326,24 +358,12 @@ impl PixelzMutation {
     ) -> Result<PixelzImageChangePayload, Error> {
         let mut check = Check::default();
         let target = target(&mut check, &input);
-        let cmi = input.client_mutation_id;
-        let (Some(target), true) = (target, check.is_clean()) else {
-            return Ok(PixelzImageChangePayload {
-                user_errors: check.finish().err().unwrap_or_default(),
-                client_mutation_id: cmi,
-                target: None,
-            });
+        let (target, cmi) = match checked_target(check, target, input.client_mutation_id) {
+            Ok(checked) => checked,
+            Err(refused) => return Ok(refused),
         };
-        match retouching(ctx)?.delete_image(&target).await {
-            Ok(()) => {
-                Ok(PixelzImageChangePayload { user_errors: vec![], client_mutation_id: cmi, target: Some(target) })
-            }
-            Err(e) => Ok(PixelzImageChangePayload {
-                user_errors: refusal(e, &["input", "ticket"])?,
-                client_mutation_id: cmi,
-                target: None,
-            }),
-        }
+        let outcome = retouching(ctx)?.delete_image(&target).await;
+        image_changed(outcome, target, cmi)
     }
 
     /// Sends a finished image back for another round of retouching.
@@ -356,24 +376,12 @@ impl PixelzMutation {
         let mut check = Check::default();
         let target = target(&mut check, &input);
         let comment = check.optional_text(&["comment"], input.comment.as_deref(), 2000);
-        let cmi = input.client_mutation_id;
-        let (Some(target), true) = (target, check.is_clean()) else {
-            return Ok(PixelzImageChangePayload {
-                user_errors: check.finish().err().unwrap_or_default(),
-                client_mutation_id: cmi,
-                target: None,
-            });
+        let (target, cmi) = match checked_target(check, target, input.client_mutation_id) {
+            Ok(checked) => checked,
+            Err(refused) => return Ok(refused),
         };
-        match retouching(ctx)?.reject_image(&target, comment.as_deref()).await {
-            Ok(()) => {
-                Ok(PixelzImageChangePayload { user_errors: vec![], client_mutation_id: cmi, target: Some(target) })
-            }
-            Err(e) => Ok(PixelzImageChangePayload {
-                user_errors: refusal(e, &["input", "ticket"])?,
-                client_mutation_id: cmi,
-                target: None,
-            }),
-        }
+        let outcome = retouching(ctx)?.reject_image(&target, comment.as_deref()).await;
+        image_changed(outcome, target, cmi)
     }
 
     /// Creates a retouching template.

@@ -194,14 +194,6 @@ fn client_input(check: &mut Check, f: ClientFields) -> ps::ClientInput {
     }
 }
 
-fn refused<T>(
-    user_errors: Vec<UserError>,
-    client_mutation_id: Option<String>,
-    empty: impl FnOnce(Vec<UserError>, Option<String>) -> T,
-) -> Result<T, Error> {
-    Ok(empty(user_errors, client_mutation_id))
-}
-
 #[derive(Default)]
 pub struct StudioMutation;
 
@@ -226,7 +218,7 @@ impl StudioMutation {
         };
         let wire = client_input(&mut check, fields);
         if let Err(errors) = check.finish() {
-            return refused(errors, cmi, |e, c| payload(None, e, c));
+            return Ok(payload(None, errors, cmi));
         }
         let studio = studio(ctx)?;
         let key = idempotency_key(ctx, "createClient", cmi.as_deref());
@@ -243,13 +235,7 @@ impl StudioMutation {
         let payload =
             |client, user_errors, client_mutation_id| ClientPayload { client, user_errors, client_mutation_id };
         let mut check = Check::default();
-        let id = match ids::pixieset(&input.id, ids::CLIENT, "client") {
-            Ok(id) => id,
-            Err(e) => {
-                check.fail(&["id"], UserErrorCode::Invalid, e.message);
-                String::new()
-            }
-        };
+        let id = check.id(&["id"], ids::pixieset(&input.id, ids::CLIENT, "client"));
         let fields = ClientFields {
             first_name: input.first_name,
             last_name: input.last_name,
@@ -263,7 +249,7 @@ impl StudioMutation {
         };
         let wire = client_input(&mut check, fields);
         if let Err(errors) = check.finish() {
-            return refused(errors, cmi, |e, c| payload(None, e, c));
+            return Ok(payload(None, errors, cmi));
         }
         match studio(ctx)?.update_client(&id, &wire).await {
             Ok(client) => Ok(payload(Some(Client::full(client)), vec![], cmi)),
@@ -284,10 +270,7 @@ impl StudioMutation {
             client_mutation_id,
         };
         let mut check = Check::default();
-        let client_id = ids::pixieset(&input.client_id, ids::CLIENT, "client").unwrap_or_else(|e| {
-            check.fail(&["clientId"], UserErrorCode::Invalid, e.message);
-            String::new()
-        });
+        let client_id = check.id(&["clientId"], ids::pixieset(&input.client_id, ids::CLIENT, "client"));
         if input.line_items.is_empty() {
             check.fail(&["lineItems"], UserErrorCode::Required, "needs at least one line item");
         } else if input.line_items.len() > MAX_LINE_ITEMS {
@@ -305,7 +288,7 @@ impl StudioMutation {
             });
         }
         if let Err(errors) = check.finish() {
-            return refused(errors, cmi, |e, c| payload(None, e, c));
+            return Ok(payload(None, errors, cmi));
         }
         let invoice = ps::NewInvoice {
             client_id,
@@ -335,10 +318,7 @@ impl StudioMutation {
             client_mutation_id,
         };
         let mut check = Check::default();
-        let id = ids::pixieset(&input.id, ids::CONTRACT_TEMPLATE, "contract template").unwrap_or_else(|e| {
-            check.fail(&["id"], UserErrorCode::Invalid, e.message);
-            String::new()
-        });
+        let id = check.id(&["id"], ids::pixieset(&input.id, ids::CONTRACT_TEMPLATE, "contract template"));
         let html_body = input.html_body.inspect(|html| {
             if html.len() > MAX_HTML_BYTES {
                 check.fail(&["htmlBody"], UserErrorCode::TooLong, "is at most 1 MiB");
@@ -404,7 +384,7 @@ impl StudioMutation {
             document_settings,
         };
         if let Err(errors) = check.finish() {
-            return refused(errors, cmi, |e, c| payload(None, e, c));
+            return Ok(payload(None, errors, cmi));
         }
         match studio(ctx)?.update_contract_template(&id, &wire).await {
             Ok(template) => Ok(payload(Some(ContractTemplate::detailed(template)), vec![], cmi)),

@@ -45,6 +45,14 @@ impl Check {
         if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
     }
 
+    /// An id already checked elsewhere; its refusal becomes this field's user error.
+    pub fn id(&mut self, field: &[&str], checked: Result<String, async_graphql::Error>) -> String {
+        checked.unwrap_or_else(|e| {
+            self.fail(field, UserErrorCode::Invalid, e.message);
+            String::new()
+        })
+    }
+
     /// Trimmed text of 1 to `max` characters.
     pub fn text(&mut self, field: &[&str], value: &str, max: usize) -> String {
         let value = value.trim();
