@@ -128,6 +128,16 @@ async fn subscribe(addr: &str, tickets: [&str; 2]) -> Socket {
     socket
 }
 
+/// User plus system CPU time a process has used, from `/proc/<pid>/stat`.
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    // Linux reports clock ticks of 1/100 s.
+    Duration::from_millis(ticks * 10)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -187,6 +197,8 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String,
         json!({ "imageTicket": shared, "processedImageURL": "http://127.0.0.1:1/final.jpg", "templateId": "2066863" })
             .to_string();
     let signature = sandbox::sign(sandbox::PIXELZ_APP_SECRET, body.as_bytes());
+    let gateway_pid = gateway.child.id().to_string();
+    let (gateway_cpu, own_cpu) = (cpu_time(&gateway_pid), cpu_time("self"));
     let sent = Instant::now();
     let status = http
         .post(format!("http://{addr}/webhooks/pixelz"))
@@ -205,18 +217,21 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String,
         latencies.push(at.duration_since(sent));
         sockets.push(socket);
     }
+    let (gateway_cpu, own_cpu) = (cpu_time(&gateway_pid) - gateway_cpu, cpu_time("self") - own_cpu);
     latencies.sort();
     let (p50, p99, max) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99), *latencies.last().unwrap());
     let per_subscription = (subscribed.saturating_sub(idle) as f64) / size as f64;
     let row = format!(
-        "| {size} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {per_interval:.1} (bound {bound}) |",
+        "| {size} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {per_interval:.1} (bound {bound}) | {} | {} |",
         images + 1,
         idle as f64 / 1024.0,
         subscribed as f64 / 1024.0,
         per_subscription,
         ms(p50),
         ms(p99),
-        ms(max)
+        ms(max),
+        gateway_cpu.as_millis(),
+        own_cpu.as_millis()
     );
     drop(sockets);
     let met = p99 < Duration::from_millis(100) && per_interval <= bound as f64;
