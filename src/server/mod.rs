@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -201,6 +202,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     tokio::spawn(poller.run(stopped.clone()));
     let server = tokio::spawn(async move {
+        // Events are small writes; Nagle's algorithm would hold them back waiting for ACKs.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.changed().await;
