@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
 use pixgate::cli::ServeArgs;
 use pixgate::events::Hub;
 use pixgate::events::fanout::Fanout;
@@ -11,10 +10,9 @@ use pixgate::sandbox::{self, Sandbox};
 use pixgate::secret::Secret;
 use pixgate::server::Running;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::gateway::gateway;
-use crate::live::{deliver, next_json, signature, submit, subscription, websocket};
+use crate::live::{deliver, next_json, signature, submit, subscribed};
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 
@@ -54,15 +52,7 @@ async fn a_webhook_on_one_instance_reaches_a_subscriber_on_another() {
     let (a, b) = (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
     let ticket = submit(&a, "two-instances").await;
 
-    let mut socket = websocket(&b, "graphql-transport-ws").await;
-    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
-    next_json(&mut socket).await;
-    socket
-        .send(Message::Text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } }).to_string().into(),
-        ))
-        .await
-        .unwrap();
+    let mut socket = subscribed(&b, &ticket).await;
     assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 10);
 
     let body =
@@ -104,15 +94,7 @@ async fn without_redis_an_instance_serves_its_own_subscribers() {
     let upstream = crate::support::sandbox_with_step(600_000).await;
     let alone = instance(&upstream, "redis://127.0.0.1:1").await;
     let ticket = submit(&alone, "no-redis").await;
-    let mut socket = websocket(&alone, "graphql-transport-ws").await;
-    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
-    next_json(&mut socket).await;
-    socket
-        .send(Message::Text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } }).to_string().into(),
-        ))
-        .await
-        .unwrap();
+    let mut socket = subscribed(&alone, &ticket).await;
     next_json(&mut socket).await;
     let body = json!({ "imageTicket": ticket }).to_string();
     let signed = [("HTTP_X_PXZ_CUSTOMER_HMAC_SHA256", signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()))];

@@ -55,6 +55,19 @@ pub async fn websocket(
     socket
 }
 
+/// A `graphql-transport-ws` connection, initialised with the gateway's default credentials and subscribed to `ticket`.
+pub async fn subscribed(
+    gateway: &Running,
+    ticket: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut socket = websocket(gateway, "graphql-transport-ws").await;
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(ticket) } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    socket
+}
+
 pub async fn next_json<S>(socket: &mut S) -> Value
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
@@ -179,15 +192,7 @@ async fn forged_webhooks_are_refused_and_repeats_add_nothing() {
     // A still sandbox: the image stays new while webhooks arrive.
     let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "hooked").await;
-    let mut socket = websocket(&gateway, "graphql-transport-ws").await;
-    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
-    next_json(&mut socket).await;
-    socket
-        .send(Message::Text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } }).to_string().into(),
-        ))
-        .await
-        .unwrap();
+    let mut socket = subscribed(&gateway, &ticket).await;
     assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 10);
 
     let body =
