@@ -109,6 +109,36 @@ pub struct ServeArgs {
     /// How often watched, unfinished images are polled, in milliseconds [default: 5000].
     #[arg(long, env = "PIXGATE_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,
+    /// Deepest field nesting an operation may have [default: 15].
+    #[arg(long, env = "PIXGATE_MAX_DEPTH")]
+    pub max_depth: Option<usize>,
+    /// Highest cost an operation may have; a connection costs its page size times its node [default: 5000].
+    #[arg(long, env = "PIXGATE_MAX_COMPLEXITY")]
+    pub max_complexity: Option<usize>,
+    /// Aliases one document may hold [default: 30].
+    #[arg(long, env = "PIXGATE_MAX_ALIASES")]
+    pub max_aliases: Option<usize>,
+    /// Root fields one operation may select [default: 20].
+    #[arg(long, env = "PIXGATE_MAX_ROOT_FIELDS")]
+    pub max_root_fields: Option<usize>,
+    /// Operations one batched request may hold [default: 10].
+    #[arg(long, env = "PIXGATE_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Largest request body, in KiB [default: 256].
+    #[arg(long, env = "PIXGATE_MAX_BODY_KB")]
+    pub max_body_kb: Option<usize>,
+    /// Time limit of one operation, in milliseconds [default: 30000].
+    #[arg(long, env = "PIXGATE_EXECUTION_TIMEOUT_MS")]
+    pub execution_timeout_ms: Option<u64>,
+    /// Answer introspection queries [default: true; always on with the sandbox].
+    #[arg(long, env = "PIXGATE_INTROSPECTION")]
+    pub introspection: Option<bool>,
+    /// Suggest field names in validation errors [default: true; always on with the sandbox].
+    #[arg(long, env = "PIXGATE_FIELD_SUGGESTIONS")]
+    pub field_suggestions: Option<bool>,
+    /// Serve GraphiQL to browsers at /graphql [default: true; always on with the sandbox].
+    #[arg(long, env = "PIXGATE_GRAPHIQL")]
+    pub graphiql: Option<bool>,
     /// Log format [default: human].
     #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::cache::{DEFAULT_CAPACITY_BYTES, Ttls};
 use crate::cli::{LogFormat, ServeArgs};
+use crate::graphql::limits::Limits;
 use crate::secret::Secret;
 use crate::upstream::UpstreamSettings;
 
@@ -53,6 +54,16 @@ pub struct FileConfig {
     pub cache_records_secs: Option<u64>,
     pub cache_image_status_secs: Option<u64>,
     pub poll_interval_ms: Option<u64>,
+    pub max_depth: Option<usize>,
+    pub max_complexity: Option<usize>,
+    pub max_aliases: Option<usize>,
+    pub max_root_fields: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub max_body_kb: Option<usize>,
+    pub execution_timeout_ms: Option<u64>,
+    pub introspection: Option<bool>,
+    pub field_suggestions: Option<bool>,
+    pub graphiql: Option<bool>,
 }
 
 impl FileConfig {
@@ -103,6 +114,9 @@ pub struct Config {
     /// Relations served from the summaries lists embed; off only to measure what it saves.
     pub embedded_summaries: bool,
     pub poll_interval: std::time::Duration,
+    pub limits: Limits,
+    /// Largest request body.
+    pub max_body_bytes: usize,
 }
 
 fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -117,6 +131,50 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
+/// A request body this large holds any real operation with room to spare.
+pub const DEFAULT_MAX_BODY_KB: usize = 256;
+
+fn limits(args: &ServeArgs, file: &FileConfig) -> Result<Limits, ConfigError> {
+    let defaults = Limits::default();
+    let at_least_one = |key: &'static str, value: Option<usize>, default: usize| match value {
+        Some(0) => Err(invalid(key, "must be at least 1")),
+        value => Ok(value.unwrap_or(default)),
+    };
+    let exploring = |flag: Option<bool>, file: Option<bool>| flag.or(file).unwrap_or(true);
+    let timeout_ms = args.execution_timeout_ms.or(file.execution_timeout_ms);
+    if timeout_ms == Some(0) {
+        return Err(invalid("execution_timeout_ms (PIXGATE_EXECUTION_TIMEOUT_MS)", "must be at least 1"));
+    }
+    Ok(Limits {
+        max_depth: at_least_one(
+            "max_depth (PIXGATE_MAX_DEPTH)",
+            args.max_depth.or(file.max_depth),
+            defaults.max_depth,
+        )?,
+        max_complexity: at_least_one(
+            "max_complexity (PIXGATE_MAX_COMPLEXITY)",
+            args.max_complexity.or(file.max_complexity),
+            defaults.max_complexity,
+        )?,
+        // Zero aliases is a valid policy.
+        max_aliases: args.max_aliases.or(file.max_aliases).unwrap_or(defaults.max_aliases),
+        max_root_fields: at_least_one(
+            "max_root_fields (PIXGATE_MAX_ROOT_FIELDS)",
+            args.max_root_fields.or(file.max_root_fields),
+            defaults.max_root_fields,
+        )?,
+        max_batch: at_least_one(
+            "max_batch (PIXGATE_MAX_BATCH)",
+            args.max_batch.or(file.max_batch),
+            defaults.max_batch,
+        )?,
+        execution_timeout: timeout_ms.map_or(defaults.execution_timeout, std::time::Duration::from_millis),
+        introspection: exploring(args.introspection, file.introspection),
+        suggestions: exploring(args.field_suggestions, file.field_suggestions),
+        graphiql: exploring(args.graphiql, file.graphiql),
+    })
+}
+
 impl Config {
     /// Flags and environment (already merged by clap) over the file, then validation.
     pub fn resolve(args: &ServeArgs) -> Result<Self, ConfigError> {
@@ -129,6 +187,7 @@ impl Config {
 
     pub fn merge(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
         let secret = |flag: Option<String>, file: Option<Secret>| non_empty(flag).map(Secret::new).or(file);
+        let mut limits = limits(&args, &file)?;
 
         let listen_raw = non_empty(args.listen).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen: SocketAddr = listen_raw.trim().parse().map_err(|_| {
@@ -160,6 +219,11 @@ impl Config {
                 ));
             }
         };
+
+        if upstreams == Upstreams::Sandbox {
+            // The sandbox opens nothing real: exploring it stays possible.
+            (limits.introspection, limits.suggestions, limits.graphiql) = (true, true, true);
+        }
 
         let contact_email = non_empty(args.pixelz_contact_email).or(file.pixelz_contact_email);
         let api_key = secret(args.pixelz_api_key, file.pixelz_api_key);
@@ -221,6 +285,11 @@ impl Config {
             ..ttl_defaults
         };
 
+        let max_body_kb = args.max_body_kb.or(file.max_body_kb).unwrap_or(DEFAULT_MAX_BODY_KB);
+        if max_body_kb == 0 {
+            return Err(invalid("max_body_kb (PIXGATE_MAX_BODY_KB)", "must be at least 1"));
+        }
+
         let config = Self {
             listen,
             public_url,
@@ -249,6 +318,8 @@ impl Config {
                 .or(file.poll_interval_ms)
                 .filter(|ms| *ms > 0)
                 .map_or(crate::events::poller::DEFAULT_INTERVAL, std::time::Duration::from_millis),
+            limits,
+            max_body_bytes: max_body_kb.saturating_mul(1024),
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

@@ -4,6 +4,7 @@
 mod connection;
 mod error;
 mod ids;
+pub mod limits;
 mod money;
 mod mutation;
 mod node;
@@ -29,13 +30,27 @@ pub type PixgateSchema = Schema<Query, Mutation, Subscription>;
 
 /// `webhook_url` is where Pixelz reports finished images unless a submission names
 /// another; `hub` carries image-status events to subscriptions.
-pub fn build_schema(sources: DataSources, webhook_url: WebhookUrl, hub: crate::events::Hub) -> PixgateSchema {
-    Schema::build(Query::default(), Mutation::default(), Subscription)
+pub fn build_schema(
+    sources: DataSources,
+    webhook_url: WebhookUrl,
+    hub: crate::events::Hub,
+    limits: &limits::Limits,
+) -> PixgateSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(sources)
         .data(webhook_url)
         .data(hub)
         .data(crate::idempotency::Idempotency::default())
-        .finish()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(limits::Enforce(std::sync::Arc::new(limits.clone())));
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !limits.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema's SDL, as `pixgate schema` prints it and `schema.graphql` holds it.

@@ -1,6 +1,7 @@
 //! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
 //! for a browser, serves GraphiQL.
 
+use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{RawQuery, State};
@@ -27,6 +28,16 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: Gr
         let message = format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters");
         return refusal(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST");
     };
+    if let BatchRequest::Batch(operations) = &request.0
+        && operations.len() > state.limits.max_batch
+    {
+        let message = format!(
+            "a batched request holds at most {} operations; this one holds {}",
+            state.limits.max_batch,
+            operations.len()
+        );
+        return refusal(StatusCode::BAD_REQUEST, &message, "TOO_MANY_OPERATIONS");
+    }
     let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
     let request = request.into_inner().data(loaders).data(idempotency);
     GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
@@ -38,6 +49,15 @@ fn wants_html(headers: &HeaderMap) -> bool {
 
 fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("pixgate").finish())
+}
+
+/// The body limit's bare 413, as a GraphQL error a client can read.
+pub async fn typed_payload_too_large(State(max_bytes): State<usize>, response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let message = format!("the request body is over the limit of {} KiB", max_bytes / 1024);
+    refusal(StatusCode::PAYLOAD_TOO_LARGE, &message, "PAYLOAD_TOO_LARGE")
 }
 
 fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
@@ -62,6 +82,9 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     let query = query.unwrap_or_default();
     let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     if !has_operation && wants_html(&headers) {
+        if !state.limits.graphiql {
+            return refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND");
+        }
         return graphiql().into_response();
     }
     let request = match async_graphql::http::parse_query_string(&query) {

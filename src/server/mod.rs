@@ -21,14 +21,12 @@ use crate::config::{Config, Upstreams as UpstreamConfig};
 use crate::events::Hub;
 use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
+use crate::graphql::limits::Limits;
 use crate::graphql::{PixgateSchema, WebhookUrl, build_schema};
 use crate::loaders::DataSources;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
-
-/// Large enough for any real operation; a bigger body is refused before it is read.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,20 +35,26 @@ pub struct AppState {
     pub sources: DataSources,
     pub hub: Hub,
     pub webhook_secrets: Arc<webhook::WebhookSecrets>,
+    pub limits: Arc<Limits>,
+    /// A bigger body is refused before it is read.
+    pub max_body_bytes: usize,
 }
 
 pub fn app(state: AppState) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/pixelz", axum::routing::post(webhook::receive))
         .layer(RequestBodyLimitLayer::new(webhook::MAX_BODY_BYTES));
-    Router::new()
+    let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(subscriptions::websocket))
         .route("/graphql/sse", axum::routing::post(subscriptions::sse))
+        .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
+        .layer(axum::middleware::map_response_with_state(state.max_body_bytes, graphql::typed_payload_too_large));
+    Router::new()
+        .merge(graphql)
         .merge(webhooks)
         .route("/healthz", get(health))
         .route("/readyz", get(health))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -183,7 +187,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.public_url.as_ref(), addr)));
     let hub = Hub::default();
-    let schema = build_schema(sources.clone(), webhook_url, hub.clone());
+    let schema = build_schema(sources.clone(), webhook_url, hub.clone(), &config.limits);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let fanout = config.redis_url.as_ref().map(|url| Fanout::start(url, &hub, stopped.clone())).transpose()?;
     let poller = Poller {
@@ -199,6 +203,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sources,
         hub: hub.clone(),
         webhook_secrets: Arc::new(webhook_secrets),
+        limits: Arc::new(config.limits.clone()),
+        max_body_bytes: config.max_body_bytes,
     };
     tokio::spawn(poller.run(stopped.clone()));
     let server = tokio::spawn(async move {

@@ -3,6 +3,7 @@
 mod cli;
 mod gateway;
 mod instances;
+mod limits;
 mod live;
 mod mutations;
 mod sandbox_faults;

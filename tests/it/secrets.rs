@@ -39,6 +39,9 @@ async fn trace_logs_hold_no_credentials() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have met the transport's callsites first, while no
+    // subscriber wanted them; without this, they could stay switched off here.
+    tracing::callsite::rebuild_interest_cache();
     // reqwest logs through `log`; bring it in too. Another test may have done so already.
     let _ = tracing_log::LogTracer::init();
 

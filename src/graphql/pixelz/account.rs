@@ -68,6 +68,7 @@ impl PixelzProduct {
     }
 
     /// The product's images.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn images(
         &self,
         ctx: &Context<'_>,

@@ -91,6 +91,7 @@ impl PixelzQuery {
 
     /// Images, filtered and ordered as Pixelz can. `totalCount` is known when filtering
     /// by status and dates only.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn pixelz_images(
         &self,
@@ -138,6 +139,7 @@ impl PixelzQuery {
     }
 
     /// Product ids with their done and to-do counts.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn pixelz_products(
         &self,
         ctx: &Context<'_>,
@@ -162,6 +164,7 @@ impl PixelzQuery {
     }
 
     /// Pixelz's invoices, newest first; at most 50 at a time.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn pixelz_invoices(
         &self,

@@ -193,6 +193,7 @@ impl Client {
     }
 
     /// The client's invoices, newest first.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -224,6 +225,7 @@ impl Client {
     }
 
     /// Every document of the client (invoices, contracts, questionnaires, quotes), newest first; at most 25 at a time.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,
@@ -243,6 +245,7 @@ impl Client {
     }
 
     /// The client's galleries in Pixieset's Collections.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn collections(
         &self,
         ctx: &Context<'_>,

@@ -69,6 +69,7 @@ impl StudioQuery {
 
     /// Clients, leads and other contacts, newest first; or those matching `search`
     /// (name, email, phone, company).
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn clients(
         &self,
@@ -117,6 +118,7 @@ impl StudioQuery {
     }
 
     /// Invoices, newest first; of one client with `clientId`.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -139,6 +141,7 @@ impl StudioQuery {
 
     /// Contracts, newest first. Their clients and templates come embedded in the
     /// same upstream call; only fields outside those summaries cost a batched fetch.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn contracts(
         &self,
         ctx: &Context<'_>,

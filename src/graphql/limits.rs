@@ -1,0 +1,326 @@
+//! What one operation may ask. Every limit is checked after parsing and before
+//! any resolver runs, so a refused operation costs no upstream call; each refusal
+//! carries a stable `extensions.code`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{
+    ErrorExtensionValues, Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
+
+pub const DEFAULT_MAX_DEPTH: usize = 15;
+pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
+pub const DEFAULT_MAX_ALIASES: usize = 30;
+pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
+pub const DEFAULT_MAX_BATCH: usize = 10;
+pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The limits, with safe defaults. Introspection, field suggestions and GraphiQL
+/// help people explore; production deployments may switch them off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_depth: usize,
+    /// Each field costs 1; a connection field costs its page size (`first` or
+    /// `last`, else the default page) times what each node costs.
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// Operations in one batched HTTP request.
+    pub max_batch: usize,
+    pub execution_timeout: Duration,
+    pub introspection: bool,
+    pub suggestions: bool,
+    pub graphiql: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_complexity: DEFAULT_MAX_COMPLEXITY,
+            max_aliases: DEFAULT_MAX_ALIASES,
+            max_root_fields: DEFAULT_MAX_ROOT_FIELDS,
+            max_batch: DEFAULT_MAX_BATCH,
+            execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
+            introspection: true,
+            suggestions: true,
+            graphiql: true,
+        }
+    }
+}
+
+/// The cost of a connection field: its page size times the cost of one node.
+pub fn connection_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    let page = first.or(last).map_or(super::connection::DEFAULT_COUNT, |n| usize::try_from(n).unwrap_or(0));
+    page.max(1).saturating_mul(child).saturating_add(1)
+}
+
+/// A refusal with its code, for the transports that answer before the schema runs.
+pub fn refusal(message: impl Into<String>, code: &'static str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
+}
+
+fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
+    let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
+    }
+    error
+}
+
+/// async-graphql reports these limits in prose only; they get codes here.
+fn parse_code(message: &str) -> &'static str {
+    if message.contains("recursion limit exceeded") || message.contains("recursion depth of the query") {
+        "QUERY_TOO_DEEP"
+    } else if message.contains("number of directives") {
+        "TOO_MANY_DIRECTIVES"
+    } else {
+        "GRAPHQL_PARSE_FAILED"
+    }
+}
+
+fn validation_code(message: &str) -> &'static str {
+    if message.contains("nested too deep") {
+        "QUERY_TOO_DEEP"
+    } else if message.contains("too complex") {
+        "QUERY_TOO_COMPLEX"
+    } else if message.contains("__schema") || message.contains("__type") {
+        "INTROSPECTION_DISABLED"
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
+    }
+}
+
+/// Braces beyond the field depth: the operation's own, and input objects in arguments.
+const NESTING_ALLOWANCE: usize = 8;
+
+/// The deepest `{` nesting of a document, strings and comments skipped.
+fn brace_nesting(query: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = query.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            '#' => {
+                chars.by_ref().find(|&c| c == '\n');
+            }
+            '"' => {
+                // Block strings hold no unescaped quote run either, so skipping to the
+                // next unescaped quote keeps the count right enough for a guard.
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[derive(Default)]
+struct Count {
+    aliases: usize,
+}
+
+fn count_aliases(selections: &SelectionSet, count: &mut Count) {
+    for selection in &selections.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                count.aliases += usize::from(field.node.alias.is_some());
+                count_aliases(&field.node.selection_set.node, count);
+            }
+            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node, count),
+            // Fragments are counted once, where they are defined.
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
+/// Root fields of an operation, fragments at the root included.
+fn root_fields(document: &ExecutableDocument, selections: &Positioned<SelectionSet>, depth: usize) -> usize {
+    selections
+        .node
+        .items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(fragment) => root_fields(document, &fragment.node.selection_set, depth + 1),
+            Selection::FragmentSpread(spread) if depth < 8 => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |fragment| root_fields(document, &fragment.node.selection_set, depth + 1)),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+fn selects_introspection(document: &ExecutableDocument) -> bool {
+    document.operations.iter().any(|(_, operation)| {
+        operation.node.selection_set.node.items.iter().any(|selection| {
+            matches!(&selection.node, Selection::Field(field) if matches!(field.node.name.node.as_str(), "__schema" | "__type"))
+        })
+    })
+}
+
+impl Limits {
+    fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let mut count = Count::default();
+        for (_, operation) in document.operations.iter() {
+            count_aliases(&operation.node.selection_set.node, &mut count);
+        }
+        for (_, fragment) in document.fragments.iter() {
+            count_aliases(&fragment.node.selection_set.node, &mut count);
+        }
+        if count.aliases > self.max_aliases {
+            return Err(refusal(
+                format!("a document holds at most {} aliases; this one holds {}", self.max_aliases, count.aliases),
+                "TOO_MANY_ALIASES",
+            ));
+        }
+        for (_, operation) in document.operations.iter() {
+            let roots = root_fields(document, &operation.node.selection_set, 0);
+            if roots > self.max_root_fields {
+                return Err(refusal(
+                    format!(
+                        "an operation selects at most {} root fields; this one selects {roots}",
+                        self.max_root_fields
+                    ),
+                    "TOO_MANY_ROOT_FIELDS",
+                ));
+            }
+        }
+        if !self.introspection && selects_introspection(document) {
+            return Err(refusal("introspection is switched off on this gateway", "INTROSPECTION_DISABLED"));
+        }
+        let subscriptions = document.operations.iter().filter(|(_, o)| o.node.ty == OperationType::Subscription);
+        if subscriptions.clone().any(|(_, o)| root_fields(document, &o.node.selection_set, 0) > 1) {
+            return Err(refusal("a subscription selects exactly one root field", "GRAPHQL_VALIDATION_FAILED"));
+        }
+        Ok(())
+    }
+}
+
+/// Enforces [`Limits`] on every operation, whatever its transport.
+pub struct Enforce(pub Arc<Limits>);
+
+impl ExtensionFactory for Enforce {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Enforcing(self.0.clone()))
+    }
+}
+
+struct Enforcing(Arc<Limits>);
+
+#[async_trait::async_trait]
+impl Extension for Enforcing {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        // The parser recurses per level: a hostile nesting is refused before it gets there.
+        let nesting = brace_nesting(query);
+        if nesting > self.0.max_depth + NESTING_ALLOWANCE {
+            return Err(refusal(
+                format!("the operation is nested {nesting} levels deep; the limit is {}", self.0.max_depth),
+                "QUERY_TOO_DEEP",
+            ));
+        }
+        let document = next.run(ctx, query, variables).await.map_err(|e| {
+            let code = parse_code(&e.message);
+            with_code(e, code)
+        })?;
+        self.0.check_document(&document)?;
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let code = validation_code(&e.message);
+                    with_code(e, code)
+                })
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let limit = self.0.execution_timeout;
+        tokio::time::timeout(limit, next.run(ctx, operation_name)).await.unwrap_or_else(|_| {
+            Response::from_errors(vec![refusal(
+                format!("the operation did not finish within {} ms", limit.as_millis()),
+                "EXECUTION_TIMEOUT",
+            )])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(query: &str, limits: &Limits) -> Result<(), String> {
+        let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
+        limits.check_document(&document).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn aliases_and_root_fields_are_counted_through_fragments() {
+        let limits = Limits { max_aliases: 2, max_root_fields: 2, ..Limits::default() };
+        assert!(check("{ a: client(id: 1) { id } b: client(id: 2) { id } }", &limits).is_ok());
+        let aliased = "query { ...F } fragment F on Query { a: x b: x c: x }";
+        let wide = Limits { max_root_fields: 5, ..limits.clone() };
+        assert!(check(aliased, &wide).unwrap_err().contains("aliases"));
+        let roots = "query { x ...F } fragment F on Query { y z }";
+        assert!(check(roots, &limits).unwrap_err().contains("root fields"));
+        assert!(check("{ __schema { types { name } } }", &Limits { introspection: false, ..limits }).is_err());
+    }
+
+    #[test]
+    fn nesting_counts_braces_outside_strings_and_comments() {
+        assert_eq!(brace_nesting("{ a { b } c { d { e } } }"), 3);
+        assert_eq!(brace_nesting("{ a(s: \"{{{{\\\"{{\") # {{{{\n { b } }"), 2);
+        assert_eq!(brace_nesting(&"{".repeat(10_000)), 10_000);
+    }
+
+    #[test]
+    fn a_connection_costs_its_page_times_its_node() {
+        assert_eq!(connection_cost(Some(10), None, 3), 31);
+        assert_eq!(connection_cost(None, Some(5), 3), 16);
+        let default_page = super::super::connection::DEFAULT_COUNT;
+        assert_eq!(connection_cost(None, None, 3), default_page * 3 + 1);
+        assert_eq!(connection_cost(Some(-4), None, 3), 4, "a refused page still costs a field");
+        assert_eq!(connection_cost(Some(i32::MAX), None, usize::MAX), usize::MAX);
+    }
+}
