@@ -64,6 +64,14 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl Supplied {
+    /// Nothing that identifies the caller: no credentials, no token.
+    pub fn is_anonymous(&self) -> bool {
+        self.pixieset_cookie.is_none()
+            && self.pixelz_email.is_none()
+            && self.pixelz_api_key.is_none()
+            && self.bearer.is_none()
+    }
+
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let bearer = header(headers, "authorization").and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;

@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod idempotency;
 pub mod loaders;
 pub mod money;
+pub mod redis_link;
 pub mod sandbox;
 pub mod secret;
 pub mod server;

@@ -8,20 +8,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
-use tokio::sync::{RwLock, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::{Hub, Relayed};
-use crate::secret::Secret;
+use crate::redis_link::{RedisLink, backoff};
 
 const CHANNEL: &str = "pixgate:image-status";
 const LEASE_PREFIX: &str = "pixgate:poll-lease:";
 const RELAY_BUFFER: usize = 4096;
-const RETRY_MAX: Duration = Duration::from_secs(5);
-
-#[derive(Debug, thiserror::Error)]
-#[error("the Redis URL is not valid: {0}")]
-pub struct BadRedisUrl(String);
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Envelope {
@@ -32,7 +26,7 @@ struct Envelope {
 /// This instance's link to the others.
 #[derive(Clone)]
 pub struct Fanout {
-    connection: Arc<RwLock<Option<ConnectionManager>>>,
+    redis: RedisLink,
     instance: Arc<str>,
 }
 
@@ -42,46 +36,15 @@ impl std::fmt::Debug for Fanout {
     }
 }
 
-fn backoff(failures: u32) -> Duration {
-    (Duration::from_millis(100) * 2u32.saturating_pow(failures.min(6))).min(RETRY_MAX)
-}
-
 impl Fanout {
     /// Starts relaying `hub`'s events through Redis and applying other instances' events to it.
-    /// Connecting happens in the background: an unreachable Redis delays nothing.
-    pub fn start(url: &Secret, hub: &Hub, shutdown: watch::Receiver<bool>) -> Result<Self, BadRedisUrl> {
-        // The message may hold the URL, and the URL a password.
-        let client = redis::Client::open(url.expose()).map_err(|e| BadRedisUrl(format!("{:?}", e.kind())))?;
-        let fanout = Self { connection: Arc::default(), instance: uuid::Uuid::new_v4().to_string().into() };
+    pub fn start(redis: &RedisLink, hub: &Hub, shutdown: watch::Receiver<bool>) -> Self {
+        let fanout = Self { redis: redis.clone(), instance: uuid::Uuid::new_v4().to_string().into() };
         let (sender, receiver) = mpsc::channel(RELAY_BUFFER);
         hub.relay_to(sender);
-        tokio::spawn(fanout.clone().connect(client.clone(), shutdown.clone()));
         tokio::spawn(fanout.clone().publish(receiver, shutdown.clone()));
-        tokio::spawn(fanout.clone().listen(client, hub.clone(), shutdown));
-        Ok(fanout)
-    }
-
-    async fn connect(self, client: redis::Client, mut shutdown: watch::Receiver<bool>) {
-        let mut failures = 0;
-        loop {
-            match client.get_connection_manager().await {
-                Ok(manager) => {
-                    *self.connection.write().await = Some(manager);
-                    tracing::info!("connected to Redis: events reach the other instances");
-                    return;
-                }
-                Err(error) => {
-                    if failures == 0 {
-                        tracing::warn!(error = ?error.kind(), "Redis is unreachable: serving this instance's subscribers only, and retrying");
-                    }
-                    failures += 1;
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff(failures)) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        tokio::spawn(fanout.clone().listen(hub.clone(), shutdown));
+        fanout
     }
 
     async fn publish(self, mut events: mpsc::Receiver<Relayed>, mut shutdown: watch::Receiver<bool>) {
@@ -90,7 +53,7 @@ impl Fanout {
                 event = events.recv() => match event { Some(event) => event, None => return },
                 _ = shutdown.changed() => return,
             };
-            let Some(mut connection) = self.connection.read().await.clone() else { continue };
+            let Some(mut connection) = self.redis.connection().await else { continue };
             let Ok(message) = serde_json::to_string(&Envelope { origin: self.instance.to_string(), event }) else {
                 continue;
             };
@@ -100,10 +63,10 @@ impl Fanout {
         }
     }
 
-    async fn listen(self, client: redis::Client, hub: Hub, mut shutdown: watch::Receiver<bool>) {
+    async fn listen(self, hub: Hub, mut shutdown: watch::Receiver<bool>) {
         let mut failures = 0;
         loop {
-            let subscribed = match client.get_async_pubsub().await {
+            let subscribed = match self.redis.client().get_async_pubsub().await {
                 Ok(mut pubsub) => pubsub.subscribe(CHANNEL).await.map(|()| pubsub).ok(),
                 Err(_) => None,
             };
@@ -152,7 +115,7 @@ impl Fanout {
     /// The tickets this instance may poll now: those whose lease it takes or holds.
     /// Without Redis, all of them: better twice than never.
     pub async fn claim(&self, tickets: Vec<String>, lease: Duration) -> Vec<String> {
-        let Some(mut connection) = self.connection.read().await.clone() else { return tickets };
+        let Some(mut connection) = self.redis.connection().await else { return tickets };
         let millis = lease.as_millis().max(1) as u64;
         let mut taken = redis::pipe();
         for ticket in &tickets {
@@ -197,6 +160,6 @@ impl Fanout {
 
     /// True once connected to Redis.
     pub async fn connected(&self) -> bool {
-        self.connection.read().await.is_some()
+        self.redis.connection().await.is_some()
     }
 }

@@ -1,8 +1,8 @@
 //! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
-//! for a browser, serves GraphiQL.
+//! for a browser, serves GraphiQL. Both take automatic persisted queries.
 
-use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -39,8 +39,35 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: Gr
         return refusal(StatusCode::BAD_REQUEST, &message, "TOO_MANY_OPERATIONS");
     }
     let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
-    let request = request.into_inner().data(loaders).data(idempotency);
-    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
+    let response = match request.into_inner() {
+        BatchRequest::Single(request) => {
+            BatchResponse::Single(execute(&state, request, &loaders, Some(&idempotency)).await)
+        }
+        BatchRequest::Batch(requests) => BatchResponse::Batch(
+            futures_util::future::join_all(
+                requests.into_iter().map(|request| execute(&state, request, &loaders, Some(&idempotency))),
+            )
+            .await,
+        ),
+    };
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Runs one operation once its persisted query, if any, is resolved.
+async fn execute(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    loaders: &Arc<Loaders>,
+    idempotency: Option<&IdempotencyHeader>,
+) -> async_graphql::Response {
+    if let Err(refused) = state.persisted.resolve(&mut request).await {
+        return async_graphql::Response::from_errors(vec![refused]);
+    }
+    let mut request = request.data(loaders.clone());
+    if let Some(idempotency) = idempotency {
+        request = request.data(idempotency.clone());
+    }
+    state.schema.execute(request).await
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -78,6 +105,38 @@ fn runs_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
+/// The GraphQL-over-HTTP GET parameters; `variables` and `extensions` are JSON.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    #[serde(default)]
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn get_request(raw: &str) -> Result<async_graphql::Request, String> {
+    let params: GetParams = serde_urlencoded::from_str(raw).map_err(|e| e.to_string())?;
+    let json = |name: &str, text: Option<String>| {
+        text.filter(|t| !t.trim().is_empty())
+            .map(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| format!("`{name}` is not JSON: {e}")))
+            .transpose()
+    };
+    let variables = json("variables", params.variables)?;
+    let extensions = json("extensions", params.extensions)?;
+    let mut request = async_graphql::Request::new(params.query);
+    request.operation_name = params.operation_name;
+    if let Some(variables) = variables {
+        request.variables = async_graphql::Variables::from_json(variables);
+    }
+    if let Some(extensions) = extensions {
+        request.extensions =
+            serde_json::from_value(extensions).map_err(|e| format!("`extensions` is not an object: {e}"))?;
+    }
+    Ok(request)
+}
+
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
@@ -87,13 +146,31 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
         }
         return graphiql().into_response();
     }
-    let request = match async_graphql::http::parse_query_string(&query) {
+    let mut request = match get_request(&query) {
         Ok(request) => request,
         Err(e) => return refusal(StatusCode::BAD_REQUEST, &format!("invalid GraphQL GET request: {e}"), "BAD_REQUEST"),
     };
+    // The persisted query is resolved first: GET must not run a mutation by its hash either.
+    if let Err(refused) = state.persisted.resolve(&mut request).await {
+        return GraphQLResponse::from(async_graphql::Response::from_errors(vec![refused])).into_response();
+    }
     if runs_mutation(&request) {
         return refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST");
     }
-    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
-    GraphQLResponse::from(state.schema.execute(request.data(loaders)).await).into_response()
+    let supplied = Supplied::from_headers(&headers);
+    let anonymous = supplied.is_anonymous();
+    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(supplied)));
+    let answer = execute(&state, request, &loaders, None).await;
+    let cacheable = anonymous && answer.is_ok();
+    let mut response = GraphQLResponse::from(answer).into_response();
+    // A shared cache may keep what anyone would get: answers without credentials
+    // or tokens, and without errors. Anything a caller's credentials opened stays private.
+    let cache_control = if cacheable { SHARED_CACHE_CONTROL } else { "private, no-store" };
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache_control));
+    response.headers_mut().insert(header::VARY, header::HeaderValue::from_static(CREDENTIAL_HEADERS));
+    response
 }
+
+/// Short: cached answers may trail a write by this long.
+const SHARED_CACHE_CONTROL: &str = "public, max-age=10";
+const CREDENTIAL_HEADERS: &str = "Authorization, X-Pixieset-Cookie, X-Pixelz-Email, X-Pixelz-Api-Key";

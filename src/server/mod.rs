@@ -1,6 +1,7 @@
 //! Routes and transports: GraphQL over HTTP, GraphiQL, health. No business logic.
 
 mod graphql;
+pub mod persisted;
 mod subscriptions;
 mod webhook;
 
@@ -24,6 +25,7 @@ use crate::events::poller::Poller;
 use crate::graphql::limits::Limits;
 use crate::graphql::{PixgateSchema, WebhookUrl, build_schema};
 use crate::loaders::DataSources;
+use crate::redis_link::RedisLink;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
@@ -36,6 +38,7 @@ pub struct AppState {
     pub hub: Hub,
     pub webhook_secrets: Arc<webhook::WebhookSecrets>,
     pub limits: Arc<Limits>,
+    pub persisted: persisted::PersistedQueries,
     /// A bigger body is refused before it is read.
     pub max_body_bytes: usize,
 }
@@ -73,7 +76,7 @@ pub enum StartError {
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     #[error(transparent)]
-    Redis(#[from] crate::events::fanout::BadRedisUrl),
+    Redis(#[from] crate::redis_link::BadRedisUrl),
 }
 
 /// A gateway that is listening.
@@ -189,7 +192,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hub = Hub::default();
     let schema = build_schema(sources.clone(), webhook_url, hub.clone(), &config.limits);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let fanout = config.redis_url.as_ref().map(|url| Fanout::start(url, &hub, stopped.clone())).transpose()?;
+    let redis = config.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
+    let fanout = redis.as_ref().map(|redis| Fanout::start(redis, &hub, stopped.clone()));
     let poller = Poller {
         hub: hub.clone(),
         pixelz: sources.upstreams.pixelz.clone(),
@@ -204,6 +208,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         hub: hub.clone(),
         webhook_secrets: Arc::new(webhook_secrets),
         limits: Arc::new(config.limits.clone()),
+        persisted: persisted::PersistedQueries::new(redis.clone()),
         max_body_bytes: config.max_body_bytes,
     };
     tokio::spawn(poller.run(stopped.clone()));

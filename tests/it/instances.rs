@@ -6,6 +6,7 @@ use std::time::Duration;
 use pixgate::cli::ServeArgs;
 use pixgate::events::Hub;
 use pixgate::events::fanout::Fanout;
+use pixgate::redis_link::RedisLink;
 use pixgate::sandbox::{self, Sandbox};
 use pixgate::secret::Secret;
 use pixgate::server::Running;
@@ -14,10 +15,10 @@ use serde_json::json;
 use crate::gateway::gateway;
 use crate::live::{deliver, next_json, signature, submit, subscribed};
 
-const REDIS: &str = "redis://127.0.0.1:6379";
+pub const REDIS: &str = "redis://127.0.0.1:6379";
 
 /// Redis runs on the test machines (`.ci/run` starts it). Elsewhere these tests say so and skip.
-async fn redis_available() -> bool {
+pub async fn redis_available() -> bool {
     let up = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect("127.0.0.1:6379"))
         .await
         .is_ok_and(|c| c.is_ok());
@@ -77,9 +78,10 @@ async fn one_instance_holds_the_lease_on_an_image() {
     }
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let url = Secret::new(REDIS);
+    let link = || RedisLink::start(&url, stopped.clone()).unwrap();
     let (a, b) = (
-        Fanout::start(&url, &Hub::default(), stopped.clone()).unwrap(),
-        Fanout::start(&url, &Hub::default(), stopped).unwrap(),
+        Fanout::start(&link(), &Hub::default(), stopped.clone()),
+        Fanout::start(&link(), &Hub::default(), stopped.clone()),
     );
     crate::support::eventually("both connected", || async { a.connected().await && b.connected().await }).await;
     let tickets: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
@@ -100,5 +102,5 @@ async fn without_redis_an_instance_serves_its_own_subscribers() {
     let signed = [("HTTP_X_PXZ_CUSTOMER_HMAC_SHA256", signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()))];
     assert_eq!(deliver(&alone, &signed, &body, "application/json").await, 200);
     assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70);
-    assert!(Fanout::start(&Secret::new("not a url"), &Hub::default(), tokio::sync::watch::channel(false).1).is_err());
+    assert!(RedisLink::start(&Secret::new("not a url"), tokio::sync::watch::channel(false).1).is_err());
 }

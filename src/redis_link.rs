@@ -1,0 +1,79 @@
+//! The process's one Redis connection, shared by the event fan-out and the
+//! persisted-query store. It is made in the background and remade when lost, so
+//! an unreachable Redis delays nothing: callers get None and carry on alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::sync::{RwLock, watch};
+
+use crate::secret::Secret;
+
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+#[error("the Redis URL is not valid: {0}")]
+pub struct BadRedisUrl(String);
+
+#[derive(Clone)]
+pub struct RedisLink {
+    client: redis::Client,
+    connection: Arc<RwLock<Option<ConnectionManager>>>,
+}
+
+impl std::fmt::Debug for RedisLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client's debug form would show the URL, and the URL may hold a password.
+        f.debug_struct("RedisLink").finish_non_exhaustive()
+    }
+}
+
+/// How long to wait before the next attempt after `failures` failed ones.
+pub fn backoff(failures: u32) -> Duration {
+    (Duration::from_millis(100) * 2u32.saturating_pow(failures.min(6))).min(RETRY_MAX)
+}
+
+impl RedisLink {
+    /// Starts connecting; returns at once.
+    pub fn start(url: &Secret, shutdown: watch::Receiver<bool>) -> Result<Self, BadRedisUrl> {
+        // The error's own message may quote the URL: only its kind is kept.
+        let client = redis::Client::open(url.expose()).map_err(|e| BadRedisUrl(format!("{:?}", e.kind())))?;
+        let link = Self { client, connection: Arc::default() };
+        tokio::spawn(link.clone().connect(shutdown));
+        Ok(link)
+    }
+
+    async fn connect(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = 0;
+        loop {
+            match self.client.get_connection_manager().await {
+                Ok(manager) => {
+                    *self.connection.write().await = Some(manager);
+                    tracing::info!("connected to Redis");
+                    return;
+                }
+                Err(error) => {
+                    if failures == 0 {
+                        tracing::warn!(error = ?error.kind(), "Redis is unreachable: working without it, and retrying");
+                    }
+                    failures += 1;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(failures)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// The connection, once made. It reconnects by itself when Redis comes back.
+    pub async fn connection(&self) -> Option<ConnectionManager> {
+        self.connection.read().await.clone()
+    }
+
+    /// For what needs its own connection (pub/sub).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+}
