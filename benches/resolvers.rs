@@ -40,6 +40,9 @@ async fn start(sandbox: &Sandbox, mode: &Mode) -> Running {
         pixelz_base_url: Some(sandbox.pixelz_base_url()),
         pixieset_cookie: Some(pixgate::sandbox::PIXIESET_COOKIE.into()),
         cache_mb: Some(if mode.caching { 64 } else { 0 }),
+        // The benchmark measures the work, not the rate limits.
+        rate_limit_ip: Some(0),
+        rate_limit_tenant: Some(0),
         ..ServeArgs::default()
     };
     let mut config = Config::merge(args, FileConfig::default()).expect("bench config is valid");

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
 
 use crate::secret::Secret;
-use crate::upstream::{PixelzCredentials, PixiesetCredentials};
+use crate::upstream::{PixelzCredentials, PixiesetCredentials, TenantKey};
 
 pub const PIXIESET_COOKIE_HEADER: &str = "x-pixieset-cookie";
 pub const PIXELZ_EMAIL_HEADER: &str = "x-pixelz-email";
@@ -48,6 +48,18 @@ impl Unavailable {
 pub struct Credentials {
     pub pixieset: Result<PixiesetCredentials, Unavailable>,
     pub pixelz: Result<PixelzCredentials, Unavailable>,
+}
+
+impl Credentials {
+    /// Whom the request acts for; None when it can act for nobody.
+    pub fn tenant(&self) -> Option<TenantKey> {
+        match (&self.pixieset, &self.pixelz) {
+            (Ok(pixieset), Ok(pixelz)) => Some(pixieset.tenant().joined(&pixelz.tenant())),
+            (Ok(pixieset), Err(_)) => Some(pixieset.tenant()),
+            (Err(_), Ok(pixelz)) => Some(pixelz.tenant()),
+            (Err(_), Err(_)) => None,
+        }
+    }
 }
 
 /// What the caller sent, before defaults and tokens are considered.

@@ -139,6 +139,21 @@ pub struct ServeArgs {
     /// Serve GraphiQL to browsers at /graphql [default: true; always on with the sandbox].
     #[arg(long, env = "PIXGATE_GRAPHIQL")]
     pub graphiql: Option<bool>,
+    /// Requests per second from one client IP on the GraphQL routes; 0 switches the limit off [default: 100].
+    #[arg(long, env = "PIXGATE_RATE_LIMIT_IP")]
+    pub rate_limit_ip: Option<u32>,
+    /// Requests one client IP may send at once above its rate [default: 200].
+    #[arg(long, env = "PIXGATE_RATE_LIMIT_IP_BURST")]
+    pub rate_limit_ip_burst: Option<u32>,
+    /// Requests per second for one tenant (whoever the credentials act for); 0 switches it off [default: 50].
+    #[arg(long, env = "PIXGATE_RATE_LIMIT_TENANT")]
+    pub rate_limit_tenant: Option<u32>,
+    /// Requests one tenant may send at once above its rate [default: 100].
+    #[arg(long, env = "PIXGATE_RATE_LIMIT_TENANT_BURST")]
+    pub rate_limit_tenant_burst: Option<u32>,
+    /// Comma-separated origins browsers may call from (`https://app.example.com`), or `*` for any [default: none].
+    #[arg(long, env = "PIXGATE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
     /// Log format [default: human].
     #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

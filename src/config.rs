@@ -10,6 +10,7 @@ use crate::cache::{DEFAULT_CAPACITY_BYTES, Ttls};
 use crate::cli::{LogFormat, ServeArgs};
 use crate::graphql::limits::Limits;
 use crate::secret::Secret;
+use crate::server::rate_limit::{Bucket, RateSettings};
 use crate::upstream::UpstreamSettings;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -64,6 +65,11 @@ pub struct FileConfig {
     pub introspection: Option<bool>,
     pub field_suggestions: Option<bool>,
     pub graphiql: Option<bool>,
+    pub rate_limit_ip: Option<u32>,
+    pub rate_limit_ip_burst: Option<u32>,
+    pub rate_limit_tenant: Option<u32>,
+    pub rate_limit_tenant_burst: Option<u32>,
+    pub cors_origins: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -117,6 +123,44 @@ pub struct Config {
     pub limits: Limits,
     /// Largest request body.
     pub max_body_bytes: usize,
+    pub rate_limits: RateSettings,
+    pub cors: Cors,
+}
+
+/// Which browser origins may call the gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Cors {
+    /// No cross-origin calls: browsers only call from the gateway's own origin.
+    #[default]
+    Closed,
+    Any,
+    Origins(Vec<axum::http::HeaderValue>),
+}
+
+fn cors(origins: Option<Vec<String>>) -> Result<Cors, ConfigError> {
+    const KEY: &str = "cors_origins (PIXGATE_CORS_ORIGINS)";
+    let origins: Vec<String> =
+        origins.unwrap_or_default().into_iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    if origins.is_empty() {
+        return Ok(Cors::Closed);
+    }
+    if origins.iter().any(|o| o == "*") {
+        return if origins.len() == 1 { Ok(Cors::Any) } else { Err(invalid(KEY, "`*` stands alone")) };
+    }
+    origins
+        .iter()
+        .map(|origin| {
+            let url = Url::parse(origin)
+                .map_err(|_| invalid(KEY, format!("{origin:?} is not an origin like https://app.example.com")))?;
+            let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && !origin.ends_with('/');
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
+                return Err(invalid(KEY, format!("{origin:?} is not an origin like https://app.example.com")));
+            }
+            axum::http::HeaderValue::from_str(origin)
+                .map_err(|_| invalid(KEY, format!("{origin:?} is not a valid header value")))
+        })
+        .collect::<Result<_, _>>()
+        .map(Cors::Origins)
 }
 
 fn http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -290,6 +334,25 @@ impl Config {
             return Err(invalid("max_body_kb (PIXGATE_MAX_BODY_KB)", "must be at least 1"));
         }
 
+        let rate_defaults = RateSettings::default();
+        let rate_limits = RateSettings {
+            per_ip: Bucket {
+                per_second: args.rate_limit_ip.or(file.rate_limit_ip).unwrap_or(rate_defaults.per_ip.per_second),
+                burst: args.rate_limit_ip_burst.or(file.rate_limit_ip_burst).unwrap_or(rate_defaults.per_ip.burst),
+            },
+            per_tenant: Bucket {
+                per_second: args
+                    .rate_limit_tenant
+                    .or(file.rate_limit_tenant)
+                    .unwrap_or(rate_defaults.per_tenant.per_second),
+                burst: args
+                    .rate_limit_tenant_burst
+                    .or(file.rate_limit_tenant_burst)
+                    .unwrap_or(rate_defaults.per_tenant.burst),
+            },
+        };
+        let cors = cors(args.cors_origins.or(file.cors_origins))?;
+
         let config = Self {
             listen,
             public_url,
@@ -320,6 +383,8 @@ impl Config {
                 .map_or(crate::events::poller::DEFAULT_INTERVAL, std::time::Duration::from_millis),
             limits,
             max_body_bytes: max_body_kb.saturating_mul(1024),
+            rate_limits,
+            cors,
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod loaders;
 pub mod money;
 pub mod redis_link;
+pub mod request_id;
 pub mod sandbox;
 pub mod secret;
 pub mod server;

@@ -80,7 +80,7 @@ where
     S: Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    DataLoader::new(ById { source: source.clone(), fetch }, tokio::spawn)
+    DataLoader::new(ById { source: source.clone(), fetch }, crate::request_id::spawn)
 }
 
 async fn load<S, V>(batching: bool, loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>

@@ -2,6 +2,7 @@
 
 mod graphql;
 pub mod persisted;
+pub mod rate_limit;
 mod subscriptions;
 mod webhook;
 
@@ -13,12 +14,13 @@ use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
-use crate::config::{Config, Upstreams as UpstreamConfig};
+use crate::config::{Config, Cors, Upstreams as UpstreamConfig};
 use crate::events::Hub;
 use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
@@ -26,6 +28,7 @@ use crate::graphql::limits::Limits;
 use crate::graphql::{PixgateSchema, WebhookUrl, build_schema};
 use crate::loaders::DataSources;
 use crate::redis_link::RedisLink;
+use crate::request_id::{self, RequestId};
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
@@ -39,6 +42,8 @@ pub struct AppState {
     pub webhook_secrets: Arc<webhook::WebhookSecrets>,
     pub limits: Arc<Limits>,
     pub persisted: persisted::PersistedQueries,
+    pub rate_limits: Arc<rate_limit::RateLimits>,
+    pub cors: Cors,
     /// A bigger body is refused before it is read.
     pub max_body_bytes: usize,
 }
@@ -52,14 +57,60 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql/ws", get(subscriptions::websocket))
         .route("/graphql/sse", axum::routing::post(subscriptions::sse))
         .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
-        .layer(axum::middleware::map_response_with_state(state.max_body_bytes, graphql::typed_payload_too_large));
+        .layer(axum::middleware::map_response_with_state(state.max_body_bytes, graphql::typed_payload_too_large))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce));
+    let cors = cors_layer(&state.cors);
     Router::new()
         .merge(graphql)
         .merge(webhooks)
         .route("/healthz", get(health))
         .route("/readyz", get(health))
-        .layer(TraceLayer::new_for_http())
+        .layer(cors)
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn(assign_request_id))
         .with_state(state)
+}
+
+/// Every log line of a request names its id; the query string stays out (variables may be personal).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request.extensions().get::<RequestId>().map_or("", RequestId::as_str);
+    tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
+}
+
+async fn assign_request_id(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = RequestId::from_headers(request.headers());
+    request.extensions_mut().insert(id.clone());
+    let mut response = request_id::scope(id.clone(), next.run(request)).await;
+    response.headers_mut().insert(request_id::HEADER, id.header_value());
+    response
+}
+
+/// Browsers on the allowed origins may call with the gateway's own headers; no cookies
+/// ride along (credentials travel in explicit headers).
+fn cors_layer(cors: &Cors) -> CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    let origins = match cors {
+        Cors::Closed => return CorsLayer::new(),
+        Cors::Any => AllowOrigin::any(),
+        Cors::Origins(origins) => AllowOrigin::list(origins.iter().cloned()),
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-pixieset-cookie"),
+            HeaderName::from_static("x-pixelz-email"),
+            HeaderName::from_static("x-pixelz-api-key"),
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(request_id::HEADER),
+        ])
+        .expose_headers([HeaderName::from_static(request_id::HEADER), header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 async fn health() -> axum::Json<serde_json::Value> {
@@ -209,6 +260,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         webhook_secrets: Arc::new(webhook_secrets),
         limits: Arc::new(config.limits.clone()),
         persisted: persisted::PersistedQueries::new(redis.clone()),
+        rate_limits: rate_limit::RateLimits::new(&config.rate_limits),
+        cors: config.cors.clone(),
         max_body_bytes: config.max_body_bytes,
     };
     tokio::spawn(poller.run(stopped.clone()));

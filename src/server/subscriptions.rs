@@ -14,17 +14,23 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
+use tracing::Instrument;
 
 use super::AppState;
+use crate::auth::Supplied;
+use crate::loaders::Loaders;
+use crate::request_id;
 
 /// GraphQL messages are small: small buffers keep a connection to a few KiB, and an
 /// eager write sends each event at once.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
 /// A subscriber that stops reading is cut off here instead of growing the gateway.
 const MAX_UNSENT_BYTES: usize = 1024 * 1024;
-use crate::auth::Supplied;
-use crate::loaders::Loaders;
+
+/// Results waiting for a slow SSE reader; the watch channels behind them keep only the latest anyway.
+const SSE_BUFFER: usize = 16;
 
 /// Credentials come in the `connection_init` payload (browsers cannot set
 /// WebSocket headers), with the upgrade request's headers as a fallback.
@@ -34,6 +40,7 @@ pub async fn websocket(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
@@ -43,14 +50,16 @@ pub async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let (sources, access, schema) = (state.sources.clone(), state.access.clone(), state.schema.clone());
-            GraphQLWebSocket::new(socket, schema, protocol)
+            let connection = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let supplied = Supplied::from_init_payload(&payload, &headers);
                     let mut data = Data::default();
                     data.insert(Arc::new(Loaders::new(&sources, access.resolve(supplied))));
                     Ok(data)
                 })
-                .serve()
+                .serve();
+            // The connection outlives the upgrade request; it keeps its id and span.
+            request_id::scope(id, connection.instrument(span))
         })
         .into_response()
 }
@@ -66,8 +75,17 @@ pub async fn sse(
     Json(request): Json<async_graphql::Request>,
 ) -> Response {
     let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
-    let responses = state.schema.execute_stream(request.data(loaders));
-    let events = responses
+    let mut responses = state.schema.execute_stream(request.data(loaders));
+    // The stream is read after this handler returns: a task of the request's own keeps its id and span.
+    let (sender, receiver) = tokio::sync::mpsc::channel(SSE_BUFFER);
+    request_id::spawn(async move {
+        while let Some(response) = responses.next().await {
+            if sender.send(response).await.is_err() {
+                return;
+            }
+        }
+    });
+    let events = tokio_stream::wrappers::ReceiverStream::new(receiver)
         .map(|response| Ok::<_, Infallible>(next(&response)))
         .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
     sse_response(events)

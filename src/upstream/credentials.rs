@@ -25,6 +25,11 @@ impl TenantKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whoever acts with both sets of credentials at once.
+    pub fn joined(&self, other: &TenantKey) -> TenantKey {
+        Self::derive(&[&self.0, &other.0])
+    }
 }
 
 impl fmt::Display for TenantKey {

@@ -160,10 +160,16 @@ impl Transport {
             ms = tracing::field::Empty,
         );
         let started = Instant::now();
+        // The upstream's own logs can then be matched with this gateway's.
+        let request_id = crate::request_id::current();
         let result = async {
             let mut attempt = 1;
             loop {
-                let outcome = self.attempt(endpoint, secrets, build(), &read).await;
+                let mut request = build();
+                if let Some(id) = &request_id {
+                    request = request.header(crate::request_id::HEADER, id.as_str());
+                }
+                let outcome = self.attempt(endpoint, secrets, request, &read).await;
                 let failure = match outcome {
                     Ok((status, value)) => {
                         tracing::Span::current().record("status", status.as_u16()).record("attempt", attempt);

@@ -14,4 +14,5 @@ mod sandbox_processing;
 mod schema;
 mod secrets;
 mod support;
+mod traffic;
 mod upstream;

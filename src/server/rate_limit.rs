@@ -1,0 +1,130 @@
+//! Token buckets per client IP and per tenant. A caller over either limit gets
+//! 429 `RATE_LIMITED` with `Retry-After`, before any GraphQL work or upstream call.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use super::AppState;
+use crate::auth::Supplied;
+use crate::upstream::TenantKey;
+
+/// Requests per second and the burst above it; a rate of 0 switches the bucket off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Bucket {
+    fn quota(self) -> Option<Quota> {
+        let rate = NonZeroU32::new(self.per_second)?;
+        Some(Quota::per_second(rate).allow_burst(NonZeroU32::new(self.burst).unwrap_or(rate)))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateSettings {
+    pub per_ip: Bucket,
+    pub per_tenant: Bucket,
+}
+
+impl Default for RateSettings {
+    fn default() -> Self {
+        Self { per_ip: Bucket { per_second: 100, burst: 200 }, per_tenant: Bucket { per_second: 50, burst: 100 } }
+    }
+}
+
+pub struct RateLimits {
+    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_tenant: Option<DefaultKeyedRateLimiter<TenantKey>>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits").field("per_ip", &self.per_ip.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// How often buckets that have refilled are forgotten, so idle callers cost no memory.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+impl RateLimits {
+    pub fn new(settings: &RateSettings) -> Arc<Self> {
+        let limits = Arc::new(Self {
+            per_ip: settings.per_ip.quota().map(DefaultKeyedRateLimiter::keyed),
+            per_tenant: settings.per_tenant.quota().map(DefaultKeyedRateLimiter::keyed),
+            clock: DefaultClock::default(),
+        });
+        let weak = Arc::downgrade(&limits);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FORGET_EVERY);
+            loop {
+                tick.tick().await;
+                let Some(limits) = weak.upgrade() else { return };
+                for limiter in limits.per_ip.iter() {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+                for limiter in limits.per_tenant.iter() {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+            }
+        });
+        limits
+    }
+
+    /// Takes one token from each bucket the caller draws on; on refusal, how long to wait.
+    pub fn check(&self, ip: IpAddr, tenant: Option<&TenantKey>) -> Result<(), Duration> {
+        if let Some(limiter) = &self.per_ip
+            && let Err(not_until) = limiter.check_key(&ip)
+        {
+            return Err(not_until.wait_time_from(self.clock.now()));
+        }
+        if let (Some(limiter), Some(tenant)) = (&self.per_tenant, tenant)
+            && let Err(not_until) = limiter.check_key(tenant)
+        {
+            return Err(not_until.wait_time_from(self.clock.now()));
+        }
+        Ok(())
+    }
+}
+
+fn refused(wait: Duration) -> Response {
+    // Retry-After counts whole seconds; rounding down would invite an early retry.
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let body = serde_json::json!({
+        "errors": [{
+            "message": format!("too many requests: retry after {seconds} s"),
+            "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
+        }]
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The middleware on the GraphQL routes. The tenant is whoever the request's
+/// credentials (or the defaults they fall back to) act for.
+pub async fn enforce(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let credentials = state.access.resolve(Supplied::from_headers(request.headers()));
+    match state.rate_limits.check(peer.ip(), credentials.tenant().as_ref()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => refused(wait),
+    }
+}
