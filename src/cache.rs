@@ -44,6 +44,36 @@ pub enum Kind {
     PixelzInvoicePage,
 }
 
+impl Kind {
+    /// The kind as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Client => "client",
+            Kind::ClientPage => "client_page",
+            Kind::ClientSearch => "client_search",
+            Kind::ClientCollections => "client_collections",
+            Kind::ClientDocuments => "client_documents",
+            Kind::Invoice => "invoice",
+            Kind::InvoicePage => "invoice_page",
+            Kind::Contract => "contract",
+            Kind::ContractSummary => "contract_summary",
+            Kind::ContractPage => "contract_page",
+            Kind::ContractTemplate => "contract_template",
+            Kind::ContractTemplateSummary => "contract_template_summary",
+            Kind::ContractTemplateList => "contract_template_list",
+            Kind::PixelzTemplate => "pixelz_template",
+            Kind::PixelzTemplateSummary => "pixelz_template_summary",
+            Kind::PixelzTemplateList => "pixelz_template_list",
+            Kind::PixelzImage => "pixelz_image",
+            Kind::PixelzImagePage => "pixelz_image_page",
+            Kind::PixelzImageCount => "pixelz_image_count",
+            Kind::PixelzProductPage => "pixelz_product_page",
+            Kind::PixelzAccount => "pixelz_account",
+            Kind::PixelzInvoicePage => "pixelz_invoice_page",
+        }
+    }
+}
+
 /// Times to live, by how fast each kind of thing changes upstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ttls {
@@ -157,6 +187,12 @@ impl Debug for Cache {
     }
 }
 
+fn count(kind: Kind, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(crate::telemetry::metrics::CACHE_LOOKUPS, "kind" => kind.label(), "result" => result)
+        .increment(1);
+}
+
 impl Cache {
     pub fn new(capacity_bytes: u64, ttls: Ttls) -> Self {
         let entries = moka::future::Cache::builder()
@@ -182,19 +218,25 @@ impl Cache {
         let Some(entries) = &self.entries else { return fetch().await.map(Arc::new) };
         let stored = Stored::of::<T>(key);
         let weighed = stored.clone();
+        let kind = stored.key.kind;
         let entry = entries
-            .try_get_with(stored, async move {
+            .entry(stored)
+            .or_try_insert_with(async move {
                 let value = fetch().await?;
                 let weight = weigh(&weighed, &value);
                 Ok::<_, UpstreamError>(Entry { value: Arc::new(value), weight })
             })
             .await
             .map_err(|e: Arc<UpstreamError>| (*e).clone())?;
-        Ok(entry.value.downcast::<T>().expect("a stored key names the type of its value"))
+        // A caller that waited on another's fetch made no upstream call: a hit.
+        count(kind, !entry.is_fresh());
+        Ok(entry.into_value().value.downcast::<T>().expect("a stored key names the type of its value"))
     }
 
     pub async fn get<T: Send + Sync + 'static>(&self, key: &Key) -> Option<Arc<T>> {
-        self.entries.as_ref()?.get(&Stored::of::<T>(key.clone())).await?.value.downcast::<T>().ok()
+        let found = self.entries.as_ref()?.get(&Stored::of::<T>(key.clone())).await;
+        count(key.kind, found.is_some());
+        found?.value.downcast::<T>().ok()
     }
 
     /// Stores an object that arrived inside a list, so a later lookup by id costs nothing.

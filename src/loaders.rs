@@ -54,6 +54,8 @@ impl Loaders {
 
 /// A loader of one kind of object by id, over a fetch function.
 struct ById<S, V> {
+    /// What it loads, as the batch-size metric names it.
+    name: &'static str,
     source: S,
     fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>,
 }
@@ -67,6 +69,8 @@ where
     type Error = Infallible;
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, Loaded<V>>, Infallible> {
+        metrics::histogram!(crate::telemetry::metrics::LOADER_BATCH_SIZE, "loader" => self.name)
+            .record(ids.len() as f64);
         let loads = ids.iter().map(|id| {
             let fetch = (self.fetch)(self.source.clone(), id.clone());
             async move { (id.clone(), fetch.await) }
@@ -75,12 +79,16 @@ where
     }
 }
 
-fn loader<S, V>(source: &S, fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>) -> DataLoader<ById<S, V>>
+fn loader<S, V>(
+    name: &'static str,
+    source: &S,
+    fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>,
+) -> DataLoader<ById<S, V>>
 where
     S: Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    DataLoader::new(ById { source: source.clone(), fetch }, crate::request_id::spawn)
+    DataLoader::new(ById { name, source: source.clone(), fetch }, crate::request_id::spawn)
 }
 
 async fn load<S, V>(batching: bool, loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>
@@ -169,10 +177,10 @@ impl Studio {
         };
         Self {
             batching: sources.batching,
-            clients: loader(&source, |s, id| Box::pin(s.client(id))),
-            invoices: loader(&source, |s, id| Box::pin(s.invoice(id))),
-            contracts: loader(&source, |s, id| Box::pin(s.contract(id))),
-            templates: loader(&source, |s, id| Box::pin(s.template(id))),
+            clients: loader("client", &source, |s, id| Box::pin(s.client(id))),
+            invoices: loader("invoice", &source, |s, id| Box::pin(s.invoice(id))),
+            contracts: loader("contract", &source, |s, id| Box::pin(s.contract(id))),
+            templates: loader("contract_template", &source, |s, id| Box::pin(s.template(id))),
             source,
         }
     }
@@ -381,8 +389,8 @@ impl Retouching {
         };
         Self {
             batching: sources.batching,
-            templates: loader(&source, |s, id| Box::pin(s.template(id))),
-            images: loader(&source, |s, ticket| Box::pin(s.image(ticket))),
+            templates: loader("pixelz_template", &source, |s, id| Box::pin(s.template(id))),
+            images: loader("pixelz_image", &source, |s, ticket| Box::pin(s.image(ticket))),
             source,
         }
     }

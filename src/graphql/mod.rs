@@ -8,6 +8,7 @@ pub mod limits;
 mod money;
 mod mutation;
 mod node;
+mod observe;
 mod pixelz;
 mod scalars;
 mod studio;
@@ -43,6 +44,7 @@ pub fn build_schema(
         .data(crate::idempotency::Idempotency::default())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(observe::Observe)
         .extension(limits::Enforce(std::sync::Arc::new(limits.clone())));
     if !limits.introspection {
         builder = builder.disable_introspection();

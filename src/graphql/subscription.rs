@@ -73,7 +73,7 @@ impl Subscription {
         // Each watch stream first yields the image's current state, then its changes.
         let streams = images.into_values().map(|image| WatchStream::new(hub.watch(&credentials, image)));
         let merged = stream::select_all(streams).filter_map(|state| async move { state }).boxed();
-        let watching = Watching { merged, open, first_states, done: false };
+        let watching = Watching { merged, open, first_states, done: false, _active: Active::new() };
         Ok(stream::unfold(watching, |mut w| async move {
             if w.done {
                 return None;
@@ -96,4 +96,21 @@ struct Watching {
     /// Current states still to send.
     first_states: usize,
     done: bool,
+    _active: Active,
+}
+
+/// Counts a subscription as active for as long as its stream lives, however it ends.
+struct Active;
+
+impl Active {
+    fn new() -> Self {
+        metrics::gauge!(crate::telemetry::metrics::ACTIVE_SUBSCRIPTIONS).increment(1);
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::telemetry::metrics::ACTIVE_SUBSCRIPTIONS).decrement(1);
+    }
 }

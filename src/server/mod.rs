@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .merge(webhooks)
         .route("/healthz", get(health))
         .route("/readyz", get(health))
+        .route("/metrics", get(metrics))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(assign_request_id))
@@ -111,6 +112,12 @@ fn cors_layer(cors: &Cors) -> CorsLayer {
         ])
         .expose_headers([HeaderName::from_static(request_id::HEADER), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// The Prometheus text format.
+async fn metrics() -> impl axum::response::IntoResponse {
+    let text = crate::telemetry::metrics::handle().render();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn health() -> axum::Json<serde_json::Value> {
@@ -178,6 +185,7 @@ impl Running {
 
 /// Starts the gateway (and the sandbox when no upstream is configured) and begins serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    crate::telemetry::metrics::handle();
     let (sandbox, access, webhook_secrets, upstreams) = match &config.upstreams {
         UpstreamConfig::Sandbox => {
             let settings = SandboxSettings {

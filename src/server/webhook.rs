@@ -78,6 +78,7 @@ fn delivery(headers: &HeaderMap, body: &[u8]) -> Option<Delivery> {
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
     let Some(secret) = &state.webhook_secrets.customer else {
         tracing::warn!("a Pixelz webhook arrived, but no application secret is configured to verify it");
+        count("refused");
         return (StatusCode::UNAUTHORIZED, "webhooks are not configured");
     };
     let customer_signed = header(&headers, &CUSTOMER_HEADERS).is_some_and(|s| signed(secret, &body, s));
@@ -88,12 +89,19 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     if !(customer_signed && partner_signed) {
         tracing::warn!("refused a Pixelz webhook with a missing or wrong signature");
+        count("refused");
         return (StatusCode::UNAUTHORIZED, "signature missing or wrong");
     }
     let Some(delivery) = delivery(&headers, &body) else {
+        count("unreadable");
         return (StatusCode::BAD_REQUEST, "no imageTicket in the body");
     };
     let new = state.hub.finished(&delivery.ticket, delivery.processed_url);
     tracing::info!(new, "Pixelz reported a finished image");
+    count("accepted");
     (StatusCode::OK, "OK")
+}
+
+fn count(outcome: &'static str) {
+    metrics::counter!(crate::telemetry::metrics::WEBHOOKS, "outcome" => outcome).increment(1);
 }

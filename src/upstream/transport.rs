@@ -135,6 +135,18 @@ pub(super) fn status_error(
     }
 }
 
+/// One upstream HTTP exchange, labelled by the endpoint's template (never its ids) and
+/// the status, or `none` when no answer came.
+fn record_attempt(endpoint: Endpoint, status: Option<StatusCode>, took: Duration) {
+    use crate::telemetry::metrics::{UPSTREAM_DURATION, UPSTREAM_REQUESTS};
+    let (upstream, verb, path) = (endpoint.api.name(), endpoint.verb.as_str(), endpoint.path);
+    let status = status.map_or_else(|| "none".to_string(), |s| s.as_u16().to_string());
+    metrics::counter!(UPSTREAM_REQUESTS, "upstream" => upstream, "method" => verb, "endpoint" => path, "status" => status)
+        .increment(1);
+    metrics::histogram!(UPSTREAM_DURATION, "upstream" => upstream, "method" => verb, "endpoint" => path)
+        .record(took.as_secs_f64());
+}
+
 impl Transport {
     pub fn new(http: reqwest::Client, settings: UpstreamSettings) -> Self {
         Self { http, limit: Arc::new(Semaphore::new(settings.concurrency.max(1))), settings }
@@ -214,7 +226,10 @@ impl Transport {
         };
         // Held for the attempt only, never across a backoff wait.
         let _permit = self.limit.acquire().await.map_err(|_| unavailable(None, "client shut down".into(), false))?;
-        let response = request.timeout(self.settings.timeout).send().await.map_err(|e| {
+        let started = Instant::now();
+        let sent = request.timeout(self.settings.timeout).send().await;
+        record_attempt(endpoint, sent.as_ref().map(|r| r.status()).ok(), started.elapsed());
+        let response = sent.map_err(|e| {
             // Without the URL: Pixelz URLs carry the API key.
             let e = e.without_url();
             unavailable(None, e.to_string(), !e.is_connect())

@@ -112,3 +112,50 @@ async fn a_closed_stdout_does_not_stop_the_server() {
     assert!(child.try_wait().unwrap().is_none(), "the server is still running");
     assert!(terminate(&mut child).await.success());
 }
+
+#[tokio::test]
+async fn json_logs_name_the_request_and_nest_upstream_calls_in_the_operation() {
+    let mut command = pixgate(&["--listen", "127.0.0.1:0", "--log-format", "json"]);
+    command.env("RUST_LOG", "pixgate=debug,tower_http=debug");
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let addr = line.strip_prefix("listening on ").unwrap().to_string();
+    let query = "{ pixelzAccount { email } invoices(first: 3) { edges { node { client { email phone } } } } }";
+    let (status, body) = answer(
+        http()
+            .post(format!("{addr}/graphql"))
+            .header("x-request-id", "json-logs-7")
+            .json(&serde_json::json!({ "query": query })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(terminate(&mut child).await.success());
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).await.unwrap();
+
+    let records: Vec<serde_json::Value> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(!records.is_empty() && records.len() == stderr.lines().count(), "every line is JSON:\n{stderr}");
+    let span_names = |record: &serde_json::Value| -> Vec<String> {
+        record["spans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let upstream_events: Vec<&serde_json::Value> =
+        records.iter().filter(|r| span_names(r).last().is_some_and(|n| n == "upstream")).collect();
+    assert!(upstream_events.len() >= 3, "the list, the account and a batched lookup:\n{stderr}");
+    for event in &upstream_events {
+        let names = span_names(event);
+        let n = names.len();
+        assert!(n >= 3 && names[n - 2] == "graphql" && names[n - 3] == "request", "{event}");
+    }
+    let of_the_request: Vec<&serde_json::Value> =
+        records.iter().filter(|r| span_names(r).first().is_some_and(|n| n == "request")).collect();
+    assert!(of_the_request.len() > upstream_events.len());
+    for record in of_the_request {
+        assert_eq!(record["spans"][0]["request_id"], "json-logs-7", "{record}");
+    }
+}

@@ -6,6 +6,7 @@ mod instances;
 mod limits;
 mod live;
 mod mutations;
+mod observability;
 mod persisted;
 mod sandbox_faults;
 mod sandbox_pixelz;

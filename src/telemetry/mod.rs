@@ -1,5 +1,7 @@
 //! Logs go to stderr (stdout carries the `listening on` line scripts read);
-//! `RUST_LOG` filters them.
+//! `RUST_LOG` filters them. Metrics are in `metrics`.
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 
