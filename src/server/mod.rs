@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
@@ -64,7 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(graphql)
         .merge(webhooks)
         .route("/healthz", get(health))
-        .route("/readyz", get(health))
+        .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -122,6 +124,22 @@ async fn metrics() -> impl axum::response::IntoResponse {
 
 async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready while some upstream answers: what each said lately, probed only when silent.
+/// One upstream down degrades the gateway but leaves it useful; both down, it is not ready.
+async fn ready(State(state): State<AppState>) -> axum::response::Response {
+    use crate::upstream::health::{Heard, Status};
+    let upstreams = &state.sources.upstreams;
+    let (pixieset, pixelz) = tokio::join!(upstreams.pixieset.health(), upstreams.pixelz.health());
+    let up = |heard: &Option<Heard>| heard.is_some_and(|h| h.status == Status::Up);
+    let (status, code) = match (up(&pixieset), up(&pixelz)) {
+        (true, true) => ("ready", axum::http::StatusCode::OK),
+        (false, false) => ("unready", axum::http::StatusCode::SERVICE_UNAVAILABLE),
+        _ => ("degraded", axum::http::StatusCode::OK),
+    };
+    let body = serde_json::json!({ "status": status, "upstreams": { "pixieset": pixieset, "pixelz": pixelz } });
+    (code, axum::Json(body)).into_response()
 }
 
 #[derive(Debug, thiserror::Error)]

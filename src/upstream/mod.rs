@@ -5,6 +5,7 @@ mod credentials;
 mod error;
 #[cfg(test)]
 mod fixtures;
+pub mod health;
 pub mod lenient;
 pub mod pixelz;
 pub mod pixieset;

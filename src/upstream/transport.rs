@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::health::Health;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -66,6 +67,7 @@ pub(crate) struct Transport {
     pub http: reqwest::Client,
     limit: Arc<Semaphore>,
     settings: UpstreamSettings,
+    pub health: Health,
 }
 
 /// A number in [0, 1) that differs on every call; jitter needs no more than that.
@@ -149,7 +151,7 @@ fn record_attempt(endpoint: Endpoint, status: Option<StatusCode>, took: Duration
 
 impl Transport {
     pub fn new(http: reqwest::Client, settings: UpstreamSettings) -> Self {
-        Self { http, limit: Arc::new(Semaphore::new(settings.concurrency.max(1))), settings }
+        Self { http, limit: Arc::new(Semaphore::new(settings.concurrency.max(1))), settings, health: Health::default() }
     }
 
     /// Runs a call: `build` makes each attempt's request, `read` turns a 2xx body into `T`.
@@ -228,7 +230,9 @@ impl Transport {
         let _permit = self.limit.acquire().await.map_err(|_| unavailable(None, "client shut down".into(), false))?;
         let started = Instant::now();
         let sent = request.timeout(self.settings.timeout).send().await;
-        record_attempt(endpoint, sent.as_ref().map(|r| r.status()).ok(), started.elapsed());
+        let status = sent.as_ref().map(|r| r.status()).ok();
+        record_attempt(endpoint, status, started.elapsed());
+        self.health.record(status);
         let response = sent.map_err(|e| {
             // Without the URL: Pixelz URLs carry the API key.
             let e = e.without_url();

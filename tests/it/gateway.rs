@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 pub async fn gateway(args: ServeArgs) -> Running {
+    capture_logs();
     // A fast sandbox clock unless the test sets its own.
     let step = if args.sandbox_step_ms == 0 { 5 } else { args.sandbox_step_ms };
     let args = ServeArgs { listen: Some("127.0.0.1:0".into()), sandbox_step_ms: step, ..args };
@@ -35,9 +36,7 @@ const DOCUMENTED_CLIENT: &str = "{ client(id: \"cl_ABC123DEF456GHI789JKL012MNO34
 async fn health_graphiql_and_a_query() {
     let gateway = gateway(ServeArgs::default()).await;
     let base = format!("http://{}", gateway.addr());
-    for path in ["/healthz", "/readyz"] {
-        assert_eq!(answer(http().get(format!("{base}{path}"))).await, (200, json!({ "status": "ok" })));
-    }
+    assert_eq!(answer(http().get(format!("{base}/healthz"))).await, (200, json!({ "status": "ok" })));
     let page = http().get(format!("{base}/graphql")).header("Accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
@@ -155,4 +154,38 @@ fn schema_file_matches_the_schema() {
         committed == pixgate::graphql::sdl(),
         "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
     );
+}
+
+#[tokio::test]
+async fn readiness_reflects_what_each_upstream_said_lately_without_polling_it() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let sandbox = gateway.sandbox().unwrap();
+    let readyz = format!("http://{}/readyz", gateway.addr());
+    sandbox.reset_requests();
+    let (status, body) = answer(http().get(&readyz)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+    assert_eq!(body["upstreams"]["pixieset"]["status"], "up");
+    assert_eq!(body["upstreams"]["pixelz"]["status"], "up");
+    assert_eq!(sandbox.requests().total, 2, "one probe each, having heard nothing yet");
+    for _ in 0..5 {
+        answer(http().get(&readyz)).await;
+    }
+    assert_eq!(sandbox.requests().total, 2, "what was heard lately is enough");
+
+    let upstream = crate::support::sandbox().await;
+    upstream.set_faults(pixgate::sandbox::Faults { error_rate: 1.0, error_status: 503, ..Default::default() });
+    let cut_off = remote_gateway(&upstream, None).await;
+    let (status, body) = answer(http().get(format!("http://{}/readyz", cut_off.addr()))).await;
+    assert_eq!((status, body["status"].as_str()), (503, Some("unready")), "{body}");
+    upstream.set_faults(pixgate::sandbox::Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        target: pixgate::sandbox::FaultTarget::Pixelz,
+        ..Default::default()
+    });
+    // Pixieset is heard from again through an ordinary query.
+    graphql(&cut_off, DOCUMENTED_CLIENT, &[]).await;
+    let (status, body) = answer(http().get(format!("http://{}/readyz", cut_off.addr()))).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("degraded")), "{body}");
+    assert_eq!(body["upstreams"]["pixelz"]["status"], "down");
 }

@@ -13,11 +13,29 @@ pub async fn sandbox() -> Sandbox {
 }
 
 pub async fn sandbox_with_step(step_ms: u64) -> Sandbox {
+    capture_logs();
     let settings = SandboxSettings {
         processing: ProcessingSettings { step_ms, ..ProcessingSettings::default() },
         ..SandboxSettings::default()
     };
     Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.expect("sandbox starts")
+}
+
+/// With `PIXGATE_TEST_LOG=<file>`, the whole run logs to that file, pixgate at TRACE
+/// and the HTTP stack below it too, so `.ci/run` can show no credential reached a line.
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(path) = std::env::var_os("PIXGATE_TEST_LOG") else { return };
+        let file = std::fs::File::create(path).expect("the test log file can be created");
+        let filter =
+            "pixgate=trace,tower_http=trace,reqwest=trace,hyper_util=debug,async_graphql=trace,redis=debug,info";
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    });
 }
 
 thread_local! {

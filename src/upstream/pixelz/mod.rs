@@ -101,6 +101,12 @@ impl PixelzClient {
         serde_json::from_value(answer).map_err(|e| malformed(endpoint, status, e, bytes, secrets))
     }
 
+    /// Whether Pixelz answered lately, probing without credentials when nothing was heard.
+    pub async fn health(&self) -> Option<super::health::Heard> {
+        let url = url_with(&self.base, &["Templates", ""]);
+        self.transport.health.check(|| self.transport.http.get(url)).await
+    }
+
     /// A GET: credentials and parameters in the query string.
     async fn get<T: DeserializeOwned>(
         &self,

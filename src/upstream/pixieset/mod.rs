@@ -131,6 +131,13 @@ impl PixiesetClient {
         self.transport.call(endpoint, retry, &secrets, build, read).await
     }
 
+    /// Whether Pixieset answered lately, probing without credentials when nothing was heard.
+    pub async fn health(&self) -> Option<super::health::Heard> {
+        let url = url_with(&self.base, &["clients", ""]);
+        let probe = || self.transport.http.get(url).header("X-Requested-With", "XMLHttpRequest");
+        self.transport.health.check(probe).await
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         credentials: &PixiesetCredentials,
