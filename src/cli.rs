@@ -154,6 +154,9 @@ pub struct ServeArgs {
     /// Comma-separated origins browsers may call from (`https://app.example.com`), or `*` for any [default: none].
     #[arg(long, env = "PIXGATE_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
+    /// OTLP/HTTP collector to export spans to, e.g. http://127.0.0.1:4318 [default: none, spans are only logged].
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// Log format [default: human].
     #[arg(long, env = "PIXGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

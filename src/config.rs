@@ -70,6 +70,7 @@ pub struct FileConfig {
     pub rate_limit_tenant: Option<u32>,
     pub rate_limit_tenant_burst: Option<u32>,
     pub cors_origins: Option<Vec<String>>,
+    pub otlp_endpoint: Option<String>,
 }
 
 impl FileConfig {
@@ -125,6 +126,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub rate_limits: RateSettings,
     pub cors: Cors,
+    /// Where spans are exported over OTLP/HTTP, when anywhere.
+    pub otlp_endpoint: Option<Url>,
 }
 
 /// Which browser origins may call the gateway.
@@ -352,6 +355,10 @@ impl Config {
             },
         };
         let cors = cors(args.cors_origins.or(file.cors_origins))?;
+        let otlp_endpoint = non_empty(args.otlp_endpoint)
+            .or(file.otlp_endpoint)
+            .map(|raw| http_url("otlp_endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)", &raw))
+            .transpose()?;
 
         let config = Self {
             listen,
@@ -385,6 +392,7 @@ impl Config {
             max_body_bytes: max_body_kb.saturating_mul(1024),
             rate_limits,
             cors,
+            otlp_endpoint,
         };
         config.check_default_credentials_are_guarded()?;
         Ok(config)

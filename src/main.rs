@@ -2,48 +2,63 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use pixgate::cli::{Cli, Command, LogFormat};
+use pixgate::cli::{Cli, Command, LogFormat, SandboxArgs};
 use pixgate::config::Config;
 use pixgate::sandbox::{Faults, ProcessingSettings, Sandbox, SandboxSettings};
 use pixgate::{graphql, server, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => {
             let config = Config::resolve(&args).context("invalid configuration")?;
-            telemetry::init(config.log_format);
-            tracing::info!(?config, "starting pixgate");
-            let running = server::start(config).await.context("cannot start pixgate")?;
-            announce(&[
-                format!("listening on http://{}", running.addr()),
-                format!("GraphiQL: http://{}/graphql", running.addr()),
-            ]);
-            running.serve_until(server::shutdown_signal()).await.context("server failed")?;
+            // Outside the runtime: the trace exporter runs threads of its own, and its
+            // last flush, when this guard drops after the runtime ends, blocks.
+            let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_ref());
+            runtime()?.block_on(serve(config))
         }
         Command::Sandbox(args) => {
-            telemetry::init(LogFormat::Human);
-            let faults = Faults {
-                latency_ms: args.latency_ms,
-                error_rate: args.error_rate,
-                error_status: args.error_status,
-                retry_after_secs: args.retry_after_secs,
-                malformed_rate: args.malformed_rate,
-                target: args.fault_target.into(),
-            };
-            faults.validate().map_err(anyhow::Error::msg).context("invalid fault settings")?;
-            let processing =
-                ProcessingSettings { step_ms: args.step_ms, webhook_encoding: args.webhook_encoding.into() };
-            let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults })
-                .await
-                .with_context(|| format!("cannot listen on {}", args.listen))?;
-            announce(&[format!("listening on http://{}", sandbox.addr())]);
-            server::shutdown_signal().await;
-            sandbox.shutdown().await;
+            let _telemetry = telemetry::init(LogFormat::Human, None);
+            runtime()?.block_on(sandbox(args))
         }
-        Command::Schema => print!("{}", graphql::sdl()),
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(?config, "starting pixgate");
+    let running = server::start(config).await.context("cannot start pixgate")?;
+    announce(&[
+        format!("listening on http://{}", running.addr()),
+        format!("GraphiQL: http://{}/graphql", running.addr()),
+    ]);
+    running.serve_until(server::shutdown_signal()).await.context("server failed")
+}
+
+async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let faults = Faults {
+        latency_ms: args.latency_ms,
+        error_rate: args.error_rate,
+        error_status: args.error_status,
+        retry_after_secs: args.retry_after_secs,
+        malformed_rate: args.malformed_rate,
+        target: args.fault_target.into(),
+    };
+    faults.validate().map_err(anyhow::Error::msg).context("invalid fault settings")?;
+    let processing = ProcessingSettings { step_ms: args.step_ms, webhook_encoding: args.webhook_encoding.into() };
+    let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults })
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    announce(&[format!("listening on http://{}", sandbox.addr())]);
+    server::shutdown_signal().await;
+    sandbox.shutdown().await;
     Ok(())
 }
 

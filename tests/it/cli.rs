@@ -159,3 +159,46 @@ async fn json_logs_name_the_request_and_nest_upstream_calls_in_the_operation() {
         assert_eq!(record["spans"][0]["request_id"], "json-logs-7", "{record}");
     }
 }
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_when_an_endpoint_is_configured() {
+    // A collector that keeps what it is sent.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let kept = received.clone();
+    let collector = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                kept.lock().unwrap().push((kind, body.to_vec()));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let mut child = pixgate(&["--listen", "127.0.0.1:0", "--otlp-endpoint", &endpoint]).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let addr = line.strip_prefix("listening on ").unwrap().to_string();
+    let query = "{ pixelzAccount { email } client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { email } }";
+    let (status, _) = answer(http().post(format!("{addr}/graphql")).json(&serde_json::json!({ "query": query }))).await;
+    assert_eq!(status, 200);
+    // The last spans leave when the process stops.
+    assert!(terminate(&mut child).await.success());
+
+    let received = received.lock().unwrap();
+    assert!(!received.is_empty(), "the collector heard from pixgate");
+    let all: Vec<u8> = received.iter().flat_map(|(_, body)| body.clone()).collect();
+    assert!(received.iter().all(|(kind, _)| kind == "application/x-protobuf"), "OTLP/HTTP protobuf");
+    let holds = |needle: &str| all.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for name in ["pixgate", "request", "graphql", "upstream", "/clients/{client_id}"] {
+        assert!(holds(name), "the export holds {name:?}");
+    }
+    for secret in [sandbox::PIXELZ_API_KEY, sandbox::PIXIESET_COOKIE, sandbox::PIXELZ_APP_SECRET] {
+        assert!(!holds(secret), "a credential was exported");
+    }
+}
