@@ -264,6 +264,13 @@ impl Cache {
         }
     }
 
+    /// Forgets everything: a cold start without a restart.
+    pub fn invalidate_all(&self) {
+        if let Some(entries) = &self.entries {
+            entries.invalidate_all();
+        }
+    }
+
     /// Every key held for a tenant; for tests proving tenants stay apart.
     pub fn keys_of(&self, tenant: &TenantKey) -> Vec<Key> {
         self.entries

@@ -46,6 +46,10 @@ pub struct AppState {
     pub persisted: persisted::PersistedQueries,
     pub rate_limits: Arc<rate_limit::RateLimits>,
     pub cors: Cors,
+    /// Turns true when the gateway begins to stop.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Held by every WebSocket connection while it lives.
+    pub sockets: tokio::sync::mpsc::Sender<()>,
     /// A bigger body is refused before it is read.
     pub max_body_bytes: usize,
 }
@@ -163,7 +167,12 @@ pub struct Running {
     hub: Hub,
     server: JoinHandle<std::io::Result<()>>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Yields None once every WebSocket connection has said goodbye.
+    sockets_closed: tokio::sync::mpsc::Receiver<()>,
 }
+
+/// How long a stopping gateway waits for its WebSocket connections to close.
+const SOCKETS_CLOSING: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Running {
     pub fn addr(&self) -> SocketAddr {
@@ -191,9 +200,11 @@ impl Running {
         self.shutdown().await
     }
 
-    pub async fn shutdown(self) -> std::io::Result<()> {
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
         let _ = self.stop.send(true);
         let result = self.server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        // Upgraded connections live outside the HTTP server's drain: wait for their close frames.
+        let _ = tokio::time::timeout(SOCKETS_CLOSING, self.sockets_closed.recv()).await;
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
         }
@@ -269,6 +280,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hub = Hub::default();
     let schema = build_schema(sources.clone(), webhook_url, hub.clone(), &config.limits);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let (sockets, sockets_closed) = tokio::sync::mpsc::channel(1);
     let redis = config.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
     let fanout = redis.as_ref().map(|redis| Fanout::start(redis, &hub, stopped.clone()));
     let poller = Poller {
@@ -289,6 +301,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         rate_limits: rate_limit::RateLimits::new(&config.rate_limits),
         cors: config.cors.clone(),
         max_body_bytes: config.max_body_bytes,
+        stopping: stopped.clone(),
+        sockets: sockets.clone(),
     };
     tokio::spawn(poller.run(stopped.clone()));
     let server = tokio::spawn(async move {
@@ -302,7 +316,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             })
             .await
     });
-    Ok(Running { addr, sandbox, cache, hub, server, stop })
+    drop(sockets);
+    Ok(Running { addr, sandbox, cache, hub, server, stop, sockets_closed })
 }
 
 /// Where Pixelz reaches this gateway: the configured public URL, or else the bound

@@ -9,10 +9,12 @@ use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Json;
+use axum::extract::ws::{CloseFrame, Message, close_code};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use futures_util::stream::{self, Stream, StreamExt};
 use tracing::Instrument;
 
@@ -50,14 +52,27 @@ pub async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let (sources, access, schema) = (state.sources.clone(), state.access.clone(), state.schema.clone());
-            let connection = GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let supplied = Supplied::from_init_payload(&payload, &headers);
-                    let mut data = Data::default();
-                    data.insert(Arc::new(Loaders::new(&sources, access.resolve(supplied))));
-                    Ok(data)
-                })
-                .serve();
+            let (mut stopping, alive) = (state.stopping.clone(), state.sockets.clone());
+            let connection = async move {
+                let (mut sink, incoming) = socket.split();
+                // A stopping gateway ends the conversation as if the client had gone quiet...
+                let incoming = incoming.take_until(async move {
+                    let _ = stopping.wait_for(|stopping| *stopping).await;
+                });
+                GraphQLWebSocket::new_with_pair(&mut sink, incoming, schema, protocol)
+                    .on_connection_init(move |payload| async move {
+                        let supplied = Supplied::from_init_payload(&payload, &headers);
+                        let mut data = Data::default();
+                        data.insert(Arc::new(Loaders::new(&sources, access.resolve(supplied))));
+                        Ok(data)
+                    })
+                    .serve()
+                    .await;
+                // ...then says goodbye with a close frame, so clients know to reconnect elsewhere.
+                let goodbye = CloseFrame { code: close_code::AWAY, reason: "pixgate is stopping".into() };
+                let _ = sink.send(Message::Close(Some(goodbye))).await;
+                drop(alive);
+            };
             // The connection outlives the upgrade request; it keeps its id and span.
             request_id::scope(id, connection.instrument(span))
         })

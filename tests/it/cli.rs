@@ -202,3 +202,65 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_configured() {
         assert!(!holds(secret), "a credential was exported");
     }
 }
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_closes_subscriptions() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    // A slow upstream keeps a query in flight while the signal arrives.
+    let upstream = sandbox_with_step(600_000).await;
+    let mut command = pixgate(&["--listen", "127.0.0.1:0"]);
+    command
+        .env("PIXIESET_BASE_URL", upstream.pixieset_base_url())
+        .env("PIXELZ_BASE_URL", upstream.pixelz_base_url())
+        .env("PIXIESET_COOKIE", sandbox::PIXIESET_COOKIE)
+        .env("PIXELZ_CONTACT_EMAIL", sandbox::PIXELZ_CONTACT_EMAIL)
+        .env("PIXELZ_API_KEY", sandbox::PIXELZ_API_KEY);
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let base = line.strip_prefix("listening on ").unwrap().to_string();
+
+    let submitted =
+        "mutation { submitPixelzImage(input: { imageUrls: [\"https://images.example.com/stop.jpg\"] }) { ticket } }";
+    let (_, body) =
+        answer(http().post(format!("{base}/graphql")).json(&serde_json::json!({ "query": submitted }))).await;
+    let ticket = body["data"]["submitPixelzImage"]["ticket"].as_str().unwrap().to_string();
+    let mut request = format!("{}/graphql/ws", base.replace("http", "ws")).into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(Message::Text(serde_json::json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    let query = format!("subscription {{ pixelzImageStatusChanged(tickets: [\"{ticket}\"]) {{ statusId }} }}");
+    let subscribe = serde_json::json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    for _ in 0..2 {
+        socket.next().await.unwrap().unwrap(); // the ack, then the current state
+    }
+
+    upstream.set_faults(sandbox::Faults { latency_ms: 700, ..Default::default() });
+    let slow = "{ clients(first: 1) { edges { node { id } } } }";
+    let in_flight =
+        tokio::spawn(answer(http().post(format!("{base}/graphql")).json(&serde_json::json!({ "query": slow }))));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = terminate(&mut child).await;
+
+    let (code, body) = in_flight.await.unwrap();
+    assert_eq!(code, 200, "the request in flight was finished: {body}");
+    assert!(body["data"]["clients"]["edges"].is_array(), "{body}");
+    assert!(status.success(), "a clean exit");
+    let mut goodbye = None;
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        match message {
+            Ok(Message::Close(frame)) => {
+                goodbye = frame;
+                break;
+            }
+            Ok(_) => continue,
+            Err(e) => panic!("the connection was dropped, not closed: {e}"),
+        }
+    }
+    let goodbye = goodbye.expect("a close frame");
+    assert_eq!(u16::from(goodbye.code), 1001, "going away: {goodbye:?}");
+}

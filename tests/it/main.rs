@@ -8,6 +8,7 @@ mod live;
 mod mutations;
 mod observability;
 mod persisted;
+mod reliability;
 mod sandbox_faults;
 mod sandbox_pixelz;
 mod sandbox_pixieset;
