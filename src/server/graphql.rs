@@ -1,8 +1,10 @@
 //! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
 //! for a browser, serves GraphiQL. Both take automatic persisted queries.
 
+use async_graphql::ParseRequestError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -23,7 +25,40 @@ fn idempotency_header(headers: &HeaderMap) -> Option<IdempotencyHeader> {
     (!key.is_empty() && key.len() <= MAX_KEY_LEN).then(|| IdempotencyHeader(Some(key.to_string())))
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLBatchRequest) -> Response {
+/// Only JSON bodies: a form or `text/plain` POST is what a foreign page can send
+/// without a CORS preflight, and it must not act with the default credentials.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn unreadable(rejection: GraphQLRejection) -> Response {
+    match rejection.0 {
+        ParseRequestError::PayloadTooLarge => {
+            refusal(StatusCode::PAYLOAD_TOO_LARGE, "the request body is over the limit", "PAYLOAD_TOO_LARGE")
+        }
+        error => {
+            refusal(StatusCode::BAD_REQUEST, &format!("the body is not a GraphQL request: {error}"), "BAD_REQUEST")
+        }
+    }
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+) -> Response {
+    if !is_json(&headers) {
+        let message = "send GraphQL over POST as `Content-Type: application/json`";
+        return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, message, "UNSUPPORTED_MEDIA_TYPE");
+    }
+    let request = match request {
+        Ok(request) => request,
+        Err(rejection) => return unreadable(rejection),
+    };
     let Some(idempotency) = idempotency_header(&headers) else {
         let message = format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters");
         return refusal(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST");

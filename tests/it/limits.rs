@@ -105,3 +105,38 @@ async fn introspection_suggestions_and_graphiql_can_be_switched_off_but_not_on_t
     let (_, body) = post(&sandboxed, &json!({ "query": "{ pixelzAcount { email } }" })).await;
     assert!(body.to_string().contains("Did you mean"), "{body}");
 }
+
+#[tokio::test]
+async fn bodies_that_are_not_json_graphql_get_clear_4xx_answers() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let url = format!("http://{}/graphql", gateway.addr());
+    let sandbox = gateway.sandbox().unwrap();
+    sandbox.reset_requests();
+    let query = r#"{"query": "mutation { createPixelzContact(input: {email: \"x@y.z\", name: \"X\", countryCode: \"US\"}) { userErrors { code } } }"}"#;
+    for (content_type, body, status, expected) in [
+        (Some("application/json"), r#"{"query": "{ __typename }""#, 400, "BAD_REQUEST"),
+        (Some("application/json"), r#"{"query": 5}"#, 400, "BAD_REQUEST"),
+        (Some("application/json"), "", 400, "BAD_REQUEST"),
+        // What a foreign page can send without a preflight: never run, whatever it holds.
+        (Some("text/plain"), query, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (Some("application/x-www-form-urlencoded"), query, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (Some("multipart/form-data; boundary=x"), query, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (None, query, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ] {
+        let mut request = http().post(&url).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        let (got, answer) = answer(request).await;
+        assert_eq!((got, code(&answer)), (status, expected), "{content_type:?} {body}: {answer}");
+    }
+    assert_eq!(sandbox.requests().total, 0, "nothing reached an upstream");
+    let (status, _) = answer(
+        http()
+            .post(&url)
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(r#"{"query": "{ __typename }"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "a charset parameter is fine");
+}
