@@ -9,7 +9,7 @@ use tokio::process::{Child, ChildStdout, Command};
 
 use crate::support::*;
 
-fn pixgate(args: &[&str]) -> Command {
+pub fn pixgate(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pixgate"));
     command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     for var in ["PIXIESET_BASE_URL", "PIXELZ_BASE_URL", "PIXGATE_LISTEN", "PIXGATE_CONFIG"] {
@@ -28,7 +28,7 @@ async fn spawn_listening(args: &[&str]) -> (Child, String, Lines<BufReader<Child
     (child, addr, lines)
 }
 
-async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits promptly on SIGTERM").unwrap()

@@ -15,6 +15,7 @@ mod sandbox_pixieset;
 mod sandbox_processing;
 mod schema;
 mod secrets;
+mod soak;
 mod support;
 mod traffic;
 mod upstream;
