@@ -122,7 +122,7 @@ pub async fn typed_payload_too_large(State(max_bytes): State<usize>, response: R
     refusal(StatusCode::PAYLOAD_TOO_LARGE, &message, "PAYLOAD_TOO_LARGE")
 }
 
-fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
+pub(super) fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
 }

@@ -9,9 +9,10 @@ use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::ws::{CloseFrame, Message, close_code};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
@@ -87,8 +88,19 @@ fn next(response: &async_graphql::Response) -> Event {
 pub async fn sse(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(request): Json<async_graphql::Request>,
+    request: Result<Json<async_graphql::Request>, JsonRejection>,
 ) -> Response {
+    let request = match request {
+        Ok(Json(request)) => request,
+        Err(rejection) => {
+            let code = match rejection.status() {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+                StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+                _ => "BAD_REQUEST",
+            };
+            return super::graphql::refusal(rejection.status(), &rejection.body_text(), code);
+        }
+    };
     let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
     let mut responses = state.schema.execute_stream(request.data(loaders));
     // The stream is read after this handler returns: a task of the request's own keeps its id and span.

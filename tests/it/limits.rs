@@ -140,3 +140,17 @@ async fn bodies_that_are_not_json_graphql_get_clear_4xx_answers() {
     .await;
     assert_eq!(status, 200, "a charset parameter is fine");
 }
+
+#[tokio::test]
+async fn the_sse_route_refuses_bodies_that_are_not_json_graphql_with_typed_errors() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let url = format!("http://{}/graphql/sse", gateway.addr());
+    let subscription = r#"{"query": "subscription { pixelzImageStatusChanged(tickets: [\"x\"]) { status } }"}"#;
+    for (content_type, body, status, expected) in [
+        ("text/plain", subscription, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("application/json", r#"{"query": "#, 400, "BAD_REQUEST"),
+    ] {
+        let (got, answer) = answer(http().post(&url).header("Content-Type", content_type).body(body)).await;
+        assert_eq!((got, code(&answer)), (status, expected), "{answer}");
+    }
+}
