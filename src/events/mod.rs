@@ -9,7 +9,7 @@ pub mod fanout;
 pub mod poller;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{mpsc, watch};
 
@@ -39,6 +39,13 @@ pub enum Relayed {
     State { image: ImageStatus },
 }
 
+/// The maps stay consistent whatever a panicking holder was doing (each change is one
+/// insert, remove or channel send), so a poisoned lock is taken over rather than
+/// spreading the panic to every later request.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Every watched image and its latest state.
 #[derive(Clone, Default)]
 pub struct Hub {
@@ -49,14 +56,14 @@ pub struct Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("watched", &self.images.lock().map(|i| i.len()).unwrap_or(0)).finish()
+        f.debug_struct("Hub").field("watched", &locked(&self.images).len()).finish()
     }
 }
 
 impl Hub {
     /// Starts (or joins) watching an image that `credentials` were shown to open.
     pub fn watch(&self, credentials: &PixelzCredentials, current: Arc<ImageStatus>) -> watch::Receiver<ImageState> {
-        let mut images = self.images.lock().expect("hub lock poisoned");
+        let mut images = locked(&self.images);
         let ticket = current.image_ticket.to_ascii_lowercase();
         match images.get(&ticket) {
             Some(watched) => {
@@ -76,11 +83,11 @@ impl Hub {
 
     /// Sends what happened here to the other instances, without ever waiting for them.
     pub fn relay_to(&self, sender: mpsc::Sender<Relayed>) {
-        *self.relay.lock().expect("hub lock poisoned") = Some(sender);
+        *locked(&self.relay) = Some(sender);
     }
 
     fn relay(&self, event: Relayed) {
-        if let Some(sender) = self.relay.lock().expect("hub lock poisoned").as_ref()
+        if let Some(sender) = locked(&self.relay).as_ref()
             && sender.try_send(event).is_err()
         {
             tracing::warn!("the event relay is full or closed; other instances miss an event");
@@ -105,7 +112,7 @@ impl Hub {
     }
 
     fn publish_here(&self, image: Arc<ImageStatus>) -> bool {
-        let images = self.images.lock().expect("hub lock poisoned");
+        let images = locked(&self.images);
         let Some(watched) = images.get(&image.image_ticket.to_ascii_lowercase()) else { return false };
         watched.state.send_if_modified(|state| {
             let changed = state.as_ref().is_none_or(|current| current.status_id != image.status_id);
@@ -126,7 +133,7 @@ impl Hub {
 
     fn finish_here(&self, ticket: &str, processed_url: Option<String>) -> bool {
         let current = {
-            let images = self.images.lock().expect("hub lock poisoned");
+            let images = locked(&self.images);
             let Some(watched) = images.get(&ticket.to_ascii_lowercase()) else { return false };
             watched.state.borrow().clone()
         };
@@ -145,7 +152,7 @@ impl Hub {
 
     /// Unfinished images someone still watches, grouped by the credentials to poll them with.
     pub fn to_poll(&self) -> Vec<(PixelzCredentials, Vec<String>)> {
-        let mut images = self.images.lock().expect("hub lock poisoned");
+        let mut images = locked(&self.images);
         // Nobody watches these any more.
         images.retain(|_, watched| watched.state.receiver_count() > 0);
         let mut by_tenant: HashMap<_, (PixelzCredentials, Vec<String>)> = HashMap::new();
@@ -164,11 +171,11 @@ impl Hub {
 
     /// The latest state of a watched image.
     pub fn latest(&self, ticket: &str) -> ImageState {
-        self.images.lock().ok()?.get(&ticket.to_ascii_lowercase()).and_then(|w| w.state.borrow().clone())
+        locked(&self.images).get(&ticket.to_ascii_lowercase()).and_then(|w| w.state.borrow().clone())
     }
 
     pub fn watched_count(&self) -> usize {
-        self.images.lock().map(|i| i.len()).unwrap_or(0)
+        locked(&self.images).len()
     }
 }
 
