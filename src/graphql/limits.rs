@@ -3,6 +3,7 @@
 //! carries a stable `extensions.code`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::extensions::{
@@ -223,11 +224,17 @@ pub struct Enforce(pub Arc<Limits>);
 
 impl ExtensionFactory for Enforce {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Enforcing(self.0.clone()))
+        Arc::new(Enforcing { limits: self.0.clone(), only_subscriptions: AtomicBool::new(false) })
     }
 }
 
-struct Enforcing(Arc<Limits>);
+/// One per operation.
+struct Enforcing {
+    limits: Arc<Limits>,
+    /// A subscription's events are resolved from memory, one `execute` each: a
+    /// timer per event would cost every subscriber and could never fire.
+    only_subscriptions: AtomicBool,
+}
 
 #[async_trait::async_trait]
 impl Extension for Enforcing {
@@ -240,9 +247,9 @@ impl Extension for Enforcing {
     ) -> ServerResult<ExecutableDocument> {
         // The parser recurses per level: a hostile nesting is refused before it gets there.
         let nesting = brace_nesting(query);
-        if nesting > self.0.max_depth + NESTING_ALLOWANCE {
+        if nesting > self.limits.max_depth + NESTING_ALLOWANCE {
             return Err(refusal(
-                format!("the operation is nested {nesting} levels deep; the limit is {}", self.0.max_depth),
+                format!("the operation is nested {nesting} levels deep; the limit is {}", self.limits.max_depth),
                 "QUERY_TOO_DEEP",
             ));
         }
@@ -250,7 +257,9 @@ impl Extension for Enforcing {
             let code = parse_code(&e.message);
             with_code(e, code)
         })?;
-        self.0.check_document(&document)?;
+        self.limits.check_document(&document)?;
+        let only_subscriptions = document.operations.iter().all(|(_, o)| o.node.ty == OperationType::Subscription);
+        self.only_subscriptions.store(only_subscriptions, Ordering::Relaxed);
         Ok(document)
     }
 
@@ -276,7 +285,10 @@ impl Extension for Enforcing {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let limit = self.0.execution_timeout;
+        if self.only_subscriptions.load(Ordering::Relaxed) {
+            return next.run(ctx, operation_name).await;
+        }
+        let limit = self.limits.execution_timeout;
         tokio::time::timeout(limit, next.run(ctx, operation_name)).await.unwrap_or_else(|_| {
             Response::from_errors(vec![refusal(
                 format!("the operation did not finish within {} ms", limit.as_millis()),

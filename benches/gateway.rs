@@ -1,0 +1,357 @@
+//! The gateway under load, measured, and beside it the same data fetched the naive way.
+//!
+//! Starts the sandbox in this process and the gateway (the release binary) as its
+//! own, on loopback. wrk drives each scenario for a few seconds and reports
+//! throughput and latency; the sandbox counts the upstream calls; the gateway's
+//! memory is sampled while it works. Then one client, in sequence, fetches the
+//! contracts with their clients and templates through the gateway (cold and warm)
+//! and straight from the sandbox's REST API, one request per object, with and
+//! without latency added to every upstream answer.
+//!
+//! Writes `target/bench/gateway.md` and `target/bench/gateway.json`.
+//! `scripts/benchmark` installs wrk, runs this and quotes the table in BENCHMARKS.md.
+//! `PIXGATE_BENCH_SECS` sets each scenario's length (default 5).
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pixgate::sandbox::{self, Faults, Sandbox, SandboxSettings};
+use serde_json::{Value, json};
+use support::{Gateway, ms, percentile};
+
+mod support;
+
+const CONNECTIONS: usize = 16;
+const CONTRACTS: &str = "{ contracts(first: 45) { edges { node { client { email } template { name } } } } }";
+const CLIENT: &str = "{ client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { firstName lastName email type } }";
+const CREATE_CLIENT: &str =
+    "mutation { createClient(input: { firstName: \"Bench\", email: \"bench-%d@example.com\" }) { client { id } } }";
+/// Sequential runs for the side-by-side comparison, per latency.
+const SEQUENTIAL_RUNS: usize = 9;
+const ADDED_LATENCIES_MS: [u64; 2] = [0, 20];
+
+struct Scenario {
+    name: &'static str,
+    query: String,
+    /// The gateway with its cache switched off: every request goes upstream.
+    cold: bool,
+    /// The query's `%d` is replaced by a number unique to each request.
+    numbered: bool,
+}
+
+/// What wrk measured, and what was seen meanwhile.
+struct Measured {
+    name: &'static str,
+    requests: u64,
+    seconds: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    /// Answers that were not HTTP 200 without GraphQL errors, and socket errors.
+    failures: u64,
+    upstream_calls: u64,
+    rss_peak_kib: u64,
+}
+
+/// A wrk script: POSTs the query, counts answers that failed, and prints its figures as JSON.
+fn wrk_script(scenario: &Scenario) -> String {
+    let body = json!({ "query": scenario.query }).to_string();
+    let request = if scenario.numbered {
+        "counter = 0\nfunction request()\n  counter = counter + 1\n  return wrk.format(nil, nil, nil, string.format(body, counter))\nend\n"
+    } else {
+        "wrk.body = body\n"
+    };
+    format!(
+        r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+body = [==[{body}]==]
+{request}
+failures = 0
+function response(status, headers, answer)
+  if status ~= 200 or answer:find('"errors"', 1, true) then failures = failures + 1 end
+end
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local failed = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
+  io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"failures":%d}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, failed))
+end
+"#
+    )
+}
+
+fn wrk_version() -> String {
+    let output = Command::new("wrk").arg("--version").output();
+    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr));
+    text.ok()
+        .and_then(|t| t.lines().next().map(|l| l.split(" Copyright").next().unwrap_or(l).to_string()))
+        .unwrap_or_else(|| {
+            eprintln!("wrk is not installed: `apt-get install wrk`, or run scripts/benchmark, which installs it");
+            std::process::exit(2)
+        })
+}
+
+async fn run_scenario(scenario: &Scenario, gateway: &Gateway, sandbox: &Sandbox, seconds: u64) -> Measured {
+    let script = std::env::temp_dir().join(format!("pixgate-bench-{}.lua", std::process::id()));
+    std::fs::write(&script, wrk_script(scenario)).expect("the wrk script is written");
+    let (pid, sampling) = (gateway.pid().to_string(), Arc::new(AtomicBool::new(true)));
+    let peak = Arc::new(AtomicU64::new(gateway.rss_kib()));
+    let sampler = {
+        let (sampling, peak) = (sampling.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(support::rss_kib(&pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    sandbox.reset_requests();
+    let output = tokio::process::Command::new("wrk")
+        .args(["--threads", "1", "--connections", &CONNECTIONS.to_string(), "--duration", &format!("{seconds}s")])
+        .arg("--script")
+        .arg(&script)
+        .arg(format!("http://{}/graphql", gateway.addr))
+        .output()
+        .await
+        .expect("wrk runs");
+    let upstream_calls = sandbox.requests().total;
+    sampling.store(false, Ordering::Relaxed);
+    sampler.join().expect("the memory sampler");
+    let _ = std::fs::remove_file(&script);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let figures: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("wrk printed no figures: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    let micros = |field: &str| Duration::from_micros(figures[field].as_u64().unwrap_or(0));
+    Measured {
+        name: scenario.name,
+        requests: figures["requests"].as_u64().unwrap_or(0),
+        seconds: figures["duration_us"].as_f64().unwrap_or(1.0) / 1e6,
+        p50: micros("p50_us"),
+        p99: micros("p99_us"),
+        max: micros("max_us"),
+        failures: figures["failures"].as_u64().unwrap_or(u64::MAX),
+        upstream_calls,
+        rss_peak_kib: peak.load(Ordering::Relaxed),
+    }
+}
+
+async fn graphql(http: &reqwest::Client, gateway: &Gateway, query: &str) -> Value {
+    let body: Value = http
+        .post(format!("http://{}/graphql", gateway.addr))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("a JSON answer");
+    assert!(body["errors"].is_null(), "{query}: {body}");
+    body
+}
+
+/// The contracts, then each contract's client and template, one request each, in sequence.
+/// Returns the requests made.
+async fn naive_contracts(http: &reqwest::Client, sandbox: &Sandbox) -> u64 {
+    let get = |path: String| {
+        http.get(format!("{}{path}", sandbox.pixieset_base_url()))
+            .header("Cookie", sandbox::PIXIESET_COOKIE)
+            .header("X-Requested-With", "XMLHttpRequest")
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        assert!(response.status().is_success(), "the sandbox answered {}", response.status());
+        response.json::<Value>().await.expect("a JSON answer")
+    };
+    let list = answer(get("/contracts?per_page=45".into()).await.expect("the sandbox answers")).await;
+    let contracts = list["data"].as_array().expect("a list of contracts");
+    assert_eq!(contracts.len(), 45);
+    for contract in contracts {
+        let (client, template) = (&contract["client_id"], &contract["template_id"]);
+        let client = answer(get(format!("/clients/{}", client.as_str().unwrap())).await.unwrap()).await;
+        assert!(client["data"]["email"].is_string());
+        let template = answer(get(format!("/templates/contracts/{}", template.as_str().unwrap())).await.unwrap());
+        assert!(template.await["data"]["name"].is_string());
+    }
+    1 + 2 * contracts.len() as u64
+}
+
+/// The median of `runs` timed runs of `work`, and the upstream calls of the last.
+async fn timed<F, Fut>(sandbox: &Sandbox, runs: usize, mut work: F) -> (Duration, u64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (mut times, mut calls) = (Vec::with_capacity(runs), 0);
+    for _ in 0..runs {
+        sandbox.reset_requests();
+        let started = Instant::now();
+        work().await;
+        times.push(started.elapsed());
+        calls = sandbox.requests().total;
+    }
+    times.sort();
+    (percentile(&times, 0.5), calls)
+}
+
+struct SideBySide {
+    added_latency_ms: u64,
+    naive: (Duration, u64),
+    cold: (Duration, u64),
+    warm: (Duration, u64),
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("PIXGATE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let wrk = wrk_version();
+    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxSettings::default()).await.expect("sandbox starts");
+    let http = reqwest::Client::new();
+    let warm = Gateway::start(&sandbox, &[]);
+    let cold = Gateway::start(&sandbox, &[("PIXGATE_CACHE_MB", "0")]);
+
+    // Warm the cache, and find the second page of the client list.
+    graphql(&http, &warm, CLIENT).await;
+    graphql(&http, &warm, CONTRACTS).await;
+    let first_page = graphql(&http, &warm, "{ clients(first: 10) { pageInfo { endCursor } } }").await;
+    let cursor = first_page["data"]["clients"]["pageInfo"]["endCursor"].as_str().expect("a cursor").to_string();
+    let page = format!(
+        "{{ clients(first: 10, after: {cursor:?}) {{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id firstName email }} }} }} }}"
+    );
+    graphql(&http, &warm, &page).await;
+    let idle_kib = warm.rss_kib();
+
+    let scenarios = [
+        Scenario { name: "one client by id (warm cache)", query: CLIENT.into(), cold: false, numbered: false },
+        Scenario {
+            name: "45 contracts with client and template (warm cache)",
+            query: CONTRACTS.into(),
+            cold: false,
+            numbered: false,
+        },
+        Scenario {
+            name: "45 contracts with client and template (cold: cache off)",
+            query: CONTRACTS.into(),
+            cold: true,
+            numbered: false,
+        },
+        Scenario { name: "clients, second page of 10 (warm cache)", query: page, cold: false, numbered: false },
+        Scenario { name: "createClient mutation", query: CREATE_CLIENT.into(), cold: false, numbered: true },
+    ];
+    let mut measured = Vec::new();
+    for scenario in &scenarios {
+        let gateway = if scenario.cold { &cold } else { &warm };
+        measured.push(run_scenario(scenario, gateway, &sandbox, seconds).await);
+    }
+
+    let mut side_by_side = Vec::new();
+    for added_latency_ms in ADDED_LATENCIES_MS {
+        sandbox.set_faults(Faults { latency_ms: added_latency_ms, ..Faults::default() });
+        let runs = if added_latency_ms == 0 { SEQUENTIAL_RUNS * 3 } else { SEQUENTIAL_RUNS };
+        let naive = timed(&sandbox, runs, || async {
+            naive_contracts(&http, &sandbox).await;
+        })
+        .await;
+        let cold_run = timed(&sandbox, runs, || async {
+            graphql(&http, &cold, CONTRACTS).await;
+        })
+        .await;
+        let warm_run = timed(&sandbox, runs, || async {
+            graphql(&http, &warm, CONTRACTS).await;
+        })
+        .await;
+        side_by_side.push(SideBySide { added_latency_ms, naive, cold: cold_run, warm: warm_run });
+    }
+    sandbox.set_faults(Faults::default());
+
+    let peak_kib = measured.iter().map(|m| m.rss_peak_kib).max().unwrap_or(0);
+    let machine = support::machine();
+    let mut table = format!(
+        "{}; {wrk}, 1 thread, {CONNECTIONS} connections, {seconds} s per scenario.\n\n",
+        support::machine_line(&machine)
+    );
+    table.push_str(
+        "| scenario | requests/s | p50 (ms) | p99 (ms) | max (ms) | upstream calls per query | failed answers |\n",
+    );
+    table.push_str("|---|---|---|---|---|---|---|\n");
+    for m in &measured {
+        table.push_str(&format!(
+            "| {} | {:.0} | {} | {} | {} | {:.2} | {} |\n",
+            m.name,
+            m.requests as f64 / m.seconds,
+            ms(m.p50),
+            ms(m.p99),
+            ms(m.max),
+            m.upstream_calls as f64 / m.requests.max(1) as f64,
+            m.failures
+        ));
+    }
+    table.push_str(&format!(
+        "\nGateway memory (RSS): {} MiB idle after warming, {} MiB at most under load.\n\n",
+        mib(idle_kib),
+        mib(peak_kib)
+    ));
+    table.push_str("The 45 contracts with client and template, one client in sequence, median of the runs:\n\n");
+    table.push_str("| latency added per upstream answer | naive REST client (ms) | its requests | pixgate cold (ms) | its upstream calls | pixgate warm (ms) | its upstream calls | naive ÷ cold | naive ÷ warm |\n");
+    table.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    for row in &side_by_side {
+        table.push_str(&format!(
+            "| {} ms | {} | {} | {} | {} | {} | {} | {:.1}x | {:.1}x |\n",
+            row.added_latency_ms,
+            ms(row.naive.0),
+            row.naive.1,
+            ms(row.cold.0),
+            row.cold.1,
+            ms(row.warm.0),
+            row.warm.1,
+            row.naive.0.as_secs_f64() / row.cold.0.as_secs_f64(),
+            row.naive.0.as_secs_f64() / row.warm.0.as_secs_f64(),
+        ));
+    }
+    let figures = json!({
+        "machine": machine,
+        "load_generator": { "wrk": wrk, "threads": 1, "connections": CONNECTIONS, "seconds_per_scenario": seconds },
+        "scenarios": measured.iter().map(|m| json!({
+            "name": m.name,
+            "requests": m.requests,
+            "requests_per_second": m.requests as f64 / m.seconds,
+            "p50_ms": m.p50.as_secs_f64() * 1000.0,
+            "p99_ms": m.p99.as_secs_f64() * 1000.0,
+            "max_ms": m.max.as_secs_f64() * 1000.0,
+            "upstream_calls_per_query": m.upstream_calls as f64 / m.requests.max(1) as f64,
+            "failed_answers": m.failures,
+            "gateway_rss_peak_mib": m.rss_peak_kib as f64 / 1024.0,
+        })).collect::<Vec<_>>(),
+        "gateway_rss_mib": { "idle": idle_kib as f64 / 1024.0, "under_load_peak": peak_kib as f64 / 1024.0 },
+        "side_by_side": side_by_side.iter().map(|row| json!({
+            "query": CONTRACTS,
+            "added_latency_ms": row.added_latency_ms,
+            "naive_ms": row.naive.0.as_secs_f64() * 1000.0,
+            "naive_requests": row.naive.1,
+            "pixgate_cold_ms": row.cold.0.as_secs_f64() * 1000.0,
+            "pixgate_cold_upstream_calls": row.cold.1,
+            "pixgate_warm_ms": row.warm.0.as_secs_f64() * 1000.0,
+            "pixgate_warm_upstream_calls": row.warm.1,
+            "naive_over_cold": row.naive.0.as_secs_f64() / row.cold.0.as_secs_f64(),
+            "naive_over_warm": row.naive.0.as_secs_f64() / row.warm.0.as_secs_f64(),
+        })).collect::<Vec<_>>(),
+    });
+    support::write_figures("gateway.md", &table);
+    support::write_figures("gateway.json", &(serde_json::to_string_pretty(&figures).expect("JSON") + "\n"));
+    println!("{table}");
+    println!("written: target/bench/gateway.md, target/bench/gateway.json");
+    if measured.iter().any(|m| m.failures > 0 || m.requests == 0) {
+        eprintln!("some answers failed: these figures do not measure working requests");
+        std::process::exit(1);
+    }
+}
