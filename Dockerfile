@@ -7,6 +7,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 # The manifest names the benchmarks, so cargo wants their sources even for the binary.
 COPY benches ./benches
+# The browser pages and their scripts are embedded in the binary.
+COPY assets ./assets
+COPY examples ./examples
 RUN cargo build --release --locked
 
 # Run: a slim image, a non-root user, listening on every interface.

@@ -2,13 +2,12 @@
 //! for a browser, serves GraphiQL. Both take automatic persisted queries.
 
 use async_graphql::ParseRequestError;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
@@ -109,10 +108,6 @@ fn wants_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
 }
 
-fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("pixgate").finish())
-}
-
 /// The body limit's bare 413, as a GraphQL error a client can read.
 pub async fn typed_payload_too_large(State(max_bytes): State<usize>, response: Response) -> Response {
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
@@ -175,11 +170,12 @@ fn get_request(raw: &str) -> Result<async_graphql::Request, String> {
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
+    // A browser opening a link with a query gets GraphiQL with that query in its editor.
+    if wants_html(&headers) && state.limits.graphiql {
+        return super::browser::graphiql(state.access.defaults_are_sandbox).into_response();
+    }
     if !has_operation && wants_html(&headers) {
-        if !state.limits.graphiql {
-            return refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND");
-        }
-        return graphiql().into_response();
+        return refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND");
     }
     let mut request = match get_request(&query) {
         Ok(request) => request,

@@ -1,5 +1,6 @@
 //! Routes and transports: GraphQL over HTTP, GraphiQL, health. No business logic.
 
+mod browser;
 mod graphql;
 pub mod persisted;
 pub mod rate_limit;
@@ -72,6 +73,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/assets/{*name}", get(browser::asset))
+        .route("/demo", get(browser::demo_page))
+        .route("/demo/", get(browser::demo_page))
+        .route("/demo/{name}", get(browser::demo_file))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(assign_request_id))
