@@ -204,8 +204,93 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String,
     (row, met)
 }
 
-#[tokio::main]
-async fn main() {
+/// The floor this machine sets: 10,000 bare tokio tasks, each waiting on a watch channel
+/// and writing one pre-built frame, in a process of their own (this benchmark, started
+/// with `--floor-server`), read by the same load generator. Whatever the gateway adds
+/// to a delivery is above this.
+/// As long as the frame the gateway sends each subscriber here.
+const FLOOR_FRAME: &[u8] =
+    b"floor-event: a pre-built frame as long as the gateway sends for this benchmark..................................";
+
+fn floor_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        let (event, watched) = tokio::sync::watch::channel(());
+        // The first connection triggers an event per byte it sends; every other one waits for events.
+        let (mut control, _) = listener.accept().await.unwrap();
+        tokio::spawn(async move {
+            let mut byte = [0u8; 1];
+            while tokio::io::AsyncReadExt::read_exact(&mut control, &mut byte).await.is_ok() {
+                event.send_replace(());
+            }
+        });
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.set_nodelay(true).unwrap();
+            let mut watched = watched.clone();
+            watched.mark_unchanged();
+            tokio::spawn(async move {
+                while watched.changed().await.is_ok() {
+                    if tokio::io::AsyncWriteExt::write_all(&mut socket, FLOOR_FRAME).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+async fn floor(size: usize) -> String {
+    use std::io::{BufRead, Write};
+    let mut server = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--floor-server")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the floor server starts");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().to_string();
+    let mut control = std::net::TcpStream::connect(&addr).unwrap();
+    let mut streams = Vec::with_capacity(size);
+    for _ in 0..size {
+        let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        streams.push(stream.into_std().unwrap());
+    }
+    // Every connection accepted and waiting.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = server.id().to_string();
+    let (server_cpu, own_cpu) = (cpu_time(&pid), cpu_time("self"));
+    let watching = std::thread::spawn(move || arrivals(streams, &FLOOR_FRAME[..11]));
+    let sent = Instant::now();
+    control.write_all(b"!").unwrap();
+    let (arrived, sockets) = watching.join().expect("the arrivals thread");
+    let (server_cpu, own_cpu) = (cpu_time(&pid) - server_cpu, cpu_time("self") - own_cpu);
+    let mut latencies: Vec<Duration> = arrived.iter().map(|at| at.duration_since(sent)).collect();
+    latencies.sort();
+    drop(sockets);
+    let _ = server.kill();
+    let _ = server.wait();
+    format!(
+        "The floor on this machine, for comparison: {size} bare tokio tasks in a process of their own, each waiting on a watch channel and writing one pre-built frame of {} bytes, read by the same load generator: p50 {} ms, p99 {} ms, max {} ms; that process's CPU {} ms, the load generator's {} ms.\n",
+        FLOOR_FRAME.len(),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap()),
+        server_cpu.as_millis(),
+        own_cpu.as_millis()
+    )
+}
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--floor-server") {
+        return floor_server();
+    }
+    tokio::runtime::Runtime::new().expect("a runtime").block_on(measure());
+}
+
+async fn measure() {
     let settings = SandboxSettings {
         // Images stay where they are: the webhook below is the only change.
         processing: ProcessingSettings { step_ms: 3_600_000, ..ProcessingSettings::default() },
@@ -233,9 +318,10 @@ async fn main() {
         }
     }
     table.push_str(&format!(
-        "\n{} 10,000 subscribers: p99 fan-out under 100 ms and poll calls within the bound.\n",
+        "\n{} 10,000 subscribers: p99 fan-out under 100 ms and poll calls within the bound.\n\n",
         if all_met { "Met:" } else { "Missed:" }
     ));
+    table.push_str(&floor(10_000).await);
     println!("\n{table}");
     support::write_figures("subscriptions.md", &table);
     if !all_met {

@@ -48,6 +48,23 @@ async fn hostile_operations_are_refused_before_any_upstream_call() {
     let body = json!({ "query": "{ pixelzAccount { email } }", "variables": { "padding": five_megabytes } });
     refused(&gateway, &body, 413, "PAYLOAD_TOO_LARGE").await;
 
+    // Small, but nested past what any JSON reader should follow.
+    let nested = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let body = format!(r#"{{"query": "{{ pixelzAccount {{ email }} }}", "variables": {{ "v": {nested} }}}}"#);
+    let sandbox = gateway.sandbox().unwrap();
+    sandbox.reset_requests();
+    let response = http()
+        .post(format!("http://{}/graphql", gateway.addr()))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!((status, code(&answer)), (400, "BAD_REQUEST"), "{answer}");
+    assert_eq!(sandbox.requests().total, 0);
+
     // The classic introspection cycle: types, their fields' types, their fields' types, and so on.
     let cycle = format!("{{ __schema {{ {}name{} }} }}", "types { fields { type { ".repeat(6), " } } }".repeat(6));
     refused(&gateway, &json!({ "query": cycle }), 200, "QUERY_TOO_DEEP").await;
