@@ -5,6 +5,7 @@ use async_graphql::ParseRequestError;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::AppState;
-use crate::auth::Supplied;
+use crate::auth::{Credentials, Supplied};
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
@@ -48,6 +49,7 @@ fn unreadable(rejection: GraphQLRejection) -> Response {
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    resolved: Option<Extension<Credentials>>,
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> Response {
     if !is_json(&headers) {
@@ -72,7 +74,7 @@ pub async fn post(
         );
         return refusal(StatusCode::BAD_REQUEST, &message, "TOO_MANY_OPERATIONS");
     }
-    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
+    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(&state, &headers, resolved)));
     let response = match request.into_inner() {
         BatchRequest::Single(request) => {
             BatchResponse::Single(execute(&state, request, &loaders, Some(&idempotency)).await)
@@ -167,7 +169,12 @@ fn get_request(raw: &str) -> Result<async_graphql::Request, String> {
     Ok(request)
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    resolved: Option<Extension<Credentials>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     // A browser opening a link with a query gets GraphiQL with that query in its editor.
@@ -188,9 +195,8 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     if runs_mutation(&request) {
         return refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST");
     }
-    let supplied = Supplied::from_headers(&headers);
-    let anonymous = supplied.is_anonymous();
-    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(supplied)));
+    let anonymous = Supplied::from_headers(&headers).is_anonymous();
+    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(&state, &headers, resolved)));
     let answer = execute(&state, request, &loaders, None).await;
     let cacheable = anonymous && answer.is_ok();
     let mut response = GraphQLResponse::from(answer).into_response();

@@ -10,18 +10,18 @@ mod webhook;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse as _;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::AccessPolicy;
+use crate::auth::{AccessPolicy, Credentials};
 use crate::cache::Cache;
 use crate::config::{Config, Cors, Upstreams as UpstreamConfig};
 use crate::events::Hub;
@@ -81,6 +81,15 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(assign_request_id))
         .with_state(state)
+}
+
+/// The credentials a request acts with: as the rate-limit middleware resolved them,
+/// or resolved here from its headers on a route without that middleware.
+fn caller(state: &AppState, headers: &axum::http::HeaderMap, resolved: Option<Extension<Credentials>>) -> Credentials {
+    match resolved {
+        Some(Extension(credentials)) => credentials,
+        None => state.access.resolve(crate::auth::Supplied::from_headers(headers)),
+    }
 }
 
 /// Every log line of a request names its id; the query string stays out (variables may be personal).

@@ -119,12 +119,16 @@ fn refused(wait: Duration) -> Response {
 pub async fn enforce(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let credentials = state.access.resolve(Supplied::from_headers(request.headers()));
     match state.rate_limits.check(peer.ip(), credentials.tenant().as_ref()) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            // Resolved once: the handler acts with these (see `super::caller`).
+            request.extensions_mut().insert(credentials);
+            next.run(request).await
+        }
         Err(wait) => refused(wait),
     }
 }

@@ -88,6 +88,7 @@ fn next(response: &async_graphql::Response) -> Event {
 pub async fn sse(
     State(state): State<AppState>,
     headers: HeaderMap,
+    resolved: Option<axum::Extension<crate::auth::Credentials>>,
     request: Result<Json<async_graphql::Request>, JsonRejection>,
 ) -> Response {
     let request = match request {
@@ -101,7 +102,7 @@ pub async fn sse(
             return super::graphql::refusal(rejection.status(), &rejection.body_text(), code);
         }
     };
-    let loaders = Arc::new(Loaders::new(&state.sources, state.access.resolve(Supplied::from_headers(&headers))));
+    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(&state, &headers, resolved)));
     let mut responses = state.schema.execute_stream(request.data(loaders));
     // The stream is read after this handler returns: a task of the request's own keeps its id and span.
     let (sender, receiver) = tokio::sync::mpsc::channel(SSE_BUFFER);
