@@ -97,9 +97,13 @@ impl Default for Ttls {
 impl Ttls {
     fn of(&self, kind: Kind) -> Duration {
         match kind {
-            Kind::ContractTemplate | Kind::ContractTemplateList | Kind::PixelzTemplate | Kind::PixelzTemplateList => {
-                self.templates
-            }
+            // A list's objects live as long as the list that brought them.
+            Kind::ContractTemplate
+            | Kind::ContractTemplateList
+            | Kind::ContractTemplateSummary
+            | Kind::PixelzTemplate
+            | Kind::PixelzTemplateList
+            | Kind::PixelzTemplateSummary => self.templates,
             Kind::PixelzImage | Kind::PixelzImagePage | Kind::PixelzImageCount | Kind::PixelzProductPage => {
                 self.image_status
             }

@@ -106,7 +106,8 @@ where
     fetch(source.clone(), id.to_string()).await
 }
 
-/// Caches each object of a list under its own key.
+/// Caches each object of a freshly fetched list under its own key (a list served from
+/// the cache has done this already: doing it on every hit cost more than the hit).
 async fn cache_items<T: Debug + Clone + Send + Sync + 'static>(
     cache: &Cache,
     tenant: &TenantKey,
@@ -218,9 +219,13 @@ impl Studio {
     pub async fn clients(&self, query: &ClientQuery) -> Loaded<ps::Page<ps::Client>> {
         let s = &self.source;
         let key = s.key(Kind::ClientPage, format!("{}&types={}", paging_key(query.paging), query.types.join(",")));
-        let page = s.cache.get_or_fetch(key, || s.api.clients(&s.credentials, query)).await?;
-        cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
-        Ok(page)
+        s.cache
+            .get_or_fetch(key, || async {
+                let page = s.api.clients(&s.credentials, query).await?;
+                cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
+                Ok(page)
+            })
+            .await
     }
 
     pub async fn search_clients(
@@ -231,9 +236,13 @@ impl Studio {
     ) -> Loaded<ps::Page<ps::Client>> {
         let s = &self.source;
         let key = s.key(Kind::ClientSearch, format!("{}&types={types:?}&q={text}", paging_key(paging)));
-        let page = s.cache.get_or_fetch(key, || s.api.search_clients(&s.credentials, text, types, paging)).await?;
-        cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
-        Ok(page)
+        s.cache
+            .get_or_fetch(key, || async {
+                let page = s.api.search_clients(&s.credentials, text, types, paging).await?;
+                cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
+                Ok(page)
+            })
+            .await
     }
 
     pub async fn invoices(&self, query: &InvoiceQuery) -> Loaded<ps::Page<ps::Invoice>> {
@@ -242,27 +251,36 @@ impl Studio {
             Kind::InvoicePage,
             format!("{}&client={:?}&expand={}", paging_key(query.paging), query.client_id, query.expand_client),
         );
-        let page = s.cache.get_or_fetch(key, || s.api.invoices(&s.credentials, query)).await?;
-        cache_items(&s.cache, &s.tenant, Kind::Invoice, &page.data, |i| &i.id).await;
-        Ok(page)
+        s.cache
+            .get_or_fetch(key, || async {
+                let page = s.api.invoices(&s.credentials, query).await?;
+                cache_items(&s.cache, &s.tenant, Kind::Invoice, &page.data, |i| &i.id).await;
+                Ok(page)
+            })
+            .await
     }
 
     pub async fn contracts(&self, paging: Paging, expand: Expand) -> Loaded<ps::Page<ps::Contract>> {
         let s = &self.source;
         let key = s.key(Kind::ContractPage, format!("{}&expand={expand:?}", paging_key(paging)));
-        let page = s.cache.get_or_fetch(key, || s.api.contracts(&s.credentials, paging, expand)).await?;
-        cache_items(&s.cache, &s.tenant, Kind::ContractSummary, &page.data, |c| &c.id).await;
-        Ok(page)
+        s.cache
+            .get_or_fetch(key, || async {
+                let page = s.api.contracts(&s.credentials, paging, expand).await?;
+                cache_items(&s.cache, &s.tenant, Kind::ContractSummary, &page.data, |c| &c.id).await;
+                Ok(page)
+            })
+            .await
     }
 
     pub async fn contract_templates(&self) -> Loaded<ps::Page<ps::ContractTemplate>> {
         let s = &self.source;
-        let list = s
-            .cache
-            .get_or_fetch(s.key(Kind::ContractTemplateList, ""), || s.api.contract_templates(&s.credentials))
-            .await?;
-        cache_items(&s.cache, &s.tenant, Kind::ContractTemplateSummary, &list.data, |t| &t.id).await;
-        Ok(list)
+        s.cache
+            .get_or_fetch(s.key(Kind::ContractTemplateList, ""), || async {
+                let list = s.api.contract_templates(&s.credentials).await?;
+                cache_items(&s.cache, &s.tenant, Kind::ContractTemplateSummary, &list.data, |t| &t.id).await;
+                Ok(list)
+            })
+            .await
     }
 
     pub async fn collections(&self, client_id: &str, paging: Paging) -> Loaded<ps::Page<ps::Collection>> {
@@ -409,10 +427,13 @@ impl Retouching {
 
     pub async fn templates(&self) -> Loaded<Vec<pz::TemplateSummary>> {
         let s = &self.source;
-        let list =
-            s.cache.get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || s.api.templates(&s.credentials)).await?;
-        cache_items(&s.cache, &s.tenant, Kind::PixelzTemplateSummary, &list, |t| &t.template_id).await;
-        Ok(list)
+        s.cache
+            .get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || async {
+                let list = s.api.templates(&s.credentials).await?;
+                cache_items(&s.cache, &s.tenant, Kind::PixelzTemplateSummary, &list, |t| &t.template_id).await;
+                Ok(list)
+            })
+            .await
     }
 
     pub async fn image(&self, ticket: &str) -> Loaded<pz::ImageStatus> {
@@ -429,9 +450,13 @@ impl Retouching {
     pub async fn images(&self, query: &pz::ImageQuery) -> Loaded<Vec<pz::ImageStatus>> {
         let s = &self.source;
         let key = s.key(Kind::PixelzImagePage, format!("{query:?}"));
-        let page = s.cache.get_or_fetch(key, || s.api.images(&s.credentials, query)).await?;
-        cache_items(&s.cache, &s.tenant, Kind::PixelzImage, &page, |i| &i.image_ticket).await;
-        Ok(page)
+        s.cache
+            .get_or_fetch(key, || async {
+                let page = s.api.images(&s.credentials, query).await?;
+                cache_items(&s.cache, &s.tenant, Kind::PixelzImage, &page, |i| &i.image_ticket).await;
+                Ok(page)
+            })
+            .await
     }
 
     pub async fn image_count(
