@@ -15,6 +15,7 @@ use serde_json::json;
 use super::SandboxState;
 use super::faults::{Faults, RequestLog};
 use super::processing::ProcessingSettings;
+use crate::sandbox::{locked, read, write};
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -41,45 +42,45 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
 }
 
 async fn get_faults(State(state): State<Arc<SandboxState>>) -> Response {
-    axum::Json(state.faults.read().expect("faults lock poisoned").clone()).into_response()
+    axum::Json(read(&state.faults).clone()).into_response()
 }
 
 async fn put_faults(State(state): State<Arc<SandboxState>>, body: Bytes) -> Result<Response, Response> {
     let faults: Faults = parse(&body)?;
     faults.validate().map_err(|e| (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e }))).into_response())?;
-    *state.faults.write().expect("faults lock poisoned") = faults.clone();
+    *write(&state.faults) = faults.clone();
     Ok(axum::Json(faults).into_response())
 }
 
 async fn clear_faults(State(state): State<Arc<SandboxState>>) -> StatusCode {
-    *state.faults.write().expect("faults lock poisoned") = Faults::default();
+    *write(&state.faults) = Faults::default();
     StatusCode::NO_CONTENT
 }
 
 async fn get_requests(State(state): State<Arc<SandboxState>>) -> Response {
-    axum::Json(state.requests.lock().expect("request log poisoned").clone()).into_response()
+    axum::Json(locked(&state.requests).clone()).into_response()
 }
 
 async fn clear_requests(State(state): State<Arc<SandboxState>>) -> StatusCode {
-    *state.requests.lock().expect("request log poisoned") = RequestLog::default();
+    *locked(&state.requests) = RequestLog::default();
     StatusCode::NO_CONTENT
 }
 
 async fn get_webhooks(State(state): State<Arc<SandboxState>>) -> Response {
-    axum::Json(state.webhooks.lock().expect("webhook log poisoned").clone()).into_response()
+    axum::Json(locked(&state.webhooks).clone()).into_response()
 }
 
 async fn clear_webhooks(State(state): State<Arc<SandboxState>>) -> StatusCode {
-    state.webhooks.lock().expect("webhook log poisoned").clear();
+    locked(&state.webhooks).clear();
     StatusCode::NO_CONTENT
 }
 
 async fn get_processing(State(state): State<Arc<SandboxState>>) -> Response {
-    axum::Json(state.processing.read().expect("settings lock poisoned").clone()).into_response()
+    axum::Json(read(&state.processing).clone()).into_response()
 }
 
 async fn put_processing(State(state): State<Arc<SandboxState>>, body: Bytes) -> Result<Response, Response> {
     let settings: ProcessingSettings = parse(&body)?;
-    *state.processing.write().expect("settings lock poisoned") = settings.clone();
+    *write(&state.processing) = settings.clone();
     Ok(axum::Json(settings).into_response())
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::SandboxState;
+use crate::sandbox::{locked, read};
 
 const LOG_CAPACITY: usize = 10_000;
 
@@ -112,7 +113,7 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
     let template = request.extensions().get::<MatchedPath>().map_or(path.as_str(), |m| m.as_str());
     let endpoint = format!("{method} {}", template.trim_end_matches('/'));
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let faults = state.faults.read().expect("faults lock poisoned").clone();
+    let faults = read(&state.faults).clone();
     let faults = faults.applies_to(&path).then_some(faults);
 
     let response = match &faults {
@@ -130,7 +131,7 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
         Some(f) if f.malformed_rate > 0.0 && state.rng.next_f64() < f.malformed_rate => malformed(response).await,
         _ => response,
     };
-    state.requests.lock().expect("request log poisoned").record(LoggedRequest {
+    locked(&state.requests).record(LoggedRequest {
         method,
         endpoint,
         path,

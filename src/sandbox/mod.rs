@@ -18,7 +18,7 @@ mod rng;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,6 +31,21 @@ pub use processing::{
     CUSTOMER_SIGNATURE_HEADER, Delivery, NOT_LOOPBACK, PARTNER_SIGNATURE_HEADER, ProcessingSettings, WebhookEncoding,
     sign,
 };
+
+// A simulator that keeps answering after one handler panicked serves the tests better
+// than one that fails every later request: a poisoned lock is taken over, and whatever
+// the panicking handler had half done stays visible, as it would upstream.
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The Pixieset session cookie that opens the seeded studio.
 pub const PIXIESET_COOKIE: &str = "session_cookie=sandbox";
@@ -153,23 +168,23 @@ impl Sandbox {
 
     /// A snapshot of the request counter.
     pub fn requests(&self) -> RequestLog {
-        self.state.requests.lock().expect("request log poisoned").clone()
+        locked(&self.state.requests).clone()
     }
 
     pub fn reset_requests(&self) {
-        *self.state.requests.lock().expect("request log poisoned") = RequestLog::default();
+        *locked(&self.state.requests) = RequestLog::default();
     }
 
     pub fn set_faults(&self, faults: Faults) {
-        *self.state.faults.write().expect("faults lock poisoned") = faults;
+        *write(&self.state.faults) = faults;
     }
 
     pub fn set_processing(&self, settings: ProcessingSettings) {
-        *self.state.processing.write().expect("settings lock poisoned") = settings;
+        *write(&self.state.processing) = settings;
     }
 
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        self.state.webhooks.lock().expect("webhook log poisoned").clone()
+        locked(&self.state.webhooks).clone()
     }
 
     /// Stops accepting, lets in-flight requests finish, and stops the clock.
@@ -184,5 +199,29 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_a_lock_is_held_does_not_stop_the_sandbox() {
+        let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxSettings::default()).await.unwrap();
+        let state = sandbox.state.clone();
+        let poisoner = std::thread::spawn(move || {
+            let _faults = state.faults.write().unwrap();
+            let _log = state.requests.lock().unwrap();
+            panic!("a handler fails while holding the locks");
+        });
+        assert!(poisoner.join().is_err());
+        assert!(sandbox.state.faults.is_poisoned() && sandbox.state.requests.is_poisoned());
+        sandbox.set_faults(Faults { latency_ms: 1, ..Faults::default() });
+        sandbox.reset_requests();
+        assert_eq!(sandbox.requests().total, 0);
+        let answer = reqwest::get(format!("{}/__sandbox/faults", sandbox.base_url())).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.json::<serde_json::Value>().await.unwrap()["latency_ms"], 1);
     }
 }

@@ -16,6 +16,7 @@ use sha2::Sha256;
 use tokio::sync::watch;
 
 use super::SandboxState;
+use crate::sandbox::{locked, read};
 
 pub const CUSTOMER_SIGNATURE_HEADER: &str = "HTTP_X_PXZ_CUSTOMER_HMAC_SHA256";
 pub const PARTNER_SIGNATURE_HEADER: &str = "HTTP_X_PXZ_PARTNER_HMAC_SHA256";
@@ -95,7 +96,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 
 pub async fn run_clock(state: Arc<SandboxState>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let step = state.processing.read().expect("settings lock poisoned").step();
+        let step = read(&state.processing).step();
         tokio::select! {
             _ = tokio::time::sleep(step) => {}
             _ = shutdown.changed() => return,
@@ -108,7 +109,7 @@ pub async fn run_clock(state: Arc<SandboxState>, mut shutdown: watch::Receiver<b
 
 /// Moves every active image one status on; returns the webhooks now due.
 fn advance(state: &SandboxState) -> Vec<DeliveryJob> {
-    let mut store = state.pixelz.lock().expect("pixelz lock poisoned");
+    let mut store = locked(&state.pixelz);
     let mut due = Vec::new();
     for account in &mut store.accounts {
         let template_callbacks: HashMap<i64, Option<String>> =
@@ -198,7 +199,7 @@ fn form_escape(value: &str) -> String {
 async fn deliver(state: Arc<SandboxState>, job: DeliveryJob, mut shutdown: watch::Receiver<bool>) {
     for (attempt, minutes) in DELIVERY_SCHEDULE.iter().enumerate() {
         let (step, encoding) = {
-            let settings = state.processing.read().expect("settings lock poisoned");
+            let settings = read(&state.processing);
             (settings.step(), settings.webhook_encoding)
         };
         tokio::select! {
@@ -223,14 +224,14 @@ async fn deliver(state: Arc<SandboxState>, job: DeliveryJob, mut shutdown: watch
             }
         };
         let delivered = status == Some(200);
-        state.webhooks.lock().expect("webhook log poisoned").push(Delivery {
+        locked(&state.webhooks).push(Delivery {
             ticket: job.ticket.clone(),
             attempt: attempt + 1,
             url: job.url.clone(),
             status,
             error,
         });
-        let mut store = state.pixelz.lock().expect("pixelz lock poisoned");
+        let mut store = locked(&state.pixelz);
         let image = store
             .accounts
             .iter_mut()

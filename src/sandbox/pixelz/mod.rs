@@ -21,6 +21,7 @@ use model::*;
 pub use model::{Account, Image, Store, is_finished};
 
 use super::SandboxState;
+use crate::sandbox::locked;
 
 type Params = Query<HashMap<String, String>>;
 type Reply = Result<Response, Response>;
@@ -155,7 +156,7 @@ fn with_account<T>(
     on_bad_credentials: impl FnOnce() -> Response,
     f: impl FnOnce(&mut Store, usize) -> Result<T, Response>,
 ) -> Result<T, Response> {
-    let mut store = state.pixelz.lock().expect("pixelz lock poisoned");
+    let mut store = locked(&state.pixelz);
     let email = text(params, "contactEmail").unwrap_or_default();
     let key = text(params, "contactAPIkey").unwrap_or_default();
     match store.account(&email, &key) {
@@ -544,7 +545,7 @@ async fn get_contact(State(state): State<Arc<SandboxState>>, Query(params): Para
 async fn create_contact(State(state): State<Arc<SandboxState>>, body: Bytes) -> Reply {
     let params = body_map(&body)?;
     let api_key = uuid::Uuid::new_v4().to_string();
-    let mut store = state.pixelz.lock().expect("pixelz lock poisoned");
+    let mut store = locked(&state.pixelz);
     let developer_email = text(&params, "developerEmail").unwrap_or_default();
     let developer_key = text(&params, "developerAPIkey").unwrap_or_default();
     if store.account(&developer_email, &developer_key).is_none() {

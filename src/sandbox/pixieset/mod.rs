@@ -23,6 +23,7 @@ pub use model::Studio;
 use model::*;
 
 use super::SandboxState;
+use crate::sandbox::locked;
 
 type Params = Query<HashMap<String, String>>;
 type Reply = Result<Response, Response>;
@@ -122,7 +123,7 @@ fn with_studio<T>(
     f: impl FnOnce(&mut Studio) -> Result<T, Response>,
 ) -> Result<T, Response> {
     let key = studio_key(headers)?;
-    let mut studios = state.studios.lock().expect("studio lock poisoned");
+    let mut studios = locked(&state.studios);
     let studio = studios.get_mut(key).ok_or_else(unauthenticated)?;
     f(studio)
 }
