@@ -17,6 +17,7 @@ use axum::serve::ListenerExt as _;
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -66,17 +67,21 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
         .layer(axum::middleware::map_response_with_state(state.max_body_bytes, graphql::typed_payload_too_large))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce));
-    let cors = cors_layer(&state.cors);
-    Router::new()
-        .merge(graphql)
-        .merge(webhooks)
-        .route("/healthz", get(health))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+    // GraphiQL's bundle is megabytes as published: gzip makes it a fraction of that.
+    let browser = Router::new()
         .route("/assets/{*name}", get(browser::asset))
         .route("/demo", get(browser::demo_page))
         .route("/demo/", get(browser::demo_page))
         .route("/demo/{name}", get(browser::demo_file))
+        .layer(CompressionLayer::new());
+    let cors = cors_layer(&state.cors);
+    Router::new()
+        .merge(graphql)
+        .merge(browser)
+        .merge(webhooks)
+        .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::middleware::from_fn(assign_request_id))

@@ -44,6 +44,15 @@ async fn graphiql_and_the_demo_load_only_what_the_gateway_serves() {
     }
     let (_, _, graphiql) = page(&base, "/graphql").await;
     assert!(graphiql.contains(sandbox::PIXELZ_CONTACT_EMAIL), "the sandbox's credentials are prefilled");
+    let bundle = format!("{base}/assets/graphiql/graphiql.min.js");
+    // As a browser sees it: the client must not undo the encoding.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let plain = raw.get(&bundle).header("Accept-Encoding", "identity").send().await.unwrap();
+    let plain_length = plain.bytes().await.unwrap().len();
+    let gzipped = raw.get(&bundle).header("Accept-Encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let gzipped_length = gzipped.bytes().await.unwrap().len();
+    assert!(gzipped_length * 3 < plain_length, "{gzipped_length} bytes gzipped, {plain_length} plain");
     assert_eq!(http().get(format!("{base}/assets/graphiql/nothing.js")).send().await.unwrap().status(), 404);
     assert_eq!(http().get(format!("{base}/assets/../Cargo.toml")).send().await.unwrap().status(), 404);
 }
