@@ -106,18 +106,30 @@ where
     fetch(source.clone(), id.to_string()).await
 }
 
-/// Caches each object of a freshly fetched list under its own key (a list served from
-/// the cache has done this already: doing it on every hit cost more than the hit).
-async fn cache_items<T: Debug + Clone + Send + Sync + 'static>(
+/// A list through the cache. Its objects are cached one by one, so a later lookup by id
+/// costs nothing, when the list is fetched: doing it on every hit cost more than the hit.
+async fn get_or_fetch_list<L, T, Fut>(
     cache: &Cache,
     tenant: &TenantKey,
+    key: Key,
+    fetch: impl FnOnce() -> Fut,
     kind: Kind,
-    items: &[T],
     id: impl Fn(&T) -> &str,
-) {
-    for item in items {
-        cache.insert(Key::new(tenant, kind, id(item)), Arc::new(item.clone())).await;
-    }
+) -> Loaded<L>
+where
+    L: AsRef<[T]> + Debug + Send + Sync + 'static,
+    T: Debug + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<L, UpstreamError>>,
+{
+    cache
+        .get_or_fetch(key, || async {
+            let list = fetch().await?;
+            for item in list.as_ref() {
+                cache.insert(Key::new(tenant, kind, id(item)), Arc::new(item.clone())).await;
+            }
+            Ok(list)
+        })
+        .await
 }
 
 // ---------------------------------------------------------------- Pixieset
@@ -219,12 +231,7 @@ impl Studio {
     pub async fn clients(&self, query: &ClientQuery) -> Loaded<ps::Page<ps::Client>> {
         let s = &self.source;
         let key = s.key(Kind::ClientPage, format!("{}&types={}", paging_key(query.paging), query.types.join(",")));
-        s.cache
-            .get_or_fetch(key, || async {
-                let page = s.api.clients(&s.credentials, query).await?;
-                cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
-                Ok(page)
-            })
+        get_or_fetch_list(&s.cache, &s.tenant, key, || s.api.clients(&s.credentials, query), Kind::Client, |c| &c.id)
             .await
     }
 
@@ -236,13 +243,15 @@ impl Studio {
     ) -> Loaded<ps::Page<ps::Client>> {
         let s = &self.source;
         let key = s.key(Kind::ClientSearch, format!("{}&types={types:?}&q={text}", paging_key(paging)));
-        s.cache
-            .get_or_fetch(key, || async {
-                let page = s.api.search_clients(&s.credentials, text, types, paging).await?;
-                cache_items(&s.cache, &s.tenant, Kind::Client, &page.data, |c| &c.id).await;
-                Ok(page)
-            })
-            .await
+        get_or_fetch_list(
+            &s.cache,
+            &s.tenant,
+            key,
+            || s.api.search_clients(&s.credentials, text, types, paging),
+            Kind::Client,
+            |c| &c.id,
+        )
+        .await
     }
 
     pub async fn invoices(&self, query: &InvoiceQuery) -> Loaded<ps::Page<ps::Invoice>> {
@@ -251,36 +260,35 @@ impl Studio {
             Kind::InvoicePage,
             format!("{}&client={:?}&expand={}", paging_key(query.paging), query.client_id, query.expand_client),
         );
-        s.cache
-            .get_or_fetch(key, || async {
-                let page = s.api.invoices(&s.credentials, query).await?;
-                cache_items(&s.cache, &s.tenant, Kind::Invoice, &page.data, |i| &i.id).await;
-                Ok(page)
-            })
+        get_or_fetch_list(&s.cache, &s.tenant, key, || s.api.invoices(&s.credentials, query), Kind::Invoice, |i| &i.id)
             .await
     }
 
     pub async fn contracts(&self, paging: Paging, expand: Expand) -> Loaded<ps::Page<ps::Contract>> {
         let s = &self.source;
         let key = s.key(Kind::ContractPage, format!("{}&expand={expand:?}", paging_key(paging)));
-        s.cache
-            .get_or_fetch(key, || async {
-                let page = s.api.contracts(&s.credentials, paging, expand).await?;
-                cache_items(&s.cache, &s.tenant, Kind::ContractSummary, &page.data, |c| &c.id).await;
-                Ok(page)
-            })
-            .await
+        get_or_fetch_list(
+            &s.cache,
+            &s.tenant,
+            key,
+            || s.api.contracts(&s.credentials, paging, expand),
+            Kind::ContractSummary,
+            |c| &c.id,
+        )
+        .await
     }
 
     pub async fn contract_templates(&self) -> Loaded<ps::Page<ps::ContractTemplate>> {
         let s = &self.source;
-        s.cache
-            .get_or_fetch(s.key(Kind::ContractTemplateList, ""), || async {
-                let list = s.api.contract_templates(&s.credentials).await?;
-                cache_items(&s.cache, &s.tenant, Kind::ContractTemplateSummary, &list.data, |t| &t.id).await;
-                Ok(list)
-            })
-            .await
+        get_or_fetch_list(
+            &s.cache,
+            &s.tenant,
+            s.key(Kind::ContractTemplateList, ""),
+            || s.api.contract_templates(&s.credentials),
+            Kind::ContractTemplateSummary,
+            |t| &t.id,
+        )
+        .await
     }
 
     pub async fn collections(&self, client_id: &str, paging: Paging) -> Loaded<ps::Page<ps::Collection>> {
@@ -427,13 +435,15 @@ impl Retouching {
 
     pub async fn templates(&self) -> Loaded<Vec<pz::TemplateSummary>> {
         let s = &self.source;
-        s.cache
-            .get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || async {
-                let list = s.api.templates(&s.credentials).await?;
-                cache_items(&s.cache, &s.tenant, Kind::PixelzTemplateSummary, &list, |t| &t.template_id).await;
-                Ok(list)
-            })
-            .await
+        get_or_fetch_list(
+            &s.cache,
+            &s.tenant,
+            s.key(Kind::PixelzTemplateList, ""),
+            || s.api.templates(&s.credentials),
+            Kind::PixelzTemplateSummary,
+            |t| &t.template_id,
+        )
+        .await
     }
 
     pub async fn image(&self, ticket: &str) -> Loaded<pz::ImageStatus> {
@@ -450,13 +460,15 @@ impl Retouching {
     pub async fn images(&self, query: &pz::ImageQuery) -> Loaded<Vec<pz::ImageStatus>> {
         let s = &self.source;
         let key = s.key(Kind::PixelzImagePage, format!("{query:?}"));
-        s.cache
-            .get_or_fetch(key, || async {
-                let page = s.api.images(&s.credentials, query).await?;
-                cache_items(&s.cache, &s.tenant, Kind::PixelzImage, &page, |i| &i.image_ticket).await;
-                Ok(page)
-            })
-            .await
+        get_or_fetch_list(
+            &s.cache,
+            &s.tenant,
+            key,
+            || s.api.images(&s.credentials, query),
+            Kind::PixelzImage,
+            |i| &i.image_ticket,
+        )
+        .await
     }
 
     pub async fn image_count(

@@ -38,6 +38,12 @@ pub struct Page<T> {
     pub meta: PageMeta,
 }
 
+impl<T> AsRef<[T]> for Page<T> {
+    fn as_ref(&self) -> &[T] {
+        &self.data
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Address {
     #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
