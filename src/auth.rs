@@ -60,6 +60,14 @@ impl Credentials {
             (Err(_), Err(_)) => None,
         }
     }
+
+    /// Whom the request acts as with each upstream, or why it cannot: two requests
+    /// with the same identity see the same data and the same refusals. A hash, never a secret.
+    pub fn identity(&self) -> String {
+        let pixieset = self.pixieset.as_ref().map(|c| c.tenant().to_string());
+        let pixelz = self.pixelz.as_ref().map(|c| c.tenant().to_string());
+        format!("{pixieset:?}/{pixelz:?}")
+    }
 }
 
 /// What the caller sent, before defaults and tokens are considered.

@@ -25,7 +25,7 @@ pub struct Query(node::NodeQuery, studio::StudioQuery, pixelz::PixelzQuery);
 pub use ids::is_ticket;
 pub use mutation::{IdempotencyHeader, Mutation, WebhookUrl};
 
-pub use subscription::Subscription;
+pub use subscription::{EventSubjects, Subscription};
 
 pub type PixgateSchema = Schema<Query, Mutation, Subscription>;
 

@@ -1,7 +1,7 @@
 //! Live image status.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::{Context, Error, ID, Subscription};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -15,6 +15,24 @@ use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 
 /// At most this many images in one subscription.
 const MAX_IMAGES: usize = 100;
+
+/// Which image each event of a subscription is about, in the order the events
+/// come. A transport that runs one subscription for many subscribers puts this in
+/// the request's data; knowing each event's image, it can give someone who joins
+/// later each image's latest state, as a subscription of their own would.
+#[derive(Debug, Default)]
+pub struct EventSubjects(Mutex<VecDeque<Arc<str>>>);
+
+impl EventSubjects {
+    fn record(&self, ticket: &str) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push_back(ticket.into());
+    }
+
+    /// The image of the event just resolved; None for a result that is about no image (an error).
+    pub fn take(&self) -> Option<Arc<str>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+    }
+}
 
 #[derive(Default)]
 pub struct Subscription;
@@ -47,6 +65,7 @@ impl Subscription {
         }
         let retouching = retouching(ctx)?;
         let hub = ctx.data::<Hub>()?.clone();
+        let subjects = ctx.data_opt::<Arc<EventSubjects>>().cloned();
 
         // The subscriber's own credentials must open every image it watches.
         let mut images: HashMap<String, Arc<ImageStatus>> = HashMap::new();
@@ -73,7 +92,7 @@ impl Subscription {
         // Each watch stream first yields the image's current state, then its changes.
         let streams = images.into_values().map(|image| WatchStream::new(hub.watch(&credentials, image)));
         let merged = stream::select_all(streams).filter_map(|state| async move { state }).boxed();
-        let watching = Watching { merged, open, first_states, done: false, _active: Active::new() };
+        let watching = Watching { merged, open, first_states, done: false, subjects };
         Ok(stream::unfold(watching, |mut w| async move {
             if w.done {
                 return None;
@@ -84,6 +103,9 @@ impl Subscription {
             }
             w.first_states = w.first_states.saturating_sub(1);
             w.done = w.open.is_empty() && w.first_states == 0;
+            if let Some(subjects) = &w.subjects {
+                subjects.record(&image.image_ticket.to_ascii_lowercase());
+            }
             Some((PixelzImage(image), w))
         }))
     }
@@ -96,21 +118,5 @@ struct Watching {
     /// Current states still to send.
     first_states: usize,
     done: bool,
-    _active: Active,
-}
-
-/// Counts a subscription as active for as long as its stream lives, however it ends.
-struct Active;
-
-impl Active {
-    fn new() -> Self {
-        metrics::gauge!(crate::telemetry::metrics::ACTIVE_SUBSCRIPTIONS).increment(1);
-        Active
-    }
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        metrics::gauge!(crate::telemetry::metrics::ACTIVE_SUBSCRIPTIONS).decrement(1);
-    }
+    subjects: Option<Arc<EventSubjects>>,
 }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub access: Arc<AccessPolicy>,
     pub sources: DataSources,
     pub hub: Hub,
+    /// Operations over WebSocket and SSE; subscriptions run once for all who subscribe alike.
+    pub executions: subscriptions::Executions,
     pub webhook_secrets: Arc<webhook::WebhookSecrets>,
     pub limits: Arc<Limits>,
     pub persisted: persisted::PersistedQueries,
@@ -184,6 +186,7 @@ pub struct Running {
     sandbox: Option<Sandbox>,
     cache: Cache,
     hub: Hub,
+    executions: subscriptions::Executions,
     server: JoinHandle<std::io::Result<()>>,
     stop: tokio::sync::watch::Sender<bool>,
     /// Yields None once every WebSocket connection has said goodbye.
@@ -206,6 +209,11 @@ impl Running {
     /// The image-status events this gateway carries.
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// Subscription executions running now, each serving everyone who subscribed alike.
+    pub fn subscription_executions(&self) -> usize {
+        self.executions.running()
     }
 
     /// The in-process sandbox, when no upstream was configured.
@@ -309,7 +317,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         interval: config.poll_interval,
         fanout,
     };
+    let executions = subscriptions::Executions::new(schema.clone());
     let state = AppState {
+        executions: executions.clone(),
         schema,
         access: Arc::new(access),
         sources,
@@ -336,7 +346,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     drop(sockets);
-    Ok(Running { addr, sandbox, cache, hub, server, stop, sockets_closed })
+    Ok(Running { addr, sandbox, cache, hub, executions, server, stop, sockets_closed })
 }
 
 /// Where Pixelz reaches this gateway: the configured public URL, or else the bound

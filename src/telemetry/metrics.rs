@@ -25,6 +25,23 @@ const MAX_OPERATION_NAMES: usize = 200;
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static OPERATION_NAMES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
+/// Counts one subscriber in `pixgate_subscriptions_active` for as long as it lives, however it ends.
+#[derive(Debug)]
+pub struct ActiveSubscription(());
+
+impl ActiveSubscription {
+    pub fn start() -> Self {
+        metrics::gauge!(ACTIVE_SUBSCRIPTIONS).increment(1);
+        Self(())
+    }
+}
+
+impl Drop for ActiveSubscription {
+    fn drop(&mut self) {
+        metrics::gauge!(ACTIVE_SUBSCRIPTIONS).decrement(1);
+    }
+}
+
 /// Installs the process's recorder once and returns what renders it.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {

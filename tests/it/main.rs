@@ -20,3 +20,4 @@ mod soak;
 mod support;
 mod traffic;
 mod upstream;
+mod websocket;

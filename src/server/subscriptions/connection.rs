@@ -1,0 +1,243 @@
+//! One WebSocket connection, from `connection_init` to its close: the client's
+//! messages in, results out. Subscriptions join a shared execution; queries and
+//! mutations run for this connection alone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::http::HeaderMap;
+use futures_util::{SinkExt, StreamExt};
+
+use super::protocol::{ClientMessage, OperationPayload, Protocol, close};
+use super::shared::{Body, Caller, Executions, Outbox, Started};
+use crate::auth::{AccessPolicy, Supplied};
+use crate::loaders::{DataSources, Loaders};
+
+/// `graphql-transport-ws` closes a connection that stays silent this long after opening.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Operations one connection may run at once: each holds watchers and a place in the outbox.
+pub const MAX_OPERATIONS: usize = 100;
+
+/// What a connection needs from the gateway.
+#[derive(Clone)]
+pub struct Services {
+    pub executions: Executions,
+    pub sources: DataSources,
+    pub access: Arc<AccessPolicy>,
+}
+
+/// How a conversation ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The client left (or the socket broke): nothing more to send.
+    Gone,
+    /// Close the connection with this code and reason.
+    Close(u16, String),
+}
+
+impl Ending {
+    fn close(code: u16, reason: impl Into<String>) -> Self {
+        let mut reason = reason.into();
+        // A close frame's reason holds at most 123 bytes.
+        if reason.len() > 123 {
+            let mut end = 123;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        Self::Close(code, reason)
+    }
+
+    pub fn frame(self) -> Option<CloseFrame> {
+        match self {
+            Self::Gone => None,
+            Self::Close(code, reason) => Some(CloseFrame { code, reason: reason.into() }),
+        }
+    }
+}
+
+struct Operation {
+    serial: u64,
+    _started: Started,
+}
+
+pub struct Connection {
+    socket: WebSocket,
+    protocol: Protocol,
+    services: Services,
+    /// The upgrade request's headers: credentials `connection_init` does not carry come from them.
+    headers: HeaderMap,
+    outbox: Arc<Outbox>,
+    operations: HashMap<String, Operation>,
+    /// Each running operation's id, by its serial.
+    ids: HashMap<u64, String>,
+    serials: u64,
+}
+
+impl Connection {
+    pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap) -> Self {
+        Self {
+            socket,
+            protocol,
+            services,
+            headers,
+            outbox: Arc::default(),
+            operations: HashMap::new(),
+            ids: HashMap::new(),
+            serials: 0,
+        }
+    }
+
+    /// Talks until the client leaves, breaks the protocol, or `stopping` turns true.
+    pub async fn serve(&mut self, mut stopping: tokio::sync::watch::Receiver<bool>) -> Ending {
+        let caller = tokio::select! {
+            caller = self.handshake() => caller,
+            () = stopped(&mut stopping) => return stopping_now(),
+        };
+        let caller = match caller {
+            Ok(caller) => caller,
+            Err(ending) => return ending,
+        };
+        let ending = loop {
+            let step = tokio::select! {
+                message = self.socket.next() => self.receive(message, &caller).await,
+                () = self.outbox.ready() => self.flush().await,
+                () = stopped(&mut stopping) => Err(stopping_now()),
+            };
+            if let Err(ending) = step {
+                break ending;
+            }
+        };
+        // Leave every execution before the socket goes.
+        self.operations.clear();
+        ending
+    }
+
+    /// Waits for `connection_init`, answering pings meanwhile.
+    async fn handshake(&mut self) -> Result<Caller, Ending> {
+        let deadline = tokio::time::Instant::now() + INIT_TIMEOUT;
+        loop {
+            let Ok(message) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
+                return Err(Ending::close(close::INIT_TIMEOUT, "Connection initialisation timeout"));
+            };
+            match self.read(message)? {
+                None => continue,
+                Some(ClientMessage::ConnectionInit { payload }) => {
+                    let payload = payload.unwrap_or_default();
+                    let supplied = Supplied::from_init_payload(&payload, &self.headers);
+                    let credentials = self.services.access.resolve(supplied);
+                    let identity = credentials.identity();
+                    let loaders = Arc::new(Loaders::new(&self.services.sources, credentials));
+                    self.send(Protocol::ACK.to_string()).await?;
+                    return Ok(Caller { loaders, identity });
+                }
+                Some(ClientMessage::Ping {}) => self.send(Protocol::PONG.to_string()).await?,
+                Some(ClientMessage::Pong {}) => {}
+                Some(ClientMessage::ConnectionTerminate) => return Err(Ending::Gone),
+                Some(ClientMessage::Subscribe { .. } | ClientMessage::Complete { .. }) => {
+                    return Err(Ending::close(close::UNAUTHORIZED, "Unauthorized"));
+                }
+            }
+        }
+    }
+
+    /// The client's next protocol message; None for a frame that carries none.
+    fn read(&self, message: Option<Result<Message, axum::Error>>) -> Result<Option<ClientMessage>, Ending> {
+        let text = match message {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err(Ending::Gone),
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                Ok(text) => text.into(),
+                Err(_) => return Err(Ending::close(close::BAD_REQUEST, "messages are UTF-8 JSON")),
+            },
+            // The WebSocket layer answers pings itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Ok(None),
+        };
+        ClientMessage::parse(&text).map(Some).map_err(|reason| Ending::close(close::BAD_REQUEST, reason))
+    }
+
+    async fn receive(&mut self, message: Option<Result<Message, axum::Error>>, caller: &Caller) -> Result<(), Ending> {
+        match self.read(message)? {
+            None | Some(ClientMessage::Pong {}) => Ok(()),
+            Some(ClientMessage::Ping {}) => self.send(Protocol::PONG.to_string()).await,
+            Some(ClientMessage::ConnectionInit { .. }) => {
+                Err(Ending::close(close::TOO_MANY_INITS, "Too many initialisation requests"))
+            }
+            Some(ClientMessage::ConnectionTerminate) => Err(Ending::Gone),
+            Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, caller).await,
+            Some(ClientMessage::Complete { id }) => {
+                if let Some(operation) = self.operations.remove(&id) {
+                    self.ids.remove(&operation.serial);
+                    // The older protocol confirms a stop; the newer one expects silence.
+                    if self.protocol == Protocol::Legacy {
+                        self.send(Protocol::complete(&id)).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn start(&mut self, id: String, payload: OperationPayload, caller: &Caller) -> Result<(), Ending> {
+        if let Some(previous) = self.operations.remove(&id) {
+            if self.protocol == Protocol::TransportWs {
+                return Err(Ending::close(close::DUPLICATE_ID, format!("Subscriber for {id} already exists")));
+            }
+            // The older protocol restarts an operation whose id is reused.
+            self.ids.remove(&previous.serial);
+        }
+        if self.operations.len() >= MAX_OPERATIONS {
+            let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
+            return self.send(self.protocol.error(&id, &message, "TOO_MANY_OPERATIONS")).await;
+        }
+        self.serials += 1;
+        let serial = self.serials;
+        let started = self.services.executions.start(payload, caller, &self.outbox, serial);
+        self.ids.insert(serial, id.clone());
+        self.operations.insert(id, Operation { serial, _started: started });
+        Ok(())
+    }
+
+    /// Sends everything queued, then flushes once.
+    async fn flush(&mut self) -> Result<(), Ending> {
+        while let Some(delivery) = self.outbox.pop() {
+            // Absent: the client completed the operation after this result was queued.
+            let Some(id) = self.ids.get(&delivery.operation) else { continue };
+            let text = match delivery.body {
+                Body::Next(result) => self.protocol.next(id, &result),
+                Body::Complete => {
+                    let text = Protocol::complete(id);
+                    if let Some(id) = self.ids.remove(&delivery.operation) {
+                        self.operations.remove(&id);
+                    }
+                    text
+                }
+            };
+            self.socket.feed(Message::Text(text.into())).await.map_err(|_| Ending::Gone)?;
+        }
+        self.socket.flush().await.map_err(|_| Ending::Gone)
+    }
+
+    pub fn into_socket(self) -> WebSocket {
+        self.socket
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), Ending> {
+        self.socket.send(Message::Text(text.into())).await.map_err(|_| Ending::Gone)
+    }
+}
+
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    // Never stopping is the same as not stopping yet.
+    if stopping.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn stopping_now() -> Ending {
+    Ending::close(axum::extract::ws::close_code::AWAY, "pixgate is stopping")
+}

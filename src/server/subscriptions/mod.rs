@@ -1,0 +1,114 @@
+//! Subscriptions over WebSocket (`graphql-transport-ws` and the older
+//! `graphql-ws`) and over Server-Sent Events (the graphql-sse protocol's
+//! distinct-connections mode).
+
+mod connection;
+mod protocol;
+mod shared;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use tracing::Instrument;
+
+use super::AppState;
+use crate::loaders::Loaders;
+use crate::request_id;
+use connection::{Connection, Services};
+use protocol::{OperationPayload, Protocol};
+use shared::{Body, Caller, Delivery, Outbox};
+
+pub use shared::Executions;
+
+/// GraphQL messages are small: small buffers keep a connection to a few KiB.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A subscriber that stops reading is cut off here instead of growing the gateway.
+const MAX_UNSENT_BYTES: usize = 1024 * 1024;
+
+/// Credentials come in the `connection_init` payload (browsers cannot set
+/// WebSocket headers), with the upgrade request's headers as a fallback.
+pub async fn websocket(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
+    let Some(protocol) = Protocol::negotiate(offered) else {
+        let message = "offer `graphql-transport-ws` or `graphql-ws` in Sec-WebSocket-Protocol";
+        return super::graphql::refusal(StatusCode::BAD_REQUEST, message, "BAD_REQUEST");
+    };
+    let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
+    let services =
+        Services { executions: state.executions.clone(), sources: state.sources.clone(), access: state.access.clone() };
+    upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_UNSENT_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .protocols([protocol.name()])
+        .on_upgrade(move |socket| {
+            let (stopping, alive) = (state.stopping.clone(), state.sockets.clone());
+            let conversation = async move {
+                let mut connection = Connection::new(socket, protocol, services, headers);
+                let ending = connection.serve(stopping).await;
+                // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
+                if let Some(frame) = ending.frame() {
+                    let _ = connection.into_socket().send(axum::extract::ws::Message::Close(Some(frame))).await;
+                }
+                drop(alive);
+            };
+            // The connection outlives the upgrade request; it keeps its id and span.
+            request_id::scope(id, conversation.instrument(span))
+        })
+        .into_response()
+}
+
+/// One operation per request; its results stream back as `next` events, then `complete`.
+pub async fn sse(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    resolved: Option<axum::Extension<crate::auth::Credentials>>,
+    payload: Result<Json<OperationPayload>, JsonRejection>,
+) -> Response {
+    let payload = match payload {
+        Ok(Json(payload)) => payload,
+        Err(rejection) => {
+            let code = match rejection.status() {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+                StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+                _ => "BAD_REQUEST",
+            };
+            return super::graphql::refusal(rejection.status(), &rejection.body_text(), code);
+        }
+    };
+    let credentials = super::caller(&state, &headers, resolved);
+    let identity = credentials.identity();
+    let caller = Caller { loaders: Arc::new(Loaders::new(&state.sources, credentials)), identity };
+    let outbox = Arc::new(Outbox::default());
+    let started = state.executions.start(payload, &caller, &outbox, 0);
+    // The operation runs for as long as the response streams: a client that goes away stops it.
+    let events = stream::unfold((outbox, started), |(outbox, started)| async move {
+        loop {
+            match outbox.pop() {
+                Some(Delivery { body: Body::Next(result), .. }) => {
+                    let event = Event::default().event("next").data(String::from_utf8_lossy(&result));
+                    return Some((Ok::<_, Infallible>(event), (outbox, started)));
+                }
+                Some(Delivery { body: Body::Complete, .. }) => return None,
+                None => outbox.ready().await,
+            }
+        }
+    })
+    .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
+    sse_response(events)
+}
+
+fn sse_response(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}

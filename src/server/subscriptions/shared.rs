@@ -1,0 +1,341 @@
+//! One execution per subscription, however many subscribe to it.
+//!
+//! Subscribers who send the same operation with the same variables and act as
+//! the same tenant would each receive the same results, so the gateway runs it
+//! once: each result is resolved and serialised once and handed, as shared
+//! bytes, to every subscriber's outbox; only the protocol's envelope is written
+//! per subscriber. Someone who joins a running execution first gets the latest
+//! result for each image, as a subscription of their own would have started with
+//! each image's current state. Tenants never share: the key holds whom the
+//! subscriber acts as.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_graphql::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+use super::protocol::OperationPayload;
+use crate::graphql::{EventSubjects, PixgateSchema};
+use crate::loaders::Loaders;
+use crate::request_id;
+use crate::telemetry::metrics::ActiveSubscription;
+
+/// Every critical section below is a single insert, remove or push, so the data
+/// stays consistent whatever a panicking holder was doing: take a poisoned lock over.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What one operation of a connection has to send next.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The connection's own number for the operation: a result for an operation the
+    /// client has since completed (and whose id it may reuse) is recognised and dropped.
+    pub operation: u64,
+    /// The image the result is about, when it is about one.
+    pub subject: Option<Arc<str>>,
+    pub body: Body,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    /// A serialised GraphQL response.
+    Next(Bytes),
+    Complete,
+}
+
+/// A connection's queue of results to send. A subscriber that reads slowly never
+/// holds anyone back and never grows it without bound: a newer result about an
+/// image replaces an unsent older one about the same image.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queue: Mutex<VecDeque<Delivery>>,
+    ready: Notify,
+}
+
+impl Outbox {
+    pub fn push(&self, delivery: Delivery) {
+        {
+            let mut queue = locked(&self.queue);
+            let stale = delivery.subject.as_ref().and_then(|subject| {
+                queue.iter_mut().find(|queued| {
+                    queued.operation == delivery.operation
+                        && queued.subject.as_ref() == Some(subject)
+                        && matches!(queued.body, Body::Next(_))
+                })
+            });
+            match stale {
+                Some(stale) => *stale = delivery,
+                None => queue.push_back(delivery),
+            }
+        }
+        // One reader per outbox: a stored permit means a push is never missed.
+        self.ready.notify_one();
+    }
+
+    pub fn pop(&self) -> Option<Delivery> {
+        locked(&self.queue).pop_front()
+    }
+
+    /// Resolves once something was pushed since the last wait.
+    pub async fn ready(&self) {
+        self.ready.notified().await;
+    }
+}
+
+/// Whom an operation acts for.
+pub struct Caller {
+    pub loaders: Arc<Loaders>,
+    /// Whom the caller acts as: subscribers share executions only with the same identity.
+    pub identity: String,
+}
+
+/// An operation under way for one caller; dropping it stops it for them.
+pub enum Started {
+    Shared { _membership: Membership },
+    Alone { _task: AbortOnDrop },
+}
+
+pub struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Operations for the transports that stream results: subscriptions run once for
+/// everyone alike, queries and mutations for their caller alone.
+#[derive(Clone)]
+pub struct Executions {
+    schema: PixgateSchema,
+    running: Arc<Mutex<HashMap<String, Arc<Execution>>>>,
+}
+
+impl std::fmt::Debug for Executions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executions").field("running", &locked(&self.running).len()).finish()
+    }
+}
+
+struct Execution {
+    key: String,
+    state: Mutex<ExecutionState>,
+}
+
+#[derive(Default)]
+struct ExecutionState {
+    /// Each image's latest result, in the order the images first appeared, then any
+    /// result about no image (an error): what a subscriber joining now starts with.
+    latest: Vec<(Option<Arc<str>>, Bytes)>,
+    members: HashMap<u64, Member>,
+    /// Finished, or abandoned by its last member: no longer joinable.
+    ended: bool,
+    task: Option<AbortHandle>,
+}
+
+struct Member {
+    outbox: Arc<Outbox>,
+    operation: u64,
+}
+
+static MEMBERS: AtomicU64 = AtomicU64::new(0);
+
+/// A subscriber's place in an execution; leaving is dropping it.
+pub struct Membership {
+    subscriptions: Executions,
+    execution: Arc<Execution>,
+    member: u64,
+    _active: ActiveSubscription,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.subscriptions.leave(&self.execution, self.member);
+    }
+}
+
+impl Executions {
+    pub fn new(schema: PixgateSchema) -> Self {
+        Self { schema, running: Arc::default() }
+    }
+
+    /// Starts `payload` for `caller`; its results go to `outbox` under `operation`,
+    /// followed by `complete`.
+    pub fn start(&self, payload: OperationPayload, caller: &Caller, outbox: &Arc<Outbox>, operation: u64) -> Started {
+        let loaders = caller.loaders.clone();
+        if payload.is_subscription() {
+            // Everything that can change a result: whom it acts for, the operation and its variables.
+            let key = format!("{}\n{}", caller.identity, payload.canonical());
+            let request = move |subjects| payload.into_request().data(loaders).data(subjects);
+            return Started::Shared { _membership: self.join(key, request, outbox, operation) };
+        }
+        let mut results = self.schema.execute_stream(payload.into_request().data(loaders));
+        let outbox = outbox.clone();
+        let task = request_id::spawn(async move {
+            while let Some(result) = results.next().await {
+                let body = Body::Next(serialise(&result));
+                outbox.push(Delivery { operation, subject: None, body });
+            }
+            outbox.push(Delivery { operation, subject: None, body: Body::Complete });
+        });
+        Started::Alone { _task: AbortOnDrop(task.abort_handle()) }
+    }
+
+    /// Subscribes `operation` of a connection to the execution `key` names,
+    /// starting it with `request` when none runs.
+    fn join(
+        &self,
+        key: String,
+        request: impl FnOnce(Arc<EventSubjects>) -> async_graphql::Request,
+        outbox: &Arc<Outbox>,
+        operation: u64,
+    ) -> Membership {
+        let member = MEMBERS.fetch_add(1, Ordering::Relaxed);
+        let joined = Member { outbox: outbox.clone(), operation };
+        let mut running = locked(&self.running);
+        let execution = match running.get(&key) {
+            Some(execution) => {
+                let mut state = locked(&execution.state);
+                for (subject, result) in &state.latest {
+                    outbox.push(Delivery { operation, subject: subject.clone(), body: Body::Next(result.clone()) });
+                }
+                state.members.insert(member, joined);
+                execution.clone()
+            }
+            None => {
+                let execution = Arc::new(Execution { key: key.clone(), state: Mutex::default() });
+                let subjects = Arc::new(EventSubjects::default());
+                let results = self.schema.execute_stream(request(subjects.clone()));
+                // A member before the first result: the task waits for this lock.
+                let mut state = locked(&execution.state);
+                state.members.insert(member, joined);
+                let task = request_id::spawn(self.clone().run(execution.clone(), results, subjects));
+                state.task = Some(task.abort_handle());
+                drop(state);
+                running.insert(key, execution.clone());
+                execution
+            }
+        };
+        Membership { subscriptions: self.clone(), execution, member, _active: ActiveSubscription::start() }
+    }
+
+    async fn run(
+        self,
+        execution: Arc<Execution>,
+        mut results: BoxStream<'static, Response>,
+        subjects: Arc<EventSubjects>,
+    ) {
+        while let Some(result) = results.next().await {
+            let subject = subjects.take();
+            let serialised = serialise(&result);
+            let mut state = locked(&execution.state);
+            match state.latest.iter_mut().find(|(about, _)| subject.is_some() && *about == subject) {
+                Some(latest) => latest.1 = serialised.clone(),
+                None => state.latest.push((subject.clone(), serialised.clone())),
+            }
+            for member in state.members.values() {
+                member.outbox.push(Delivery {
+                    operation: member.operation,
+                    subject: subject.clone(),
+                    body: Body::Next(serialised.clone()),
+                });
+            }
+        }
+        let mut running = locked(&self.running);
+        if running.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, &execution)) {
+            running.remove(&execution.key);
+        }
+        let mut state = locked(&execution.state);
+        state.ended = true;
+        for member in state.members.values() {
+            member.outbox.push(Delivery { operation: member.operation, subject: None, body: Body::Complete });
+        }
+    }
+
+    fn leave(&self, execution: &Arc<Execution>, member: u64) {
+        {
+            let mut state = locked(&execution.state);
+            state.members.remove(&member);
+            if !state.members.is_empty() || state.ended {
+                return;
+            }
+        }
+        // The last one out stops the execution (and with it the watching and the
+        // polling), unless someone joined in between.
+        let mut running = locked(&self.running);
+        let mut state = locked(&execution.state);
+        if state.members.is_empty() && !state.ended {
+            state.ended = true;
+            if let Some(task) = state.task.take() {
+                task.abort();
+            }
+            if running.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, execution)) {
+                running.remove(&execution.key);
+            }
+        }
+    }
+
+    /// Executions running now.
+    pub fn running(&self) -> usize {
+        locked(&self.running).len()
+    }
+}
+
+fn serialise(result: &Response) -> Bytes {
+    Bytes::from(serde_json::to_vec(result).unwrap_or_else(|_| UNSERIALISABLE.to_vec()))
+}
+
+const UNSERIALISABLE: &[u8] =
+    br#"{"data":null,"errors":[{"message":"the result could not be serialised","extensions":{"code":"INTERNAL"}}]}"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn next(operation: u64, subject: Option<&str>, body: &'static [u8]) -> Delivery {
+        Delivery { operation, subject: subject.map(Into::into), body: Body::Next(Bytes::from_static(body)) }
+    }
+
+    fn drain(outbox: &Outbox) -> Vec<(u64, Option<String>, String)> {
+        std::iter::from_fn(|| outbox.pop())
+            .map(|d| {
+                let body = match d.body {
+                    Body::Next(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                    Body::Complete => "complete".into(),
+                };
+                (d.operation, d.subject.map(|s| s.to_string()), body)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_slow_reader_skips_to_each_images_latest_result() {
+        let outbox = Outbox::default();
+        outbox.push(next(1, Some("a"), b"a1"));
+        outbox.push(next(1, Some("b"), b"b1"));
+        outbox.push(next(1, Some("a"), b"a2"));
+        outbox.push(next(2, Some("a"), b"other operation"));
+        outbox.push(next(1, None, b"error"));
+        outbox.push(next(1, None, b"another error"));
+        outbox.push(Delivery { operation: 1, subject: None, body: Body::Complete });
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            drain(&outbox),
+            [
+                (1, some("a"), "a2".into()),
+                (1, some("b"), "b1".into()),
+                (2, some("a"), "other operation".into()),
+                (1, None, "error".into()),
+                (1, None, "another error".into()),
+                (1, None, "complete".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! `/graphql/ws` as a protocol: subscriptions shared between subscribers alike
+//! (and never between tenants), latecomers starting from the current state,
+//! queries and mutations over the socket, and the close codes of
+//! `graphql-transport-ws` for clients that break it.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use pixgate::cli::ServeArgs;
+use pixgate::sandbox;
+use pixgate::server::Running;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::gateway::gateway;
+use crate::live::{next_json, submit, subscription, websocket};
+use crate::support::{eventually, http};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket.send(Message::Text(message.to_string().into())).await.unwrap();
+}
+
+async fn initialised(gateway: &Running, protocol: &str, payload: Value) -> Socket {
+    let mut socket = websocket(gateway, protocol).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": payload })).await;
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+/// The close frame the gateway ends the connection with.
+async fn closed_with(socket: &mut Socket) -> (u16, String) {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("closed in time");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => panic!("dropped, not closed: {error}"),
+        }
+    }
+}
+
+/// Status ids until `complete`, from `next` (or the older protocol's `data`) messages for `id`.
+async fn statuses_until_complete(socket: &mut Socket, id: &str, seen: &mut Vec<i64>) {
+    loop {
+        let message = next_json(socket).await;
+        assert_eq!(message["id"], id, "{message}");
+        match message["type"].as_str().unwrap() {
+            "next" | "data" => seen.push(
+                message["payload"]["data"]["pixelzImageStatusChanged"]["statusId"]
+                    .as_i64()
+                    .unwrap_or_else(|| panic!("{message}")),
+            ),
+            "complete" => return,
+            other => panic!("{other}: {message}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn subscribers_alike_share_one_execution_and_latecomers_start_from_the_current_state() {
+    let gateway = gateway(ServeArgs { sandbox_step_ms: 150, poll_interval_ms: Some(20), ..ServeArgs::default() }).await;
+    let ticket = submit(&gateway, "shared-sub").await;
+    let query = json!({ "query": subscription(&ticket) });
+
+    let mut first = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    send(&mut first, json!({ "id": "a", "type": "subscribe", "payload": query })).await;
+    let mut first_seen = Vec::new();
+    while first_seen.last().is_none_or(|status| *status < 60) {
+        let message = next_json(&mut first).await;
+        first_seen.push(message["payload"]["data"]["pixelzImageStatusChanged"]["statusId"].as_i64().unwrap());
+    }
+
+    // The same operation, the same tenant (its credentials sent rather than defaulted), the older protocol.
+    let credentials = json!({ "pixelzEmail": sandbox::PIXELZ_CONTACT_EMAIL, "pixelzApiKey": sandbox::PIXELZ_API_KEY });
+    let mut later = initialised(&gateway, "graphql-ws", credentials).await;
+    send(&mut later, json!({ "id": "b", "type": "start", "payload": query })).await;
+    let mut later_seen = Vec::new();
+    let at_join = *first_seen.last().unwrap();
+    // Another tenant with the same operation never joins that execution: its key is refused.
+    let stranger = json!({ "pixelzEmail": sandbox::PIXELZ_CONTACT_EMAIL, "pixelzApiKey": "not-the-key" });
+    let mut stranger = initialised(&gateway, "graphql-transport-ws", stranger).await;
+    send(&mut stranger, json!({ "id": "c", "type": "subscribe", "payload": query })).await;
+    let refused = next_json(&mut stranger).await;
+    assert_eq!(refused["type"], "next", "{refused}");
+    assert!(refused["payload"]["data"].is_null(), "no other tenant's image: {refused}");
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+    assert_eq!(next_json(&mut stranger).await, json!({ "type": "complete", "id": "c" }));
+
+    assert_eq!(gateway.subscription_executions(), 1, "one execution serves both subscribers");
+    statuses_until_complete(&mut first, "a", &mut first_seen).await;
+    statuses_until_complete(&mut later, "b", &mut later_seen).await;
+    assert_eq!(first_seen, [10, 30, 60, 62, 64, 66, 70, 80][..first_seen.len()].to_vec(), "{first_seen:?}");
+    assert!(
+        later_seen[0] >= at_join,
+        "the latecomer starts from the current state: {later_seen:?} (joined at {at_join})"
+    );
+    assert!(later_seen.windows(2).all(|w| w[0] < w[1]) && later_seen.last() == Some(&80), "{later_seen:?}");
+    assert!(
+        first_seen.ends_with(&later_seen[1..]),
+        "after its first state the latecomer sees what everyone sees: {later_seen:?} vs {first_seen:?}"
+    );
+    eventually("the finished execution is gone", || async { gateway.subscription_executions() == 0 }).await;
+}
+
+#[tokio::test]
+async fn completing_a_subscription_stops_its_execution_and_frees_its_id() {
+    let gateway =
+        gateway(ServeArgs { sandbox_step_ms: 60_000, poll_interval_ms: Some(20), ..ServeArgs::default() }).await;
+    let ticket = submit(&gateway, "completed-early").await;
+    let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } });
+    send(&mut socket, subscribe.clone()).await;
+    assert_eq!(next_json(&mut socket).await["type"], "next");
+    assert_eq!(gateway.subscription_executions(), 1);
+    send(&mut socket, json!({ "id": "1", "type": "complete" })).await;
+    eventually("the abandoned execution stops", || async { gateway.subscription_executions() == 0 }).await;
+    eventually("nothing left to poll", || async { gateway.hub().to_poll().is_empty() }).await;
+    // The id is free again, and the new subscription starts from the current state.
+    send(&mut socket, subscribe).await;
+    let again = next_json(&mut socket).await;
+    assert_eq!((again["type"].as_str(), again["id"].as_str()), (Some("next"), Some("1")), "{again}");
+}
+
+#[tokio::test]
+async fn queries_and_mutations_answer_once_then_complete() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    let query = "{ client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { email } }";
+    send(&mut socket, json!({ "id": "q", "type": "subscribe", "payload": { "query": query } })).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer["type"], "next");
+    assert!(answer["payload"]["data"]["client"]["email"].is_string(), "{answer}");
+    assert_eq!(next_json(&mut socket).await, json!({ "type": "complete", "id": "q" }));
+
+    let mutation =
+        "mutation { createClient(input: { email: \"ws@example.com\", firstName: \"W\" }) { client { email } } }";
+    let mut legacy = initialised(&gateway, "graphql-ws", json!({})).await;
+    send(&mut legacy, json!({ "id": "m", "type": "start", "payload": { "query": mutation } })).await;
+    let answer = next_json(&mut legacy).await;
+    assert_eq!(answer["type"], "data");
+    assert_eq!(answer["payload"]["data"]["createClient"]["client"]["email"], "ws@example.com", "{answer}");
+    assert_eq!(next_json(&mut legacy).await, json!({ "type": "complete", "id": "m" }));
+
+    // A document that does not parse is answered with its error, not a dropped connection.
+    send(&mut socket, json!({ "id": "bad", "type": "subscribe", "payload": { "query": "subscription {" } })).await;
+    let answer = next_json(&mut socket).await;
+    assert!(answer["payload"]["errors"][0]["message"].is_string(), "{answer}");
+    assert_eq!(next_json(&mut socket).await, json!({ "type": "complete", "id": "bad" }));
+}
+
+#[tokio::test]
+async fn clients_that_break_the_protocol_are_closed_with_its_codes() {
+    let gateway = gateway(ServeArgs { sandbox_step_ms: 60_000, ..ServeArgs::default() }).await;
+    let ticket = submit(&gateway, "protocol-breaker").await;
+    let subscribe = |id: &str| json!({ "id": id, "type": "subscribe", "payload": { "query": subscription(&ticket) } });
+
+    let mut early = websocket(&gateway, "graphql-transport-ws").await;
+    send(&mut early, subscribe("1")).await;
+    assert_eq!(closed_with(&mut early).await, (4401, "Unauthorized".into()));
+
+    let mut twice = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    send(&mut twice, json!({ "type": "connection_init" })).await;
+    assert_eq!(closed_with(&mut twice).await, (4429, "Too many initialisation requests".into()));
+
+    let mut garbled = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    garbled.send(Message::Text("{\"type\":\"subscribe\"".into())).await.unwrap();
+    assert_eq!(closed_with(&mut garbled).await.0, 4400);
+
+    let mut duplicate = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    send(&mut duplicate, subscribe("same")).await;
+    send(&mut duplicate, subscribe("same")).await;
+    assert_eq!(closed_with(&mut duplicate).await, (4409, "Subscriber for same already exists".into()));
+
+    let mut pinging = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    send(&mut pinging, json!({ "type": "ping", "payload": { "at": 1 } })).await;
+    assert_eq!(next_json(&mut pinging).await, json!({ "type": "pong" }));
+
+    // No GraphQL protocol offered: no upgrade.
+    let no_protocol = http()
+        .get(format!("http://{}/graphql/ws", gateway.addr()))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_protocol.status(), 400);
+    let body: Value = no_protocol.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+}
+
+#[tokio::test]
+async fn one_connection_runs_a_bounded_number_of_operations() {
+    let gateway = gateway(ServeArgs { sandbox_step_ms: 60_000, ..ServeArgs::default() }).await;
+    let ticket = submit(&gateway, "many-operations").await;
+    let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    let limit = 100;
+    for n in 0..=limit {
+        let subscribe =
+            json!({ "id": n.to_string(), "type": "subscribe", "payload": { "query": subscription(&ticket) } });
+        send(&mut socket, subscribe).await;
+    }
+    let mut first_states = 0;
+    let refusal = loop {
+        let message = next_json(&mut socket).await;
+        match message["type"].as_str() {
+            Some("next") => first_states += 1,
+            _ => break message,
+        }
+    };
+    assert_eq!(refusal["type"], "error", "{refusal}");
+    assert_eq!(refusal["id"], limit.to_string());
+    assert_eq!(refusal["payload"][0]["extensions"]["code"], "TOO_MANY_OPERATIONS", "{refusal}");
+    assert_eq!(gateway.subscription_executions(), 1, "a hundred alike subscriptions, one execution");
+    while first_states < limit {
+        assert_eq!(next_json(&mut socket).await["type"], "next");
+        first_states += 1;
+    }
+}
