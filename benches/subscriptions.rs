@@ -128,7 +128,7 @@ fn arrivals(streams: Vec<std::net::TcpStream>, needle: &[u8]) -> (Vec<Instant>, 
     (arrived.into_iter().flatten().collect(), streams)
 }
 
-async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String, bool) {
+async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String, Vec<&'static str>) {
     let gateway = Gateway::start(sandbox, &[("PIXGATE_POLL_INTERVAL_MS", &POLL_INTERVAL.as_millis().to_string())]);
     let addr = gateway.addr.clone();
     let images = size / SUBSCRIBERS_PER_IMAGE;
@@ -200,8 +200,14 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String,
         own_cpu.as_millis()
     );
     drop(sockets);
-    let met = p99 < Duration::from_millis(100) && per_interval <= bound as f64;
-    (row, met)
+    let mut missed = Vec::new();
+    if p99 >= Duration::from_millis(100) {
+        missed.push("p99 fan-out under 100 ms");
+    }
+    if per_interval > bound as f64 {
+        missed.push("poll calls within the bound");
+    }
+    (row, missed)
 }
 
 /// The floor this machine sets: 10,000 bare tokio tasks, each waiting on a watch channel
@@ -307,24 +313,25 @@ async fn measure() {
         "| subscribers | images watched | gateway RSS idle (MiB) | RSS subscribed (MiB) | KiB per subscription | webhook→all p50 (ms) | p99 (ms) | max (ms) | poll calls per interval | gateway CPU during fan-out (ms) | load generator CPU (ms) |\n",
     );
     table.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
-    let mut all_met = true;
+    let mut missed = Vec::new();
     for size in SIZES {
-        let (row, met) = run(size, &http, &sandbox).await;
+        let (row, missed_here) = run(size, &http, &sandbox).await;
         println!("{row}");
         table.push_str(&row);
         table.push('\n');
         if size == 10_000 {
-            all_met &= met;
+            missed = missed_here;
         }
     }
-    table.push_str(&format!(
-        "\n{} 10,000 subscribers: p99 fan-out under 100 ms and poll calls within the bound.\n\n",
-        if all_met { "Met:" } else { "Missed:" }
-    ));
+    let verdict = match missed.as_slice() {
+        [] => "Met: 10,000 subscribers, p99 fan-out under 100 ms, poll calls within the bound.".to_string(),
+        missed => format!("Missed at 10,000 subscribers: {}.", missed.join(" and ")),
+    };
+    table.push_str(&format!("\n{verdict}\n\n"));
     table.push_str(&floor(10_000).await);
     println!("\n{table}");
     support::write_figures("subscriptions.md", &table);
-    if !all_met {
+    if !missed.is_empty() {
         std::process::exit(1);
     }
 }

@@ -18,9 +18,11 @@ pub struct Gateway {
 
 impl Gateway {
     /// The release binary over `sandbox`, rate limits off (a benchmark measures the work),
-    /// logging only warnings, with `settings` as extra environment.
+    /// logging only warnings, with `settings` as extra environment. `PIXGATE_BENCH_GATEWAY`
+    /// names another binary to measure: a build with frame pointers for `perf`, say.
     pub fn start(sandbox: &Sandbox, settings: &[(&str, &str)]) -> Gateway {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pixgate"));
+        let binary = std::env::var("PIXGATE_BENCH_GATEWAY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pixgate").into());
+        let mut command = Command::new(binary);
         command
             .args(["--listen", "127.0.0.1:0"])
             .env("PIXIESET_BASE_URL", sandbox.pixieset_base_url())

@@ -94,9 +94,13 @@ impl Connection {
 
     /// Talks until the client leaves, breaks the protocol, or `stopping` turns true.
     pub async fn serve(&mut self, mut stopping: tokio::sync::watch::Receiver<bool>) -> Ending {
+        // Made once: every connection waits on the same channel, so a wait made per
+        // step would take its lock once per delivered event.
+        let stopped = stopped(&mut stopping);
+        tokio::pin!(stopped);
         let caller = tokio::select! {
             caller = self.handshake() => caller,
-            () = stopped(&mut stopping) => return stopping_now(),
+            () = &mut stopped => return stopping_now(),
         };
         let caller = match caller {
             Ok(caller) => caller,
@@ -106,7 +110,7 @@ impl Connection {
             let step = tokio::select! {
                 message = self.socket.next() => self.receive(message, &caller).await,
                 () = self.outbox.ready() => self.flush().await,
-                () = stopped(&mut stopping) => Err(stopping_now()),
+                () = &mut stopped => Err(stopping_now()),
             };
             if let Err(ending) = step {
                 break ending;

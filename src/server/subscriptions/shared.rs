@@ -170,9 +170,10 @@ impl Executions {
     /// followed by `complete`.
     pub fn start(&self, payload: OperationPayload, caller: &Caller, outbox: &Arc<Outbox>, operation: u64) -> Started {
         let loaders = caller.loaders.clone();
-        if payload.is_subscription() {
-            // Everything that can change a result: whom it acts for, the operation and its variables.
-            let key = format!("{}\n{}", caller.identity, payload.canonical());
+        // Everything that can change a result: whom it acts for, the operation and its variables.
+        let key = format!("{}\n{}", caller.identity, payload.canonical());
+        // Only subscriptions run under a key: a running one spares parsing the document again.
+        if locked(&self.running).contains_key(&key) || payload.is_subscription() {
             let request = move |subjects| payload.into_request().data(loaders).data(subjects);
             return Started::Shared { _membership: self.join(key, request, outbox, operation) };
         }
