@@ -210,31 +210,65 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> (String,
     (row, missed)
 }
 
-/// The floor this machine sets: 10,000 bare tokio tasks, each waiting on a watch channel
-/// and writing one pre-built frame, in a process of their own (this benchmark, started
-/// with `--floor-server`), read by the same load generator. Whatever the gateway adds
-/// to a delivery is above this.
+/// The floors this machine sets, each in a process of its own (this benchmark, started
+/// with `--floor-server`) and read by the same load generator: 10,000 bare tokio tasks,
+/// each waiting on a watch channel and writing one pre-built frame (what a task per
+/// connection costs at the least); and two threads writing that frame to 5,000 sockets
+/// each in a loop (what one write per subscriber costs at the least, whatever the design).
 /// As long as the frame the gateway sends each subscriber here.
 const FLOOR_FRAME: &[u8] =
     b"floor-event: a pre-built frame as long as the gateway sends for this benchmark..................................";
 
-fn floor_server() {
+#[derive(Clone, Copy, PartialEq)]
+enum Floor {
+    /// A tokio task per socket, woken through a watch channel.
+    Tasks,
+    /// Two threads, each writing to half of the sockets in turn.
+    Loops,
+}
+
+fn floor_server(kind: Floor) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
         let (event, watched) = tokio::sync::watch::channel(());
+        let sockets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         // The first connection triggers an event per byte it sends; every other one waits for events.
         let (mut control, _) = listener.accept().await.unwrap();
+        let accepted = sockets.clone();
         tokio::spawn(async move {
             let mut byte = [0u8; 1];
             while tokio::io::AsyncReadExt::read_exact(&mut control, &mut byte).await.is_ok() {
-                event.send_replace(());
+                if kind == Floor::Tasks {
+                    event.send_replace(());
+                    continue;
+                }
+                let mut first: Vec<std::net::TcpStream> = std::mem::take(&mut *accepted.lock().unwrap());
+                let second = first.split_off(first.len() / 2);
+                let writers = [first, second].map(|half| {
+                    std::thread::spawn(move || {
+                        for mut socket in &half {
+                            let _ = std::io::Write::write_all(&mut socket, FLOOR_FRAME);
+                        }
+                        half
+                    })
+                });
+                for writer in writers {
+                    accepted.lock().unwrap().extend(writer.join().unwrap());
+                }
             }
         });
         loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
+            let (socket, _) = listener.accept().await.unwrap();
             socket.set_nodelay(true).unwrap();
+            if kind == Floor::Loops {
+                let socket = socket.into_std().unwrap();
+                socket.set_nonblocking(false).unwrap();
+                sockets.lock().unwrap().push(socket);
+                continue;
+            }
+            let mut socket = socket;
             let mut watched = watched.clone();
             watched.mark_unchanged();
             tokio::spawn(async move {
@@ -248,10 +282,13 @@ fn floor_server() {
     });
 }
 
-async fn floor(size: usize) -> String {
+async fn floor(size: usize, kind: Floor) -> String {
     use std::io::{BufRead, Write};
     let mut server = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--floor-server")
+        .arg(match kind {
+            Floor::Tasks => "--floor-server=tasks",
+            Floor::Loops => "--floor-server=loops",
+        })
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the floor server starts");
@@ -278,9 +315,15 @@ async fn floor(size: usize) -> String {
     drop(sockets);
     let _ = server.kill();
     let _ = server.wait();
+    let what = match kind {
+        Floor::Tasks => format!(
+            "{size} bare tokio tasks, each waiting on a watch channel and writing one pre-built frame of {} bytes",
+            FLOOR_FRAME.len()
+        ),
+        Floor::Loops => format!("two threads writing that frame to {} sockets each, in a loop", size / 2),
+    };
     format!(
-        "The floor on this machine, for comparison: {size} bare tokio tasks in a process of their own, each waiting on a watch channel and writing one pre-built frame of {} bytes, read by the same load generator: p50 {} ms, p99 {} ms, max {} ms; that process's CPU {} ms, the load generator's {} ms.\n",
-        FLOOR_FRAME.len(),
+        "- {what}: p50 {} ms, p99 {} ms, max {} ms; that process's CPU {} ms, the load generator's {} ms.\n",
         ms(percentile(&latencies, 0.50)),
         ms(percentile(&latencies, 0.99)),
         ms(*latencies.last().unwrap()),
@@ -290,8 +333,11 @@ async fn floor(size: usize) -> String {
 }
 
 fn main() {
-    if std::env::args().any(|arg| arg == "--floor-server") {
-        return floor_server();
+    if std::env::args().any(|arg| arg == "--floor-server=tasks") {
+        return floor_server(Floor::Tasks);
+    }
+    if std::env::args().any(|arg| arg == "--floor-server=loops") {
+        return floor_server(Floor::Loops);
     }
     tokio::runtime::Runtime::new().expect("a runtime").block_on(measure());
 }
@@ -328,7 +374,9 @@ async fn measure() {
         missed => format!("Missed at 10,000 subscribers: {}.", missed.join(" and ")),
     };
     table.push_str(&format!("\n{verdict}\n\n"));
-    table.push_str(&floor(10_000).await);
+    table.push_str("The floors on this machine, for comparison: the same fan-out, read by the same load generator, from a process that does nothing else:\n\n");
+    table.push_str(&floor(10_000, Floor::Tasks).await);
+    table.push_str(&floor(10_000, Floor::Loops).await);
     println!("\n{table}");
     support::write_figures("subscriptions.md", &table);
     if !missed.is_empty() {

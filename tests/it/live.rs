@@ -38,7 +38,7 @@ pub fn subscription(ticket: &str) -> String {
 }
 
 /// Every status from the first one seen through delivered, in order, none skipped.
-fn assert_every_status(seen: &[i64]) {
+pub fn assert_every_status(seen: &[i64]) {
     let first = EVERY_STEP.iter().position(|s| *s == seen[0]).unwrap_or_else(|| panic!("{seen:?}"));
     assert!(first <= 1, "the first state is the current one: {seen:?}");
     assert_eq!(seen, &EVERY_STEP[first..], "every status through to delivered");

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::gateway::gateway;
-use crate::live::{next_json, submit, subscription, websocket};
+use crate::live::{assert_every_status, next_json, submit, subscription, websocket};
 use crate::support::{eventually, http};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -89,10 +89,31 @@ async fn subscribers_alike_share_one_execution_and_latecomers_start_from_the_cur
     assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
     assert_eq!(next_json(&mut stranger).await, json!({ "type": "complete", "id": "c" }));
 
-    assert_eq!(gateway.subscription_executions(), 1, "one execution serves both subscribers");
+    // Over SSE too: the same execution, starting from the current state.
+    let mut sse = http()
+        .post(format!("http://{}/graphql/sse", gateway.addr()))
+        .header("Accept", "text/event-stream")
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    let mut first_event = String::new();
+    while !first_event.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk()).await.expect("in time").unwrap();
+        first_event.push_str(std::str::from_utf8(&chunk.expect("an event")).unwrap());
+    }
+    assert!(first_event.starts_with("event: next\n"), "{first_event}");
+    let data = first_event.lines().find_map(|line| line.strip_prefix("data:")).expect("a data line");
+    let status = serde_json::from_str::<Value>(data.trim()).unwrap()["data"]["pixelzImageStatusChanged"]["statusId"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{first_event}"));
+    assert!(status >= at_join, "the SSE latecomer starts from the current state too: {status} (joined at {at_join})");
+
+    assert_eq!(gateway.subscription_executions(), 1, "one execution serves every subscriber alike");
+    drop(sse);
     statuses_until_complete(&mut first, "a", &mut first_seen).await;
     statuses_until_complete(&mut later, "b", &mut later_seen).await;
-    assert_eq!(first_seen, [10, 30, 60, 62, 64, 66, 70, 80][..first_seen.len()].to_vec(), "{first_seen:?}");
+    assert_every_status(&first_seen);
     assert!(
         later_seen[0] >= at_join,
         "the latecomer starts from the current state: {later_seen:?} (joined at {at_join})"

@@ -1,6 +1,7 @@
 //! Subscriptions over WebSocket (`graphql-transport-ws` and the older
 //! `graphql-ws`) and over Server-Sent Events (the graphql-sse protocol's
-//! distinct-connections mode).
+//! distinct-connections mode). Both transports start operations through
+//! `shared::Executions`, so a subscription runs once for all who send it alike.
 
 mod connection;
 mod protocol;
