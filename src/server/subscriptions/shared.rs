@@ -1,4 +1,6 @@
-//! One execution per subscription, however many subscribe to it.
+//! Operations for the transports that stream results (WebSocket, SSE): one
+//! execution per subscription, however many subscribe to it; queries and
+//! mutations run for their caller alone.
 //!
 //! Subscribers who send the same operation with the same variables and act as
 //! the same tenant would each receive the same results, so the gateway runs it
@@ -149,7 +151,7 @@ static MEMBERS: AtomicU64 = AtomicU64::new(0);
 
 /// A subscriber's place in an execution; leaving is dropping it.
 pub struct Membership {
-    subscriptions: Executions,
+    executions: Executions,
     execution: Arc<Execution>,
     member: u64,
     _active: ActiveSubscription,
@@ -157,7 +159,7 @@ pub struct Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.subscriptions.leave(&self.execution, self.member);
+        self.executions.leave(&self.execution, self.member);
     }
 }
 
@@ -224,7 +226,7 @@ impl Executions {
                 execution
             }
         };
-        Membership { subscriptions: self.clone(), execution, member, _active: ActiveSubscription::start() }
+        Membership { executions: self.clone(), execution, member, _active: ActiveSubscription::start() }
     }
 
     async fn run(
