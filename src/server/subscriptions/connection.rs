@@ -61,7 +61,8 @@ impl Ending {
 }
 
 struct Operation {
-    serial: u64,
+    /// The client's id for it.
+    id: String,
     _started: Started,
 }
 
@@ -72,24 +73,15 @@ pub struct Connection {
     /// The upgrade request's headers: credentials `connection_init` does not carry come from them.
     headers: HeaderMap,
     outbox: Arc<Outbox>,
-    operations: HashMap<String, Operation>,
-    /// Each running operation's id, by its serial.
-    ids: HashMap<u64, String>,
+    /// Running operations by serial: results name their operation by it, so a result
+    /// for an operation the client completed (and whose id it may reuse) finds none.
+    operations: HashMap<u64, Operation>,
     serials: u64,
 }
 
 impl Connection {
     pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap) -> Self {
-        Self {
-            socket,
-            protocol,
-            services,
-            headers,
-            outbox: Arc::default(),
-            operations: HashMap::new(),
-            ids: HashMap::new(),
-            serials: 0,
-        }
+        Self { socket, protocol, services, headers, outbox: Arc::default(), operations: HashMap::new(), serials: 0 }
     }
 
     /// Talks until the client leaves, breaks the protocol, or `stopping` turns true.
@@ -174,8 +166,8 @@ impl Connection {
             Some(ClientMessage::ConnectionTerminate) => Err(Ending::Gone),
             Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, caller).await,
             Some(ClientMessage::Complete { id }) => {
-                if let Some(operation) = self.operations.remove(&id) {
-                    self.ids.remove(&operation.serial);
+                if let Some(serial) = self.serial_of(&id) {
+                    self.operations.remove(&serial);
                     // The older protocol confirms a stop; the newer one expects silence.
                     if self.protocol == Protocol::Legacy {
                         self.send(Protocol::complete(&id)).await?;
@@ -187,12 +179,12 @@ impl Connection {
     }
 
     async fn start(&mut self, id: String, payload: OperationPayload, caller: &Caller) -> Result<(), Ending> {
-        if let Some(previous) = self.operations.remove(&id) {
+        if let Some(previous) = self.serial_of(&id) {
             if self.protocol == Protocol::TransportWs {
                 return Err(Ending::close(close::DUPLICATE_ID, format!("Subscriber for {id} already exists")));
             }
             // The older protocol restarts an operation whose id is reused.
-            self.ids.remove(&previous.serial);
+            self.operations.remove(&previous);
         }
         if self.operations.len() >= MAX_OPERATIONS {
             let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
@@ -201,23 +193,25 @@ impl Connection {
         self.serials += 1;
         let serial = self.serials;
         let started = self.services.executions.start(payload, caller, &self.outbox, serial);
-        self.ids.insert(serial, id.clone());
-        self.operations.insert(id, Operation { serial, _started: started });
+        self.operations.insert(serial, Operation { id, _started: started });
         Ok(())
+    }
+
+    /// The running operation the client calls `id`; client messages are few, so a scan does.
+    fn serial_of(&self, id: &str) -> Option<u64> {
+        self.operations.iter().find(|(_, operation)| operation.id == id).map(|(serial, _)| *serial)
     }
 
     /// Sends everything queued, then flushes once.
     async fn flush(&mut self) -> Result<(), Ending> {
         while let Some(delivery) = self.outbox.pop() {
             // Absent: the client completed the operation after this result was queued.
-            let Some(id) = self.ids.get(&delivery.operation) else { continue };
+            let Some(operation) = self.operations.get(&delivery.operation) else { continue };
             let text = match delivery.body {
-                Body::Next(result) => self.protocol.next(id, &result),
+                Body::Next(result) => self.protocol.next(&operation.id, &result),
                 Body::Complete => {
-                    let text = Protocol::complete(id);
-                    if let Some(id) = self.ids.remove(&delivery.operation) {
-                        self.operations.remove(&id);
-                    }
+                    let text = Protocol::complete(&operation.id);
+                    self.operations.remove(&delivery.operation);
                     text
                 }
             };
