@@ -1,5 +1,7 @@
 //! Token buckets per client IP and per tenant. A caller over either limit gets
 //! 429 `RATE_LIMITED` with `Retry-After`, before any GraphQL work or upstream call.
+//! Over a WebSocket each operation draws a token, and a refused one gets the same
+//! error in the protocol's `error` message.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -100,15 +102,21 @@ impl RateLimits {
     }
 }
 
-fn refused(wait: Duration) -> Response {
+/// The GraphQL error a refused caller gets, over HTTP or over a WebSocket, and the
+/// whole seconds it says to wait.
+pub fn refusal(wait: Duration) -> (u64, serde_json::Value) {
     // Retry-After counts whole seconds; rounding down would invite an early retry.
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let body = serde_json::json!({
-        "errors": [{
-            "message": format!("too many requests: retry after {seconds} s"),
-            "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
-        }]
+    let error = serde_json::json!({
+        "message": format!("too many requests: retry after {seconds} s"),
+        "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
     });
+    (seconds, error)
+}
+
+fn refused(wait: Duration) -> Response {
+    let (seconds, error) = refusal(wait);
+    let body = serde_json::json!({ "errors": [error] });
     let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response

@@ -216,7 +216,14 @@ async fn clients_that_break_the_protocol_are_closed_with_its_codes() {
 
 #[tokio::test]
 async fn one_connection_runs_a_bounded_number_of_operations() {
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 60_000, ..ServeArgs::default() }).await;
+    // Unlimited rates: the bound here is the connection's, not the tenant's bucket.
+    let gateway = gateway(ServeArgs {
+        sandbox_step_ms: 60_000,
+        rate_limit_ip: Some(0),
+        rate_limit_tenant: Some(0),
+        ..ServeArgs::default()
+    })
+    .await;
     let ticket = submit(&gateway, "many-operations").await;
     let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
     let limit = 100;
@@ -241,4 +248,42 @@ async fn one_connection_runs_a_bounded_number_of_operations() {
         assert_eq!(next_json(&mut socket).await["type"], "next");
         first_states += 1;
     }
+}
+
+#[tokio::test]
+async fn each_operation_draws_on_the_callers_rate_limits() {
+    let gateway = gateway(ServeArgs {
+        rate_limit_ip: Some(0),
+        rate_limit_tenant: Some(1),
+        rate_limit_tenant_burst: Some(3),
+        ..ServeArgs::default()
+    })
+    .await;
+    let query = "{ pixelzAccount { email } }";
+    // The sandbox's credentials are the defaults, so each upgrade request draws on
+    // the same tenant's bucket as the operations: two upgrades and one operation empty it.
+    let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    let mut legacy = initialised(&gateway, "graphql-ws", json!({})).await;
+    send(&mut socket, json!({ "id": "1", "type": "subscribe", "payload": { "query": query } })).await;
+    assert_eq!(next_json(&mut socket).await["type"], "next");
+    assert_eq!(next_json(&mut socket).await, json!({ "type": "complete", "id": "1" }));
+
+    let sandbox = gateway.sandbox().unwrap();
+    sandbox.reset_requests();
+    send(&mut legacy, json!({ "id": "2", "type": "start", "payload": { "query": query } })).await;
+    let refusal = next_json(&mut legacy).await;
+    assert_eq!((refusal["type"].as_str(), refusal["id"].as_str()), (Some("error"), Some("2")), "{refusal}");
+    assert_eq!(refusal["payload"]["extensions"]["code"], "RATE_LIMITED", "{refusal}");
+    send(&mut socket, json!({ "id": "3", "type": "subscribe", "payload": { "query": query } })).await;
+    let refusal = next_json(&mut socket).await;
+    assert_eq!((refusal["type"].as_str(), refusal["id"].as_str()), (Some("error"), Some("3")), "{refusal}");
+    assert_eq!(refusal["payload"][0]["extensions"]["code"], "RATE_LIMITED", "{refusal}");
+    let retry_after = refusal["payload"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+    assert!((1..=2).contains(&retry_after), "whole seconds, rounded up: {refusal}");
+    assert_eq!(sandbox.requests().total, 0, "refused before any upstream call");
+
+    // The connection lives on: once the bucket refills, the next operation runs.
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    send(&mut socket, json!({ "id": "4", "type": "subscribe", "payload": { "query": query } })).await;
+    assert_eq!(next_json(&mut socket).await["type"], "next");
 }

@@ -3,6 +3,7 @@
 //! mutations run for this connection alone.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use super::protocol::{ClientMessage, OperationPayload, Protocol, close};
 use super::shared::{Body, Caller, Executions, Outbox, Started};
 use crate::auth::{AccessPolicy, Supplied};
 use crate::loaders::{DataSources, Loaders};
+use crate::server::rate_limit::{self, RateLimits};
+use crate::upstream::TenantKey;
 
 /// `graphql-transport-ws` closes a connection that stays silent this long after opening.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +30,14 @@ pub struct Services {
     pub executions: Executions,
     pub sources: DataSources,
     pub access: Arc<AccessPolicy>,
+    /// Each operation draws on the caller's buckets, as a request over HTTP does.
+    pub rate_limits: Arc<RateLimits>,
+}
+
+/// Whom a connection acts for, from its `connection_init` on.
+struct Session {
+    caller: Caller,
+    tenant: Option<TenantKey>,
 }
 
 /// How a conversation ended.
@@ -72,6 +83,7 @@ pub struct Connection {
     services: Services,
     /// The upgrade request's headers: credentials `connection_init` does not carry come from them.
     headers: HeaderMap,
+    peer: IpAddr,
     outbox: Arc<Outbox>,
     /// Running operations by serial: results name their operation by it, so a result
     /// for an operation the client completed (and whose id it may reuse) finds none.
@@ -80,8 +92,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap) -> Self {
-        Self { socket, protocol, services, headers, outbox: Arc::default(), operations: HashMap::new(), serials: 0 }
+    pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap, peer: IpAddr) -> Self {
+        let (outbox, operations) = (Arc::default(), HashMap::new());
+        Self { socket, protocol, services, headers, peer, outbox, operations, serials: 0 }
     }
 
     /// Talks until the client leaves, breaks the protocol, or `stopping` turns true.
@@ -90,17 +103,17 @@ impl Connection {
         // step would take its lock once per delivered event.
         let stopped = stopped(&mut stopping);
         tokio::pin!(stopped);
-        let caller = tokio::select! {
-            caller = self.handshake() => caller,
+        let session = tokio::select! {
+            session = self.handshake() => session,
             () = &mut stopped => return stopping_now(),
         };
-        let caller = match caller {
-            Ok(caller) => caller,
+        let session = match session {
+            Ok(session) => session,
             Err(ending) => return ending,
         };
         let ending = loop {
             let step = tokio::select! {
-                message = self.socket.next() => self.receive(message, &caller).await,
+                message = self.socket.next() => self.receive(message, &session).await,
                 () = self.outbox.ready() => self.flush().await,
                 () = &mut stopped => Err(stopping_now()),
             };
@@ -114,7 +127,7 @@ impl Connection {
     }
 
     /// Waits for `connection_init`, answering pings meanwhile.
-    async fn handshake(&mut self) -> Result<Caller, Ending> {
+    async fn handshake(&mut self) -> Result<Session, Ending> {
         let deadline = tokio::time::Instant::now() + INIT_TIMEOUT;
         loop {
             let Ok(message) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
@@ -126,10 +139,10 @@ impl Connection {
                     let payload = payload.unwrap_or_default();
                     let supplied = Supplied::from_init_payload(&payload, &self.headers);
                     let credentials = self.services.access.resolve(supplied);
-                    let identity = credentials.identity();
+                    let (identity, tenant) = (credentials.identity(), credentials.tenant());
                     let loaders = Arc::new(Loaders::new(&self.services.sources, credentials));
                     self.send(Protocol::ACK.to_string()).await?;
-                    return Ok(Caller { loaders, identity });
+                    return Ok(Session { caller: Caller { loaders, identity }, tenant });
                 }
                 Some(ClientMessage::Ping {}) => self.send(Protocol::PONG.to_string()).await?,
                 Some(ClientMessage::Pong {}) => {}
@@ -156,7 +169,11 @@ impl Connection {
         ClientMessage::parse(&text).map(Some).map_err(|reason| Ending::close(close::BAD_REQUEST, reason))
     }
 
-    async fn receive(&mut self, message: Option<Result<Message, axum::Error>>, caller: &Caller) -> Result<(), Ending> {
+    async fn receive(
+        &mut self,
+        message: Option<Result<Message, axum::Error>>,
+        session: &Session,
+    ) -> Result<(), Ending> {
         match self.read(message)? {
             None | Some(ClientMessage::Pong {}) => Ok(()),
             Some(ClientMessage::Ping {}) => self.send(Protocol::PONG.to_string()).await,
@@ -164,7 +181,7 @@ impl Connection {
                 Err(Ending::close(close::TOO_MANY_INITS, "Too many initialisation requests"))
             }
             Some(ClientMessage::ConnectionTerminate) => Err(Ending::Gone),
-            Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, caller).await,
+            Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, session).await,
             Some(ClientMessage::Complete { id }) => {
                 if let Some(serial) = self.serial_of(&id) {
                     self.operations.remove(&serial);
@@ -178,7 +195,7 @@ impl Connection {
         }
     }
 
-    async fn start(&mut self, id: String, payload: OperationPayload, caller: &Caller) -> Result<(), Ending> {
+    async fn start(&mut self, id: String, payload: OperationPayload, session: &Session) -> Result<(), Ending> {
         if let Some(previous) = self.serial_of(&id) {
             if self.protocol == Protocol::TransportWs {
                 return Err(Ending::close(close::DUPLICATE_ID, format!("Subscriber for {id} already exists")));
@@ -190,9 +207,12 @@ impl Connection {
             let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
             return self.send(self.protocol.error(&id, &message, "TOO_MANY_OPERATIONS")).await;
         }
+        if let Err(wait) = self.services.rate_limits.check(self.peer, session.tenant.as_ref()) {
+            return self.send(self.protocol.graphql_error(&id, rate_limit::refusal(wait).1)).await;
+        }
         self.serials += 1;
         let serial = self.serials;
-        let started = self.services.executions.start(payload, caller, &self.outbox, serial);
+        let started = self.services.executions.start(payload, &session.caller, &self.outbox, serial);
         self.operations.insert(serial, Operation { id, _started: started });
         Ok(())
     }

@@ -8,11 +8,12 @@ mod protocol;
 mod shared;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -37,15 +38,24 @@ const MAX_UNSENT_BYTES: usize = 1024 * 1024;
 
 /// Credentials come in the `connection_init` payload (browsers cannot set
 /// WebSocket headers), with the upgrade request's headers as a fallback.
-pub async fn websocket(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn websocket(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let Some(protocol) = Protocol::negotiate(offered) else {
         let message = "offer `graphql-transport-ws` or `graphql-ws` in Sec-WebSocket-Protocol";
         return super::graphql::refusal(StatusCode::BAD_REQUEST, message, "BAD_REQUEST");
     };
     let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
-    let services =
-        Services { executions: state.executions.clone(), sources: state.sources.clone(), access: state.access.clone() };
+    let services = Services {
+        executions: state.executions.clone(),
+        sources: state.sources.clone(),
+        access: state.access.clone(),
+        rate_limits: state.rate_limits.clone(),
+    };
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
@@ -56,7 +66,7 @@ pub async fn websocket(State(state): State<AppState>, headers: HeaderMap, upgrad
         .on_upgrade(move |socket| {
             let (stopping, alive) = (state.stopping.clone(), state.sockets.clone());
             let conversation = async move {
-                let mut connection = Connection::new(socket, protocol, services, headers);
+                let mut connection = Connection::new(socket, protocol, services, headers, peer.ip());
                 let ending = connection.serve(stopping).await;
                 // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
                 if let Some(frame) = ending.frame() {

@@ -67,7 +67,11 @@ impl Protocol {
 
     /// An operation refused before it ran; no `complete` follows.
     pub fn error(self, id: &str, message: &str, code: &str) -> String {
-        let error = serde_json::json!({ "message": message, "extensions": { "code": code } });
+        self.graphql_error(id, serde_json::json!({ "message": message, "extensions": { "code": code } }))
+    }
+
+    /// The same, with a GraphQL error made elsewhere.
+    pub fn graphql_error(self, id: &str, error: serde_json::Value) -> String {
         let payload = match self {
             Self::TransportWs => serde_json::json!([error]),
             Self::Legacy => error,
