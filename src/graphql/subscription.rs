@@ -1,6 +1,7 @@
 //! Live image status.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::{Context, Error, ID, Subscription};
@@ -17,20 +18,34 @@ use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 const MAX_IMAGES: usize = 100;
 
 /// Which image each event of a subscription is about, in the order the events
-/// come. A transport that runs one subscription for many subscribers puts this in
-/// the request's data; knowing each event's image, it can give someone who joins
-/// later each image's latest state, as a subscription of their own would.
+/// come, and whether someone may still join it. A transport that runs one
+/// subscription for many subscribers puts this in the request's data; knowing
+/// each event's image, it can give someone who joins later each image's latest
+/// state, as a subscription of their own would.
 #[derive(Debug, Default)]
-pub struct EventSubjects(Mutex<VecDeque<Arc<str>>>);
+pub struct EventSubjects {
+    subjects: Mutex<VecDeque<Arc<str>>>,
+    closed_to_latecomers: AtomicBool,
+}
 
 impl EventSubjects {
     fn record(&self, ticket: &str) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push_back(ticket.into());
+        self.subjects.lock().unwrap_or_else(PoisonError::into_inner).push_back(ticket.into());
     }
 
     /// The image of the event just resolved; None for a result that is about no image (an error).
     pub fn take(&self) -> Option<Arc<str>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+        self.subjects.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+    }
+
+    /// False once the subscription's images depend on when it started: someone
+    /// subscribing later needs a subscription of their own.
+    pub fn joinable(&self) -> bool {
+        !self.closed_to_latecomers.load(Ordering::Acquire)
+    }
+
+    fn close_to_latecomers(&self) {
+        self.closed_to_latecomers.store(true, Ordering::Release);
     }
 }
 
@@ -82,6 +97,10 @@ impl Subscription {
                 ImageQuery { product_id: Some(product_id), per_page: Some(MAX_IMAGES as u32), ..ImageQuery::default() };
             for image in retouching.images(&query).await.map_err(from_upstream)?.iter() {
                 images.insert(image.image_ticket.to_ascii_lowercase(), Arc::new(image.clone()));
+            }
+            // A product gains images: those listed now are not all a later subscriber's.
+            if let Some(subjects) = &subjects {
+                subjects.close_to_latecomers();
             }
         }
 

@@ -126,6 +126,51 @@ async fn subscribers_alike_share_one_execution_and_latecomers_start_from_the_cur
     eventually("the finished execution is gone", || async { gateway.subscription_executions() == 0 }).await;
 }
 
+/// Submits an image to `product`; its ticket.
+async fn submit_to_product(gateway: &Running, customer_image_id: &str, product: &str) -> String {
+    let mutation = format!(
+        "mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/{customer_image_id}.jpg\"], \
+         customerImageId: \"{customer_image_id}\", productId: \"{product}\" }}) {{ ticket }} }}"
+    );
+    let body = crate::gateway::graphql(gateway, &mutation, &[]).await;
+    body["data"]["submitPixelzImage"]["ticket"].as_str().unwrap_or_else(|| panic!("{body}")).to_lowercase()
+}
+
+/// The tickets of the first `count` states a subscription sends.
+async fn first_tickets(socket: &mut Socket, count: usize) -> std::collections::BTreeSet<String> {
+    let mut tickets = std::collections::BTreeSet::new();
+    for _ in 0..count {
+        let message = next_json(socket).await;
+        let ticket = message["payload"]["data"]["pixelzImageStatusChanged"]["ticket"].as_str();
+        tickets.insert(ticket.unwrap_or_else(|| panic!("{message}")).to_lowercase());
+    }
+    tickets
+}
+
+#[tokio::test]
+async fn a_product_subscriber_gets_the_products_images_as_of_their_own_subscribing() {
+    // Images stay in their first state: only first states are sent.
+    let gateway = gateway(ServeArgs { sandbox_step_ms: 60_000, ..ServeArgs::default() }).await;
+    let product = "latecomers-2027";
+    let query = format!("subscription {{ pixelzImageStatusChanged(productId: \"{product}\") {{ ticket statusId }} }}");
+    let subscribe = json!({ "id": "p", "type": "subscribe", "payload": { "query": query } });
+    let early_image = submit_to_product(&gateway, "product-early", product).await;
+    let mut early = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    send(&mut early, subscribe.clone()).await;
+    assert_eq!(first_tickets(&mut early, 1).await, [early_image.clone()].into());
+
+    let late_image = submit_to_product(&gateway, "product-late", product).await;
+    let mut late = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    send(&mut late, subscribe.clone()).await;
+    assert_eq!(first_tickets(&mut late, 2).await, [early_image, late_image].into(), "not the first one's images");
+    assert_eq!(gateway.subscription_executions(), 2, "the latecomer runs its own");
+    // An execution that took in no latecomer still ends when its last member leaves.
+    drop(early);
+    eventually("the first execution ends", || async { gateway.subscription_executions() == 1 }).await;
+    drop(late);
+    eventually("the second one too", || async { gateway.subscription_executions() == 0 }).await;
+}
+
 #[tokio::test]
 async fn completing_a_subscription_stops_its_execution_and_frees_its_id() {
     let gateway =

@@ -9,10 +9,11 @@
 //! per subscriber. Someone who joins a running execution first gets the latest
 //! result for each image, as a subscription of their own would have started with
 //! each image's current state. Tenants never share: the key holds whom the
-//! subscriber acts as.
+//! subscriber acts as. A subscription whose images depend on when it started (a
+//! product's, listed at the start) takes in no one once it has listed them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_graphql::Response;
@@ -117,7 +118,10 @@ impl Drop for AbortOnDrop {
 #[derive(Clone)]
 pub struct Executions {
     schema: PixgateSchema,
+    /// The joinable execution under each key.
     running: Arc<Mutex<HashMap<String, Arc<Execution>>>>,
+    /// Executions not ended, joinable or not.
+    live: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Executions {
@@ -128,6 +132,7 @@ impl std::fmt::Debug for Executions {
 
 struct Execution {
     key: String,
+    subjects: Arc<EventSubjects>,
     state: Mutex<ExecutionState>,
 }
 
@@ -165,7 +170,7 @@ impl Drop for Membership {
 
 impl Executions {
     pub fn new(schema: PixgateSchema) -> Self {
-        Self { schema, running: Arc::default() }
+        Self { schema, running: Arc::default(), live: Arc::default() }
     }
 
     /// Starts `payload` for `caller`; its results go to `outbox` under `operation`,
@@ -203,7 +208,9 @@ impl Executions {
         let member = MEMBERS.fetch_add(1, Ordering::Relaxed);
         let joined = Member { outbox: outbox.clone(), operation };
         let mut running = locked(&self.running);
-        let execution = match running.get(&key) {
+        // One that stopped being joinable stays in the map until it ends; a
+        // latecomer replaces it there with an execution of its own.
+        let execution = match running.get(&key).filter(|execution| execution.subjects.joinable()) {
             Some(execution) => {
                 let mut state = locked(&execution.state);
                 for (subject, result) in &state.latest {
@@ -213,14 +220,15 @@ impl Executions {
                 execution.clone()
             }
             None => {
-                let execution = Arc::new(Execution { key: key.clone(), state: Mutex::default() });
                 let subjects = Arc::new(EventSubjects::default());
                 let results = self.schema.execute_stream(request(subjects.clone()));
+                let execution = Arc::new(Execution { key: key.clone(), subjects, state: Mutex::default() });
                 // A member before the first result: the task waits for this lock.
                 let mut state = locked(&execution.state);
                 state.members.insert(member, joined);
-                let task = request_id::spawn(self.clone().run(execution.clone(), results, subjects));
+                let task = request_id::spawn(self.clone().run(execution.clone(), results));
                 state.task = Some(task.abort_handle());
+                self.live.fetch_add(1, Ordering::Relaxed);
                 drop(state);
                 running.insert(key, execution.clone());
                 execution
@@ -229,14 +237,9 @@ impl Executions {
         Membership { executions: self.clone(), execution, member, _active: ActiveSubscription::start() }
     }
 
-    async fn run(
-        self,
-        execution: Arc<Execution>,
-        mut results: BoxStream<'static, Response>,
-        subjects: Arc<EventSubjects>,
-    ) {
+    async fn run(self, execution: Arc<Execution>, mut results: BoxStream<'static, Response>) {
         while let Some(result) = results.next().await {
-            let subject = subjects.take();
+            let subject = execution.subjects.take();
             let serialised = serialise(&result);
             let mut state = locked(&execution.state);
             match state.latest.iter_mut().find(|(about, _)| subject.is_some() && *about == subject) {
@@ -256,7 +259,10 @@ impl Executions {
             running.remove(&execution.key);
         }
         let mut state = locked(&execution.state);
-        state.ended = true;
+        // Its last member may have left while it was finishing.
+        if !self.end(&mut state) {
+            return;
+        }
         for member in state.members.values() {
             member.outbox.push(Delivery { operation: member.operation, subject: None, body: Body::Complete });
         }
@@ -274,8 +280,7 @@ impl Executions {
         // polling), unless someone joined in between.
         let mut running = locked(&self.running);
         let mut state = locked(&execution.state);
-        if state.members.is_empty() && !state.ended {
-            state.ended = true;
+        if state.members.is_empty() && self.end(&mut state) {
             if let Some(task) = state.task.take() {
                 task.abort();
             }
@@ -285,9 +290,19 @@ impl Executions {
         }
     }
 
+    /// Marks an execution ended; false when it already was.
+    fn end(&self, state: &mut ExecutionState) -> bool {
+        if state.ended {
+            return false;
+        }
+        state.ended = true;
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+
     /// Executions running now.
     pub fn running(&self) -> usize {
-        locked(&self.running).len()
+        self.live.load(Ordering::Relaxed)
     }
 }
 
