@@ -32,7 +32,8 @@ async fn initialised(gateway: &Running, protocol: &str, payload: Value) -> Socke
 /// The close frame the gateway ends the connection with.
 async fn closed_with(socket: &mut Socket) -> (u16, String) {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("closed in time");
+        // Longer than the gateway's 10 s allowance for `connection_init`.
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next()).await.expect("closed in time");
         match message {
             Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
             Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
@@ -257,6 +258,17 @@ async fn clients_that_break_the_protocol_are_closed_with_its_codes() {
     assert_eq!(no_protocol.status(), 400);
     let body: Value = no_protocol.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+}
+
+/// The clock is paused and jumps to the next timer whenever every task waits, so
+/// the gateway's own 10 s allowance passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_never_initialises_is_closed_with_4408() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let mut silent = websocket(&gateway, "graphql-transport-ws").await;
+    let opened = tokio::time::Instant::now();
+    assert_eq!(closed_with(&mut silent).await, (4408, "Connection initialisation timeout".into()));
+    assert!(opened.elapsed() >= Duration::from_secs(9), "{:?}", opened.elapsed());
 }
 
 #[tokio::test]
