@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use pixgate::sandbox::{self, Sandbox};
+use pixgate::sandbox::Sandbox;
 
 pub struct Gateway {
     child: Child,
@@ -25,12 +25,7 @@ impl Gateway {
         let mut command = Command::new(binary);
         command
             .args(["--listen", "127.0.0.1:0"])
-            .env("PIXIESET_BASE_URL", sandbox.pixieset_base_url())
-            .env("PIXELZ_BASE_URL", sandbox.pixelz_base_url())
-            .env("PIXIESET_COOKIE", sandbox::PIXIESET_COOKIE)
-            .env("PIXELZ_CONTACT_EMAIL", sandbox::PIXELZ_CONTACT_EMAIL)
-            .env("PIXELZ_API_KEY", sandbox::PIXELZ_API_KEY)
-            .env("PIXELZ_APP_SECRET", sandbox::PIXELZ_APP_SECRET)
+            .envs(sandbox.gateway_env())
             .env("RUST_LOG", "warn")
             .env("PIXGATE_RATE_LIMIT_IP", "0")
             .env("PIXGATE_RATE_LIMIT_TENANT", "0")

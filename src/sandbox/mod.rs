@@ -166,6 +166,19 @@ impl Sandbox {
         format!("{}/REST.svc/JSON", self.state.base_url)
     }
 
+    /// The environment that points a gateway process at this sandbox, acting with
+    /// its credentials by default and verifying its webhooks.
+    pub fn gateway_env(&self) -> [(&'static str, String); 6] {
+        [
+            ("PIXIESET_BASE_URL", self.pixieset_base_url()),
+            ("PIXELZ_BASE_URL", self.pixelz_base_url()),
+            ("PIXIESET_COOKIE", PIXIESET_COOKIE.into()),
+            ("PIXELZ_CONTACT_EMAIL", PIXELZ_CONTACT_EMAIL.into()),
+            ("PIXELZ_API_KEY", PIXELZ_API_KEY.into()),
+            ("PIXELZ_APP_SECRET", PIXELZ_APP_SECRET.into()),
+        ]
+    }
+
     /// A snapshot of the request counter.
     pub fn requests(&self) -> RequestLog {
         locked(&self.state.requests).clone()

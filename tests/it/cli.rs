@@ -212,12 +212,7 @@ async fn sigterm_finishes_in_flight_requests_and_closes_subscriptions() {
     // A slow upstream keeps a query in flight while the signal arrives.
     let upstream = sandbox_with_step(600_000).await;
     let mut command = pixgate(&["--listen", "127.0.0.1:0"]);
-    command
-        .env("PIXIESET_BASE_URL", upstream.pixieset_base_url())
-        .env("PIXELZ_BASE_URL", upstream.pixelz_base_url())
-        .env("PIXIESET_COOKIE", sandbox::PIXIESET_COOKIE)
-        .env("PIXELZ_CONTACT_EMAIL", sandbox::PIXELZ_CONTACT_EMAIL)
-        .env("PIXELZ_API_KEY", sandbox::PIXELZ_API_KEY);
+    command.envs(upstream.gateway_env());
     let mut child = command.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();

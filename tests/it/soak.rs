@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use pixgate::sandbox;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
@@ -75,12 +74,7 @@ async fn memory_stays_flat_under_mixed_load() {
     let upstream = sandbox_with_step(40).await;
     let mut command = pixgate(&["--listen", "127.0.0.1:0"]);
     command
-        .env("PIXIESET_BASE_URL", upstream.pixieset_base_url())
-        .env("PIXELZ_BASE_URL", upstream.pixelz_base_url())
-        .env("PIXIESET_COOKIE", sandbox::PIXIESET_COOKIE)
-        .env("PIXELZ_CONTACT_EMAIL", sandbox::PIXELZ_CONTACT_EMAIL)
-        .env("PIXELZ_API_KEY", sandbox::PIXELZ_API_KEY)
-        .env("PIXELZ_APP_SECRET", sandbox::PIXELZ_APP_SECRET)
+        .envs(upstream.gateway_env())
         .env("PIXGATE_POLL_INTERVAL_MS", "200")
         .env("PIXGATE_RATE_LIMIT_IP", "0")
         .env("PIXGATE_RATE_LIMIT_TENANT", "0")
