@@ -151,6 +151,10 @@ pub struct ServeArgs {
     /// Requests one tenant may send at once above its rate [default: 100].
     #[arg(long, env = "PIXGATE_RATE_LIMIT_TENANT_BURST")]
     pub rate_limit_tenant_burst: Option<u32>,
+    /// Comma-separated proxies in front of the gateway (addresses or CIDR ranges, `10.0.0.0/8`)
+    /// whose `X-Forwarded-For` names the client IP for the per-IP limit [default: none, the peer is the client].
+    #[arg(long, env = "PIXGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Comma-separated origins browsers may call from (`https://app.example.com`), or `*` for any [default: none].
     #[arg(long, env = "PIXGATE_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,

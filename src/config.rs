@@ -1,8 +1,9 @@
 //! The gateway's configuration: typed, validated once at start-up, and safe to print.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -69,6 +70,7 @@ pub struct FileConfig {
     pub rate_limit_ip_burst: Option<u32>,
     pub rate_limit_tenant: Option<u32>,
     pub rate_limit_tenant_burst: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub cors_origins: Option<Vec<String>>,
     pub otlp_endpoint: Option<String>,
 }
@@ -138,6 +140,22 @@ pub enum Cors {
     Closed,
     Any,
     Origins(Vec<axum::http::HeaderValue>),
+}
+
+/// Addresses stand for themselves: `10.0.0.5` is `10.0.0.5/32`.
+fn trusted_proxies(proxies: Option<Vec<String>>) -> Result<Vec<IpNet>, ConfigError> {
+    const KEY: &str = "trusted_proxies (PIXGATE_TRUSTED_PROXIES)";
+    let proxies = proxies.unwrap_or_default();
+    let proxies = proxies.iter().map(|p| p.trim()).filter(|p| !p.is_empty());
+    proxies
+        .map(|proxy| {
+            proxy
+                .parse::<IpNet>()
+                .map(|range| range.trunc())
+                .or_else(|_| proxy.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| invalid(KEY, format!("{proxy:?} is not an address or a CIDR range like 10.0.0.0/8")))
+        })
+        .collect()
 }
 
 fn cors(origins: Option<Vec<String>>) -> Result<Cors, ConfigError> {
@@ -353,6 +371,7 @@ impl Config {
                     .or(file.rate_limit_tenant_burst)
                     .unwrap_or(rate_defaults.per_tenant.burst),
             },
+            trusted_proxies: trusted_proxies(args.trusted_proxies.or(file.trusted_proxies))?,
         };
         let cors = cors(args.cors_origins.or(file.cors_origins))?;
         let otlp_endpoint = non_empty(args.otlp_endpoint)
@@ -465,6 +484,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("PIXIESET_BASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let proxies = Some(vec!["10.0.0.0/8".into(), " 192.0.2.7 ".into(), "::1".into()]);
+        let config = Config::merge(ServeArgs { trusted_proxies: proxies, ..args() }, FileConfig::default()).unwrap();
+        let expected: Vec<IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.7/32".parse().unwrap(), "::1/128".parse().unwrap()];
+        assert_eq!(config.rate_limits.trusted_proxies, expected);
+        let error = Config::merge(
+            ServeArgs { trusted_proxies: Some(vec!["10.0.0.0/33".into()]), ..args() },
+            FileConfig::default(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().starts_with("trusted_proxies (PIXGATE_TRUSTED_PROXIES)"), "{error}");
     }
 
     #[test]

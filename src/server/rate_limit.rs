@@ -1,4 +1,4 @@
-//! Token buckets per client IP and per tenant. A caller over either limit gets
+//! Token buckets per client IP and per tenant; who the client is behind trusted proxies. A caller over either limit gets
 //! 429 `RATE_LIMITED` with `Retry-After`, before any GraphQL work or upstream call.
 //! Over a WebSocket each operation draws a token, and a refused one gets the same
 //! error in the protocol's `error` message.
@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use ipnet::IpNet;
 
 use super::AppState;
 use crate::auth::Supplied;
@@ -37,17 +38,24 @@ impl Bucket {
 pub struct RateSettings {
     pub per_ip: Bucket,
     pub per_tenant: Bucket,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for RateSettings {
     fn default() -> Self {
-        Self { per_ip: Bucket { per_second: 100, burst: 200 }, per_tenant: Bucket { per_second: 50, burst: 100 } }
+        Self {
+            per_ip: Bucket { per_second: 100, burst: 200 },
+            per_tenant: Bucket { per_second: 50, burst: 100 },
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
 pub struct RateLimits {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_tenant: Option<DefaultKeyedRateLimiter<TenantKey>>,
+    trusted_proxies: Vec<IpNet>,
     clock: DefaultClock,
 }
 
@@ -65,6 +73,7 @@ impl RateLimits {
         let limits = Arc::new(Self {
             per_ip: settings.per_ip.quota().map(DefaultKeyedRateLimiter::keyed),
             per_tenant: settings.per_tenant.quota().map(DefaultKeyedRateLimiter::keyed),
+            trusted_proxies: settings.trusted_proxies.clone(),
             clock: DefaultClock::default(),
         });
         let weak = Arc::downgrade(&limits);
@@ -84,6 +93,28 @@ impl RateLimits {
             }
         });
         limits
+    }
+
+    /// The client a request comes from. Behind trusted proxies it is the nearest
+    /// address in `X-Forwarded-For` that is not one of them: the entries to its
+    /// left are whatever the client chose to send, so they are never believed.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let trusted = |ip: IpAddr| self.trusted_proxies.iter().any(|range| range.contains(&ip));
+        if !trusted(peer) {
+            return peer;
+        }
+        let values = headers.get_all("x-forwarded-for").iter();
+        let Ok(values) = values.map(HeaderValue::to_str).collect::<Result<Vec<_>, _>>() else { return peer };
+        let mut client = peer;
+        for hop in values.iter().rev().flat_map(|value| value.rsplit(',')).map(str::trim) {
+            // Garbage ends the trail: the last proxy that handed it on is the client we know.
+            let Some(ip) = forwarded_ip(hop) else { return client };
+            client = ip;
+            if !trusted(ip) {
+                break;
+            }
+        }
+        client
     }
 
     /// Takes one token from each bucket the caller draws on; on refusal, how long to wait.
@@ -114,6 +145,14 @@ pub fn refusal(wait: Duration) -> (u64, serde_json::Value) {
     (seconds, error)
 }
 
+/// An `X-Forwarded-For` entry: an address, perhaps with a port, IPv6 perhaps in brackets.
+fn forwarded_ip(hop: &str) -> Option<IpAddr> {
+    hop.parse()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|socket| socket.ip()))
+        .or_else(|_| hop.trim_start_matches('[').trim_end_matches(']').parse())
+        .ok()
+}
+
 fn refused(wait: Duration) -> Response {
     let (seconds, error) = refusal(wait);
     let body = serde_json::json!({ "errors": [error] });
@@ -131,12 +170,50 @@ pub async fn enforce(
     next: Next,
 ) -> Response {
     let credentials = state.access.resolve(Supplied::from_headers(request.headers()));
-    match state.rate_limits.check(peer.ip(), credentials.tenant().as_ref()) {
+    let client = state.rate_limits.client_ip(peer.ip(), request.headers());
+    match state.rate_limits.check(client, credentials.tenant().as_ref()) {
         Ok(()) => {
             // Resolved once: the handler acts with these (see `super::caller`).
             request.extensions_mut().insert(credentials);
             next.run(request).await
         }
         Err(wait) => refused(wait),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn behind(trusted: &[&str]) -> Arc<RateLimits> {
+        let trusted_proxies = trusted.iter().map(|range| range.parse().unwrap()).collect();
+        RateLimits::new(&RateSettings { trusted_proxies, ..RateSettings::default() })
+    }
+
+    fn client(limits: &RateLimits, peer: &str, forwarded: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        limits.client_ip(peer.parse().unwrap(), &headers).to_string()
+    }
+
+    #[tokio::test]
+    async fn only_trusted_proxies_name_the_client() {
+        let limits = behind(&["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(client(&limits, "192.0.2.1", &["203.0.113.7"]), "192.0.2.1", "an untrusted peer is the client");
+        assert_eq!(client(&limits, "127.0.0.1", &[]), "127.0.0.1");
+        assert_eq!(client(&limits, "127.0.0.1", &["203.0.113.7"]), "203.0.113.7");
+        assert_eq!(client(&limits, "127.0.0.1", &["198.51.100.1, 10.0.0.5"]), "198.51.100.1", "through two proxies");
+        assert_eq!(client(&limits, "127.0.0.1", &["6.6.6.6, 203.0.113.7"]), "203.0.113.7", "what the client made up");
+        assert_eq!(
+            client(&limits, "127.0.0.1", &["6.6.6.6", "203.0.113.9"]),
+            "203.0.113.9",
+            "the last header is nearest"
+        );
+        assert_eq!(client(&limits, "127.0.0.1", &["203.0.113.7, garbage"]), "127.0.0.1", "garbage ends the trail");
+        assert_eq!(client(&limits, "127.0.0.1", &["10.0.0.1"]), "10.0.0.1", "all trusted: the farthest");
+        assert_eq!(client(&limits, "127.0.0.1", &["[2001:db8::1]:4711"]), "2001:db8::1");
+        assert_eq!(client(&behind(&[]), "127.0.0.1", &["203.0.113.7"]), "127.0.0.1", "no proxy is trusted by default");
     }
 }

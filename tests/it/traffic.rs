@@ -5,6 +5,8 @@ use pixgate::cli::ServeArgs;
 use pixgate::sandbox;
 use pixgate::server::Running;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Error;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::gateway::gateway;
 use crate::support::*;
@@ -49,6 +51,32 @@ async fn one_client_ip_gets_its_burst_then_waits() {
     assert_eq!(sandbox.requests().total, 0, "refused before any upstream call");
     let health = http().get(format!("http://{}/healthz", gateway.addr())).send().await.unwrap();
     assert_eq!(health.status(), 200, "health checks are never limited");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let limited = |trusted_proxies: Option<Vec<String>>| ServeArgs {
+        rate_limit_ip: Some(1),
+        rate_limit_ip_burst: Some(1),
+        rate_limit_tenant: Some(0),
+        trusted_proxies,
+        ..ServeArgs::default()
+    };
+    let proxied = gateway(limited(Some(vec!["127.0.0.1".into()]))).await;
+    assert_eq!(send(&proxied, &[("X-Forwarded-For", "203.0.113.7")]).await.status(), 200);
+    assert_rate_limited(send(&proxied, &[("X-Forwarded-For", "203.0.113.7")]).await).await;
+    assert_eq!(send(&proxied, &[("X-Forwarded-For", "203.0.113.8")]).await.status(), 200, "another client");
+    // Over a WebSocket too: the upgrade is the forwarded client's request.
+    let mut request = format!("ws://{}/graphql/ws", proxied.addr()).into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    request.headers_mut().insert("X-Forwarded-For", "203.0.113.8".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(matches!(&refused, Error::Http(response) if response.status() == 429), "{refused}");
+
+    // Without trusted proxies the header is the client's say-so: one peer, one bucket.
+    let direct = gateway(limited(None)).await;
+    assert_eq!(send(&direct, &[("X-Forwarded-For", "203.0.113.7")]).await.status(), 200);
+    assert_rate_limited(send(&direct, &[("X-Forwarded-For", "203.0.113.8")]).await).await;
 }
 
 #[tokio::test]

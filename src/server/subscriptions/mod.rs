@@ -50,6 +50,7 @@ pub async fn websocket(
         return super::graphql::refusal(StatusCode::BAD_REQUEST, message, "BAD_REQUEST");
     };
     let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
+    let client = state.rate_limits.client_ip(peer.ip(), &headers);
     let services = Services {
         executions: state.executions.clone(),
         sources: state.sources.clone(),
@@ -66,7 +67,7 @@ pub async fn websocket(
         .on_upgrade(move |socket| {
             let (stopping, alive) = (state.stopping.clone(), state.sockets.clone());
             let conversation = async move {
-                let mut connection = Connection::new(socket, protocol, services, headers, peer.ip());
+                let mut connection = Connection::new(socket, protocol, services, headers, client);
                 let ending = connection.serve(stopping).await;
                 // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
                 if let Some(frame) = ending.frame() {
