@@ -238,6 +238,10 @@ impl Executions {
     }
 
     async fn run(self, execution: Arc<Execution>, mut results: BoxStream<'static, Response>) {
+        // Ends the execution however the task stops: its results run out, it is
+        // aborted, or a resolver panics (members still get `complete`, and no one
+        // joins a dead execution).
+        let _finish = Finish { executions: self, execution: execution.clone() };
         while let Some(result) = results.next().await {
             let subject = execution.subjects.take();
             let serialised = serialise(&result);
@@ -253,18 +257,6 @@ impl Executions {
                     body: Body::Next(serialised.clone()),
                 });
             }
-        }
-        let mut running = locked(&self.running);
-        if running.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, &execution)) {
-            running.remove(&execution.key);
-        }
-        let mut state = locked(&execution.state);
-        // Its last member may have left while it was finishing.
-        if !self.end(&mut state) {
-            return;
-        }
-        for member in state.members.values() {
-            member.outbox.push(Delivery { operation: member.operation, subject: None, body: Body::Complete });
         }
     }
 
@@ -290,6 +282,21 @@ impl Executions {
         }
     }
 
+    fn finish(&self, execution: &Arc<Execution>) {
+        let mut running = locked(&self.running);
+        if running.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, execution)) {
+            running.remove(&execution.key);
+        }
+        let mut state = locked(&execution.state);
+        // Its last member may have left (and aborted it) while it was finishing.
+        if !self.end(&mut state) {
+            return;
+        }
+        for member in state.members.values() {
+            member.outbox.push(Delivery { operation: member.operation, subject: None, body: Body::Complete });
+        }
+    }
+
     /// Marks an execution ended; false when it already was.
     fn end(&self, state: &mut ExecutionState) -> bool {
         if state.ended {
@@ -303,6 +310,17 @@ impl Executions {
     /// Executions running now.
     pub fn running(&self) -> usize {
         self.live.load(Ordering::Relaxed)
+    }
+}
+
+struct Finish {
+    executions: Executions,
+    execution: Arc<Execution>,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.executions.finish(&self.execution);
     }
 }
 
