@@ -1,5 +1,6 @@
-//! Token buckets per client IP and per tenant; who the client is behind trusted proxies. A caller over either limit gets
-//! 429 `RATE_LIMITED` with `Retry-After`, before any GraphQL work or upstream call.
+//! Token buckets per client IP and per tenant, and who the client is behind
+//! trusted proxies. A caller over either limit gets 429 `RATE_LIMITED` with
+//! `Retry-After`, before any GraphQL work or upstream call.
 //! Over a WebSocket each operation draws a token, and a refused one gets the same
 //! error in the protocol's `error` message.
 
@@ -99,6 +100,8 @@ impl RateLimits {
     /// address in `X-Forwarded-For` that is not one of them: the entries to its
     /// left are whatever the client chose to send, so they are never believed.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
+        let peer = peer.to_canonical();
         let trusted = |ip: IpAddr| self.trusted_proxies.iter().any(|range| range.contains(&ip));
         if !trusted(peer) {
             return peer;
@@ -151,6 +154,7 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
         .or_else(|_| hop.parse::<SocketAddr>().map(|socket| socket.ip()))
         .or_else(|_| hop.trim_start_matches('[').trim_end_matches(']').parse())
         .ok()
+        .map(|ip: IpAddr| ip.to_canonical())
 }
 
 fn refused(wait: Duration) -> Response {
@@ -214,6 +218,7 @@ mod tests {
         assert_eq!(client(&limits, "127.0.0.1", &["203.0.113.7, garbage"]), "127.0.0.1", "garbage ends the trail");
         assert_eq!(client(&limits, "127.0.0.1", &["10.0.0.1"]), "10.0.0.1", "all trusted: the farthest");
         assert_eq!(client(&limits, "127.0.0.1", &["[2001:db8::1]:4711"]), "2001:db8::1");
+        assert_eq!(client(&limits, "::ffff:10.0.0.2", &["203.0.113.7"]), "203.0.113.7", "an IPv4 peer seen over IPv6");
         assert_eq!(client(&behind(&[]), "127.0.0.1", &["203.0.113.7"]), "127.0.0.1", "no proxy is trusted by default");
     }
 }

@@ -83,7 +83,8 @@ pub struct Connection {
     services: Services,
     /// The upgrade request's headers: credentials `connection_init` does not carry come from them.
     headers: HeaderMap,
-    peer: IpAddr,
+    /// Whose per-IP bucket the operations draw on.
+    client: IpAddr,
     outbox: Arc<Outbox>,
     /// Running operations by serial: results name their operation by it, so a result
     /// for an operation the client completed (and whose id it may reuse) finds none.
@@ -92,9 +93,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap, peer: IpAddr) -> Self {
+    pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap, client: IpAddr) -> Self {
         let (outbox, operations) = (Arc::default(), HashMap::new());
-        Self { socket, protocol, services, headers, peer, outbox, operations, serials: 0 }
+        Self { socket, protocol, services, headers, client, outbox, operations, serials: 0 }
     }
 
     /// Talks until the client leaves, breaks the protocol, or `stopping` turns true.
@@ -207,7 +208,7 @@ impl Connection {
             let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
             return self.send(self.protocol.error(&id, &message, "TOO_MANY_OPERATIONS")).await;
         }
-        if let Err(wait) = self.services.rate_limits.check(self.peer, session.tenant.as_ref()) {
+        if let Err(wait) = self.services.rate_limits.check(self.client, session.tenant.as_ref()) {
             return self.send(self.protocol.graphql_error(&id, rate_limit::refusal(wait).1)).await;
         }
         self.serials += 1;
