@@ -1,14 +1,16 @@
 //! Who may call and how often: rate limits per client IP and per tenant, CORS,
 //! and the request id that follows a request upstream.
 
+use futures_util::SinkExt;
 use pixgate::cli::ServeArgs;
 use pixgate::sandbox;
 use pixgate::server::Running;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Error;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 use crate::gateway::gateway;
+use crate::live::next_json;
 use crate::support::*;
 
 const ACCOUNT: &str = "{ pixelzAccount { email } }";
@@ -66,11 +68,22 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
     assert_eq!(send(&proxied, &[("X-Forwarded-For", "203.0.113.7")]).await.status(), 200);
     assert_rate_limited(send(&proxied, &[("X-Forwarded-For", "203.0.113.7")]).await).await;
     assert_eq!(send(&proxied, &[("X-Forwarded-For", "203.0.113.8")]).await.status(), 200, "another client");
-    // Over a WebSocket too: the upgrade is the forwarded client's request.
-    let mut request = format!("ws://{}/graphql/ws", proxied.addr()).into_client_request().unwrap();
-    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    request.headers_mut().insert("X-Forwarded-For", "203.0.113.8".parse().unwrap());
-    let refused = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    // Over a WebSocket too: the upgrade takes a forwarded client's one token, so an
+    // operation on that socket is refused (the proxy's own bucket was never drawn on).
+    let upgrade = || {
+        let mut request = format!("ws://{}/graphql/ws", proxied.addr()).into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        request.headers_mut().insert("X-Forwarded-For", "203.0.113.9".parse().unwrap());
+        request
+    };
+    let (mut socket, _) = tokio_tungstenite::connect_async(upgrade()).await.unwrap();
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": ACCOUNT } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    let refusal = next_json(&mut socket).await;
+    assert_eq!(refusal["payload"][0]["extensions"]["code"], "RATE_LIMITED", "{refusal}");
+    let refused = tokio_tungstenite::connect_async(upgrade()).await.unwrap_err();
     assert!(matches!(&refused, Error::Http(response) if response.status() == 429), "{refused}");
 
     // Without trusted proxies the header is the client's say-so: one peer, one bucket.
