@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// Aliases one document may hold [default: 30].
     #[arg(long, env = "PIXGATE_MAX_ALIASES")]
     pub max_aliases: Option<usize>,
+    /// Directives one document may hold [default: 50].
+    #[arg(long, env = "PIXGATE_MAX_DIRECTIVES")]
+    pub max_directives: Option<usize>,
     /// Root fields one operation may select [default: 20].
     #[arg(long, env = "PIXGATE_MAX_ROOT_FIELDS")]
     pub max_root_fields: Option<usize>,

@@ -59,6 +59,7 @@ pub struct FileConfig {
     pub max_depth: Option<usize>,
     pub max_complexity: Option<usize>,
     pub max_aliases: Option<usize>,
+    pub max_directives: Option<usize>,
     pub max_root_fields: Option<usize>,
     pub max_batch: Option<usize>,
     pub max_body_kb: Option<usize>,
@@ -223,6 +224,8 @@ fn limits(args: &ServeArgs, file: &FileConfig) -> Result<Limits, ConfigError> {
         )?,
         // Zero aliases is a valid policy.
         max_aliases: args.max_aliases.or(file.max_aliases).unwrap_or(defaults.max_aliases),
+        // As with aliases, zero is a policy: no directives at all.
+        max_directives: args.max_directives.or(file.max_directives).unwrap_or(defaults.max_directives),
         max_root_fields: at_least_one(
             "max_root_fields (PIXGATE_MAX_ROOT_FIELDS)",
             args.max_root_fields.or(file.max_root_fields),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{
     ErrorExtensionValues, Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
@@ -17,6 +17,11 @@ use async_graphql::{
 pub const DEFAULT_MAX_DEPTH: usize = 15;
 pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
 pub const DEFAULT_MAX_ALIASES: usize = 30;
+/// graphql-armor's default: directive overloading (OWASP) costs the server per directive.
+pub const DEFAULT_MAX_DIRECTIVES: usize = 50;
+/// A field, fragment or operation can use each of `@include` and `@skip` once; a
+/// few more leave room for directives a later schema adds.
+pub const MAX_DIRECTIVES_PER_PLACE: usize = 4;
 pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
 pub const DEFAULT_MAX_BATCH: usize = 10;
 pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,6 +35,8 @@ pub struct Limits {
     /// `last`, else the default page) times what each node costs.
     pub max_complexity: usize,
     pub max_aliases: usize,
+    /// Directives in one document, wherever they stand.
+    pub max_directives: usize,
     pub max_root_fields: usize,
     /// Operations in one batched HTTP request.
     pub max_batch: usize,
@@ -45,6 +52,7 @@ impl Default for Limits {
             max_depth: DEFAULT_MAX_DEPTH,
             max_complexity: DEFAULT_MAX_COMPLEXITY,
             max_aliases: DEFAULT_MAX_ALIASES,
+            max_directives: DEFAULT_MAX_DIRECTIVES,
             max_root_fields: DEFAULT_MAX_ROOT_FIELDS,
             max_batch: DEFAULT_MAX_BATCH,
             execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
@@ -139,18 +147,32 @@ fn brace_nesting(query: &str) -> usize {
 #[derive(Default)]
 struct Count {
     aliases: usize,
+    directives: usize,
+    /// The most directives on one field, fragment spread, inline fragment or definition.
+    directives_in_one_place: usize,
 }
 
-fn count_aliases(selections: &SelectionSet, count: &mut Count) {
+impl Count {
+    fn directives(&mut self, directives: &[Positioned<Directive>]) {
+        self.directives += directives.len();
+        self.directives_in_one_place = self.directives_in_one_place.max(directives.len());
+    }
+}
+
+fn count(selections: &SelectionSet, count: &mut Count) {
     for selection in &selections.items {
         match &selection.node {
             Selection::Field(field) => {
                 count.aliases += usize::from(field.node.alias.is_some());
-                count_aliases(&field.node.selection_set.node, count);
+                count.directives(&field.node.directives);
+                self::count(&field.node.selection_set.node, count);
             }
-            Selection::InlineFragment(fragment) => count_aliases(&fragment.node.selection_set.node, count),
+            Selection::InlineFragment(fragment) => {
+                count.directives(&fragment.node.directives);
+                self::count(&fragment.node.selection_set.node, count);
+            }
             // Fragments are counted once, where they are defined.
-            Selection::FragmentSpread(_) => {}
+            Selection::FragmentSpread(spread) => count.directives(&spread.node.directives),
         }
     }
 }
@@ -185,10 +207,30 @@ impl Limits {
     fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
         let mut count = Count::default();
         for (_, operation) in document.operations.iter() {
-            count_aliases(&operation.node.selection_set.node, &mut count);
+            count.directives(&operation.node.directives);
+            self::count(&operation.node.selection_set.node, &mut count);
         }
         for (_, fragment) in document.fragments.iter() {
-            count_aliases(&fragment.node.selection_set.node, &mut count);
+            count.directives(&fragment.node.directives);
+            self::count(&fragment.node.selection_set.node, &mut count);
+        }
+        if count.directives_in_one_place > MAX_DIRECTIVES_PER_PLACE {
+            return Err(refusal(
+                format!(
+                    "a field, fragment or operation takes at most {MAX_DIRECTIVES_PER_PLACE} directives; one here takes {}",
+                    count.directives_in_one_place
+                ),
+                "TOO_MANY_DIRECTIVES",
+            ));
+        }
+        if count.directives > self.max_directives {
+            return Err(refusal(
+                format!(
+                    "a document holds at most {} directives; this one holds {}",
+                    self.max_directives, count.directives
+                ),
+                "TOO_MANY_DIRECTIVES",
+            ));
         }
         if count.aliases > self.max_aliases {
             return Err(refusal(
@@ -317,6 +359,18 @@ mod tests {
         let roots = "query { x ...F } fragment F on Query { y z }";
         assert!(check(roots, &limits).unwrap_err().contains("root fields"));
         assert!(check("{ __schema { types { name } } }", &Limits { introspection: false, ..limits }).is_err());
+    }
+
+    #[test]
+    fn directives_are_counted_in_the_document_and_in_each_place() {
+        let limits = Limits { max_directives: 3, ..Limits::default() };
+        assert!(check("{ a @include(if: true) b @skip(if: false) }", &limits).is_ok());
+        let spread = "query Q @skip(if: false) { ...F @include(if: true) } fragment F on Query { a @skip(if: false) b @include(if: true) }";
+        assert!(check(spread, &limits).unwrap_err().contains("at most 3 directives"));
+        let piled = format!("{{ a {} }}", "@include(if: true) ".repeat(5));
+        assert!(check(&piled, &Limits::default()).unwrap_err().contains("takes at most 4"));
+        let overloaded = format!("{{ {} }}", "__typename @include(if: true) ".repeat(51));
+        assert!(check(&overloaded, &Limits::default()).unwrap_err().contains("at most 50 directives"));
     }
 
     #[test]

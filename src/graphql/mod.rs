@@ -4,10 +4,12 @@
 mod connection;
 mod error;
 mod ids;
+mod introspection;
 pub mod limits;
 mod money;
 mod mutation;
 mod node;
+mod nulls;
 mod observe;
 mod pixelz;
 mod scalars;
@@ -45,6 +47,8 @@ pub fn build_schema(
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)
+        .extension(nulls::NullPropagation)
+        .extension(introspection::SchemaDescription)
         .extension(limits::Enforce(std::sync::Arc::new(limits.clone())));
     if !limits.introspection {
         builder = builder.disable_introspection();
@@ -57,7 +61,9 @@ pub fn build_schema(
 
 /// The schema's SDL, as `pixgate schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
+    // With `@specifiedBy`, as introspection reports it: the two must agree.
+    let options = async_graphql::SDLExportOptions::new().include_specified_by();
+    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl_with_options(options)
 }
 
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {

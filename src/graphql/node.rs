@@ -72,9 +72,13 @@ impl NodeQuery {
         let resolved = join_all(parsed.into_iter().map(|id| resolve(ctx, id))).await;
         Ok(resolved
             .into_iter()
-            .map(|node| {
+            .enumerate()
+            .map(|(index, node)| {
                 node.unwrap_or_else(|error| {
-                    ctx.add_error(error.into_server_error(ctx.item.pos));
+                    // The item's own path, so a client knows which id failed.
+                    let mut error = ctx.set_error_path(error.into_server_error(ctx.item.pos));
+                    error.path.push(async_graphql::PathSegment::Index(index));
+                    ctx.add_error(error);
                     None
                 })
             })
@@ -92,7 +96,7 @@ impl NodeQuery {
         ] {
             match side {
                 Ok(found) => templates.extend(found),
-                Err(error) => ctx.add_error(error.into_server_error(ctx.item.pos)),
+                Err(error) => ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos))),
             }
         }
         templates

@@ -3,8 +3,8 @@
 
 use async_graphql::ParseRequestError;
 use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql_axum::GraphQLBatchRequest;
 use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::AppState;
+use super::media::{self, Media};
 use crate::auth::{Credentials, Supplied};
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
@@ -56,6 +57,7 @@ pub async fn post(
         let message = "send GraphQL over POST as `Content-Type: application/json`";
         return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, message, "UNSUPPORTED_MEDIA_TYPE");
     }
+    let Some(media) = Media::negotiate(&headers) else { return not_acceptable() };
     let request = match request {
         Ok(request) => request,
         Err(rejection) => return unreadable(rejection),
@@ -86,7 +88,13 @@ pub async fn post(
             .await,
         ),
     };
-    GraphQLResponse::from(response).into_response()
+    media::answer(response, media)
+}
+
+/// The spec's answer to an `Accept` that names neither GraphQL response type.
+fn not_acceptable() -> Response {
+    let message = format!("accept `{}` or `{}`", media::GRAPHQL_RESPONSE_JSON, media::JSON);
+    refusal(StatusCode::NOT_ACCEPTABLE, &message, "NOT_ACCEPTABLE")
 }
 
 /// Runs one operation once its persisted query, if any, is resolved.
@@ -97,6 +105,11 @@ async fn execute(
     idempotency: Option<&IdempotencyHeader>,
 ) -> async_graphql::Response {
     if let Err(refused) = state.persisted.resolve(&mut request).await {
+        return async_graphql::Response::from_errors(vec![refused]);
+    }
+    if request.query.trim().is_empty() {
+        // Not a GraphQL-over-HTTP request at all (`qeury`, or nothing): a 400, not a parse error.
+        let refused = crate::graphql::limits::refusal("the request has no `query`", "BAD_REQUEST");
         return async_graphql::Response::from_errors(vec![refused]);
     }
     let mut request = request.data(loaders.clone());
@@ -175,39 +188,57 @@ pub async fn get(
     resolved: Option<Extension<Credentials>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let query = query.unwrap_or_default();
-    let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     // A browser opening a link with a query gets GraphiQL with that query in its editor.
-    if wants_html(&headers) && state.limits.graphiql {
-        return super::browser::graphiql(state.access.defaults_are_sandbox).into_response();
+    let (mut response, cacheable) = if wants_html(&headers) && state.limits.graphiql {
+        (super::browser::graphiql(state.access.defaults_are_sandbox).into_response(), false)
+    } else {
+        answer_get(&state, &headers, resolved, query.unwrap_or_default()).await
+    };
+    // Every GET answer says whether a shared cache may keep it, and on what it depends:
+    // a CDN must not hand one caller's answer, or its refusal, to another.
+    let cache_control = if cacheable { SHARED_CACHE_CONTROL } else { "private, no-store" };
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache_control));
+    response.headers_mut().insert(header::VARY, header::HeaderValue::from_static(GET_VARIES_ON));
+    response
+}
+
+/// The answer to a GET that is not a browser's page, and whether anyone would get the same.
+async fn answer_get(
+    state: &AppState,
+    headers: &HeaderMap,
+    resolved: Option<Extension<Credentials>>,
+    query: String,
+) -> (Response, bool) {
+    let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
+    if !has_operation && wants_html(headers) {
+        return (refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND"), false);
     }
-    if !has_operation && wants_html(&headers) {
-        return refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND");
-    }
+    let Some(media) = Media::negotiate(headers) else { return (not_acceptable(), false) };
     let mut request = match get_request(&query) {
         Ok(request) => request,
-        Err(e) => return refusal(StatusCode::BAD_REQUEST, &format!("invalid GraphQL GET request: {e}"), "BAD_REQUEST"),
+        Err(e) => {
+            let message = format!("invalid GraphQL GET request: {e}");
+            return (refusal(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST"), false);
+        }
     };
     // The persisted query is resolved first: GET must not run a mutation by its hash either.
     if let Err(refused) = state.persisted.resolve(&mut request).await {
-        return GraphQLResponse::from(async_graphql::Response::from_errors(vec![refused])).into_response();
+        let miss = async_graphql::Response::from_errors(vec![refused]);
+        return (media::answer(BatchResponse::Single(miss), media), false);
     }
     if runs_mutation(&request) {
-        return refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST");
+        return (refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST"), false);
     }
-    let anonymous = Supplied::from_headers(&headers).is_anonymous();
-    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(&state, &headers, resolved)));
-    let answer = execute(&state, request, &loaders, None).await;
-    let cacheable = anonymous && answer.is_ok();
-    let mut response = GraphQLResponse::from(answer).into_response();
+    let anonymous = Supplied::from_headers(headers).is_anonymous();
+    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(state, headers, resolved)));
+    let answer = execute(state, request, &loaders, None).await;
     // A shared cache may keep what anyone would get: answers without credentials
     // or tokens, and without errors. Anything a caller's credentials opened stays private.
-    let cache_control = if cacheable { SHARED_CACHE_CONTROL } else { "private, no-store" };
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache_control));
-    response.headers_mut().insert(header::VARY, header::HeaderValue::from_static(CREDENTIAL_HEADERS));
-    response
+    let cacheable = anonymous && answer.is_ok();
+    (media::answer(BatchResponse::Single(answer), media), cacheable)
 }
 
 /// Short: cached answers may trail a write by this long.
 const SHARED_CACHE_CONTROL: &str = "public, max-age=10";
-const CREDENTIAL_HEADERS: &str = "Authorization, X-Pixieset-Cookie, X-Pixelz-Email, X-Pixelz-Api-Key";
+/// The media type and GraphiQL depend on `Accept`; what an answer holds, on the credentials.
+const GET_VARIES_ON: &str = "Accept, Authorization, X-Pixieset-Cookie, X-Pixelz-Email, X-Pixelz-Api-Key";

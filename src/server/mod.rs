@@ -2,6 +2,7 @@
 
 mod browser;
 mod graphql;
+mod media;
 pub mod persisted;
 pub mod rate_limit;
 mod subscriptions;

@@ -41,6 +41,12 @@ async fn hostile_operations_are_refused_before_any_upstream_call() {
     let aliases: String = (0..10_000).map(|n| format!("a{n}: __typename ")).collect();
     refused(&gateway, &json!({ "query": format!("{{ {aliases} }}") }), 200, "TOO_MANY_ALIASES").await;
 
+    // Directive overloading: each directive costs the server, whatever it says.
+    let overloaded = "__typename @include(if: true) ".repeat(2_000);
+    refused(&gateway, &json!({ "query": format!("{{ {overloaded} }}") }), 200, "TOO_MANY_DIRECTIVES").await;
+    let piled = format!("{{ __typename {} }}", "@include(if: true) ".repeat(5));
+    refused(&gateway, &json!({ "query": piled }), 200, "TOO_MANY_DIRECTIVES").await;
+
     let batch: Vec<Value> = (0..1_000).map(|_| json!({ "query": "{ pixelzAccount { email } }" })).collect();
     refused(&gateway, &Value::Array(batch), 400, "TOO_MANY_OPERATIONS").await;
 

@@ -2,6 +2,7 @@
 
 mod browser_pages;
 mod cli;
+mod conformance;
 mod gateway;
 mod instances;
 mod limits;

@@ -76,9 +76,9 @@ impl PixelzProduct {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, PixelzImage, ListInfo>>, Error> {
         let filter = ImageFilter { product_id: Some(self.0.product_id.clone()), ..ImageFilter::default() };
-        image_connection(ctx, filter, Args { first, after, last, before }).await
+        image_connection(ctx, filter, Args { first, after, last, before }).await.map(Some)
     }
 }
 

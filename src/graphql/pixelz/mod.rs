@@ -64,8 +64,8 @@ impl PixelzQuery {
     }
 
     /// Every Pixelz template of the account.
-    async fn pixelz_templates(&self, ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> {
-        templates(ctx).await
+    async fn pixelz_templates(&self, ctx: &Context<'_>) -> Result<Option<Vec<PixelzTemplate>>, Error> {
+        templates(ctx).await.map(Some)
     }
 
     /// One image, by its ticket or by your own customer image id (exactly one of them).
@@ -107,7 +107,7 @@ impl PixelzQuery {
         to: Option<Date>,
         order_by: Option<PixelzImageOrder>,
         descending: Option<bool>,
-    ) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, PixelzImage, ListInfo>>, Error> {
         if let (Some(from), Some(to)) = (from, to)
             && from.0 > to.0
         {
@@ -122,7 +122,7 @@ impl PixelzQuery {
             order: order_by,
             descending,
         };
-        image::image_connection(ctx, filter, Args { first, after, last, before }).await
+        image::image_connection(ctx, filter, Args { first, after, last, before }).await.map(Some)
     }
 
     /// How many images match.
@@ -132,10 +132,10 @@ impl PixelzQuery {
         status: Option<PixelzImageStatus>,
         from: Option<Date>,
         to: Option<Date>,
-    ) -> Result<i64, Error> {
+    ) -> Result<Option<i64>, Error> {
         let count =
             retouching(ctx)?.image_count(status.map(PixelzImageStatus::id), from.map(|d| d.0), to.map(|d| d.0)).await;
-        Ok(*count.map_err(from_upstream)?)
+        Ok(Some(*count.map_err(from_upstream)?))
     }
 
     /// Product ids with their done and to-do counts.
@@ -147,7 +147,7 @@ impl PixelzQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Offset, PixelzProduct, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, PixelzProduct, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(PRODUCTS_PAGE)?;
         let retouching = retouching(ctx)?;
         let slice = slice(window, PRODUCTS_PAGE, Total::Unknown, |page| async move {
@@ -155,12 +155,12 @@ impl PixelzQuery {
             Ok(Page { items: products.to_vec(), total: None })
         })
         .await?;
-        Ok(slice.into_connection(PixelzProduct))
+        Ok(Some(slice.into_connection(PixelzProduct)))
     }
 
     /// The Pixelz account the request's credentials open.
-    async fn pixelz_account(&self, ctx: &Context<'_>) -> Result<PixelzAccount, Error> {
-        Ok(PixelzAccount(retouching(ctx)?.account().await.map_err(from_upstream)?))
+    async fn pixelz_account(&self, ctx: &Context<'_>) -> Result<Option<PixelzAccount>, Error> {
+        Ok(Some(PixelzAccount(retouching(ctx)?.account().await.map_err(from_upstream)?)))
     }
 
     /// Pixelz's invoices, newest first; at most 50 at a time.
@@ -175,7 +175,7 @@ impl PixelzQuery {
         before: Option<String>,
         from: Option<Date>,
         to: Option<Date>,
-    ) -> Result<Connection<Offset, PixelzInvoice, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, PixelzInvoice, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(INVOICES_PAGE)?;
         let retouching = retouching(ctx)?;
         let (from, to) = (from.map(|d| d.0), to.map(|d| d.0));
@@ -184,6 +184,6 @@ impl PixelzQuery {
             Ok(Page { items: invoices.to_vec(), total: None })
         })
         .await?;
-        Ok(slice.into_connection(PixelzInvoice))
+        Ok(Some(slice.into_connection(PixelzInvoice)))
     }
 }

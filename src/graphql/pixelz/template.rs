@@ -240,9 +240,9 @@ impl PixelzTemplate {
         Ok(self.detail(ctx).await?.background_vertical_gradient_color.clone())
     }
 
-    async fn resize(&self, ctx: &Context<'_>) -> Result<PixelzResizeSettings, Error> {
+    async fn resize(&self, ctx: &Context<'_>) -> Result<Option<PixelzResizeSettings>, Error> {
         let t = self.detail(ctx).await?;
-        Ok(PixelzResizeSettings {
+        Ok(Some(PixelzResizeSettings {
             kind: t.resize_type.and_then(PixelzResize::from_id),
             kind_id: t.resize_type,
             unit: t.resize_unit.and_then(PixelzUnit::from_id),
@@ -250,19 +250,19 @@ impl PixelzTemplate {
             height: t.resize_height,
             min_size: t.resize_min_size,
             max_size: t.resize_max_size,
-        })
+        }))
     }
 
-    async fn margins(&self, ctx: &Context<'_>) -> Result<PixelzMargins, Error> {
+    async fn margins(&self, ctx: &Context<'_>) -> Result<Option<PixelzMargins>, Error> {
         let t = self.detail(ctx).await?;
-        Ok(PixelzMargins {
+        Ok(Some(PixelzMargins {
             kind: t.margin_type.and_then(PixelzMarginKind::from_id),
             top: t.margin_top,
             bottom: t.margin_bottom,
             left: t.margin_left,
             right: t.margin_right,
             vertical_alignment: t.vertical_alignment.and_then(PixelzAlignment::from_id),
-        })
+        }))
     }
 
     async fn shadow(&self, ctx: &Context<'_>) -> Result<Option<PixelzShadow>, Error> {

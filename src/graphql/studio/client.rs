@@ -201,13 +201,13 @@ impl Client {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Offset, Invoice, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, Invoice, ListInfo>>, Error> {
         let query = InvoiceQuery { client_id: Some(self.id.clone()), ..InvoiceQuery::default() };
-        invoice_connection(ctx, query, Args { first, after, last, before }).await
+        invoice_connection(ctx, query, Args { first, after, last, before }).await.map(Some)
     }
 
     /// The client's contracts, from its documents.
-    async fn contracts(&self, ctx: &Context<'_>) -> Result<Vec<Contract>, Error> {
+    async fn contracts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Contract>>, Error> {
         let studio = studio(ctx)?;
         let first = studio.documents(&self.id, 1).await.map_err(from_upstream)?;
         let last_page = first.meta.last_page.unwrap_or(1).clamp(1, 20) as u32;
@@ -221,7 +221,7 @@ impl Client {
         for id in contract_ids {
             contracts.push(Contract::by_id(studio, id).await);
         }
-        Ok(contracts)
+        Ok(Some(contracts))
     }
 
     /// Every document of the client (invoices, contracts, questionnaires, quotes), newest first; at most 25 at a time.
@@ -233,7 +233,7 @@ impl Client {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Offset, Document, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, Document, ListInfo>>, Error> {
         let studio = studio(ctx)?;
         let window = Args { first, after, last, before }.window(DOCUMENTS_PAGE)?;
         let slice = slice(window, DOCUMENTS_PAGE, Total::Reported, |page| async move {
@@ -241,7 +241,7 @@ impl Client {
             Ok(Page { items: page.data.clone(), total: page.meta.total.map(|t| t as usize) })
         })
         .await?;
-        Ok(slice.into_connection(Document))
+        Ok(Some(slice.into_connection(Document)))
     }
 
     /// The client's galleries in Pixieset's Collections.
@@ -253,7 +253,7 @@ impl Client {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Offset, Collection, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, Collection, ListInfo>>, Error> {
         let studio = studio(ctx)?;
         let window = Args { first, after, last, before }.window(COLLECTIONS_PAGE)?;
         let slice = slice(window, COLLECTIONS_PAGE, Total::Reported, |page| async move {
@@ -262,7 +262,7 @@ impl Client {
             Ok(Page { items: page.data.clone(), total: page.meta.total.map(|t| t as usize) })
         })
         .await?;
-        Ok(slice.into_connection(Collection))
+        Ok(Some(slice.into_connection(Collection)))
     }
 }
 

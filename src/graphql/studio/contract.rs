@@ -177,20 +177,22 @@ impl Contract {
         }))
     }
 
-    async fn signatures(&self, ctx: &Context<'_>) -> Result<Vec<Signature>, Error> {
+    async fn signatures(&self, ctx: &Context<'_>) -> Result<Option<Vec<Signature>>, Error> {
         let detail = self.detail(ctx).await?;
-        Ok(detail
-            .signatures
-            .iter()
-            .flatten()
-            .map(|s| Signature {
-                signer_type: s.signer_type.clone(),
-                signer_name: s.signer_name.clone(),
-                signer_email: s.signer_email.clone(),
-                signed_at: s.signed_at,
-                signature_image_url: s.signature_image_url.clone(),
-            })
-            .collect())
+        Ok(Some(
+            detail
+                .signatures
+                .iter()
+                .flatten()
+                .map(|s| Signature {
+                    signer_type: s.signer_type.clone(),
+                    signer_name: s.signer_name.clone(),
+                    signer_email: s.signer_email.clone(),
+                    signed_at: s.signed_at,
+                    signature_image_url: s.signature_image_url.clone(),
+                })
+                .collect(),
+        ))
     }
 
     /// The client; from the list's embedded summary when it holds every field asked for.
@@ -367,24 +369,26 @@ impl ContractTemplate {
         Ok(self.detail(ctx).await?.html_body.clone())
     }
 
-    async fn variables(&self, ctx: &Context<'_>) -> Result<Vec<TemplateVariable>, Error> {
+    async fn variables(&self, ctx: &Context<'_>) -> Result<Option<Vec<TemplateVariable>>, Error> {
         let detail = self.detail(ctx).await?;
-        Ok(detail
-            .variables
-            .iter()
-            .flatten()
-            .map(|v| TemplateVariable {
-                name: v.name.clone(),
-                kind: v.kind.clone(),
-                required: v.required,
-                description: v.description.clone(),
-                default_value: v.default_value.clone(),
-            })
-            .collect())
+        Ok(Some(
+            detail
+                .variables
+                .iter()
+                .flatten()
+                .map(|v| TemplateVariable {
+                    name: v.name.clone(),
+                    kind: v.kind.clone(),
+                    required: v.required,
+                    description: v.description.clone(),
+                    default_value: v.default_value.clone(),
+                })
+                .collect(),
+        ))
     }
 
-    async fn signers(&self, ctx: &Context<'_>) -> Result<Vec<Signer>, Error> {
-        Ok(self.detail(ctx).await?.signers.iter().flatten().map(Signer::from).collect())
+    async fn signers(&self, ctx: &Context<'_>) -> Result<Option<Vec<Signer>>, Error> {
+        Ok(Some(self.detail(ctx).await?.signers.iter().flatten().map(Signer::from).collect()))
     }
 
     async fn reminders(&self, ctx: &Context<'_>) -> Result<Option<Reminders>, Error> {

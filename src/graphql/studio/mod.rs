@@ -80,7 +80,7 @@ impl StudioQuery {
         before: Option<String>,
         types: Option<Vec<ClientType>>,
         search: Option<String>,
-    ) -> Result<Connection<Offset, Client, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, Client, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(PAGE)?;
         let mut types = types.unwrap_or_default();
         types.sort_by_key(|t| t.wire());
@@ -108,7 +108,7 @@ impl StudioQuery {
             })
         })
         .await?;
-        Ok(slice.into_connection(Client::full))
+        Ok(Some(slice.into_connection(Client::full)))
     }
 
     /// One invoice by id.
@@ -127,10 +127,10 @@ impl StudioQuery {
         last: Option<i32>,
         before: Option<String>,
         client_id: Option<ID>,
-    ) -> Result<Connection<Offset, Invoice, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, Invoice, ListInfo>>, Error> {
         let client_id = client_id.map(|id| ids::pixieset(&id, ids::CLIENT, "client")).transpose()?;
         let query = InvoiceQuery { client_id, ..InvoiceQuery::default() };
-        invoice::invoice_connection(ctx, query, Args { first, after, last, before }).await
+        invoice::invoice_connection(ctx, query, Args { first, after, last, before }).await.map(Some)
     }
 
     /// One contract by id.
@@ -149,7 +149,7 @@ impl StudioQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Offset, Contract, ListInfo>, Error> {
+    ) -> Result<Option<Connection<Offset, Contract, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(PAGE)?;
         let expand = if invoice::selects_in_nodes(ctx, "template") {
             Expand::All
@@ -168,7 +168,7 @@ impl StudioQuery {
             })
         })
         .await?;
-        Ok(slice.into_connection(Contract::listed))
+        Ok(Some(slice.into_connection(Contract::listed)))
     }
 
     /// One contract template by id.
@@ -178,7 +178,7 @@ impl StudioQuery {
     }
 
     /// Every contract template of the studio.
-    async fn contract_templates(&self, ctx: &Context<'_>) -> Result<Vec<ContractTemplate>, Error> {
-        contract_templates(ctx).await
+    async fn contract_templates(&self, ctx: &Context<'_>) -> Result<Option<Vec<ContractTemplate>>, Error> {
+        contract_templates(ctx).await.map(Some)
     }
 }

@@ -43,8 +43,12 @@ struct Session {
 /// How a conversation ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ending {
-    /// The client left (or the socket broke): nothing more to send.
+    /// The socket broke or the client left without a close frame: nothing more to send.
     Gone,
+    /// The client sent a close frame. The WebSocket layer queued its echo (the same
+    /// code) when it read it; the echo must still be flushed, or the client sees the
+    /// connection drop (1006) and graphql-ws waits before it reconnects.
+    ClosedByClient,
     /// Close the connection with this code and reason.
     Close(u16, String),
 }
@@ -65,7 +69,7 @@ impl Ending {
 
     pub fn frame(self) -> Option<CloseFrame> {
         match self {
-            Self::Gone => None,
+            Self::Gone | Self::ClosedByClient => None,
             Self::Close(code, reason) => Some(CloseFrame { code, reason: reason.into() }),
         }
     }
@@ -158,7 +162,8 @@ impl Connection {
     /// The client's next protocol message; None for a frame that carries none.
     fn read(&self, message: Option<Result<Message, axum::Error>>) -> Result<Option<ClientMessage>, Ending> {
         let text = match message {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Err(Ending::Gone),
+            None | Some(Err(_)) => return Err(Ending::Gone),
+            Some(Ok(Message::Close(_))) => return Err(Ending::ClosedByClient),
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                 Ok(text) => text.into(),

@@ -17,13 +17,14 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use futures_util::stream::{self, Stream, StreamExt};
 use tracing::Instrument;
 
 use super::AppState;
 use crate::loaders::Loaders;
 use crate::request_id;
-use connection::{Connection, Services};
+use connection::{Connection, Ending, Services};
 use protocol::{OperationPayload, Protocol};
 use shared::{Body, Caller, Delivery, Outbox};
 
@@ -70,8 +71,11 @@ pub async fn websocket(
                 let mut connection = Connection::new(socket, protocol, services, headers, client);
                 let ending = connection.serve(stopping).await;
                 // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
-                if let Some(frame) = ending.frame() {
-                    let _ = connection.into_socket().send(axum::extract::ws::Message::Close(Some(frame))).await;
+                let mut socket = connection.into_socket();
+                if ending == Ending::ClosedByClient {
+                    let _ = socket.flush().await;
+                } else if let Some(frame) = ending.frame() {
+                    let _ = socket.send(axum::extract::ws::Message::Close(Some(frame))).await;
                 }
                 drop(alive);
             };

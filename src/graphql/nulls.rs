@@ -1,0 +1,306 @@
+//! A failed field is `null` in `data`, and the null climbs to the nearest position
+//! that may hold it, as the GraphQL spec's "Handling Field Errors" and "Errors and
+//! Non-Nullability" say.
+//!
+//! async-graphql 7.2 differs in two ways clients can tell: its `do_resolve_container`
+//! records a failed field's error and leaves the field out of its object, and a
+//! failed non-null field never makes its parent null. Apollo Client then warns
+//! "Missing field" and never serves the query from its cache, and typed clients
+//! read `undefined` where the schema promised a value. The crate has no switch for
+//! it, so it is corrected at the narrowest place that sees every position: the
+//! resolve hook, which async-graphql calls for every field and every list item of
+//! a schema with extensions. The hook knows the position's declared type and runs
+//! around everything beneath it, so when it returns, every failure below has
+//! already been carried up to it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo};
+use async_graphql::{
+    ErrorExtensionValues, PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult, Value,
+};
+
+pub struct NullPropagation;
+
+impl ExtensionFactory for NullPropagation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Propagating::default())
+    }
+}
+
+/// One per operation (for a subscription, one per event at a time: events are
+/// resolved one after another and each `execute` drains what it left).
+#[derive(Default)]
+struct Propagating {
+    /// Positions that must answer null because a non-null field inside them failed.
+    doomed: Mutex<HashSet<Vec<String>>>,
+    /// How many are in `doomed`: the common case, none, costs no lock and no path.
+    doomed_count: AtomicUsize,
+    /// The root itself is doomed: a non-null root field failed.
+    root_doomed: std::sync::atomic::AtomicBool,
+    /// Errors of nullable positions: they answer null, so async-graphql never sees the error.
+    reported: Mutex<Vec<ServerError>>,
+    /// The declared type of each list field being resolved. A list item's own
+    /// `return_type` cannot be trusted: async-graphql 7.2 names the items of
+    /// `Vec<Option<T>>` `T!`, because `OutputType for &T` does not forward
+    /// `qualified_type_name`. The field's type comes from the registry, and is right.
+    lists: Mutex<HashMap<Vec<String>, String>>,
+}
+
+/// Marks the `Err` a non-null position returns only to carry a null its error
+/// already reported: async-graphql records every `Err` it receives as an error,
+/// and these are taken out again before the response leaves.
+const CARRIED: &str = "pixgateCarriedNull";
+
+fn carried() -> ServerError {
+    let mut error = ServerError::new("null carried to the parent", None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set(CARRIED, true);
+    error.extensions = Some(extensions);
+    error
+}
+
+fn is_carried(error: &ServerError) -> bool {
+    error.extensions.as_ref().is_some_and(|extensions| extensions.get(CARRIED).is_some())
+}
+
+/// `return_type` is a qualified type name: `Client`, `Invoice!`, `[Invoice!]!`.
+fn is_nullable(return_type: &str) -> bool {
+    !return_type.ends_with('!')
+}
+
+impl Propagating {
+    fn doom(&self, position: Option<&QueryPathNode<'_>>) {
+        let Some(position) = position else {
+            self.root_doomed.store(true, Ordering::Release);
+            return;
+        };
+        let mut doomed = self.doomed.lock().unwrap_or_else(PoisonError::into_inner);
+        if doomed.insert(position.to_string_vec()) {
+            self.doomed_count.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn take_doomed(&self, position: &QueryPathNode<'_>) -> bool {
+        if self.doomed_count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let mut doomed = self.doomed.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = doomed.remove(&position.to_string_vec());
+        if taken {
+            self.doomed_count.fetch_sub(1, Ordering::AcqRel);
+        }
+        taken
+    }
+
+    /// Whether the item at `position` may be null, from its list field's declared type.
+    fn item_is_nullable(&self, position: &QueryPathNode<'_>) -> bool {
+        let mut depth = 0;
+        let mut field = Some(position);
+        while let Some(QueryPathNode { segment: QueryPathSegment::Index(_), parent }) = field {
+            depth += 1;
+            field = *parent;
+        }
+        let Some(field) = field else { return false };
+        let lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(declared) = lists.get(&field.to_string_vec()) else { return false };
+        let mut item = declared.as_str();
+        for _ in 0..depth {
+            item = item.trim_end_matches('!').strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(item);
+        }
+        is_nullable(item)
+    }
+
+    fn report(&self, error: ServerError) {
+        self.reported.lock().unwrap_or_else(PoisonError::into_inner).push(error);
+    }
+
+    /// The errors of one response, in path order so that the same question gets the
+    /// same answer whichever field happened to finish first.
+    fn finish(&self, response: &mut Response) {
+        response.errors.retain(|error| !is_carried(error));
+        response.errors.append(&mut self.reported.lock().unwrap_or_else(PoisonError::into_inner));
+        response.errors.sort_by(|a, b| compare_paths(&a.path, &b.path));
+        if self.root_doomed.swap(false, Ordering::AcqRel) {
+            response.data = Value::Null;
+        }
+        self.doomed.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.doomed_count.store(0, Ordering::Release);
+    }
+}
+
+fn compare_paths(a: &[PathSegment], b: &[PathSegment]) -> std::cmp::Ordering {
+    let key = |segment: &PathSegment| match segment {
+        PathSegment::Field(name) => (0, 0, name.clone()),
+        PathSegment::Index(index) => (1, *index, String::new()),
+    };
+    a.iter().map(key).cmp(b.iter().map(key))
+}
+
+#[async_trait::async_trait]
+impl Extension for Propagating {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        self.finish(&mut response);
+        response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let position = info.path_node;
+        let is_item = matches!(position.segment, QueryPathSegment::Index(_));
+        let is_list = !is_item && info.return_type.starts_with('[');
+        let field_is_nullable = !is_item && is_nullable(info.return_type);
+        if is_list {
+            let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+            lists.insert(position.to_string_vec(), info.return_type.to_string());
+        }
+        let outcome = next.run(ctx, info).await;
+        let doomed = self.take_doomed(position);
+        let nullable =
+            field_is_nullable || (is_item && (doomed || outcome.is_err()) && self.item_is_nullable(position));
+        if is_list {
+            self.lists.lock().unwrap_or_else(PoisonError::into_inner).remove(&position.to_string_vec());
+        }
+        let error = match outcome {
+            Ok(value) if !doomed => return Ok(value),
+            Ok(_) => None,
+            Err(error) => (!is_carried(&error)).then_some(error),
+        };
+        if nullable {
+            if let Some(error) = error {
+                self.report(error);
+            }
+            return Ok(Some(Value::Null));
+        }
+        // A non-null position cannot hold the null. A list item's `Err` fails its
+        // list on its own; a field's only drops it from its object, so the object
+        // (the field's parent position) is told to answer null itself.
+        if !is_item {
+            self.doom(position.parent);
+        }
+        Err(error.unwrap_or_else(carried))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+    use serde_json::json;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn item(&self) -> Option<Item> {
+            Some(Item)
+        }
+        async fn required(&self) -> Item {
+            Item
+        }
+        async fn items(&self) -> Vec<Item> {
+            vec![Item, Item]
+        }
+        async fn maybe_items(&self) -> Option<Vec<Option<Item>>> {
+            Some(vec![Some(Item), Some(Item)])
+        }
+        async fn fails(&self) -> async_graphql::Result<Option<i32>> {
+            Err("root failure".into())
+        }
+        async fn ok(&self) -> i32 {
+            1
+        }
+    }
+
+    struct Item;
+
+    #[Object]
+    impl Item {
+        async fn ok(&self) -> i32 {
+            1
+        }
+        async fn nullable_fails(&self) -> async_graphql::Result<Option<i32>> {
+            Err("nullable failure".into())
+        }
+        async fn required_fails(&self) -> async_graphql::Result<i32> {
+            Err("required failure".into())
+        }
+        async fn child(&self) -> Item {
+            Item
+        }
+    }
+
+    async fn run(query: &str) -> serde_json::Value {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(NullPropagation).finish();
+        let response = schema.execute(query).await;
+        let mut answer = serde_json::to_value(&response).unwrap();
+        // Only what the propagation decides: data, and each error's path.
+        let paths: Vec<_> = response.errors.iter().map(|e| serde_json::to_value(&e.path).unwrap()).collect();
+        answer["errors"] = json!(paths);
+        answer
+    }
+
+    #[tokio::test]
+    async fn a_failed_nullable_field_is_null_in_place() {
+        let answer = run("{ ok a: fails b: item { ok nullableFails } }").await;
+        assert_eq!(answer["data"], json!({ "ok": 1, "a": null, "b": { "ok": 1, "nullableFails": null } }));
+        assert_eq!(answer["errors"], json!([["a"], ["b", "nullableFails"]]));
+    }
+
+    #[tokio::test]
+    async fn a_failed_non_null_field_makes_its_nearest_nullable_ancestor_null() {
+        let answer = run("{ ok item { ok child { child { requiredFails } } } }").await;
+        assert_eq!(answer["data"], json!({ "ok": 1, "item": null }));
+        assert_eq!(answer["errors"], json!([["item", "child", "child", "requiredFails"]]));
+    }
+
+    #[tokio::test]
+    async fn through_non_null_list_items_to_a_nullable_list_or_item() {
+        let answer = run("{ items { ok } maybeItems { ok requiredFails } }").await;
+        assert_eq!(answer["data"], json!({ "items": [{ "ok": 1 }, { "ok": 1 }], "maybeItems": [null, null] }));
+        assert_eq!(answer["errors"], json!([["maybeItems", 0, "requiredFails"], ["maybeItems", 1, "requiredFails"]]));
+    }
+
+    #[tokio::test]
+    async fn up_to_the_root_when_nothing_on_the_way_is_nullable() {
+        let answer = run("{ ok items { child { requiredFails } } }").await;
+        assert_eq!(answer["data"], json!(null), "execution ran: data is there, and null");
+        assert_eq!(answer["errors"].as_array().unwrap()[0].as_array().unwrap()[..2], [json!("items"), json!(0)]);
+        let answer = run("{ ok required { requiredFails } }").await;
+        assert_eq!(answer["data"], json!(null));
+        assert_eq!(answer["errors"], json!([["required", "requiredFails"]]), "one error, none for the carried nulls");
+    }
+
+    #[test]
+    fn nullability_is_read_from_the_qualified_type_name() {
+        assert!(is_nullable("Client"));
+        assert!(is_nullable("[Invoice!]"));
+        assert!(!is_nullable("Invoice!"));
+        assert!(!is_nullable("[Invoice]!"));
+    }
+
+    #[test]
+    fn errors_sort_by_path_with_indexes_in_number_order() {
+        let path = |segments: &[&str]| -> Vec<PathSegment> {
+            segments
+                .iter()
+                .map(|s| s.parse().map_or_else(|_| PathSegment::Field(s.to_string()), PathSegment::Index))
+                .collect()
+        };
+        let mut paths = vec![path(&["b"]), path(&["a", "10"]), path(&["a", "9"]), path(&[])];
+        paths.sort_by(|a, b| compare_paths(a, b));
+        assert_eq!(paths, vec![path(&[]), path(&["a", "9"]), path(&["a", "10"]), path(&["b"])]);
+    }
+}

@@ -1,0 +1,261 @@
+//! GraphQL over HTTP's media types and status codes: which of
+//! `application/graphql-response+json` and `application/json` an answer is sent
+//! as, and the status that goes with it, as the spec's sections of those names say.
+//!
+//! With `application/json` every well-formed request is answered 200, whatever
+//! went wrong inside it: older clients read only 200 bodies. With
+//! `application/graphql-response+json` a request that could not start executing
+//! (it does not parse, does not validate, or its variables do not coerce) is a
+//! 400. Either way such an answer has no `data` entry, as the GraphQL spec says of
+//! errors raised before execution begins; a `data: null` says execution ran.
+
+use std::collections::BTreeMap;
+
+use async_graphql::{BatchResponse, ServerError};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+pub const JSON: &str = "application/json";
+
+/// The media type an answer goes out as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    GraphQLResponseJson,
+    Json,
+}
+
+impl Media {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GraphQLResponseJson => GRAPHQL_RESPONSE_JSON,
+            Self::Json => JSON,
+        }
+    }
+
+    /// The client's choice from its `Accept` header: the type it weighs higher,
+    /// `application/json` when it names neither (no header, or only `*/*`: the
+    /// spec's legacy clients), the newer type when it weighs both alike. None when
+    /// it accepts neither.
+    pub fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let accept: Vec<&str> =
+            headers.get_all(header::ACCEPT).iter().filter_map(|value| value.to_str().ok()).collect();
+        if accept.iter().all(|value| value.trim().is_empty()) {
+            return Some(Self::Json);
+        }
+        let ranges: Vec<MediaRange> =
+            accept.iter().flat_map(|value| value.split(',')).filter_map(MediaRange::parse).collect();
+        let graphql = weight(&ranges, "application", "graphql-response+json");
+        let json = weight(&ranges, "application", "json");
+        let named = |w: Option<Weight>| w.is_some_and(|w| w.specificity == Specificity::Exact);
+        match (graphql.map_or(0, |w| w.quality), json.map_or(0, |w| w.quality)) {
+            (0, 0) => None,
+            (g, j) if g > j => Some(Self::GraphQLResponseJson),
+            (g, j) if j > g => Some(Self::Json),
+            _ if named(graphql) => Some(Self::GraphQLResponseJson),
+            _ => Some(Self::Json),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Specificity {
+    Any,
+    Subtype,
+    Exact,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Weight {
+    specificity: Specificity,
+    /// The `q` parameter in thousandths.
+    quality: u16,
+}
+
+struct MediaRange<'a> {
+    kind: &'a str,
+    subtype: &'a str,
+    quality: u16,
+}
+
+impl<'a> MediaRange<'a> {
+    fn parse(text: &'a str) -> Option<Self> {
+        let mut parts = text.split(';');
+        let (kind, subtype) = parts.next()?.trim().split_once('/')?;
+        let quality = parts
+            .filter_map(|parameter| parameter.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1000), |(_, value)| parse_quality(value.trim()))?;
+        Some(Self { kind: kind.trim(), subtype: subtype.trim(), quality })
+    }
+}
+
+/// `q` values have at most three decimals and lie in 0..=1; anything else makes the range unusable.
+fn parse_quality(value: &str) -> Option<u16> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// The weight the most specific matching range gives a type, as RFC 9110 orders them.
+fn weight(ranges: &[MediaRange<'_>], kind: &str, subtype: &str) -> Option<Weight> {
+    ranges
+        .iter()
+        .filter_map(|range| {
+            let specificity = match (range.kind, range.subtype) {
+                ("*", "*") => Specificity::Any,
+                (k, "*") if k.eq_ignore_ascii_case(kind) => Specificity::Subtype,
+                (k, s) if k.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(subtype) => Specificity::Exact,
+                _ => return None,
+            };
+            Some(Weight { specificity, quality: range.quality })
+        })
+        .max_by_key(|weight| weight.specificity)
+}
+
+/// Codes of requests that are not well-formed GraphQL-over-HTTP requests: 400 in either media type.
+const MALFORMED: &[&str] = &["BAD_REQUEST"];
+
+fn code(error: &ServerError) -> Option<String> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.clone()),
+        _ => None,
+    }
+}
+
+/// True when the operation never started executing: no data, and no error
+/// belongs to a field. A timeout stopped an execution that had started.
+pub fn before_execution(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response
+            .errors
+            .iter()
+            .all(|error| error.path.is_empty() && code(error).as_deref() != Some("EXECUTION_TIMEOUT"))
+}
+
+fn status(response: &async_graphql::Response, media: Media) -> StatusCode {
+    if !before_execution(response) {
+        return StatusCode::OK;
+    }
+    let malformed =
+        response.errors.iter().any(|error| code(error).is_some_and(|code| MALFORMED.contains(&code.as_str())));
+    // Apollo's protocol asks for the query again on this code, and its clients read it from a 200.
+    let persisted_miss =
+        response.errors.iter().all(|error| code(error).as_deref() == Some("PERSISTED_QUERY_NOT_FOUND"));
+    match media {
+        _ if malformed => StatusCode::BAD_REQUEST,
+        Media::GraphQLResponseJson if !persisted_miss => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+/// An answer that never executed: its errors (and extensions), no `data`.
+#[derive(serde::Serialize)]
+struct Unexecuted<'a> {
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+fn body(response: &async_graphql::Response) -> serde_json::Result<Vec<u8>> {
+    if before_execution(response) {
+        serde_json::to_vec(&Unexecuted { errors: &response.errors, extensions: &response.extensions })
+    } else {
+        serde_json::to_vec(response)
+    }
+}
+
+/// The HTTP answer for a GraphQL answer (a batch is always 200: its items may differ).
+pub fn answer(response: BatchResponse, media: Media) -> Response {
+    let (status, body, headers) = match &response {
+        BatchResponse::Single(one) => (status(one, media), body(one), one.http_headers.clone()),
+        BatchResponse::Batch(many) => {
+            let bodies: serde_json::Result<Vec<Vec<u8>>> = many.iter().map(body).collect();
+            let joined = bodies.map(|bodies| {
+                let mut joined = b"[".to_vec();
+                joined.extend(bodies.join(&b","[..]));
+                joined.push(b']');
+                joined
+            });
+            (StatusCode::OK, joined, HeaderMap::new())
+        }
+    };
+    // Serialising a value async-graphql built cannot fail; should it ever, say so typed.
+    let Ok(body) = body else {
+        let body = serde_json::json!({ "errors": [{ "message": "the answer could not be serialised", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] });
+        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+    };
+    let mut answer = (status, body).into_response();
+    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()));
+    answer.headers_mut().extend(headers);
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(accept: Option<&str>) -> Option<Media> {
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = accept {
+            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+        }
+        Media::negotiate(&headers)
+    }
+
+    #[test]
+    fn the_client_chooses_by_weight_and_legacy_clients_get_json() {
+        assert_eq!(chosen(None), Some(Media::Json));
+        assert_eq!(chosen(Some("*/*")), Some(Media::Json));
+        assert_eq!(chosen(Some("application/json")), Some(Media::Json));
+        assert_eq!(chosen(Some("application/graphql-response+json")), Some(Media::GraphQLResponseJson));
+        // Apollo Client's and graphql-http's own clients' header.
+        assert_eq!(
+            chosen(Some("application/graphql-response+json, application/json;q=0.9")),
+            Some(Media::GraphQLResponseJson)
+        );
+        assert_eq!(chosen(Some("application/graphql-response+json;q=0.5, application/json")), Some(Media::Json));
+        assert_eq!(
+            chosen(Some("application/json, application/graphql-response+json")),
+            Some(Media::GraphQLResponseJson)
+        );
+        assert_eq!(chosen(Some("application/*")), Some(Media::Json));
+        assert_eq!(chosen(Some("text/html")), None);
+        assert_eq!(chosen(Some("application/json;q=0")), None);
+        assert_eq!(chosen(Some("*/*, application/json;q=0")), Some(Media::GraphQLResponseJson));
+        assert_eq!(chosen(Some("application/json;q=2")), None, "a q over 1 makes the range unusable");
+    }
+
+    fn refused(code: &str, path: bool) -> async_graphql::Response {
+        let mut error = crate::graphql::limits::refusal("no", "X");
+        error.extensions.as_mut().unwrap().set("code", code.to_string());
+        if path {
+            error.path.push(async_graphql::PathSegment::Field("client".into()));
+        }
+        async_graphql::Response::from_errors(vec![error])
+    }
+
+    #[test]
+    fn a_request_that_never_executed_is_a_400_only_in_the_newer_media_type() {
+        let invalid = refused("GRAPHQL_VALIDATION_FAILED", false);
+        assert_eq!(status(&invalid, Media::GraphQLResponseJson), StatusCode::BAD_REQUEST);
+        assert_eq!(status(&invalid, Media::Json), StatusCode::OK);
+        let malformed = refused("BAD_REQUEST", false);
+        assert_eq!(status(&malformed, Media::Json), StatusCode::BAD_REQUEST);
+        let miss = refused("PERSISTED_QUERY_NOT_FOUND", false);
+        assert_eq!(status(&miss, Media::GraphQLResponseJson), StatusCode::OK);
+        // A non-null root field failed: execution ran, and its null data is an answer.
+        let failed_root = refused("NOT_FOUND", true);
+        assert_eq!(status(&failed_root, Media::GraphQLResponseJson), StatusCode::OK);
+        assert!(String::from_utf8(body(&failed_root).unwrap()).unwrap().contains("\"data\":null"));
+        assert!(!String::from_utf8(body(&invalid).unwrap()).unwrap().contains("\"data\""));
+    }
+}
