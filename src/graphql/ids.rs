@@ -39,7 +39,8 @@ pub fn pixieset(id: &ID, prefix: &str, kind: &str) -> Result<String, Error> {
     if id.strip_prefix(prefix).is_some_and(pixieset_shape) {
         Ok(id.to_string())
     } else {
-        Err(bad_input(format!("{:?} is not a {kind} id ({prefix} and 30 letters or digits)", id.as_str())))
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        Err(bad_input(format!("{:?} is not {article} {kind} id ({prefix} and 30 letters or digits)", id.as_str())))
     }
 }
 

@@ -97,6 +97,16 @@ fn parse_code(message: &str) -> &'static str {
     }
 }
 
+/// The parser words a syntax error as a multi-line drawing of the source with a
+/// caret; clients show `message` on one line and have `locations` for the place.
+fn one_line(message: &str) -> String {
+    let said = message.lines().map(str::trim).find_map(|line| line.strip_prefix("= "));
+    match said {
+        Some(said) => format!("syntax error: {said}"),
+        None => message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" "),
+    }
+}
+
 fn validation_code(message: &str) -> &'static str {
     if message.contains("nested too deep") {
         "QUERY_TOO_DEEP"
@@ -295,8 +305,9 @@ impl Extension for Enforcing {
                 "QUERY_TOO_DEEP",
             ));
         }
-        let document = next.run(ctx, query, variables).await.map_err(|e| {
+        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
             let code = parse_code(&e.message);
+            e.message = one_line(&e.message);
             with_code(e, code)
         })?;
         self.limits.check_document(&document)?;
@@ -371,6 +382,14 @@ mod tests {
         assert!(check(&piled, &Limits::default()).unwrap_err().contains("takes at most 4"));
         let overloaded = format!("{{ {} }}", "__typename @include(if: true) ".repeat(51));
         assert!(check(&overloaded, &Limits::default()).unwrap_err().contains("at most 50 directives"));
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line() {
+        let error = async_graphql::parser::parse_query("{").unwrap_err().to_string();
+        assert!(error.contains('\n'), "the parser draws: {error}");
+        assert_eq!(one_line(&error), "syntax error: expected selection");
+        assert_eq!(one_line("recursion limit exceeded."), "recursion limit exceeded.");
     }
 
     #[test]

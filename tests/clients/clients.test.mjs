@@ -238,7 +238,7 @@ test('the introspected schema is schema.graphql', async () => {
   const response = await fetch(http, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, schemaDescription: true }) }),
+    body: JSON.stringify({ query: getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }) }),
   });
   const { data, errors } = await response.json();
   assert.equal(errors, undefined);

@@ -222,3 +222,45 @@ async fn a_clients_close_frame_is_answered_with_its_own_code() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_schema_says_what_each_field_takes_and_gives() {
+    let gateway = gateway(ServeArgs::default()).await;
+
+    // Statuses and formats are enums on the way out as on the way in, the upstream's word beside them.
+    let query = "{ contractTemplates { status statusName } pixelzTemplate(id: \"pzt_2066863\") { outputFormat outputFormatName createdOn } }";
+    let body = graphql(&gateway, query, &[]).await;
+    assert_eq!(body["data"]["contractTemplates"][0], json!({ "status": "ACTIVE", "statusName": "active" }), "{body}");
+    assert_eq!(
+        body["data"]["pixelzTemplate"],
+        json!({ "outputFormat": "PNG", "outputFormatName": "PNG", "createdOn": "2020-06-26" })
+    );
+
+    // A user error's path has its list indexes as numbers.
+    let mutation = "mutation { createInvoice(input: { clientId: \"in_x\", lineItems: [{ name: \"\", unitAmount: 1, quantity: 1 }] }) { userErrors { field path } } }";
+    let body = graphql(&gateway, mutation, &[]).await;
+    let errors = &body["data"]["createInvoice"]["userErrors"];
+    let line_item =
+        errors.as_array().unwrap().iter().find(|e| e["field"][1] == "lineItems").unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(line_item["path"], json!(["input", "lineItems", 0, "name"]));
+    assert_eq!(line_item["field"], json!(["input", "lineItems", "0", "name"]));
+
+    // One image by one key: `@oneOf` says it, and validation holds a caller to it before any upstream call.
+    let sandbox = gateway.sandbox().unwrap();
+    sandbox.reset_requests();
+    let both =
+        "{ pixelzImage(by: { ticket: \"0da2bbe9-4cf4-4c16-8e46-52048836a01b\", customerImageId: \"12\" }) { ticket } }";
+    let body = graphql(&gateway, both, &[]).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert_eq!(sandbox.requests().total, 0);
+    let by_key = "{ pixelzImage(by: { customerImageId: \"no such image\" }) { ticket } }";
+    let body = graphql(&gateway, by_key, &[]).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+
+    // Errors read as sentences: one line for a syntax error, an article that fits the word.
+    let body = graphql(&gateway, "{", &[]).await;
+    assert_eq!(body["errors"][0]["message"], "syntax error: expected selection", "{body}");
+    let body = graphql(&gateway, "{ invoice(id: \"nope\") { id } }", &[]).await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("is not an invoice id"), "{message}");
+}

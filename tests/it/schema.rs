@@ -248,9 +248,9 @@ async fn pixelz_queries_and_relations() {
     let gateway = gateway(ServeArgs::default()).await;
     let body = query(
         &gateway,
-        "{ pixelzTemplate(id: \"pzt_2066863\") { id templateId name outputFormat price { amount currency } background resize { kind kindId } margins { kind verticalAlignment } createdDate }
+        "{ pixelzTemplate(id: \"pzt_2066863\") { id templateId name outputFormat price { amount currency } background resize { kind kindId } margins { kind verticalAlignment } createdOn }
            pixelzTemplates { id name price { amount } colorMatching }
-           byTicket: pixelzImage(ticket: \"33979dfe-5ea7-44ea-b3dd-7fde33bc37e9\") { id status statusId statusName customerImageId finalImageUrls thumbnailUrl }
+           byTicket: pixelzImage(by: { ticket: \"33979dfe-5ea7-44ea-b3dd-7fde33bc37e9\" }) { id status statusId statusName customerImageId finalImageUrls thumbnailUrl }
            byCustomer: pixelzImage(customerImageId: \"1234\") { ticket }
            pixelzImages(first: 5, status: DELIVERED, orderBy: DATE, descending: true) { totalCount pageInfo { hasNextPage } edges { node { status } } }
            pixelzImageCount(status: IN_PRODUCTION)
@@ -267,7 +267,7 @@ async fn pixelz_queries_and_relations() {
         (Some("TRANSPARENT"), Some(6))
     );
     assert!(data["pixelzTemplate"]["resize"]["kind"].is_null(), "6 is not a documented resize type");
-    assert_eq!(data["pixelzTemplate"]["createdDate"], "2020-06-26");
+    assert_eq!(data["pixelzTemplate"]["createdOn"], "2020-06-26");
     assert_eq!(data["byTicket"]["status"], "DELIVERED");
     let base = gateway.sandbox().unwrap().base_url();
     assert_eq!(data["byTicket"]["finalImageUrls"], json!([format!("{base}/1000003/2000000/final/myimage.jpg")]));

@@ -7,8 +7,9 @@ mod pixelz;
 mod studio;
 mod validate;
 
-use async_graphql::{Context, Enum, Error, MergedObject, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, Error, MergedObject, SimpleObject};
 
+use super::scalars::PathSegment;
 use crate::upstream::UpstreamError;
 
 #[derive(Default, MergedObject)]
@@ -31,11 +32,22 @@ pub enum UserErrorCode {
 
 /// A reason a write was refused that the caller can fix.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct UserError {
-    /// The path to the input field, e.g. `["input", "lineItems", "0", "unitAmount"]`.
+    /// The path to the input field, all strings as Shopify's `UserError` has it:
+    /// `["input", "lineItems", "0", "unitAmount"]`. `path` has indexes as numbers.
     pub field: Vec<String>,
     pub message: String,
     pub code: UserErrorCode,
+}
+
+#[ComplexObject]
+impl UserError {
+    /// The path to the input field as a GraphQL error's `path` is written: names
+    /// as strings, list indexes as numbers, `["input", "lineItems", 0, "unitAmount"]`.
+    async fn path(&self) -> Vec<PathSegment> {
+        self.field.iter().map(|segment| PathSegment::from_field(segment)).collect()
+    }
 }
 
 impl UserError {

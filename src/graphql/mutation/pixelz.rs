@@ -1,13 +1,13 @@
 //! Pixelz writes: images (submit, white glove, delete, reject), templates, contacts.
 
-use async_graphql::{ComplexObject, Context, Enum, Error, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Error, ID, InputObject, Object, SimpleObject};
 use chrono::{NaiveDateTime, Utc};
 
 use super::super::error::from_upstream;
 use super::super::ids;
 use super::super::pixelz::{
-    PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzResize, PixelzShadow, PixelzTemplate,
-    PixelzUnit, template_by_number,
+    PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
+    PixelzTemplate, PixelzUnit, template_by_number,
 };
 use super::super::retouching;
 use super::validate::{Check, is_email};
@@ -100,16 +100,6 @@ impl PixelzImageChangePayload {
         };
         Ok(Some(PixelzImage(image.map_err(from_upstream)?)))
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-pub enum PixelzOutputFormat {
-    Jpg,
-    Jpeg,
-    Tif,
-    Tiff,
-    Png,
-    Psd,
 }
 
 /// A new Pixelz template.

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Error, ID, InputObject, Object, SimpleObject};
 
 use super::super::scalars::Date;
-use super::super::studio::{Client, ClientType, ContractTemplate, Invoice};
+use super::super::studio::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
 use super::super::{ids, studio};
 use super::validate::Check;
 use super::{UserError, UserErrorCode, idempotency_key, refusal};
@@ -94,12 +94,6 @@ pub struct CreateInvoicePayload {
     pub invoice: Option<Invoice>,
     pub user_errors: Vec<UserError>,
     pub client_mutation_id: Option<String>,
-}
-
-#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
-pub enum ContractTemplateStatus {
-    Active,
-    Archived,
 }
 
 #[derive(InputObject)]

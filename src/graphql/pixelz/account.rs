@@ -97,6 +97,12 @@ impl PixelzInvoice {
         &self.0.invoice_id
     }
 
+    /// The day it was issued (`…On` for days, `…At` for moments).
+    async fn created_on(&self) -> Option<Date> {
+        self.0.created_date.map(Date)
+    }
+
+    #[graphql(deprecation = "named `createdOn`: days are `…On`, moments `…At`")]
     async fn created_date(&self) -> Option<Date> {
         self.0.created_date.map(Date)
     }

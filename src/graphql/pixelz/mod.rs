@@ -10,9 +10,19 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Error, ID, Object};
 
 pub use account::{PixelzAccount, PixelzInvoice, PixelzProduct};
+
+/// How to name one image: exactly one of its keys.
+#[derive(async_graphql::OneofObject)]
+pub enum PixelzImageKey {
+    /// The ticket Pixelz issued when the image was submitted.
+    Ticket(ID),
+    /// Your own id, given at submission.
+    CustomerImageId(String),
+}
 pub use image::{ImageFilter, PixelzImage, PixelzImageOrder, PixelzImageStatus};
 pub use template::{
-    PixelzAlignment, PixelzBackground, PixelzMarginKind, PixelzResize, PixelzShadow, PixelzTemplate, PixelzUnit,
+    PixelzAlignment, PixelzBackground, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
+    PixelzTemplate, PixelzUnit,
 };
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
@@ -68,14 +78,25 @@ impl PixelzQuery {
         templates(ctx).await.map(Some)
     }
 
-    /// One image, by its ticket or by your own customer image id (exactly one of them).
+    /// One image, by its ticket or by your own customer image id: `by: { ticket: "…" }`.
     async fn pixelz_image(
         &self,
         ctx: &Context<'_>,
-        ticket: Option<ID>,
+        by: Option<PixelzImageKey>,
+        #[graphql(deprecation = "use `by: { ticket }`, which says in the schema that it takes one key")] ticket: Option<
+            ID,
+        >,
+        #[graphql(deprecation = "use `by: { customerImageId }`, which says in the schema that it takes one key")]
         customer_image_id: Option<String>,
     ) -> Result<Option<PixelzImage>, Error> {
-        match (ticket, customer_image_id) {
+        let key = match (by, ticket, customer_image_id) {
+            (Some(PixelzImageKey::Ticket(ticket)), None, None) | (None, Some(ticket), None) => (Some(ticket), None),
+            (Some(PixelzImageKey::CustomerImageId(customer)), None, None) | (None, None, Some(customer)) => {
+                (None, Some(customer))
+            }
+            _ => return Err(bad_input("give `by` with `ticket` or `customerImageId`, exactly one")),
+        };
+        match key {
             (Some(ticket), None) => image_by_ticket(ctx, &ids::pixelz_ticket(&ticket)?).await.map(Some),
             (None, Some(customer)) => {
                 let customer = customer.trim();
@@ -85,7 +106,7 @@ impl PixelzQuery {
                 let image = retouching(ctx)?.image_by_customer_id(customer).await.map_err(from_upstream)?;
                 Ok(Some(PixelzImage(image)))
             }
-            _ => Err(bad_input("give `ticket` or `customerImageId`, exactly one")),
+            _ => Err(bad_input("give `by` with `ticket` or `customerImageId`, exactly one")),
         }
     }
 

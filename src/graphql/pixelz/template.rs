@@ -218,8 +218,13 @@ impl PixelzTemplate {
         Ok(self.detail(ctx).await?.price.as_ref().and_then(pz::Price::money).map(Money))
     }
 
-    /// `JPG`, `JPEG`, `TIF`, `TIFF`, `PNG` or `PSD`.
-    async fn output_format(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+    /// Null for a format Pixelz does not document; see `outputFormatName`.
+    async fn output_format(&self, ctx: &Context<'_>) -> Result<Option<PixelzOutputFormat>, Error> {
+        Ok(PixelzOutputFormat::parse(self.detail(ctx).await?.output_format.as_deref()))
+    }
+
+    /// The output format as Pixelz names it.
+    async fn output_format_name(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
         Ok(self.detail(ctx).await?.output_format.clone())
     }
 
@@ -292,11 +297,48 @@ impl PixelzTemplate {
         Ok(self.detail(ctx).await?.callback_url.clone())
     }
 
-    async fn created_date(&self, ctx: &Context<'_>) -> Result<Option<Date>, Error> {
+    /// The day Pixelz created it: a `Date`, as Pixelz gives no time (`…On` for days, `…At` for moments).
+    async fn created_on(&self, ctx: &Context<'_>) -> Result<Option<Date>, Error> {
         Ok(self.detail(ctx).await?.created_date.map(Date))
     }
 
-    async fn modified_date(&self, ctx: &Context<'_>) -> Result<Option<Date>, Error> {
+    /// The day it last changed.
+    async fn modified_on(&self, ctx: &Context<'_>) -> Result<Option<Date>, Error> {
         Ok(self.detail(ctx).await?.modified_date.map(|d: NaiveDate| Date(d)))
+    }
+
+    #[graphql(deprecation = "named `createdOn`: days are `…On`, moments `…At`")]
+    async fn created_date(&self, ctx: &Context<'_>) -> Result<Option<Date>, Error> {
+        self.created_on(ctx).await
+    }
+
+    #[graphql(deprecation = "named `modifiedOn`: days are `…On`, moments `…At`")]
+    async fn modified_date(&self, ctx: &Context<'_>) -> Result<Option<Date>, Error> {
+        self.modified_on(ctx).await
+    }
+}
+
+/// An image format Pixelz delivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum PixelzOutputFormat {
+    Jpg,
+    Jpeg,
+    Tif,
+    Tiff,
+    Png,
+    Psd,
+}
+
+impl PixelzOutputFormat {
+    fn parse(raw: Option<&str>) -> Option<Self> {
+        Some(match raw?.trim().to_ascii_uppercase().as_str() {
+            "JPG" => Self::Jpg,
+            "JPEG" => Self::Jpeg,
+            "TIF" => Self::Tif,
+            "TIFF" => Self::Tiff,
+            "PNG" => Self::Png,
+            "PSD" => Self::Psd,
+            _ => return None,
+        })
     }
 }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
@@ -188,8 +188,8 @@ impl Client {
         Ok(self.loaded(ctx).await?.sample)
     }
 
-    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.loaded(ctx).await?.created_at)
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.loaded(ctx).await?.created_at.map(DateTime))
     }
 
     /// The client's invoices, newest first.
@@ -295,8 +295,8 @@ impl Document {
         self.0.amount.map(|cents| super::super::money::Money(crate::money::Money::from_minor_units(cents, "USD")))
     }
 
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.0.created_at
+    async fn created_at(&self) -> Option<DateTime> {
+        self.0.created_at.map(DateTime)
     }
 }
 
@@ -334,7 +334,7 @@ impl Collection {
         self.0.event_date.map(Date)
     }
 
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.0.created_at
+    async fn created_at(&self) -> Option<DateTime> {
+        self.0.created_at.map(DateTime)
     }
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::super::error::from_upstream;
 use super::super::studio;
@@ -30,6 +30,23 @@ pub enum ContractStatus {
     Expired,
     /// Cancelled by the studio or the client.
     Cancelled,
+}
+
+/// Whether a contract template is in use.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContractTemplateStatus {
+    Active,
+    Archived,
+}
+
+impl ContractTemplateStatus {
+    fn parse(raw: Option<&str>) -> Option<Self> {
+        Some(match raw? {
+            "active" => Self::Active,
+            "archived" => Self::Archived,
+            _ => return None,
+        })
+    }
 }
 
 impl ContractStatus {
@@ -98,7 +115,7 @@ pub struct Signature {
     pub signer_type: Option<String>,
     pub signer_name: Option<String>,
     pub signer_email: Option<String>,
-    pub signed_at: Option<DateTime<Utc>>,
+    pub signed_at: Option<DateTime>,
     pub signature_image_url: Option<String>,
 }
 
@@ -139,22 +156,22 @@ impl Contract {
         Ok(self.any(ctx).await?.status.clone())
     }
 
-    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.any(ctx).await?.created_at)
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.any(ctx).await?.created_at.map(DateTime))
     }
 
-    async fn sent_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.detail(ctx).await?.sent_at)
+    async fn sent_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.detail(ctx).await?.sent_at.map(DateTime))
     }
 
     /// The signing deadline.
-    async fn due_date(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.any(ctx).await?.due_date)
+    async fn due_date(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.any(ctx).await?.due_date.map(DateTime))
     }
 
     /// When every required signature was in.
-    async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.any(ctx).await?.signed_date)
+    async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.any(ctx).await?.signed_date.map(DateTime))
     }
 
     async fn content(&self, ctx: &Context<'_>) -> Result<Option<ContractContent>, Error> {
@@ -188,7 +205,7 @@ impl Contract {
                     signer_type: s.signer_type.clone(),
                     signer_name: s.signer_name.clone(),
                     signer_email: s.signer_email.clone(),
-                    signed_at: s.signed_at,
+                    signed_at: s.signed_at.map(DateTime),
                     signature_image_url: s.signature_image_url.clone(),
                 })
                 .collect(),
@@ -351,17 +368,22 @@ impl ContractTemplate {
         Ok(self.any(ctx).await?.due_days)
     }
 
-    /// `active` or `archived`.
-    async fn status(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+    /// Null when Pixieset reports a status this gateway does not know; see `statusName`.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<ContractTemplateStatus>, Error> {
+        Ok(ContractTemplateStatus::parse(self.any(ctx).await?.status.as_deref()))
+    }
+
+    /// The status as Pixieset names it (`active`, `archived`).
+    async fn status_name(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
         Ok(self.any(ctx).await?.status.clone())
     }
 
-    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.any(ctx).await?.created_at)
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.any(ctx).await?.created_at.map(DateTime))
     }
 
-    async fn updated_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(self.any(ctx).await?.updated_at)
+    async fn updated_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>, Error> {
+        Ok(self.any(ctx).await?.updated_at.map(DateTime))
     }
 
     /// The contract's HTML with `{{variable}}` placeholders.

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::graphql::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Error, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
@@ -76,16 +76,16 @@ impl Invoice {
         self.0.due_date.map(Date)
     }
 
-    async fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.0.created_at
+    async fn created_at(&self) -> Option<DateTime> {
+        self.0.created_at.map(DateTime)
     }
 
-    async fn sent_at(&self) -> Option<DateTime<Utc>> {
-        self.0.sent_at
+    async fn sent_at(&self) -> Option<DateTime> {
+        self.0.sent_at.map(DateTime)
     }
 
-    async fn paid_at(&self) -> Option<DateTime<Utc>> {
-        self.0.paid_at
+    async fn paid_at(&self) -> Option<DateTime> {
+        self.0.paid_at.map(DateTime)
     }
 
     async fn line_items(&self) -> Vec<LineItem> {

@@ -10,7 +10,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Error, ID, Object};
 
 pub use client::{Client, ClientType};
-pub use contract::{Contract, ContractTemplate};
+pub use contract::{Contract, ContractTemplate, ContractTemplateStatus};
 pub use invoice::Invoice;
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
