@@ -1,6 +1,7 @@
 //! The GraphQL schema: types, resolvers, connections, and errors with a stable
 //! `extensions.code`. Resolvers read through the request's `Loaders` only.
 
+mod completion;
 mod connection;
 mod error;
 mod ids;
@@ -9,7 +10,6 @@ pub mod limits;
 mod money;
 mod mutation;
 mod node;
-mod nulls;
 mod observe;
 mod pixelz;
 mod scalars;
@@ -47,7 +47,7 @@ pub fn build_schema(
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)
-        .extension(nulls::NullPropagation)
+        .extension(completion::Completion)
         .extension(introspection::SchemaDescription)
         .extension(limits::Enforce(std::sync::Arc::new(limits.clone())));
     if !limits.introspection {

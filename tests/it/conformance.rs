@@ -264,3 +264,21 @@ async fn the_schema_says_what_each_field_takes_and_gives() {
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("is not an invoice id"), "{message}");
 }
+
+#[tokio::test]
+async fn an_answer_keeps_the_order_the_query_asks_for_whichever_upstream_answers_first() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let query = format!(
+        "{{ b: client(id: \"{KNOWN}\") {{ lastName firstName id }} a: pixelzAccount {{ email }} c: __typename }}"
+    );
+    let response = http()
+        .post(format!("http://{}/graphql", gateway.addr()))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} in {text}"));
+    assert!(at("\"b\"") < at("\"a\"") && at("\"a\"") < at("\"c\""), "{text}");
+    assert!(at("\"lastName\"") < at("\"firstName\"") && at("\"firstName\"") < at("\"id\""), "{text}");
+}

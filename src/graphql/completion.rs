@@ -1,45 +1,54 @@
-//! A failed field is `null` in `data`, and the null climbs to the nearest position
-//! that may hold it, as the GraphQL spec's "Handling Field Errors" and "Errors and
-//! Non-Nullability" say.
+//! Values completed as the GraphQL spec completes them, where async-graphql 7.2
+//! assembles its objects differently and clients can tell:
 //!
-//! async-graphql 7.2 differs in two ways clients can tell: its `do_resolve_container`
-//! records a failed field's error and leaves the field out of its object, and a
-//! failed non-null field never makes its parent null. Apollo Client then warns
-//! "Missing field" and never serves the query from its cache, and typed clients
-//! read `undefined` where the schema promised a value. The crate has no switch for
-//! it, so it is corrected at the narrowest place that sees every position: the
-//! resolve hook, which async-graphql calls for every field and every list item of
-//! a schema with extensions. The hook knows the position's declared type and runs
-//! around everything beneath it, so when it returns, every failure below has
-//! already been carried up to it.
+//! - A failed field is `null` in `data`, and the null climbs to the nearest
+//!   position that may hold it ("Handling Field Errors", "Errors and
+//!   Non-Nullability"). async-graphql's `do_resolve_container` records a failed
+//!   field's error and leaves the field out of its object, and a failed non-null
+//!   field never makes its parent null. Apollo Client then warns "Missing field"
+//!   and never serves the query from its cache, and typed clients read
+//!   `undefined` where the schema promised a value.
+//! - An object's entries come in the order its selection set asks for them
+//!   ("Serialized Map Ordering"). async-graphql inserts them as its concurrent
+//!   resolvers finish, so the same question could be answered in another order.
+//!
+//! The crate has no switch for either, so both are corrected at the narrowest
+//! place that sees every position: the resolve hook, which async-graphql calls for
+//! every field and every list item of a schema with extensions. The hook knows the
+//! position's declared type and runs around everything beneath it, so when it
+//! returns, every failure below has already been carried up to it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
     ErrorExtensionValues, PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult, Value,
+    Variables,
 };
 
-pub struct NullPropagation;
+pub struct Completion;
 
-impl ExtensionFactory for NullPropagation {
+impl ExtensionFactory for Completion {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Propagating::default())
+        Arc::new(Completing::default())
     }
 }
 
 /// One per operation (for a subscription, one per event at a time: events are
 /// resolved one after another and each `execute` drains what it left).
 #[derive(Default)]
-struct Propagating {
+struct Completing {
     /// Positions that must answer null because a non-null field inside them failed.
     doomed: Mutex<HashSet<Vec<String>>>,
     /// How many are in `doomed`: the common case, none, costs no lock and no path.
     doomed_count: AtomicUsize,
     /// The root itself is doomed: a non-null root field failed.
-    root_doomed: std::sync::atomic::AtomicBool,
+    root_doomed: AtomicBool,
     /// Errors of nullable positions: they answer null, so async-graphql never sees the error.
     reported: Mutex<Vec<ServerError>>,
     /// The declared type of each list field being resolved. A list item's own
@@ -47,6 +56,8 @@ struct Propagating {
     /// `Vec<Option<T>>` `T!`, because `OutputType for &T` does not forward
     /// `qualified_type_name`. The field's type comes from the registry, and is right.
     lists: Mutex<HashMap<Vec<String>, String>>,
+    /// The document, for its fragments and the root's selection order.
+    document: OnceLock<ExecutableDocument>,
 }
 
 /// Marks the `Err` a non-null position returns only to carry a null its error
@@ -71,7 +82,7 @@ fn is_nullable(return_type: &str) -> bool {
     !return_type.ends_with('!')
 }
 
-impl Propagating {
+impl Completing {
     fn doom(&self, position: Option<&QueryPathNode<'_>>) {
         let Some(position) = position else {
             self.root_doomed.store(true, Ordering::Release);
@@ -131,6 +142,55 @@ impl Propagating {
     }
 }
 
+/// Fragments spread within fragments past this depth add nothing: validation refuses cycles.
+const MAX_SPREAD_DEPTH: usize = 16;
+
+/// Calls `key` with each response key `selections` asks for, in order, fragments spread in place.
+/// Type conditions are not weighed: a key an object does not have is simply not in it.
+fn each_key<'a>(
+    selections: &'a SelectionSet,
+    document: Option<&'a ExecutableDocument>,
+    depth: usize,
+    key: &mut impl FnMut(&'a str),
+) {
+    for selection in &selections.items {
+        match &selection.node {
+            Selection::Field(field) => key(field.node.response_key().node.as_str()),
+            Selection::InlineFragment(fragment) => each_key(&fragment.node.selection_set.node, document, depth, key),
+            Selection::FragmentSpread(spread) if depth < MAX_SPREAD_DEPTH => {
+                if let Some(fragment) = document.and_then(|d| d.fragments.get(&spread.node.fragment_name.node)) {
+                    each_key(&fragment.node.selection_set.node, document, depth + 1, key);
+                }
+            }
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
+/// Puts an object's entries in the order its selection set asks for them.
+fn in_selection_order(value: &mut Value, selections: &SelectionSet, document: Option<&ExecutableDocument>) {
+    let Value::Object(object) = value else { return };
+    if object.len() < 2 {
+        return;
+    }
+    let mut rank = vec![usize::MAX; object.len()];
+    let mut next = 0;
+    each_key(selections, document, 0, &mut |key| {
+        if let Some(index) = object.get_index_of(key)
+            && rank[index] == usize::MAX
+        {
+            rank[index] = next;
+            next += 1;
+        }
+    });
+    if rank.is_sorted() {
+        return;
+    }
+    let mut entries: Vec<_> = std::mem::take(object).into_iter().zip(rank).collect();
+    entries.sort_by_key(|(_, rank)| *rank);
+    object.extend(entries.into_iter().map(|(entry, _)| entry));
+}
+
 fn compare_paths(a: &[PathSegment], b: &[PathSegment]) -> std::cmp::Ordering {
     let key = |segment: &PathSegment| match segment {
         PathSegment::Field(name) => (0, 0, name.clone()),
@@ -140,7 +200,19 @@ fn compare_paths(a: &[PathSegment], b: &[PathSegment]) -> std::cmp::Ordering {
 }
 
 #[async_trait::async_trait]
-impl Extension for Propagating {
+impl Extension for Completing {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let _ = self.document.set(document.clone());
+        Ok(document)
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -149,6 +221,18 @@ impl Extension for Propagating {
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
         self.finish(&mut response);
+        let document = self.document.get();
+        let operation = document.and_then(|document| match &document.operations {
+            DocumentOperations::Single(operation) => Some(operation),
+            DocumentOperations::Multiple(operations) => match operation_name {
+                Some(name) => operations.get(name),
+                None if operations.len() == 1 => operations.values().next(),
+                None => None,
+            },
+        });
+        if let Some(operation) = operation {
+            in_selection_order(&mut response.data, &operation.node.selection_set.node, document);
+        }
         response
     }
 
@@ -158,7 +242,7 @@ impl Extension for Propagating {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let position = info.path_node;
+        let (position, selections) = (info.path_node, &info.field.selection_set.node);
         let is_item = matches!(position.segment, QueryPathSegment::Index(_));
         let is_list = !is_item && info.return_type.starts_with('[');
         let field_is_nullable = !is_item && is_nullable(info.return_type);
@@ -174,6 +258,10 @@ impl Extension for Propagating {
             self.lists.lock().unwrap_or_else(PoisonError::into_inner).remove(&position.to_string_vec());
         }
         let error = match outcome {
+            Ok(Some(mut value)) if !doomed => {
+                in_selection_order(&mut value, selections, self.document.get());
+                return Ok(Some(value));
+            }
             Ok(value) if !doomed => return Ok(value),
             Ok(_) => None,
             Err(error) => (!is_carried(&error)).then_some(error),
@@ -222,6 +310,11 @@ mod tests {
         async fn ok(&self) -> i32 {
             1
         }
+        /// Finishes after its siblings, as an upstream call would.
+        async fn slow(&self) -> i32 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            2
+        }
     }
 
     struct Item;
@@ -243,13 +336,22 @@ mod tests {
     }
 
     async fn run(query: &str) -> serde_json::Value {
-        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(NullPropagation).finish();
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(Completion).finish();
         let response = schema.execute(query).await;
         let mut answer = serde_json::to_value(&response).unwrap();
         // Only what the propagation decides: data, and each error's path.
         let paths: Vec<_> = response.errors.iter().map(|e| serde_json::to_value(&e.path).unwrap()).collect();
         answer["errors"] = json!(paths);
         answer
+    }
+
+    #[tokio::test]
+    async fn objects_keep_the_order_their_selection_asks_for() {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(Completion).finish();
+        let query = "{ slow b: item { child { ok } ok ...F } a: fails } fragment F on Item { nullableFails }";
+        // Written straight from the response: a `serde_json::Value` would sort the keys.
+        let printed = serde_json::to_string(&schema.execute(query).await.data).unwrap();
+        assert_eq!(printed, r#"{"slow":2,"b":{"child":{"ok":1},"ok":1,"nullableFails":null},"a":null}"#);
     }
 
     #[tokio::test]
