@@ -82,6 +82,8 @@ pub struct LoggedRequest {
     pub path: String,
     pub status: u16,
     pub request_id: Option<String>,
+    /// Headers the documents require that the request went without.
+    pub missing_headers: Vec<&'static str>,
 }
 
 /// Requests per endpoint (`"GET /api/v1/clients/{client_id}"`) and the most recent ones.
@@ -89,6 +91,9 @@ pub struct LoggedRequest {
 pub struct RequestLog {
     pub total: u64,
     pub by_endpoint: BTreeMap<String, u64>,
+    /// Requests per endpoint that went without a header the documents require: a real
+    /// server may refuse them, so a client of the sandbox should have none.
+    pub without_documented_headers: BTreeMap<String, u64>,
     pub recent: VecDeque<LoggedRequest>,
 }
 
@@ -100,6 +105,9 @@ impl RequestLog {
     fn record(&mut self, entry: LoggedRequest) {
         self.total += 1;
         *self.by_endpoint.entry(entry.endpoint.clone()).or_default() += 1;
+        if !entry.missing_headers.is_empty() {
+            *self.without_documented_headers.entry(entry.endpoint.clone()).or_default() += 1;
+        }
         if self.recent.len() == LOG_CAPACITY {
             self.recent.pop_front();
         }
@@ -107,7 +115,34 @@ impl RequestLog {
     }
 }
 
+/// The headers each API's documents require on every call, with the value they give.
+/// Pixieset's examples all send the XHR pair (and the session cookie, which its
+/// routes check themselves); Pixelz "require[s] header Content-Type: application/json;
+/// charset=UTF-8 for the RESTful API".
+fn documented_headers(path: &str) -> &'static [(&'static str, &'static str)] {
+    if path.starts_with("/api/") {
+        &[("x-requested-with", "XMLHttpRequest"), ("content-type", "application/json")]
+    } else if path.starts_with("/REST.svc/") {
+        &[("content-type", "application/json; charset=UTF-8")]
+    } else {
+        &[]
+    }
+}
+
+fn missing_headers(request: &Request) -> Vec<&'static str> {
+    let squeeze = |text: &str| text.split_whitespace().collect::<String>().to_ascii_lowercase();
+    documented_headers(request.uri().path())
+        .iter()
+        .filter(|(name, value)| {
+            let sent = request.headers().get(*name).and_then(|v| v.to_str().ok());
+            sent.is_none_or(|sent| squeeze(sent) != squeeze(value))
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, next: Next) -> Response {
+    let missing_headers = missing_headers(&request);
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let template = request.extensions().get::<MatchedPath>().map_or(path.as_str(), |m| m.as_str());
@@ -137,6 +172,7 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
         path,
         status: response.status().as_u16(),
         request_id,
+        missing_headers,
     });
     response
 }

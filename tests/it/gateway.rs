@@ -23,6 +23,11 @@ pub async fn graphql(gateway: &Running, query: &str, headers: &[(&str, &str)]) -
     }
     let (status, body) = answer(request).await;
     assert_eq!(status, 200, "{body}");
+    // Every call the gateway made so far went with the headers the documents require.
+    if let Some(sandbox) = gateway.sandbox() {
+        let without = sandbox.requests().without_documented_headers;
+        assert!(without.is_empty(), "calls without the documented headers: {without:?}");
+    }
     body
 }
 

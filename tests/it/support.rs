@@ -72,7 +72,9 @@ pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
 pub async fn pixelz_get(sandbox: &Sandbox, path: &str, params: &[(&str, &str)]) -> Value {
     let mut query = vec![("contactEmail", sandbox::PIXELZ_CONTACT_EMAIL), ("contactAPIkey", sandbox::PIXELZ_API_KEY)];
     query.extend_from_slice(params);
-    let (status, body) = answer(http().get(format!("{}{path}", sandbox.pixelz_base_url())).query(&query)).await;
+    let request = http().get(format!("{}{path}", sandbox.pixelz_base_url()));
+    let request = request.header("Content-Type", "application/json; charset=UTF-8").query(&query);
+    let (status, body) = answer(request).await;
     assert_eq!(status, 200, "Pixelz answers 200 even for its failures: {body}");
     body
 }

@@ -13,6 +13,9 @@ use super::transport::{Retry, Transport, malformed, scrub};
 use super::{Endpoint, PixelzCredentials, UpstreamError, UpstreamSettings, Verb, url_with};
 use wire::*;
 
+/// Pixelz requires this header on every call, GETs included, whatever they carry.
+const JSON_UTF8: &str = "application/json; charset=UTF-8";
+
 const LIST_TEMPLATES: Endpoint = Endpoint::pixelz(Verb::Get, "/Templates/");
 pub const GET_TEMPLATE: Endpoint = Endpoint::pixelz(Verb::Get, "/Template/{templateId}/");
 const CREATE_TEMPLATE: Endpoint = Endpoint::pixelz(Verb::Post, "/Template/");
@@ -104,7 +107,7 @@ impl PixelzClient {
     /// Whether Pixelz answered lately, probing without credentials when nothing was heard.
     pub async fn health(&self) -> Option<super::health::Heard> {
         let url = url_with(&self.base, &["Templates", ""]);
-        self.transport.health.check(|| self.transport.http.get(url)).await
+        self.transport.health.check(|| self.transport.http.get(url).header(CONTENT_TYPE, JSON_UTF8)).await
     }
 
     /// A GET: credentials and parameters in the query string.
@@ -122,7 +125,7 @@ impl PixelzClient {
             ("contactAPIkey", credentials.api_key().expose().to_string()),
         ];
         query.extend(params);
-        let build = || self.transport.http.get(url.clone()).query(&query);
+        let build = || self.transport.http.get(url.clone()).header(CONTENT_TYPE, JSON_UTF8).query(&query);
         let read = |status, bytes: &[u8]| Self::read(endpoint, status, bytes, &secrets);
         self.transport.call(endpoint, Retry::Idempotent, &secrets, build, read).await
     }
@@ -142,7 +145,7 @@ impl PixelzClient {
             self.transport
                 .http
                 .request(endpoint.verb.method(), url.clone())
-                .header(CONTENT_TYPE, "application/json; charset=UTF-8")
+                .header(CONTENT_TYPE, JSON_UTF8)
                 .body(body.clone())
         };
         let read = |status, bytes: &[u8]| Self::read(endpoint, status, bytes, secrets);

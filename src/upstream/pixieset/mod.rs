@@ -134,7 +134,13 @@ impl PixiesetClient {
     /// Whether Pixieset answered lately, probing without credentials when nothing was heard.
     pub async fn health(&self) -> Option<super::health::Heard> {
         let url = url_with(&self.base, &["clients", ""]);
-        let probe = || self.transport.http.get(url).header("X-Requested-With", "XMLHttpRequest");
+        let probe = || {
+            self.transport
+                .http
+                .get(url)
+                .header("X-Requested-With", "XMLHttpRequest")
+                .header(CONTENT_TYPE, "application/json")
+        };
         self.transport.health.check(probe).await
     }
 
