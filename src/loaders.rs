@@ -550,9 +550,11 @@ impl Retouching {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         page: u32,
+        return_url: Option<&str>,
     ) -> Loaded<Vec<pz::Invoice>> {
         let s = &self.source;
-        let key = s.key(Kind::PixelzInvoicePage, format!("{from:?}&{to:?}&{page}"));
-        s.cache.get_or_fetch(key, || s.api.invoices(&s.credentials, from, to, Some(page), None)).await
+        // The return URL is in every payment link, so each one is a list of its own.
+        let key = s.key(Kind::PixelzInvoicePage, format!("{from:?}&{to:?}&{page}&{return_url:?}"));
+        s.cache.get_or_fetch(key, || s.api.invoices(&s.credentials, from, to, Some(page), return_url)).await
     }
 }

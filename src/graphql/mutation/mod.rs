@@ -5,7 +5,7 @@
 
 mod pixelz;
 mod studio;
-mod validate;
+pub(super) mod validate;
 
 use async_graphql::{ComplexObject, Context, Enum, Error, MergedObject, SimpleObject};
 

@@ -196,12 +196,20 @@ impl PixelzQuery {
         before: Option<String>,
         from: Option<Date>,
         to: Option<Date>,
+        #[graphql(desc = "Where Pixelz sends the payer back after paying an invoice's `paymentUrl`: your app's \
+            page, an http or https URL.")]
+        return_url: Option<String>,
     ) -> Result<Option<Connection<Offset, PixelzInvoice, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(INVOICES_PAGE)?;
+        if let Some(url) = &return_url
+            && !super::mutation::validate::is_http_url(url)
+        {
+            return Err(bad_input("`returnUrl` is an http or https URL"));
+        }
         let retouching = retouching(ctx)?;
-        let (from, to) = (from.map(|d| d.0), to.map(|d| d.0));
+        let (from, to, return_url) = (from.map(|d| d.0), to.map(|d| d.0), return_url.as_deref());
         let slice = slice(window, INVOICES_PAGE, Total::Unknown, |page| async move {
-            let invoices = retouching.invoices(from, to, page as u32).await.map_err(from_upstream)?;
+            let invoices = retouching.invoices(from, to, page as u32, return_url).await.map_err(from_upstream)?;
             Ok(Page { items: invoices.to_vec(), total: None })
         })
         .await?;
