@@ -138,6 +138,8 @@ pub struct AccessPolicy {
     pub tokens: Vec<Secret>,
     /// The defaults are the sandbox's, which open nothing real.
     pub defaults_are_sandbox: bool,
+    /// A partner's developer key, which acts for every studio's Pixelz credentials.
+    pub pixelz_developer_key: Option<Secret>,
 }
 
 impl AccessPolicy {
@@ -173,6 +175,10 @@ impl AccessPolicy {
             (None, None) => fallback(self.default_pixelz.clone(), may_use_defaults),
             _ => Err(Unavailable::Incomplete),
         };
+        let pixelz = match &self.pixelz_developer_key {
+            Some(key) => pixelz.map(|credentials| credentials.with_developer_key(key.clone())),
+            None => pixelz,
+        };
         Credentials { pixieset, pixelz }
     }
 }
@@ -187,6 +193,7 @@ mod tests {
             default_pixelz: None,
             tokens: tokens.iter().map(|t| Secret::new(*t)).collect(),
             defaults_are_sandbox: sandbox,
+            pixelz_developer_key: None,
         }
     }
 

@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// Pixelz partner secret, which verifies the partner webhook signature.
     #[arg(long, env = "PIXELZ_PARTNER_SECRET", hide_env_values = true)]
     pub pixelz_partner_secret: Option<String>,
+    /// Pixelz developer (partner or reseller) API key, sent as `developerAPIkey` with every image
+    /// submitted; webhooks must then carry the partner signature too.
+    #[arg(long, env = "PIXELZ_DEVELOPER_API_KEY", hide_env_values = true)]
+    pub pixelz_developer_api_key: Option<String>,
     /// Redis URL; enables event fan-out across instances.
     #[arg(long, env = "PIXGATE_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,

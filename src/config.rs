@@ -44,6 +44,7 @@ pub struct FileConfig {
     pub pixelz_api_key: Option<Secret>,
     pub pixelz_app_secret: Option<Secret>,
     pub pixelz_partner_secret: Option<Secret>,
+    pub pixelz_developer_api_key: Option<Secret>,
     pub redis_url: Option<Secret>,
     pub access_tokens: Option<Vec<Secret>>,
     pub log_format: Option<LogFormat>,
@@ -110,6 +111,9 @@ pub struct Config {
     pub pixelz: Option<PixelzDefaults>,
     pub pixelz_app_secret: Option<Secret>,
     pub pixelz_partner_secret: Option<Secret>,
+    /// The partner acting for every studio: its key goes with each submission, and
+    /// each webhook must then carry the partner signature.
+    pub pixelz_developer_api_key: Option<Secret>,
     pub redis_url: Option<Secret>,
     pub access_tokens: Vec<Secret>,
     pub log_format: LogFormat,
@@ -390,6 +394,7 @@ impl Config {
             pixelz,
             pixelz_app_secret: secret(args.pixelz_app_secret, file.pixelz_app_secret),
             pixelz_partner_secret: secret(args.pixelz_partner_secret, file.pixelz_partner_secret),
+            pixelz_developer_api_key: secret(args.pixelz_developer_api_key, file.pixelz_developer_api_key),
             redis_url: secret(args.redis_url, file.redis_url),
             access_tokens,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
@@ -417,6 +422,7 @@ impl Config {
             otlp_endpoint,
         };
         config.check_default_credentials_are_guarded()?;
+        config.check_partner_mode()?;
         Ok(config)
     }
 
@@ -425,6 +431,21 @@ impl Config {
     }
 
     /// Real default credentials act for whoever calls; beyond loopback, only token holders may call.
+    /// Pixelz signs a partner's webhooks with the partner secret as well: without it,
+    /// the gateway could not tell a real delivery from a forged one.
+    fn check_partner_mode(&self) -> Result<(), ConfigError> {
+        if self.pixelz_developer_api_key.is_some()
+            && self.pixelz_partner_secret.is_none()
+            && self.upstreams != Upstreams::Sandbox
+        {
+            return Err(invalid(
+                "pixelz_partner_secret (PIXELZ_PARTNER_SECRET)",
+                "a developer API key is configured: Pixelz then signs webhooks with the partner secret, so set it",
+            ));
+        }
+        Ok(())
+    }
+
     fn check_default_credentials_are_guarded(&self) -> Result<(), ConfigError> {
         let exposed = !self.listen.ip().is_loopback();
         if self.upstreams != Upstreams::Sandbox
@@ -532,6 +553,25 @@ mod tests {
         let error = remote_with_defaults("0.0.0.0:8080", None).unwrap_err().to_string();
         assert!(error.contains("PIXGATE_ACCESS_TOKENS"), "{error}");
         assert!(remote_with_defaults("0.0.0.0:8080", Some(vec!["t0ken".into()])).is_ok());
+    }
+
+    #[test]
+    fn a_developer_key_needs_the_partner_secret_that_signs_its_webhooks() {
+        let remote = |partner_secret: Option<&str>| {
+            Config::merge(
+                ServeArgs {
+                    pixieset_base_url: Some("https://studio.example.com/api/v1".into()),
+                    pixelz_base_url: Some("https://pixelz.example.com/REST.svc/JSON".into()),
+                    pixelz_developer_api_key: Some("partner-key".into()),
+                    pixelz_partner_secret: partner_secret.map(str::to_string),
+                    ..args()
+                },
+                FileConfig::default(),
+            )
+        };
+        let error = remote(None).unwrap_err().to_string();
+        assert!(error.contains("PIXELZ_PARTNER_SECRET"), "{error}");
+        assert!(remote(Some("partner-secret")).is_ok());
     }
 
     #[test]

@@ -258,6 +258,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 partner: Some(
                     config.pixelz_partner_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_PARTNER_SECRET)),
                 ),
+                partner_required: config.pixelz_developer_api_key.is_some(),
             };
             let access = AccessPolicy {
                 default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
@@ -267,6 +268,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 )),
                 tokens: config.access_tokens.clone(),
                 defaults_are_sandbox: true,
+                pixelz_developer_key: config.pixelz_developer_api_key.clone(),
             };
             let urls = UpstreamUrls {
                 pixieset: sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
@@ -281,6 +283,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 default_pixelz: config.pixelz.clone().map(|d| PixelzCredentials::new(d.contact_email, d.api_key)),
                 tokens: config.access_tokens.clone(),
                 defaults_are_sandbox: false,
+                pixelz_developer_key: config.pixelz_developer_api_key.clone(),
             };
             let urls = UpstreamUrls {
                 pixieset: pixieset.clone(),
@@ -290,6 +293,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             let secrets = webhook::WebhookSecrets {
                 customer: config.pixelz_app_secret.clone(),
                 partner: config.pixelz_partner_secret.clone(),
+                partner_required: config.pixelz_developer_api_key.is_some(),
             };
             (None, access, secrets, Upstreams::new(urls, config.upstream.clone())?)
         }

@@ -29,6 +29,9 @@ const PARTNER_HEADERS: [&str; 3] =
 pub struct WebhookSecrets {
     pub customer: Option<Secret>,
     pub partner: Option<Secret>,
+    /// Images go with a developer key, so every delivery carries the partner signature:
+    /// one without it is not from Pixelz.
+    pub partner_required: bool,
 }
 
 fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
@@ -84,6 +87,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let customer_signed = header(&headers, &CUSTOMER_HEADERS).is_some_and(|s| signed(secret, &body, s));
     let partner_signed = match (header(&headers, &PARTNER_HEADERS), &state.webhook_secrets.partner) {
         (Some(signature), Some(partner)) => signed(partner, &body, signature),
+        (None, _) if state.webhook_secrets.partner_required => false,
         // A partner signature this gateway cannot check adds nothing; the customer one decides.
         _ => true,
     };

@@ -36,3 +36,34 @@ async fn invoice_payment_links_return_to_the_url_the_caller_names() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     assert_eq!(sandbox.requests().total, 0);
 }
+
+#[tokio::test]
+async fn a_partner_submits_with_its_developer_key_and_its_signature_is_then_required() {
+    use pixgate::sandbox;
+
+    use crate::live::{deliver, signature, submit};
+    use crate::support::eventually;
+
+    let partner =
+        ServeArgs { pixelz_developer_api_key: Some(sandbox::PIXELZ_PARTNER_KEY.into()), ..ServeArgs::default() };
+    let gateway = gateway(partner).await;
+    let ticket = submit(&gateway, "partner").await;
+    // The sandbox signs a delivery with the partner secret only for an image sent with a
+    // developer key; the gateway now accepts none without that signature.
+    let sandbox = gateway.sandbox().unwrap();
+    eventually("the delivery, partner-signed, accepted", || async {
+        sandbox.webhook_deliveries().iter().any(|d| d.ticket == ticket && d.status == Some(200))
+    })
+    .await;
+
+    let body = serde_json::json!({ "imageTicket": ticket, "processedImageURL": "http://127.0.0.1:1/f.jpg", "templateId": "1" })
+        .to_string();
+    let customer = ("HTTP_X_PXZ_CUSTOMER_HMAC_SHA256", signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()));
+    let partner_signed = ("HTTP_X_PXZ_PARTNER_HMAC_SHA256", signature(sandbox::PIXELZ_PARTNER_SECRET, body.as_bytes()));
+    assert_eq!(
+        deliver(&gateway, std::slice::from_ref(&customer), &body, "application/json").await,
+        401,
+        "no partner signature"
+    );
+    assert_eq!(deliver(&gateway, &[customer, partner_signed], &body, "application/json").await, 200);
+}
