@@ -12,7 +12,12 @@
 //!   ("Serialized Map Ordering"). async-graphql inserts them as its concurrent
 //!   resolvers finish, so the same question could be answered in another order.
 //!
-//! The crate has no switch for either, so both are corrected at the narrowest
+//! - `__schema { description }` is null, as `schema.graphql` has no description.
+//!   async-graphql answers a fixed sentence about GraphQL schemas in general
+//!   (its `model/schema.rs`), so a client printing the introspected schema shows
+//!   a description pixgate never wrote.
+//!
+//! The crate has no switch for any of these, so both are corrected at the narrowest
 //! place that sees every position: the resolve hook, which async-graphql calls for
 //! every field and every list item of a schema with extensions. The hook knows the
 //! position's declared type and runs around everything beneath it, so when it
@@ -173,6 +178,17 @@ fn in_selection_order(value: &mut Value, selections: &SelectionSet, document: Op
     if object.len() < 2 {
         return;
     }
+    // Most objects come in order already: find out without allocating.
+    let (mut last, mut in_order) = (0, true);
+    each_key(selections, document, 0, &mut |key| {
+        if let Some(index) = object.get_index_of(key) {
+            in_order &= index >= last;
+            last = last.max(index);
+        }
+    });
+    if in_order {
+        return;
+    }
     let mut rank = vec![usize::MAX; object.len()];
     let mut next = 0;
     each_key(selections, document, 0, &mut |key| {
@@ -183,9 +199,6 @@ fn in_selection_order(value: &mut Value, selections: &SelectionSet, document: Op
             next += 1;
         }
     });
-    if rank.is_sorted() {
-        return;
-    }
     let mut entries: Vec<_> = std::mem::take(object).into_iter().zip(rank).collect();
     entries.sort_by_key(|(_, rank)| *rank);
     object.extend(entries.into_iter().map(|(entry, _)| entry));
@@ -242,6 +255,9 @@ impl Extension for Completing {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        if info.is_for_introspection && info.parent_type == "__Schema" && info.name == "description" {
+            return Ok(Some(Value::Null));
+        }
         let (position, selections) = (info.path_node, &info.field.selection_set.node);
         let is_item = matches!(position.segment, QueryPathSegment::Index(_));
         let is_list = !is_item && info.return_type.starts_with('[');

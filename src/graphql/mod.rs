@@ -5,7 +5,6 @@ mod completion;
 mod connection;
 mod error;
 mod ids;
-mod introspection;
 pub mod limits;
 mod money;
 mod mutation;
@@ -48,7 +47,6 @@ pub fn build_schema(
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)
         .extension(completion::Completion)
-        .extension(introspection::SchemaDescription)
         .extension(limits::Enforce(std::sync::Arc::new(limits.clone())));
     if !limits.introspection {
         builder = builder.disable_introspection();
