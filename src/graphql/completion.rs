@@ -204,12 +204,21 @@ fn in_selection_order(value: &mut Value, selections: &SelectionSet, document: Op
     object.extend(entries.into_iter().map(|(entry, _)| entry));
 }
 
+/// Paths compare segment by segment: names by text, indexes by number.
 fn compare_paths(a: &[PathSegment], b: &[PathSegment]) -> std::cmp::Ordering {
-    let key = |segment: &PathSegment| match segment {
-        PathSegment::Field(name) => (0, 0, name.clone()),
-        PathSegment::Index(index) => (1, *index, String::new()),
-    };
-    a.iter().map(key).cmp(b.iter().map(key))
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    for (x, y) in a.iter().zip(b) {
+        let order = match (x, y) {
+            (PathSegment::Field(x), PathSegment::Field(y)) => x.cmp(y),
+            (PathSegment::Index(x), PathSegment::Index(y)) => x.cmp(y),
+            (PathSegment::Field(_), PathSegment::Index(_)) => Less,
+            (PathSegment::Index(_), PathSegment::Field(_)) => Greater,
+        };
+        if order != Equal {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 #[async_trait::async_trait]
