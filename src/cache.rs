@@ -23,14 +23,13 @@ pub enum Kind {
     ClientCollections,
     ClientDocuments,
     Invoice,
+    /// An invoice as a list shows it: the whole record where the server has no
+    /// `GET /invoices/{id}`.
+    InvoiceListed,
     InvoicePage,
     Contract,
-    /// A contract as a list shows it, without content or signatures.
-    ContractSummary,
     ContractPage,
     ContractTemplate,
-    /// A contract template as the list shows it, without body or variables.
-    ContractTemplateSummary,
     ContractTemplateList,
     PixelzTemplate,
     /// A Pixelz template as the list shows it.
@@ -54,12 +53,11 @@ impl Kind {
             Kind::ClientCollections => "client_collections",
             Kind::ClientDocuments => "client_documents",
             Kind::Invoice => "invoice",
+            Kind::InvoiceListed => "invoice_listed",
             Kind::InvoicePage => "invoice_page",
             Kind::Contract => "contract",
-            Kind::ContractSummary => "contract_summary",
             Kind::ContractPage => "contract_page",
             Kind::ContractTemplate => "contract_template",
-            Kind::ContractTemplateSummary => "contract_template_summary",
             Kind::ContractTemplateList => "contract_template_list",
             Kind::PixelzTemplate => "pixelz_template",
             Kind::PixelzTemplateSummary => "pixelz_template_summary",
@@ -100,7 +98,6 @@ impl Ttls {
             // A list's objects live as long as the list that brought them.
             Kind::ContractTemplate
             | Kind::ContractTemplateList
-            | Kind::ContractTemplateSummary
             | Kind::PixelzTemplate
             | Kind::PixelzTemplateList
             | Kind::PixelzTemplateSummary => self.templates,

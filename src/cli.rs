@@ -174,6 +174,9 @@ pub struct ServeArgs {
     /// Real time per simulated processing step of the in-process sandbox.
     #[arg(long, env = "PIXGATE_SANDBOX_STEP_MS", default_value_t = 2000)]
     pub sandbox_step_ms: u64,
+    /// Let the in-process sandbox also write fields and endpoints the upstream documents never show.
+    #[arg(long, env = "PIXGATE_SANDBOX_EXTRAS")]
+    pub sandbox_extras: bool,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -204,6 +207,9 @@ pub struct SandboxArgs {
     /// Which API the faults hit.
     #[arg(long, env = "PIXGATE_SANDBOX_FAULT_TARGET", value_enum, default_value = "all")]
     pub fault_target: FaultTargetArg,
+    /// Also write fields and endpoints the upstream documents never show [default: only what they show].
+    #[arg(long, env = "PIXGATE_SANDBOX_EXTRAS")]
+    pub extras: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -118,6 +118,7 @@ pub struct Config {
     pub access_tokens: Vec<Secret>,
     pub log_format: LogFormat,
     pub sandbox_step_ms: u64,
+    pub sandbox_extras: bool,
     pub pixelz_asset_base_url: Option<Url>,
     pub upstream: UpstreamSettings,
     /// None when caching is off.
@@ -399,6 +400,7 @@ impl Config {
             access_tokens,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             sandbox_step_ms: args.sandbox_step_ms,
+            sandbox_extras: args.sandbox_extras,
             pixelz_asset_base_url,
             upstream,
             // 0 MiB switches the cache off.

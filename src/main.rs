@@ -53,7 +53,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     };
     faults.validate().map_err(anyhow::Error::msg).context("invalid fault settings")?;
     let processing = ProcessingSettings { step_ms: args.step_ms, webhook_encoding: args.webhook_encoding.into() };
-    let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults })
+    let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults, extras: args.extras })
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     announce(&[format!("listening on http://{}", sandbox.addr())]);

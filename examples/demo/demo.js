@@ -10,7 +10,7 @@ const STUDIO = `query Studio {
     totalCount
     edges { node {
       id firstName lastName email
-      invoices(first: 3) { totalCount edges { node { number status amountDue { amount currency } } } }
+      invoices(first: 3) { totalCount edges { node { number status amount { amount currency } amountDue { amount currency } } } }
       contracts { number statusName }
     } }
   }
@@ -59,8 +59,12 @@ async function showClients() {
       item.append(element("div", client.email || "", "email"));
       const details = element("ul");
       for (const { node: invoice } of client.invoices.edges) {
-        const due = invoice.amountDue ? ` · due ${invoice.amountDue.amount} ${invoice.amountDue.currency}` : "";
-        details.append(element("li", `Invoice ${invoice.number} · ${invoice.status}${due}`, "invoice"));
+        // Pixieset's documents show an invoice's number and amount; status and amount due only when a server sends them.
+        const parts = [`Invoice ${invoice.number}`];
+        if (invoice.amount) parts.push(`${invoice.amount.amount} ${invoice.amount.currency}`);
+        if (invoice.status) parts.push(invoice.status);
+        if (invoice.amountDue) parts.push(`due ${invoice.amountDue.amount} ${invoice.amountDue.currency}`);
+        details.append(element("li", parts.join(" · "), "invoice"));
       }
       for (const contract of client.contracts) {
         details.append(element("li", `Contract ${contract.number} · ${contract.statusName}`, "contract"));

@@ -12,6 +12,7 @@ mod node;
 mod observe;
 mod pixelz;
 mod scalars;
+mod selection;
 mod studio;
 mod subscription;
 

@@ -18,6 +18,7 @@ mod rng;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -76,6 +77,8 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SandboxSettings {
     pub processing: ProcessingSettings,
     pub faults: Faults,
+    /// Also write what the documents never show (see `SandboxState::extras`).
+    pub extras: bool,
 }
 
 pub(crate) struct SandboxState {
@@ -85,6 +88,12 @@ pub(crate) struct SandboxState {
     requests: Mutex<RequestLog>,
     processing: RwLock<ProcessingSettings>,
     webhooks: Mutex<Vec<Delivery>>,
+    /// Strict (false, the default): every field, endpoint and default is one the
+    /// documents show. With extras, the sandbox also writes the fields a real server
+    /// plausibly sends beside them (invoice status and payments, document titles,
+    /// gallery details, `GET /invoices/{id}`, …), to test that the gateway uses such
+    /// fields when present; nothing in the gateway may depend on them.
+    extras: AtomicBool,
     rng: rng::Rng,
     base_url: String,
     http: reqwest::Client,
@@ -105,10 +114,17 @@ impl SandboxState {
             requests: Mutex::default(),
             processing: RwLock::new(settings.processing),
             webhooks: Mutex::default(),
+            extras: AtomicBool::new(settings.extras),
             rng,
             base_url,
             http: reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().expect("a plain HTTP client builds"),
         }
+    }
+}
+
+impl SandboxState {
+    pub(crate) fn extras(&self) -> bool {
+        self.extras.load(Ordering::Relaxed)
     }
 }
 
@@ -190,6 +206,11 @@ impl Sandbox {
 
     pub fn set_faults(&self, faults: Faults) {
         *write(&self.state.faults) = faults;
+    }
+
+    /// Switches between the strict sandbox and the one with extras.
+    pub fn set_extras(&self, extras: bool) {
+        self.state.extras.store(extras, Ordering::Relaxed);
     }
 
     pub fn set_processing(&self, settings: ProcessingSettings) {

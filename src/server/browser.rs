@@ -45,7 +45,7 @@ const DEMO_PAGE: &str = include_str!("../../examples/demo/index.html");
 const DEFAULT_QUERY: &str = r#"# pixgate: Pixieset Studio and Pixelz behind one endpoint.
 {
   clients(first: 3) {
-    edges { node { firstName lastName email invoices(first: 2) { edges { node { number status } } } } }
+    edges { node { firstName lastName email invoices(first: 2) { edges { node { number amount { amount currency } } } } } }
   }
   pixelzAccount { email company }
 }

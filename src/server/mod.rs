@@ -247,6 +247,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         UpstreamConfig::Sandbox => {
             let settings = SandboxSettings {
                 processing: ProcessingSettings { step_ms: config.sandbox_step_ms, ..ProcessingSettings::default() },
+                extras: config.sandbox_extras,
                 ..SandboxSettings::default()
             };
             let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.map_err(StartError::Sandbox)?;

@@ -86,8 +86,10 @@ impl fmt::Display for Endpoint {
 pub enum UpstreamError {
     #[error("{endpoint}: the credentials were refused")]
     Unauthenticated { endpoint: Endpoint, status: u16 },
+    /// `code` is the upstream's own (`contract_not_found`): without one, the server
+    /// may not have the endpoint at all rather than the object.
     #[error("{endpoint}: not found")]
-    NotFound { endpoint: Endpoint, message: Option<String> },
+    NotFound { endpoint: Endpoint, code: Option<String>, message: Option<String> },
     #[error("{endpoint}: the input was rejected: {message}")]
     Invalid { endpoint: Endpoint, status: u16, message: String, details: Option<serde_json::Value> },
     #[error("{endpoint}: rate limited")]

@@ -57,7 +57,8 @@ fn pixieset_contracts() {
         Some("cl_ABC123DEF456GHI789JKL012MNO345"),
         "the id comes from the embedded summary"
     );
-    assert_eq!(contract.template.as_ref().unwrap().due_days, Some(14));
+    assert_eq!(contract.template.as_ref().unwrap().due_days, Some(Some(14)));
+    assert_eq!(contract.client.as_ref().unwrap().phone, None, "the list's summary does not hold a phone");
     assert!(contract.signed_date.is_none());
     assert_eq!((list.meta.total, list.meta.last_page), (Some(45), Some(2)));
 
@@ -68,7 +69,7 @@ fn pixieset_contracts() {
     let signatures = contract.signatures.unwrap();
     assert_eq!(signatures.len(), 2);
     assert_eq!(signatures[1].signed_at.unwrap().to_rfc3339(), "2025-08-10T15:30:00+00:00");
-    assert_eq!(contract.client.unwrap().phone.as_deref(), Some("+1-555-123-4567"));
+    assert_eq!(contract.client.unwrap().phone, Some(Some("+1-555-123-4567".into())));
 }
 
 #[test]

@@ -16,6 +16,17 @@ fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     })
 }
 
+/// A string whose presence matters: `None` when the key is absent, `Some(None)`
+/// when it is there and empty. Use with `#[serde(default)]`.
+pub fn held_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    string(d).map(Some)
+}
+
+/// An integer whose presence matters, as `held_string`.
+pub fn held_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    int(d).map(Some)
+}
+
 /// An integer, from a number (`12`, `12.0`) or a string (`"12"`).
 pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match value(d)? {

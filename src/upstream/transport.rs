@@ -103,13 +103,23 @@ pub(crate) fn malformed(
     }
 }
 
-/// The message and details of an error body: `{message, details}` or `{error: {code, message, details}}`.
-fn error_message(body: &[u8]) -> (Option<String>, Option<Value>) {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else { return (None, None) };
+/// What an error body says: `{message, details}` or `{error: {code, message, details}}`.
+#[derive(Default)]
+struct ErrorBody {
+    code: Option<String>,
+    message: Option<String>,
+    details: Option<Value>,
+}
+
+fn error_body(body: &[u8]) -> ErrorBody {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else { return ErrorBody::default() };
     let inner = value.get("error").filter(|e| e.is_object()).unwrap_or(&value);
-    let message = inner.get("message").and_then(Value::as_str).map(str::to_string);
-    let details = inner.get("details").cloned().filter(|d| !d.is_null());
-    (message, details)
+    let text = |name: &str| inner.get(name).and_then(Value::as_str).map(str::to_string);
+    ErrorBody {
+        code: text("code"),
+        message: text("message"),
+        details: inner.get("details").cloned().filter(|d| !d.is_null()),
+    }
 }
 
 pub(super) fn status_error(
@@ -119,11 +129,15 @@ pub(super) fn status_error(
     body: &[u8],
     secrets: &[&str],
 ) -> UpstreamError {
-    let (message, details) = error_message(body);
+    let ErrorBody { code: upstream_code, message, details } = error_body(body);
     let code = status.as_u16();
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => UpstreamError::Unauthenticated { endpoint, status: code },
-        StatusCode::NOT_FOUND => UpstreamError::NotFound { endpoint, message: message.map(|m| scrub(&m, secrets)) },
+        StatusCode::NOT_FOUND => UpstreamError::NotFound {
+            endpoint,
+            code: upstream_code.map(|c| scrub(&c, secrets)),
+            message: message.map(|m| scrub(&m, secrets)),
+        },
         StatusCode::TOO_MANY_REQUESTS => UpstreamError::RateLimited { endpoint, retry_after },
         s if s.is_server_error() => {
             UpstreamError::Unavailable { endpoint, status: Some(code), reason: format!("HTTP {code}") }

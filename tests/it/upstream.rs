@@ -83,7 +83,7 @@ async fn every_pixieset_method() {
         api.client_collections(&me, CLIENT_ID, Paging { page: Some(1), per_page: Some(5) }).await.unwrap();
     assert!(collections.meta.total.is_some());
     let documents = api.client_documents(&me, CLIENT_ID, Some(1), true).await.unwrap();
-    assert!(documents.data.iter().any(|d| d.id == documented::INVOICE_ID && d.kind.as_deref() == Some("invoice")));
+    assert!(documents.data.iter().any(|d| d.id == documented::INVOICE_ID && d.document_type() == Some("invoice")));
 
     let invoices = api
         .invoices(
@@ -93,6 +93,10 @@ async fn every_pixieset_method() {
         .await
         .unwrap();
     assert!(invoices.data.iter().all(|i| i.client.as_ref().is_some_and(|c| c.id == CLIENT_ID)));
+    let missing = api.invoice(&me, documented::INVOICE_ID, false).await.unwrap_err();
+    assert!(matches!(missing, UpstreamError::NotFound { code: None, .. }), "{missing:?}");
+    assert!(!api.has_invoice_endpoint(), "a 404 without Pixieset's error code: the server has no such path");
+    sandbox.set_extras(true);
     let invoice = api.invoice(&me, documented::INVOICE_ID, false).await.unwrap();
     assert_eq!((invoice.amount, invoice.line_items[0].amount), (Some(250_000), 250_000));
     let new_invoice = NewInvoice {
@@ -338,7 +342,7 @@ async fn malformed_answers_and_timeouts() {
     assert_eq!(count(&sandbox, "GET /api/v1/clients/{client_id}"), 3, "a cut body may be a passing fault: reads retry");
     let input = NewInvoice {
         client_id: CLIENT_ID.into(),
-        due_date: None,
+        due_date: NaiveDate::from_ymd_opt(2027, 1, 31),
         line_items: vec![LineItem { id: None, name: "x".into(), description: None, amount: 1, quantity: 1 }],
         send_email: false,
     };

@@ -80,7 +80,7 @@ pub struct LineItemInput {
 #[derive(InputObject)]
 pub struct CreateInvoiceInput {
     pub client_id: ID,
-    /// Thirty days from today unless given.
+    /// Thirty days from today (UTC) unless given.
     pub due_date: Option<Date>,
     pub line_items: Vec<LineItemInput>,
     /// E-mail the invoice to the client now.
@@ -286,7 +286,11 @@ impl StudioMutation {
         }
         let invoice = ps::NewInvoice {
             client_id,
-            due_date: input.due_date.map(|d| d.0),
+            // The quick start always sends one, thirty days out; what Pixieset does
+            // without it, no document says.
+            due_date: Some(
+                input.due_date.map_or_else(|| chrono::Utc::now().date_naive() + chrono::Days::new(30), |d| d.0),
+            ),
             line_items,
             send_email: input.send_email,
         };

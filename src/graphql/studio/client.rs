@@ -9,6 +9,7 @@ use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
 use super::super::scalars::Date;
+use super::super::selection::asks_only;
 use super::super::studio;
 use super::contract::Contract;
 use super::invoice::{Invoice, invoice_connection};
@@ -95,9 +96,21 @@ impl Client {
         Self { id: client.id.clone(), held: Held::Full(client) }
     }
 
-    /// From a summary a list embedded; fields outside it cost a batched fetch.
-    pub fn summary(summary: ps::ClientSummary) -> Self {
-        Self { id: summary.id.clone(), held: Held::Summary(summary) }
+    /// From a summary a list or contract embedded, when it holds every field the
+    /// query selects on this client; otherwise the full record (a batched fetch)
+    /// answers them all.
+    pub async fn from_summary(ctx: &Context<'_>, summary: &ps::ClientSummary) -> Result<Self, Error> {
+        let held = |field: &str| match field {
+            "email" => summary.email.is_some(),
+            "firstName" => summary.first_name.is_some(),
+            "lastName" => summary.last_name.is_some(),
+            "phone" => summary.phone.is_some(),
+            _ => false,
+        };
+        if asks_only(ctx.field(), held) {
+            return Ok(Self { id: summary.id.clone(), held: Held::Summary(summary.clone()) });
+        }
+        Ok(Self::full(studio(ctx)?.client(&summary.id).await.map_err(from_upstream)?))
     }
 
     pub fn global_id(&self) -> ID {
@@ -111,17 +124,17 @@ impl Client {
         }
     }
 
-    /// A field the summary may hold; otherwise the full client's.
+    /// A field the summary holds; otherwise the full client's.
     async fn either(
         &self,
         ctx: &Context<'_>,
-        from_summary: impl Fn(&ps::ClientSummary) -> Option<String>,
+        from_summary: impl Fn(&ps::ClientSummary) -> Option<Option<String>>,
         from_full: impl Fn(&ps::Client) -> Option<String>,
     ) -> Result<Option<String>, Error> {
         if let Held::Summary(summary) = &self.held
             && let Some(value) = from_summary(summary)
         {
-            return Ok(Some(value));
+            return Ok(value);
         }
         Ok(from_full(&*self.loaded(ctx).await?))
     }
@@ -215,13 +228,7 @@ impl Client {
             .await
             .map_err(from_upstream)?;
         let documents = std::iter::once(&first).chain(rest.iter()).flat_map(|page| page.data.iter());
-        let contract_ids: Vec<String> =
-            documents.filter(|d| d.kind.as_deref() == Some("contract")).map(|d| d.id.clone()).collect();
-        let mut contracts = Vec::with_capacity(contract_ids.len());
-        for id in contract_ids {
-            contracts.push(Contract::by_id(studio, id).await);
-        }
-        Ok(Some(contracts))
+        Ok(Some(documents.filter(|d| d.document_type() == Some("contract")).map(|d| Contract::by_id(&d.id)).collect()))
     }
 
     /// Every document of the client (invoices, contracts, questionnaires, quotes), newest first; at most 25 at a time.
@@ -279,7 +286,7 @@ impl Document {
     /// `invoice`, `contract`, `questionnaire`, `quote`, …
     #[graphql(name = "type")]
     async fn kind(&self) -> Option<&str> {
-        self.0.kind.as_deref()
+        self.0.document_type()
     }
 
     async fn title(&self) -> Option<&str> {

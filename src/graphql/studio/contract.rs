@@ -8,6 +8,7 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
 use super::super::error::from_upstream;
+use super::super::selection::{asks_only, node_selections};
 use super::super::studio;
 use super::client::Client;
 use crate::loaders::Studio;
@@ -64,10 +65,21 @@ impl ContractStatus {
     }
 }
 
+/// The fields a contract list's item holds, by the documents' example.
+const LISTED_FIELDS: &[&str] =
+    &["number", "status", "statusName", "createdAt", "dueDate", "signedAt", "client", "template"];
+
+/// Whether a list's own items can answer what the query selects on them; where not,
+/// each contract comes whole from its own endpoint (batched), since the documents'
+/// list and detail can disagree (CON-001 is `sent` in one and `signed` in the other).
+pub fn list_items_suffice(connection: async_graphql::SelectionField<'_>) -> bool {
+    node_selections(&connection).into_iter().all(|node| asks_only(node, |field| LISTED_FIELDS.contains(&field)))
+}
+
 /// A contract sent to a client.
 pub struct Contract {
     id: String,
-    /// As a list showed it, when one did.
+    /// As a list showed it, when the list holds every field asked for.
     listed: Option<Arc<ps::Contract>>,
     /// In full, when already fetched.
     detail: Option<Arc<ps::Contract>>,
@@ -82,10 +94,9 @@ impl Contract {
         Self { id: contract.id.clone(), listed: None, detail: Some(contract) }
     }
 
-    /// From an id alone, with whatever a recent list showed of it.
-    pub async fn by_id(studio: &Studio, id: String) -> Self {
-        let listed = studio.listed_contract(&id).await;
-        Self { id, listed, detail: None }
+    /// From an id alone: the full contract answers, fetched when first asked.
+    pub fn by_id(id: &str) -> Self {
+        Self { id: id.to_string(), listed: None, detail: None }
     }
 
     pub fn global_id(&self) -> ID {
@@ -212,21 +223,27 @@ impl Contract {
         ))
     }
 
-    /// The client; from the list's embedded summary when it holds every field asked for.
+    /// The client. The summary the contract embeds answers when it holds every field
+    /// asked for: it is the client as the contract recorded them, and its e-mail and
+    /// phone may differ from the client's own record. Otherwise the client's record answers.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
         let held = self.any(ctx).await?;
+        // A list fetched without `expand` names no client; the contract itself does.
+        let held = if held.client_id().is_none() { self.detail(ctx).await? } else { held };
         if let Some(summary) = &held.client {
-            return Ok(Some(Client::summary(summary.clone())));
+            return Ok(Some(Client::from_summary(ctx, summary).await?));
         }
         let Some(id) = held.client_id() else { return Ok(None) };
         Ok(Some(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?)))
     }
 
-    /// The template the contract was made from.
+    /// The template the contract was made from. The summary the contract embeds
+    /// answers `name` and `dueDays`; any other field comes from the template itself.
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<ContractTemplate>, Error> {
         let held = self.any(ctx).await?;
+        let held = if held.template_id().is_none() { self.detail(ctx).await? } else { held };
         if let Some(summary) = &held.template {
-            return Ok(Some(ContractTemplate::summary(summary.clone())));
+            return Ok(Some(ContractTemplate::from_summary(ctx, summary).await?));
         }
         let Some(id) = held.template_id() else { return Ok(None) };
         Ok(Some(ContractTemplate::load(studio(ctx)?, id).await.map_err(from_upstream)?))
@@ -292,15 +309,25 @@ pub struct DocumentSettings {
 /// A reusable contract: HTML with `{{placeholders}}`, signers, reminders.
 pub struct ContractTemplate {
     id: String,
-    /// The `{id, name, due_days}` a contract embeds.
+    /// The `{id, name, due_days}` a contract embeds, when it holds every field asked for.
     summary: Option<ps::TemplateSummary>,
     listed: Option<Arc<ps::ContractTemplate>>,
     detail: Option<Arc<ps::ContractTemplate>>,
 }
 
 impl ContractTemplate {
-    pub fn summary(summary: ps::TemplateSummary) -> Self {
-        Self { id: summary.id.clone(), summary: Some(summary), listed: None, detail: None }
+    /// From the summary a contract embeds, when it holds every field the query
+    /// selects; otherwise the template in full answers them all.
+    pub async fn from_summary(ctx: &Context<'_>, summary: &ps::TemplateSummary) -> Result<Self, Error> {
+        let held = |field: &str| match field {
+            "name" => summary.name.as_ref().is_some_and(Option::is_some),
+            "dueDays" => summary.due_days.is_some(),
+            _ => false,
+        };
+        if asks_only(ctx.field(), held) {
+            return Ok(Self { id: summary.id.clone(), summary: Some(summary.clone()), listed: None, detail: None });
+        }
+        Self::load(studio(ctx)?, &summary.id).await.map_err(from_upstream)
     }
 
     pub fn listed(template: Arc<ps::ContractTemplate>) -> Self {
@@ -311,11 +338,8 @@ impl ContractTemplate {
         Self { id: template.id.clone(), summary: None, listed: None, detail: Some(template) }
     }
 
-    /// By id: what a recent list showed, or else the template in full.
+    /// By id: the template in full, whatever a list showed of it lately.
     pub async fn load(studio: &Studio, id: &str) -> Result<Self, crate::upstream::UpstreamError> {
-        if let Some(listed) = studio.listed_contract_template(id).await {
-            return Ok(Self::listed(listed));
-        }
         let detail = studio.contract_template(id).await?;
         Ok(Self { id: id.to_string(), summary: None, listed: None, detail: Some(detail) })
     }
@@ -324,10 +348,21 @@ impl ContractTemplate {
         ID(self.id.clone())
     }
 
-    /// Always held: every way of making a template holds a name.
-    pub fn display_name(&self) -> String {
-        let held = self.listed.as_ref().or(self.detail.as_ref()).and_then(|t| t.name.clone());
-        held.or_else(|| self.summary.as_ref().and_then(|s| s.name.clone())).unwrap_or_default()
+    /// From the copy at hand when it holds a name, else from the template in full.
+    pub async fn display_name(&self, ctx: &Context<'_>) -> Result<String, Error> {
+        let held = self.summary.as_ref().and_then(|s| s.name.clone().flatten());
+        let held = held.or_else(|| self.listed.as_ref().or(self.detail.as_ref()).and_then(|t| t.name.clone()));
+        match held {
+            Some(name) => Ok(name),
+            None => self.detail(ctx).await?.name.clone().ok_or_else(|| {
+                from_upstream(crate::upstream::UpstreamError::Malformed {
+                    endpoint: crate::upstream::pixieset::GET_TEMPLATE,
+                    status: 200,
+                    reason: "the template has no name".into(),
+                    excerpt: String::new(),
+                })
+            }),
+        }
     }
 
     async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::ContractTemplate>, Error> {
@@ -352,8 +387,8 @@ impl ContractTemplate {
         self.global_id()
     }
 
-    pub async fn name(&self) -> String {
-        self.display_name()
+    pub async fn name(&self, ctx: &Context<'_>) -> Result<String, Error> {
+        self.display_name(ctx).await
     }
 
     async fn description(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
@@ -363,7 +398,7 @@ impl ContractTemplate {
     /// Days from a contract's creation to its signing deadline.
     async fn due_days(&self, ctx: &Context<'_>) -> Result<Option<i64>, Error> {
         if let Some(days) = self.summary.as_ref().and_then(|s| s.due_days) {
-            return Ok(Some(days));
+            return Ok(days);
         }
         Ok(self.any(ctx).await?.due_days)
     }

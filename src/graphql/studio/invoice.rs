@@ -15,7 +15,7 @@ use super::client::Client;
 use crate::upstream::pixieset::wire as ps;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
 
-pub const PAGE: usize = 100;
+pub const PAGE: usize = crate::loaders::INVOICE_PAGE as usize;
 /// Pixieset writes cents without naming the currency on some answers.
 const DEFAULT_CURRENCY: &str = "USD";
 
@@ -107,7 +107,7 @@ impl Invoice {
     /// The client billed; from the list's embedded summary when it holds every field asked for.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
         if let Some(summary) = &self.0.client {
-            return Ok(Some(Client::summary(summary.clone())));
+            return Ok(Some(Client::from_summary(ctx, summary).await?));
         }
         let Some(id) = &self.0.client_id else { return Ok(None) };
         Ok(Some(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?)))

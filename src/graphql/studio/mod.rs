@@ -28,13 +28,9 @@ pub async fn invoice_by_id(ctx: &Context<'_>, id: &str) -> Result<Invoice, Error
     Ok(Invoice(studio(ctx)?.invoice(id).await.map_err(from_upstream)?))
 }
 
-/// A contract, checked to exist: what a recent list showed, or the contract in full.
+/// A contract in full, checked to exist, whatever a list showed of it lately.
 pub async fn contract_by_id(ctx: &Context<'_>, id: &str) -> Result<Contract, Error> {
-    let studio = studio(ctx)?;
-    if let Some(listed) = studio.listed_contract(id).await {
-        return Ok(Contract::listed(listed));
-    }
-    Ok(Contract::detailed(studio.contract(id).await.map_err(from_upstream)?))
+    Ok(Contract::detailed(studio(ctx)?.contract(id).await.map_err(from_upstream)?))
 }
 
 pub async fn contract_template_by_id(ctx: &Context<'_>, id: &str) -> Result<ContractTemplate, Error> {
@@ -168,7 +164,11 @@ impl StudioQuery {
             })
         })
         .await?;
-        Ok(Some(slice.into_connection(Contract::listed)))
+        if contract::list_items_suffice(ctx.field()) {
+            Ok(Some(slice.into_connection(Contract::listed)))
+        } else {
+            Ok(Some(slice.into_connection(|listed| Contract::by_id(&listed.id))))
+        }
     }
 
     /// One contract template by id.

@@ -159,17 +159,16 @@ impl Paging {
         })
     }
 
-    /// `data`, `meta` and `links` as Pixieset pages them.
-    fn answer(&self, items: Vec<Value>, headers: &HeaderMap, path: &str) -> Value {
+    /// `data` and `meta` as Pixieset pages them; `links` too with `extras`, since the
+    /// overview names it but no example shows what it holds.
+    fn answer(&self, items: Vec<Value>, headers: &HeaderMap, path: &str, extras: bool) -> Value {
         let total = items.len();
         let last_page = total.div_ceil(self.per_page).max(1);
         let start = (self.page - 1).saturating_mul(self.per_page).min(total);
         let data: Vec<Value> = items.into_iter().skip(start).take(self.per_page).collect();
         let (from, to) =
             if data.is_empty() { (Value::Null, Value::Null) } else { (json!(start + 1), json!(start + data.len())) };
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-        let link = |page: usize| json!(format!("http://{host}{path}?page={page}"));
-        json!({
+        let mut body = json!({
             "data": data,
             "meta": {
                 "current_page": self.page,
@@ -179,13 +178,18 @@ impl Paging {
                 "to": to,
                 "total": total,
             },
-            "links": {
+        });
+        if extras {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let link = |page: usize| json!(format!("http://{host}{path}?page={page}"));
+            body["links"] = json!({
                 "first": link(1),
                 "last": link(last_page),
                 "prev": if self.page > 1 { link(self.page - 1) } else { Value::Null },
                 "next": if self.page < last_page { link(self.page + 1) } else { Value::Null },
-            },
-        })
+            });
+        }
+        body
     }
 }
 
@@ -246,7 +250,7 @@ async fn list_clients(State(state): State<Arc<SandboxState>>, headers: HeaderMap
     with_studio(&state, &headers, |studio| {
         let paging = Paging::from(&params, "per_page")?;
         let types = client_types(params.get("types"))?;
-        let mut body = paging.answer(client_list(studio, &types, None), &headers, "/api/v1/clients/");
+        let mut body = paging.answer(client_list(studio, &types, None), &headers, "/api/v1/clients/", state.extras());
         body["meta"]["client_statuses"] = json!({ "1": "Active", "2": "Archived" });
         body["meta"]["csv_url"] = json!("https://studio.pixieset.com/api/v1/clients/download_csv");
         ok(body)
@@ -258,7 +262,7 @@ async fn search_clients(State(state): State<Arc<SandboxState>>, headers: HeaderM
         let paging = Paging::from(&params, "pageSize")?;
         let types = client_types(params.get("types"))?;
         let q = params.get("q").map(|s| s.trim()).filter(|s| !s.is_empty());
-        ok(paging.answer(client_list(studio, &types, q), &headers, "/api/v1/clients/search"))
+        ok(paging.answer(client_list(studio, &types, q), &headers, "/api/v1/clients/search", state.extras()))
     })
 }
 
@@ -404,8 +408,9 @@ async fn client_collections(
     with_studio(&state, &headers, |studio| {
         find_client(studio, &id)?;
         let paging = Paging::from(&params, "page_size")?;
-        let items = studio.collections.iter().filter(|c| c.client_id == id).map(Collection::to_json).collect();
-        ok(paging.answer(items, &headers, &format!("/api/v1/clients/{id}/cgCollections/")))
+        let extras = state.extras();
+        let items = studio.collections.iter().filter(|c| c.client_id == id).map(|c| c.to_json(extras)).collect();
+        ok(paging.answer(items, &headers, &format!("/api/v1/clients/{id}/cgCollections/"), extras))
     })
 }
 
@@ -415,51 +420,84 @@ async fn client_documents(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Reply {
+    let extras = state.extras();
     with_studio(&state, &headers, |studio| {
         find_client(studio, &id)?;
         let paging = Paging { page: positive(&params, "page", 1, usize::MAX)?, per_page: DEFAULT_PER_PAGE };
         let gift_cards = params.get("expand").is_some_and(|e| e.split(',').any(|p| p.trim() == "gift_card_activities"));
         let mut documents: Vec<(chrono::DateTime<Utc>, Value)> = Vec::new();
         for invoice in studio.invoices.iter().filter(|i| i.client_id == id) {
-            let mut doc = json!({
-                "id": invoice.id,
-                "type": "invoice",
-                "title": format!("Invoice {}", invoice.invoice_number),
-                "status": invoice.status,
-                "amount": invoice.amount(),
-                "created_at": timestamp(invoice.created_at),
-            });
-            if gift_cards {
-                doc["gift_card_activities"] = json!([]);
-            }
-            documents.push((invoice.created_at, doc));
+            documents.push((invoice.created_at, invoice_document(invoice, extras, gift_cards)));
         }
         for contract in studio.contracts.iter().filter(|c| c.client_id == id) {
-            let doc = json!({
-                "id": contract.id,
-                "type": "contract",
-                "title": format!("Contract {}", contract.contract_number),
-                "status": contract.status,
-                "amount": null,
-                "created_at": timestamp(contract.created_at),
-            });
+            let doc = if extras {
+                json!({
+                    "id": contract.id,
+                    "type": "contract",
+                    "title": format!("Contract {}", contract.contract_number),
+                    "status": contract.status,
+                    "amount": null,
+                    "created_at": timestamp(contract.created_at),
+                })
+            } else {
+                let (client, template) = contract_parts(studio, contract)?;
+                contract.list_json(Expand::None, client, template, false)
+            };
             documents.push((contract.created_at, doc));
         }
         for questionnaire in studio.questionnaires.iter().filter(|q| q.client_id == id) {
-            let doc = json!({
-                "id": questionnaire.id,
-                "type": "questionnaire",
-                "title": questionnaire.title,
-                "status": questionnaire.status,
-                "amount": null,
-                "created_at": timestamp(questionnaire.created_at),
-            });
+            let doc = if extras {
+                json!({
+                    "id": questionnaire.id,
+                    "type": "questionnaire",
+                    "title": questionnaire.title,
+                    "status": questionnaire.status,
+                    "amount": null,
+                    "created_at": timestamp(questionnaire.created_at),
+                })
+            } else {
+                // No document shows a questionnaire: only its id, whose prefix the overview lists.
+                json!({ "id": questionnaire.id })
+            };
             documents.push((questionnaire.created_at, doc));
         }
         documents.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
         let items = documents.into_iter().map(|(_, doc)| doc).collect();
-        ok(paging.answer(items, &headers, &format!("/api/v1/clients/{id}/documents")))
+        ok(paging.answer(items, &headers, &format!("/api/v1/clients/{id}/documents"), extras))
     })
+}
+
+/// "All documents (contracts, invoices, etc.)": without `extras`, each as its own
+/// endpoint writes it. Gift-card activities are named by the documents, never shown,
+/// so only `extras` writes them.
+fn invoice_document(invoice: &Invoice, extras: bool, gift_cards: bool) -> Value {
+    if !extras {
+        return invoice.to_json(None, false);
+    }
+    let mut doc = json!({
+        "id": invoice.id,
+        "type": "invoice",
+        "title": format!("Invoice {}", invoice.invoice_number),
+        "status": invoice.status,
+        "amount": invoice.amount(),
+        "created_at": timestamp(invoice.created_at),
+    });
+    if gift_cards {
+        doc["gift_card_activities"] = invoice
+            .gift_card_activities
+            .iter()
+            .map(|a| {
+                json!({
+                    "id": a.id,
+                    "type": a.kind,
+                    "amount": a.amount,
+                    "code": a.code,
+                    "created_at": timestamp(a.created_at),
+                })
+            })
+            .collect();
+    }
+    doc
 }
 
 // ---------------------------------------------------------------- invoices
@@ -477,9 +515,9 @@ async fn list_invoices(State(state): State<Arc<SandboxState>>, headers: HeaderMa
             .invoices
             .iter()
             .filter(|i| client_id.is_none_or(|id| i.client_id == id))
-            .map(|i| i.to_json(if expand { studio.client(&i.client_id) } else { None }))
+            .map(|i| i.to_json(if expand { studio.client(&i.client_id) } else { None }, state.extras()))
             .collect();
-        ok(paging.answer(items, &headers, "/api/v1/invoices/"))
+        ok(paging.answer(items, &headers, "/api/v1/invoices/", state.extras()))
     })
 }
 
@@ -489,6 +527,10 @@ async fn get_invoice(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Reply {
+    if !state.extras() {
+        // No document describes this endpoint; a server without it answers as for any unknown path.
+        return Err(StatusCode::NOT_FOUND.into_response());
+    }
     with_studio(&state, &headers, |studio| {
         let invoice = studio
             .invoices
@@ -496,7 +538,7 @@ async fn get_invoice(
             .find(|i| i.id == id)
             .ok_or_else(|| not_found("invoice_not_found", format!("Invoice with ID {id} not found")))?;
         let client = if wants_client(&params) { studio.client(&invoice.client_id) } else { None };
-        ok(json!({ "data": invoice.to_json(client) }))
+        ok(json!({ "data": invoice.to_json(client, true) }))
     })
 }
 
@@ -560,6 +602,11 @@ async fn create_invoice(State(state): State<Arc<SandboxState>>, headers: HeaderM
         };
         let now = Utc::now();
         let due_date = match body.get("due_date") {
+            // The quick start always sends one; what Pixieset does without it, no document says.
+            None | Some(Value::Null) if !state.extras() => {
+                invalid.add("due_date", "The due date field is required.");
+                now.date_naive()
+            }
             None | Some(Value::Null) => now.date_naive() + chrono::Duration::days(30),
             Some(Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
                 invalid.add("due_date", "The due date does not match the format Y-m-d.");
@@ -599,8 +646,9 @@ async fn create_invoice(State(state): State<Arc<SandboxState>>, headers: HeaderM
             created_at: now,
             sent_at: send_email.then_some(now),
             paid_at: None,
+            gift_card_activities: Vec::new(),
         };
-        let answer = json!({ "data": invoice.to_json(None) });
+        let answer = json!({ "data": invoice.to_json(None, state.extras()) });
         studio.invoices.insert(0, invoice);
         created(answer)
     })
@@ -623,9 +671,17 @@ async fn list_contracts(State(state): State<Arc<SandboxState>>, headers: HeaderM
         let mut items = Vec::with_capacity(studio.contracts.len());
         for contract in &studio.contracts {
             let (client, template) = contract_parts(studio, contract)?;
-            items.push(contract.list_json(expand, client, template));
+            items.push(contract.list_json(expand, client, template, state.extras()));
         }
-        ok(paging.answer(items, &headers, "/api/v1/contracts/"))
+        let mut body = paging.answer(items, &headers, "/api/v1/contracts/", state.extras());
+        if !state.extras()
+            && let Some(meta) = body["meta"].as_object_mut()
+        {
+            // The documents' contract list pages without them.
+            meta.remove("from");
+            meta.remove("to");
+        }
+        ok(body)
     })
 }
 
@@ -643,7 +699,7 @@ async fn get_contract(
             .ok_or_else(|| not_found("contract_not_found", format!("Contract with ID {id} not found")))?;
         let (client, template) = contract_parts(studio, contract)?;
         let expand = Expand::parse(params.get("expand").map(String::as_str));
-        ok(json!({ "data": contract.detail_json(expand, client, template) }))
+        ok(json!({ "data": contract.detail_json(expand, client, template, state.extras()) }))
     })
 }
 
@@ -847,7 +903,14 @@ async fn update_template(
         let full = template.detail_json();
         let mut answer = json!({ "id": template.id, "updated_at": full["updated_at"] });
         for field in changed.keys() {
-            answer[field] = full[field].clone();
+            answer[field] = match (&full[field], &body[field]) {
+                // Of an object, only the parts sent: the documents' example sends and gets back
+                // `reminders: {enabled, days_before_due}`.
+                (Value::Object(now), Value::Object(sent)) => {
+                    now.iter().filter(|(key, _)| sent.contains_key(*key)).map(|(k, v)| (k.clone(), v.clone())).collect()
+                }
+                (now, _) => now.clone(),
+            };
         }
         if let Some(slot) = studio.templates.iter_mut().find(|t| t.id == id) {
             *slot = template;

@@ -145,6 +145,18 @@ pub struct LineItem {
     pub quantity: i64,
 }
 
+/// A gift card used on or bought with an invoice. The documents name
+/// `expand=gift_card_activities` on a client's documents and show nothing of it,
+/// so this shape is the sandbox's own and is written only with `extras`.
+#[derive(Clone, Debug)]
+pub struct GiftCardActivity {
+    pub id: String,
+    pub kind: &'static str,
+    pub code: String,
+    pub amount: i64,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Invoice {
     pub id: String,
@@ -158,6 +170,7 @@ pub struct Invoice {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
+    pub gift_card_activities: Vec<GiftCardActivity>,
 }
 
 impl Invoice {
@@ -165,30 +178,36 @@ impl Invoice {
         self.line_items.iter().map(|item| item.amount * item.quantity).sum()
     }
 
-    pub fn to_json(&self, client: Option<&Client>) -> Value {
+    /// No document shows an invoice whole: the quick start reads `id`, `invoice_number`
+    /// and `amount` from answers and writes `client_id`, `due_date` and line items'
+    /// `name`, `amount` and `quantity`. The rest is written only with `extras`.
+    pub fn to_json(&self, client: Option<&Client>, extras: bool) -> Value {
         let amount = self.amount();
         let mut body = json!({
             "id": self.id,
             "invoice_number": self.invoice_number,
-            "status": self.status,
             "client_id": self.client_id,
             "amount": amount,
-            "amount_paid": self.amount_paid,
-            "amount_due": amount - self.amount_paid,
-            "currency": self.currency,
             "due_date": self.due_date.format("%Y-%m-%d").to_string(),
-            "created_at": timestamp(self.created_at),
-            "sent_at": opt_timestamp(self.sent_at),
-            "paid_at": opt_timestamp(self.paid_at),
-            "line_items": self.line_items.iter().map(|item| json!({
-                "id": item.id,
-                "name": item.name,
-                "description": item.description,
-                "amount": item.amount,
-                "quantity": item.quantity,
-                "total": item.amount * item.quantity,
-            })).collect::<Vec<_>>(),
+            "line_items": self.line_items.iter().map(|item| {
+                let mut line = json!({ "name": item.name, "amount": item.amount, "quantity": item.quantity });
+                if extras {
+                    line["id"] = json!(item.id);
+                    line["description"] = json!(item.description);
+                    line["total"] = json!(item.amount * item.quantity);
+                }
+                line
+            }).collect::<Vec<_>>(),
         });
+        if extras {
+            body["status"] = json!(self.status);
+            body["amount_paid"] = json!(self.amount_paid);
+            body["amount_due"] = json!(amount - self.amount_paid);
+            body["currency"] = json!(self.currency);
+            body["created_at"] = json!(timestamp(self.created_at));
+            body["sent_at"] = opt_timestamp(self.sent_at);
+            body["paid_at"] = opt_timestamp(self.paid_at);
+        }
         if let Some(client) = client {
             body["client"] = client.summary_json();
         }
@@ -204,6 +223,16 @@ pub struct Signature {
     pub signed_at: DateTime<Utc>,
 }
 
+/// The client as a contract recorded them when it was sent: the documents' contract
+/// embeds a John Doe whose e-mail and phone differ from the client's own record.
+#[derive(Clone, Debug)]
+pub struct RecordedClient {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Contract {
     pub id: String,
@@ -211,6 +240,8 @@ pub struct Contract {
     pub status: &'static str,
     pub client_id: String,
     pub template_id: String,
+    /// None where the contract shows the client's current record.
+    pub recorded_client: Option<RecordedClient>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub due_date: DateTime<Utc>,
@@ -239,8 +270,25 @@ impl Expand {
 }
 
 impl Contract {
-    /// The list item: a summary without `sent_at`, content or signatures.
-    pub fn list_json(&self, expand: Expand, client: &Client, template: &ContractTemplate) -> Value {
+    fn embedded_client(&self, client: &Client, with_phone: bool) -> Value {
+        let mut summary = match &self.recorded_client {
+            Some(recorded) => json!({
+                "id": client.id,
+                "first_name": recorded.first_name,
+                "last_name": recorded.last_name,
+                "email": recorded.email,
+            }),
+            None => client.summary_json(),
+        };
+        if with_phone {
+            summary["phone"] = json!(self.recorded_client.as_ref().map_or(&client.phone, |r| &r.phone));
+        }
+        summary
+    }
+
+    /// The list item: a summary without `sent_at`, content or signatures. No document
+    /// shows a contract naming its client or template other than by embedding them.
+    pub fn list_json(&self, expand: Expand, client: &Client, template: &ContractTemplate, extras: bool) -> Value {
         let mut body = json!({
             "id": self.id,
             "contract_number": self.contract_number,
@@ -248,11 +296,13 @@ impl Contract {
             "created_at": timestamp(self.created_at),
             "due_date": timestamp(self.due_date),
             "signed_date": opt_timestamp(self.signed_date),
-            "client_id": self.client_id,
-            "template_id": self.template_id,
         });
+        if extras {
+            body["client_id"] = json!(self.client_id);
+            body["template_id"] = json!(self.template_id);
+        }
         if expand != Expand::None {
-            body["client"] = client.summary_json();
+            body["client"] = self.embedded_client(client, false);
         }
         if expand == Expand::All {
             body["template"] = template.summary_json();
@@ -260,8 +310,8 @@ impl Contract {
         body
     }
 
-    pub fn detail_json(&self, expand: Expand, client: &Client, template: &ContractTemplate) -> Value {
-        let mut body = self.list_json(expand, client, template);
+    pub fn detail_json(&self, expand: Expand, client: &Client, template: &ContractTemplate, extras: bool) -> Value {
+        let mut body = self.list_json(expand, client, template, extras);
         body["sent_at"] = opt_timestamp(self.sent_at);
         body["signatures"] = self
             .signatures
@@ -277,7 +327,7 @@ impl Contract {
             })
             .collect();
         if expand != Expand::None {
-            body["client"]["phone"] = json!(client.phone);
+            body["client"] = self.embedded_client(client, true);
         }
         if expand == Expand::All {
             let variables: serde_json::Map<String, Value> =
@@ -429,7 +479,11 @@ pub struct Collection {
 }
 
 impl Collection {
-    pub fn to_json(&self) -> Value {
+    /// The documents say only that collections come back: without `extras`, each is its id.
+    pub fn to_json(&self, extras: bool) -> Value {
+        if !extras {
+            return json!({ "id": self.id });
+        }
         json!({
             "id": self.id,
             "name": self.name,

@@ -341,6 +341,7 @@ fn documented_invoice() -> Invoice {
         created_at: at(2025, 8, 6, 15, 0, 0),
         sent_at: Some(at(2025, 8, 6, 15, 5, 0)),
         paid_at: None,
+        gift_card_activities: Vec::new(),
     }
 }
 
@@ -377,6 +378,19 @@ fn generated_invoice(rng: &Rng, number: usize, client_id: &str) -> Invoice {
         created_at: created,
         sent_at: (status != "draft").then(|| created + Duration::hours(1)),
         paid_at: (status == "paid").then(|| created + Duration::days(5)),
+        // Every third paid invoice was settled partly with a gift card.
+        gift_card_activities: if status == "paid" && number % 3 == 0 {
+            vec![GiftCardActivity {
+                // Not drawn from the generator, so the seeded studio stays what it was.
+                id: format!("gca_{number:0>30}"),
+                kind: "redeemed",
+                code: format!("GIFT-{number:04}"),
+                amount: total.min(10_000),
+                created_at: created + Duration::days(5),
+            }]
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -387,6 +401,12 @@ fn documented_contract() -> Contract {
         status: "signed",
         client_id: DOC_CLIENT_ID.into(),
         template_id: DOC_TEMPLATE_ID.into(),
+        recorded_client: Some(RecordedClient {
+            first_name: "John".into(),
+            last_name: "Doe".into(),
+            email: "john@example.com".into(),
+            phone: Some("+1-555-123-4567".into()),
+        }),
         created_at: at(2025, 8, 7, 10, 30, 0),
         sent_at: Some(at(2025, 8, 7, 10, 35, 0)),
         due_date: at(2025, 8, 21, 23, 59, 59),
@@ -453,6 +473,7 @@ fn generated_contract(
         status,
         client_id: client.id.clone(),
         template_id: template.id.clone(),
+        recorded_client: None,
         created_at: created,
         sent_at: (status != "draft").then(|| created + Duration::minutes(5)),
         due_date: created + Duration::days(template.due_days),

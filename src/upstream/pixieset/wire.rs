@@ -96,19 +96,20 @@ pub struct Client {
     pub type_formatted: Option<String>,
 }
 
-/// The client summary lists and contracts embed under `expand`.
+/// The client summary lists and contracts embed under `expand`. A field is
+/// `None` when the summary does not hold it, `Some(None)` when it holds null.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ClientSummary {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub first_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub last_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub phone: Option<String>,
+    #[serde(default, deserialize_with = "lenient::held_string")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "lenient::held_string")]
+    pub last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "lenient::held_string")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "lenient::held_string")]
+    pub phone: Option<Option<String>>,
 }
 
 /// The writable fields of a client; absent fields are left as they are.
@@ -156,7 +157,8 @@ pub struct Collection {
     pub created_at: Option<DateTime<Utc>>,
 }
 
-/// Any document of a client: invoice, contract, questionnaire, quote, …
+/// Any document of a client: invoice, contract, questionnaire, quote, … The
+/// documents show none; every field but the id is read when present.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Document {
     #[serde(deserialize_with = "lenient::id")]
@@ -172,6 +174,22 @@ pub struct Document {
     pub amount: Option<i64>,
     #[serde(default, deserialize_with = "lenient::timestamp")]
     pub created_at: Option<DateTime<Utc>>,
+}
+
+impl Document {
+    /// `type` where the server sends it; otherwise what the id's prefix says, by
+    /// the overview's table of id formats.
+    pub fn document_type(&self) -> Option<&str> {
+        self.kind.as_deref().or_else(|| {
+            Some(match self.id.split_once('_')?.0 {
+                "in" => "invoice",
+                "co" => "contract",
+                "qu" => "questionnaire",
+                "qo" => "quote",
+                _ => return None,
+            })
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -249,14 +267,15 @@ fn ymd<S: serde::Serializer>(date: &Option<NaiveDate>, s: S) -> Result<S::Ok, S:
     }
 }
 
+/// The template summary a contract embeds; held fields as in `ClientSummary`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct TemplateSummary {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub due_days: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::held_string")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "lenient::held_int")]
+    pub due_days: Option<Option<i64>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -297,8 +316,10 @@ pub struct Contract {
     pub due_date: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::timestamp")]
     pub signed_date: Option<DateTime<Utc>>,
+    /// Read when present; no document shows it.
     #[serde(default, deserialize_with = "lenient::string")]
     pub client_id: Option<String>,
+    /// Read when present; no document shows it.
     #[serde(default, deserialize_with = "lenient::string")]
     pub template_id: Option<String>,
     #[serde(default)]
