@@ -32,8 +32,6 @@ pub enum Kind {
     ContractTemplate,
     ContractTemplateList,
     PixelzTemplate,
-    /// A Pixelz template as the list shows it.
-    PixelzTemplateSummary,
     PixelzTemplateList,
     PixelzImage,
     PixelzImagePage,
@@ -60,7 +58,6 @@ impl Kind {
             Kind::ContractTemplate => "contract_template",
             Kind::ContractTemplateList => "contract_template_list",
             Kind::PixelzTemplate => "pixelz_template",
-            Kind::PixelzTemplateSummary => "pixelz_template_summary",
             Kind::PixelzTemplateList => "pixelz_template_list",
             Kind::PixelzImage => "pixelz_image",
             Kind::PixelzImagePage => "pixelz_image_page",
@@ -95,12 +92,10 @@ impl Default for Ttls {
 impl Ttls {
     fn of(&self, kind: Kind) -> Duration {
         match kind {
-            // A list's objects live as long as the list that brought them.
-            Kind::ContractTemplate
-            | Kind::ContractTemplateList
-            | Kind::PixelzTemplate
-            | Kind::PixelzTemplateList
-            | Kind::PixelzTemplateSummary => self.templates,
+            // Templates change rarely; a list lives as long as what it lists.
+            Kind::ContractTemplate | Kind::ContractTemplateList | Kind::PixelzTemplate | Kind::PixelzTemplateList => {
+                self.templates
+            }
             Kind::PixelzImage | Kind::PixelzImagePage | Kind::PixelzImageCount | Kind::PixelzProductPage => {
                 self.image_status
             }

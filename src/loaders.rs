@@ -446,21 +446,9 @@ impl Retouching {
         load(self.batching, &self.templates, &self.source, id).await
     }
 
-    pub async fn listed_template(&self, id: &str) -> Option<Arc<pz::TemplateSummary>> {
-        self.source.cache.get(&self.source.key(Kind::PixelzTemplateSummary, id)).await
-    }
-
     pub async fn templates(&self) -> Loaded<Vec<pz::TemplateSummary>> {
         let s = &self.source;
-        get_or_fetch_list(
-            &s.cache,
-            &s.tenant,
-            s.key(Kind::PixelzTemplateList, ""),
-            || s.api.templates(&s.credentials),
-            Kind::PixelzTemplateSummary,
-            |t| &t.template_id,
-        )
-        .await
+        s.cache.get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || s.api.templates(&s.credentials)).await
     }
 
     pub async fn image(&self, ticket: &str) -> Loaded<pz::ImageStatus> {
@@ -553,7 +541,7 @@ impl Retouching {
     pub async fn create_template(&self, template: &pz::NewTemplate) -> Result<pz::CreatedTemplate, UpstreamError> {
         let s = &self.source;
         let created = s.api.create_template(&s.credentials, template).await?;
-        self.forget(&[Kind::PixelzTemplateList, Kind::PixelzTemplateSummary]);
+        self.forget(&[Kind::PixelzTemplateList]);
         Ok(created)
     }
 

@@ -13,6 +13,7 @@ mod mutations;
 mod observability;
 mod persisted;
 mod reliability;
+mod same_answer;
 mod sandbox_faults;
 mod sandbox_pixelz;
 mod sandbox_pixieset;

@@ -44,7 +44,11 @@ pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzIm
 
 pub async fn templates(ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> {
     let list = retouching(ctx)?.templates().await.map_err(from_upstream)?;
-    Ok(list.iter().cloned().map(|t| PixelzTemplate::listed(Arc::new(t))).collect())
+    if template::list_items_suffice(ctx.field()) {
+        Ok(list.iter().cloned().map(|t| PixelzTemplate::listed(Arc::new(t))).collect())
+    } else {
+        Ok(list.iter().map(|t| PixelzTemplate::by_number(&t.template_id)).collect())
+    }
 }
 
 /// A product, found on the product pages (Pixelz has no lookup by product id).

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use super::super::error::from_upstream;
 use super::super::money::Money;
 use super::super::scalars::Date;
+use super::super::selection::asks_only;
 use super::super::{ids, retouching};
 use crate::loaders::Retouching;
 use crate::upstream::UpstreamError;
@@ -153,6 +154,14 @@ pub struct PixelzMargins {
     pub vertical_alignment: Option<PixelzAlignment>,
 }
 
+/// What an item of the template list holds, by the documents' example.
+const LISTED_FIELDS: &[&str] = &["templateId", "name", "price"];
+
+/// Whether the template list's own items answer what `list` selects on them.
+pub fn list_items_suffice(list: async_graphql::SelectionField<'_>) -> bool {
+    asks_only(list, |field| LISTED_FIELDS.contains(&field))
+}
+
 /// A Pixelz retouching template.
 pub struct PixelzTemplate {
     number: String,
@@ -169,21 +178,34 @@ impl PixelzTemplate {
         Self { number: template.id.clone(), listed: None, detail: Some(template) }
     }
 
-    /// By number: what a recent list showed, or else the template in full.
+    /// By number: the template in full, whatever a list showed of it lately.
     pub async fn load(retouching: &Retouching, number: &str) -> Result<Self, UpstreamError> {
-        if let Some(listed) = retouching.listed_template(number).await {
-            return Ok(Self::listed(listed));
-        }
         Ok(Self::detailed(retouching.template(number).await?))
+    }
+
+    /// From a number alone: the template in full answers, fetched when first asked.
+    pub fn by_number(number: &str) -> Self {
+        Self { number: number.to_string(), listed: None, detail: None }
     }
 
     pub fn global_id(&self) -> ID {
         ids::of_pixelz_template(&self.number)
     }
 
-    pub fn display_name(&self) -> String {
-        let listed = self.listed.as_ref().and_then(|t| t.template_name.clone());
-        listed.or_else(|| self.detail.as_ref().and_then(|t| t.name.clone())).unwrap_or_default()
+    /// From the copy at hand, else from the template in full.
+    pub async fn display_name(&self, ctx: &Context<'_>) -> Result<String, Error> {
+        let held = self.listed.as_ref().and_then(|t| t.template_name.clone());
+        match held.or_else(|| self.detail.as_ref().and_then(|t| t.name.clone())) {
+            Some(name) => Ok(name),
+            None => self.detail(ctx).await?.name.clone().ok_or_else(|| {
+                from_upstream(UpstreamError::Malformed {
+                    endpoint: crate::upstream::pixelz::GET_TEMPLATE,
+                    status: 200,
+                    reason: "the template has no name".into(),
+                    excerpt: String::new(),
+                })
+            }),
+        }
     }
 
     async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<pz::Template>, Error> {
@@ -206,8 +228,8 @@ impl PixelzTemplate {
         &self.number
     }
 
-    pub async fn name(&self) -> String {
-        self.display_name()
+    pub async fn name(&self, ctx: &Context<'_>) -> Result<String, Error> {
+        self.display_name(ctx).await
     }
 
     /// The price of one image.

@@ -306,6 +306,16 @@ pub struct DocumentSettings {
     pub watermark: Option<String>,
 }
 
+/// The fields an item of the template list holds, by the documents' example (its
+/// signers and reminders are shorter than the template's own).
+const TEMPLATE_LISTED_FIELDS: &[&str] =
+    &["name", "description", "dueDays", "status", "statusName", "createdAt", "updatedAt"];
+
+/// Whether the template list's own items answer what `list` selects on them.
+pub fn template_list_items_suffice(list: async_graphql::SelectionField<'_>) -> bool {
+    asks_only(list, |field| TEMPLATE_LISTED_FIELDS.contains(&field))
+}
+
 /// A reusable contract: HTML with `{{placeholders}}`, signers, reminders.
 pub struct ContractTemplate {
     id: String,
@@ -332,6 +342,11 @@ impl ContractTemplate {
 
     pub fn listed(template: Arc<ps::ContractTemplate>) -> Self {
         Self { id: template.id.clone(), summary: None, listed: Some(template), detail: None }
+    }
+
+    /// From an id alone: the template in full answers, fetched when first asked.
+    pub fn by_id(id: &str) -> Self {
+        Self { id: id.to_string(), summary: None, listed: None, detail: None }
     }
 
     pub fn detailed(template: Arc<ps::ContractTemplate>) -> Self {

@@ -39,7 +39,11 @@ pub async fn contract_template_by_id(ctx: &Context<'_>, id: &str) -> Result<Cont
 
 pub async fn contract_templates(ctx: &Context<'_>) -> Result<Vec<ContractTemplate>, Error> {
     let list = studio(ctx)?.contract_templates().await.map_err(from_upstream)?;
-    Ok(list.data.iter().cloned().map(|t| ContractTemplate::listed(Arc::new(t))).collect())
+    if contract::template_list_items_suffice(ctx.field()) {
+        Ok(list.data.iter().cloned().map(|t| ContractTemplate::listed(Arc::new(t))).collect())
+    } else {
+        Ok(list.data.iter().map(|t| ContractTemplate::by_id(&t.id)).collect())
+    }
 }
 
 /// The search endpoint filters by one type or none.
