@@ -104,10 +104,20 @@ impl Args {
     }
 }
 
-/// One upstream page: its items and, where the upstream says, the list's total.
+/// One upstream page: its items and, where the upstream says, the list's total
+/// and how many items it puts on a page.
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: Option<usize>,
+    pub per_page: Option<usize>,
+}
+
+impl<T> Page<T> {
+    /// A Pixieset page, with what its `meta` says.
+    pub fn of(meta: &crate::upstream::pixieset::wire::PageMeta, items: Vec<T>) -> Self {
+        let count = |n: Option<i64>| n.and_then(|n| usize::try_from(n).ok());
+        Self { items, total: count(meta.total), per_page: count(meta.per_page) }
+    }
 }
 
 /// The part of a list a window selected.
@@ -138,8 +148,31 @@ pub enum Total {
     Unknown,
 }
 
-/// Serves `window` from pages of `page_size` (1-based); `fetch` gets one page.
+/// Serves `window` from pages of `page_size` (1-based); `fetch` gets one page. A
+/// server that puts fewer items on a page than asked (and says so in `per_page`)
+/// numbers its pages by its own size: the window is then served again by that.
 pub async fn slice<T, F, Fut>(window: Window, page_size: usize, total: Total, fetch: F) -> Result<Slice<T>, Error>
+where
+    T: Clone,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<Page<T>, Error>>,
+{
+    match slice_by(window, page_size, total, &fetch).await? {
+        Sliced::Done(slice) => Ok(slice),
+        Sliced::Smaller(actual) => match slice_by(window, actual, total, &fetch).await? {
+            Sliced::Done(slice) => Ok(slice),
+            Sliced::Smaller(_) => Err(super::error::upstream_inconsistent("the page size changed between pages")),
+        },
+    }
+}
+
+enum Sliced<T> {
+    Done(Slice<T>),
+    /// The server's page holds this many items, fewer than planned for.
+    Smaller(usize),
+}
+
+async fn slice_by<T, F, Fut>(window: Window, page_size: usize, total: Total, fetch: &F) -> Result<Sliced<T>, Error>
 where
     T: Clone,
     F: Fn(usize) -> Fut,
@@ -160,7 +193,10 @@ where
     let probe = if known_end || total == Total::Reported { end } else { end + 1 };
     let first_page = start / page_size + 1;
     let last_page = (probe.max(start + 1) - 1) / page_size + 1;
-    let pages = try_join_all((first_page..=last_page).map(&fetch)).await?;
+    let pages = try_join_all((first_page..=last_page).map(fetch)).await?;
+    if let Some(actual) = pages.iter().filter_map(|p| p.per_page).filter(|&n| n > 0 && n < page_size).min() {
+        return Ok(Sliced::Smaller(actual));
+    }
     let reported = pages.iter().find_map(|p| p.total);
     let mut items = Vec::new();
     let mut beyond = false;
@@ -180,7 +216,7 @@ where
         (None, true) => true,
         (None, false) => beyond,
     };
-    Ok(Slice { items, has_previous: start > 0, has_next, total: reported })
+    Ok(Sliced::Done(Slice { items, has_previous: start > 0, has_next, total: reported }))
 }
 
 #[cfg(test)]
@@ -227,7 +263,7 @@ mod tests {
             asked.borrow_mut().push(page);
             let start = (page - 1) * page_size;
             let items = (start..(start + page_size).min(len)).collect();
-            async move { Ok(Page { items, total: with_total.then_some(len) }) }
+            async move { Ok(Page { items, total: with_total.then_some(len), per_page: None }) }
         })
         .await
         .unwrap();
@@ -260,6 +296,22 @@ mod tests {
         assert!(s.has_next);
         let (s, pages) = run(Window::Forward { start: 10, count: 49 }, 120, 50, false).await;
         assert_eq!((s.items.len(), s.has_next, pages), (49, true, vec![1, 2]));
+    }
+
+    #[tokio::test]
+    async fn a_server_with_smaller_pages_than_asked_is_read_by_its_own() {
+        // Asked for 100 a page, the server sends 30 and says so; its page 2 starts at item 30.
+        let asked = RefCell::new(Vec::new());
+        let served = |page: usize| {
+            asked.borrow_mut().push(page);
+            let start = (page - 1) * 30;
+            let items: Vec<usize> = (start..(start + 30).min(100)).collect();
+            async move { Ok(Page { items, total: Some(100), per_page: Some(30) }) }
+        };
+        let s = slice(Window::Forward { start: 40, count: 25 }, 100, Total::Reported, served).await.unwrap();
+        assert_eq!(offsets(&s), (40..65).collect::<Vec<_>>());
+        assert_eq!(s.items.iter().map(|(_, item)| *item).collect::<Vec<_>>(), (40..65).collect::<Vec<_>>());
+        assert_eq!(asked.into_inner(), vec![1, 2, 3], "page 1 as planned, then pages 2 and 3 of 30");
     }
 
     #[tokio::test]

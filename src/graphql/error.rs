@@ -39,6 +39,11 @@ pub fn unauthenticated(api: Api, why: Unavailable) -> Error {
     })
 }
 
+/// An upstream whose answers contradict each other: its fault, not the caller's.
+pub fn upstream_inconsistent(message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, ext| ext.set("code", "UPSTREAM_UNAVAILABLE"))
+}
+
 pub fn bad_input(message: impl Into<String>) -> Error {
     Error::new(message.into()).extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
 }

@@ -18,7 +18,7 @@ mod rng;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -94,6 +94,8 @@ pub(crate) struct SandboxState {
     /// gallery details, `GET /invoices/{id}`, …), to test that the gateway uses such
     /// fields when present; nothing in the gateway may depend on them.
     extras: AtomicBool,
+    /// The most items a Pixieset page holds, whatever was asked (0: as asked, up to 100).
+    page_cap: AtomicUsize,
     rng: rng::Rng,
     base_url: String,
     http: reqwest::Client,
@@ -115,6 +117,7 @@ impl SandboxState {
             processing: RwLock::new(settings.processing),
             webhooks: Mutex::default(),
             extras: AtomicBool::new(settings.extras),
+            page_cap: AtomicUsize::new(0),
             rng,
             base_url,
             http: reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().expect("a plain HTTP client builds"),
@@ -125,6 +128,10 @@ impl SandboxState {
 impl SandboxState {
     pub(crate) fn extras(&self) -> bool {
         self.extras.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn page_cap(&self) -> Option<usize> {
+        Some(self.page_cap.load(Ordering::Relaxed)).filter(|&cap| cap > 0)
     }
 }
 
@@ -211,6 +218,12 @@ impl Sandbox {
     /// Switches between the strict sandbox and the one with extras.
     pub fn set_extras(&self, extras: bool) {
         self.state.extras.store(extras, Ordering::Relaxed);
+    }
+
+    /// Pixieset lists then hold at most `cap` items a page, whatever was asked, as a
+    /// server may; `meta.per_page` says so.
+    pub fn set_page_cap(&self, cap: Option<usize>) {
+        self.state.page_cap.store(cap.unwrap_or(0), Ordering::Relaxed);
     }
 
     pub fn set_processing(&self, settings: ProcessingSettings) {

@@ -67,3 +67,21 @@ async fn a_partner_submits_with_its_developer_key_and_its_signature_is_then_requ
     );
     assert_eq!(deliver(&gateway, &[customer, partner_signed], &body, "application/json").await, 200);
 }
+
+/// `per_page` is a request: a server may put fewer items on a page, and `meta.per_page` says how many.
+#[tokio::test]
+async fn lists_page_right_when_the_server_puts_fewer_on_a_page_than_asked() {
+    let queries = [
+        "{ clients(first: 45) { totalCount edges { cursor node { id } } pageInfo { hasNextPage } } }",
+        "{ invoices(first: 30, after: \"b2Zmc2V0OjM5\") { edges { cursor node { id number } } pageInfo { hasNextPage } } }",
+        "{ contracts(last: 7) { edges { cursor node { id number } } pageInfo { hasPreviousPage } } }",
+    ];
+    let asked = gateway(ServeArgs::default()).await;
+    let capped = gateway(ServeArgs::default()).await;
+    capped.sandbox().unwrap().set_page_cap(Some(20));
+    for query in queries {
+        let expected = graphql(&asked, query, &[]).await;
+        assert!(expected.get("errors").is_none(), "{expected}");
+        assert_eq!(graphql(&capped, query, &[]).await, expected, "{query}");
+    }
+}

@@ -248,7 +248,7 @@ pub async fn image_connection(
                 descending: filter.descending,
             };
             let images = retouching.images(&query).await.map_err(from_upstream)?;
-            Ok(Page { items: images.iter().cloned().map(Arc::new).collect(), total })
+            Ok(Page { items: images.iter().cloned().map(Arc::new).collect(), total, per_page: None })
         }
     };
     let slice = if from_end {

@@ -177,7 +177,7 @@ impl PixelzQuery {
         let retouching = retouching(ctx)?;
         let slice = slice(window, PRODUCTS_PAGE, Total::Unknown, |page| async move {
             let products = retouching.products(page as u32, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
-            Ok(Page { items: products.to_vec(), total: None })
+            Ok(Page { items: products.to_vec(), total: None, per_page: None })
         })
         .await?;
         Ok(Some(slice.into_connection(PixelzProduct)))
@@ -214,7 +214,7 @@ impl PixelzQuery {
         let (from, to, return_url) = (from.map(|d| d.0), to.map(|d| d.0), return_url.as_deref());
         let slice = slice(window, INVOICES_PAGE, Total::Unknown, |page| async move {
             let invoices = retouching.invoices(from, to, page as u32, return_url).await.map_err(from_upstream)?;
-            Ok(Page { items: invoices.to_vec(), total: None })
+            Ok(Page { items: invoices.to_vec(), total: None, per_page: None })
         })
         .await?;
         Ok(Some(slice.into_connection(PixelzInvoice)))

@@ -245,7 +245,7 @@ impl Client {
         let window = Args { first, after, last, before }.window(DOCUMENTS_PAGE)?;
         let slice = slice(window, DOCUMENTS_PAGE, Total::Reported, |page| async move {
             let page = studio.documents(&self.id, page as u32).await.map_err(from_upstream)?;
-            Ok(Page { items: page.data.clone(), total: page.meta.total.map(|t| t as usize) })
+            Ok(Page::of(&page.meta, page.data.clone()))
         })
         .await?;
         Ok(Some(slice.into_connection(Document)))
@@ -266,7 +266,7 @@ impl Client {
         let slice = slice(window, COLLECTIONS_PAGE, Total::Reported, |page| async move {
             let paging = Paging { page: Some(page as u32), per_page: Some(COLLECTIONS_PAGE as u32) };
             let page = studio.collections(&self.id, paging).await.map_err(from_upstream)?;
-            Ok(Page { items: page.data.clone(), total: page.meta.total.map(|t| t as usize) })
+            Ok(Page::of(&page.meta, page.data.clone()))
         })
         .await?;
         Ok(Some(slice.into_connection(Collection)))

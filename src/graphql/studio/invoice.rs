@@ -138,10 +138,7 @@ pub async fn invoice_connection(
         let query =
             InvoiceQuery { paging: Paging { page: Some(page as u32), per_page: Some(PAGE as u32) }, ..query.clone() };
         let page = studio.invoices(&query).await.map_err(from_upstream)?;
-        Ok(Page {
-            items: page.data.iter().cloned().map(Arc::new).collect(),
-            total: page.meta.total.map(|t| t as usize),
-        })
+        Ok(Page::of(&page.meta, page.data.iter().cloned().map(Arc::new).collect()))
     })
     .await?;
     Ok(slice.into_connection(Invoice))

@@ -102,10 +102,7 @@ impl StudioQuery {
                 }
             }
             .map_err(from_upstream)?;
-            Ok(Page {
-                items: page.data.iter().cloned().map(Arc::new).collect(),
-                total: page.meta.total.map(|t| t as usize),
-            })
+            Ok(Page::of(&page.meta, page.data.iter().cloned().map(Arc::new).collect()))
         })
         .await?;
         Ok(Some(slice.into_connection(Client::full)))
@@ -162,10 +159,7 @@ impl StudioQuery {
         let slice = slice(window, PAGE, Total::Reported, |page| async move {
             let paging = Paging { page: Some(page as u32), per_page: Some(PAGE as u32) };
             let page = studio.contracts(paging, expand).await.map_err(from_upstream)?;
-            Ok(Page {
-                items: page.data.iter().cloned().map(Arc::new).collect(),
-                total: page.meta.total.map(|t| t as usize),
-            })
+            Ok(Page::of(&page.meta, page.data.iter().cloned().map(Arc::new).collect()))
         })
         .await?;
         if contract::list_items_suffice(ctx.field()) {

@@ -152,11 +152,10 @@ struct Paging {
 }
 
 impl Paging {
-    fn from(params: &HashMap<String, String>, per_page_name: &str) -> Result<Self, Response> {
-        Ok(Self {
-            page: positive(params, "page", 1, usize::MAX)?,
-            per_page: positive(params, per_page_name, DEFAULT_PER_PAGE, MAX_PER_PAGE)?,
-        })
+    /// `cap`, when set, is a smaller page than asked for, answered without complaint.
+    fn from(params: &HashMap<String, String>, per_page_name: &str, cap: Option<usize>) -> Result<Self, Response> {
+        let asked = positive(params, per_page_name, DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
+        Ok(Self { page: positive(params, "page", 1, usize::MAX)?, per_page: cap.map_or(asked, |cap| asked.min(cap)) })
     }
 
     /// `data` and `meta` as Pixieset pages them; `links` too with `extras`, since the
@@ -248,7 +247,7 @@ fn client_list(studio: &Studio, types: &Option<Vec<ClientType>>, query: Option<&
 
 async fn list_clients(State(state): State<Arc<SandboxState>>, headers: HeaderMap, Query(params): Params) -> Reply {
     with_studio(&state, &headers, |studio| {
-        let paging = Paging::from(&params, "per_page")?;
+        let paging = Paging::from(&params, "per_page", state.page_cap())?;
         let types = client_types(params.get("types"))?;
         let mut body = paging.answer(client_list(studio, &types, None), &headers, "/api/v1/clients/", state.extras());
         body["meta"]["client_statuses"] = json!({ "1": "Active", "2": "Archived" });
@@ -259,7 +258,7 @@ async fn list_clients(State(state): State<Arc<SandboxState>>, headers: HeaderMap
 
 async fn search_clients(State(state): State<Arc<SandboxState>>, headers: HeaderMap, Query(params): Params) -> Reply {
     with_studio(&state, &headers, |studio| {
-        let paging = Paging::from(&params, "pageSize")?;
+        let paging = Paging::from(&params, "pageSize", state.page_cap())?;
         let types = client_types(params.get("types"))?;
         let q = params.get("q").map(|s| s.trim()).filter(|s| !s.is_empty());
         ok(paging.answer(client_list(studio, &types, q), &headers, "/api/v1/clients/search", state.extras()))
@@ -407,7 +406,7 @@ async fn client_collections(
 ) -> Reply {
     with_studio(&state, &headers, |studio| {
         find_client(studio, &id)?;
-        let paging = Paging::from(&params, "page_size")?;
+        let paging = Paging::from(&params, "page_size", state.page_cap())?;
         let extras = state.extras();
         let items = studio.collections.iter().filter(|c| c.client_id == id).map(|c| c.to_json(extras)).collect();
         ok(paging.answer(items, &headers, &format!("/api/v1/clients/{id}/cgCollections/"), extras))
@@ -508,7 +507,7 @@ fn wants_client(params: &HashMap<String, String>) -> bool {
 
 async fn list_invoices(State(state): State<Arc<SandboxState>>, headers: HeaderMap, Query(params): Params) -> Reply {
     with_studio(&state, &headers, |studio| {
-        let paging = Paging::from(&params, "per_page")?;
+        let paging = Paging::from(&params, "per_page", state.page_cap())?;
         let client_id = params.get("client_id").map(|s| s.trim()).filter(|s| !s.is_empty());
         let expand = wants_client(&params);
         let items = studio
@@ -666,7 +665,7 @@ fn contract_parts<'a>(studio: &'a Studio, contract: &Contract) -> Result<(&'a Cl
 
 async fn list_contracts(State(state): State<Arc<SandboxState>>, headers: HeaderMap, Query(params): Params) -> Reply {
     with_studio(&state, &headers, |studio| {
-        let paging = Paging::from(&params, "per_page")?;
+        let paging = Paging::from(&params, "per_page", state.page_cap())?;
         let expand = Expand::parse(params.get("expand").map(String::as_str));
         let mut items = Vec::with_capacity(studio.contracts.len());
         for contract in &studio.contracts {
