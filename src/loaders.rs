@@ -371,10 +371,17 @@ impl Studio {
         s.clone().template(id.to_string()).await
     }
 
-    pub async fn documents(&self, client_id: &str, page: u32) -> Loaded<ps::Page<ps::Document>> {
+    /// A page of a client's documents; with `gift_card_activities`, asked to embed those.
+    pub async fn documents(
+        &self,
+        client_id: &str,
+        page: u32,
+        gift_card_activities: bool,
+    ) -> Loaded<ps::Page<ps::Document>> {
         let s = &self.source;
-        let key = s.key(Kind::ClientDocuments, format!("{client_id}&page={page}"));
-        s.cache.get_or_fetch(key, || s.api.client_documents(&s.credentials, client_id, Some(page), false)).await
+        let key = s.key(Kind::ClientDocuments, format!("{client_id}&page={page}&gift_cards={gift_card_activities}"));
+        let fetch = || s.api.client_documents(&s.credentials, client_id, Some(page), gift_card_activities);
+        s.cache.get_or_fetch(key, fetch).await
     }
 }
 

@@ -85,3 +85,43 @@ async fn lists_page_right_when_the_server_puts_fewer_on_a_page_than_asked() {
         assert_eq!(graphql(&capped, query, &[]).await, expected, "{query}");
     }
 }
+
+/// `expand=gift_card_activities` on a client's documents: asked for only when selected; the
+/// documents show nothing of its shape, so the strict sandbox sends none and the field is null.
+#[tokio::test]
+async fn gift_card_activities_come_with_documents_where_the_server_sends_them() {
+    use crate::support::pixieset_get;
+
+    let gateway = gateway(ServeArgs { sandbox_extras: true, ..ServeArgs::default() }).await;
+    let sandbox = gateway.sandbox().unwrap();
+    let (_, invoices) = pixieset_get(sandbox, "/invoices/?per_page=100").await;
+    let mut with_gift_card = None;
+    for invoice in invoices["data"].as_array().unwrap().iter().filter(|i| i["status"] == "paid") {
+        let client = invoice["client_id"].as_str().unwrap();
+        let (_, documents) =
+            pixieset_get(sandbox, &format!("/clients/{client}/documents?expand=gift_card_activities")).await;
+        let activities =
+            documents["data"].as_array().unwrap().iter().filter_map(|d| d["gift_card_activities"].as_array());
+        if activities.flatten().next().is_some() {
+            with_gift_card = Some(client.to_string());
+            break;
+        }
+    }
+    let client = with_gift_card.expect("some client paid with a gift card");
+    let query = format!(
+        "{{ client(id: \"{client}\") {{ documents(first: 25) {{ nodes {{ id type giftCardActivities {{ type code amount {{ minorUnits }} }} }} }} }} }}"
+    );
+    let body = graphql(&gateway, &query, &[]).await;
+    let nodes = body["data"]["client"]["documents"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}"));
+    let activities: Vec<&Value> = nodes.iter().filter_map(|n| n["giftCardActivities"].as_array()).flatten().collect();
+    assert!(!activities.is_empty(), "{body}");
+    assert_eq!(activities[0]["type"], "redeemed");
+    assert!(activities[0]["code"].as_str().unwrap().starts_with("GIFT-"));
+    assert!(activities[0]["amount"]["minorUnits"].as_i64().unwrap() > 0);
+
+    let strict = crate::gateway::gateway(ServeArgs::default()).await;
+    let body = graphql(&strict, &query, &[]).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let nodes = body["data"]["client"]["documents"]["nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty() && nodes.iter().all(|n| n["giftCardActivities"].is_null()), "{body}");
+}

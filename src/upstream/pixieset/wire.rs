@@ -174,6 +174,25 @@ pub struct Document {
     pub amount: Option<i64>,
     #[serde(default, deserialize_with = "lenient::timestamp")]
     pub created_at: Option<DateTime<Utc>>,
+    /// Under `expand=gift_card_activities`, where the server sends them.
+    #[serde(default)]
+    pub gift_card_activities: Option<Vec<GiftCardActivity>>,
+}
+
+/// A gift card's use on a document; no document shows one, so every field is optional.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GiftCardActivity {
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub id: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "lenient::string")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub code: Option<String>,
+    /// Cents.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub amount: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::timestamp")]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 impl Document {
