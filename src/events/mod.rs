@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{mpsc, watch};
 
 use crate::upstream::PixelzCredentials;
-use crate::upstream::pixelz::wire::ImageStatus;
+use crate::upstream::pixelz::wire::{ImageStatus, Output};
 
 pub type ImageState = Option<Arc<ImageStatus>>;
 
@@ -33,8 +33,13 @@ struct Watched {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Relayed {
-    /// A verified webhook: the image is finished.
-    Finished { ticket: String, processed_url: Option<String> },
+    /// A verified webhook: the image is finished, in the version it names.
+    Finished {
+        ticket: String,
+        processed_url: Option<String>,
+        #[serde(default)]
+        template_id: Option<String>,
+    },
     /// A new state, from the poller.
     State { image: ImageStatus },
 }
@@ -46,12 +51,29 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Every watched image and its latest state.
-#[derive(Clone, Default)]
+/// How many images' delivered versions are kept, and for how long: Pixelz retries a
+/// delivery for about six hours, and a studio reads its images within days.
+const DELIVERED_IMAGES: u64 = 100_000;
+const DELIVERED_FOR: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Every watched image and its latest state, and the versions delivered of any image.
+#[derive(Clone)]
 pub struct Hub {
     images: Arc<Mutex<HashMap<String, Watched>>>,
+    /// By ticket, every output version a webhook delivered, watched or not.
+    delivered: moka::sync::Cache<String, Arc<Vec<Output>>>,
     /// Where changes go for other instances, when there are others.
     relay: Arc<Mutex<Option<mpsc::Sender<Relayed>>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            images: Arc::default(),
+            delivered: moka::sync::Cache::builder().max_capacity(DELIVERED_IMAGES).time_to_live(DELIVERED_FOR).build(),
+            relay: Arc::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -97,7 +119,9 @@ impl Hub {
     /// Applies what another instance relayed, without relaying it back.
     pub fn apply(&self, event: Relayed) -> bool {
         match event {
-            Relayed::Finished { ticket, processed_url } => self.finish_here(&ticket, processed_url),
+            Relayed::Finished { ticket, processed_url, template_id } => {
+                self.finish_here(&ticket, processed_url, template_id)
+            }
             Relayed::State { image } => self.publish_here(Arc::new(image)),
         }
     }
@@ -111,43 +135,89 @@ impl Hub {
         changed
     }
 
+    /// A state that changes the status is news, and so is a further version of a
+    /// finished image; the first version comes with the status that finished it (or,
+    /// where a poll saw that first, is kept and shown with the next event), so a
+    /// subscriber still sees one event per status. A state without versions (from
+    /// GET Status) keeps those already delivered.
     fn publish_here(&self, image: Arc<ImageStatus>) -> bool {
         let images = locked(&self.images);
         let Some(watched) = images.get(&image.image_ticket.to_ascii_lowercase()) else { return false };
         watched.state.send_if_modified(|state| {
-            let changed = state.as_ref().is_none_or(|current| current.status_id != image.status_id);
-            if changed {
+            let mut image = image;
+            if let Some(current) = state.as_ref()
+                && image.outputs.is_empty()
+                && !current.outputs.is_empty()
+            {
+                let mut merged = (*image).clone();
+                merged.outputs = current.outputs.clone();
+                image = Arc::new(merged);
+            }
+            let Some(current) = state.as_ref() else {
+                *state = Some(image);
+                return true;
+            };
+            let status_changed = current.status_id != image.status_id;
+            let further_version = !current.outputs.is_empty() && current.outputs != image.outputs;
+            if status_changed || current.outputs != image.outputs {
                 *state = Some(image);
             }
-            changed
+            status_changed || further_version
         })
     }
 
-    /// Pixelz says the image is finished (a webhook). Never moves an image back from
-    /// a finished or final status, since Pixelz repeats deliveries. Relayed even when
-    /// nobody here watches the image: a subscriber elsewhere may.
-    pub fn finished(&self, ticket: &str, processed_url: Option<String>) -> bool {
-        self.relay(Relayed::Finished { ticket: ticket.to_ascii_lowercase(), processed_url: processed_url.clone() });
-        self.finish_here(ticket, processed_url)
+    /// Pixelz says a version of the image is finished (a webhook). Each version is
+    /// kept and told once; a repeated delivery adds nothing, and nothing moves an
+    /// image back from a finished or final status. Relayed even when nobody here
+    /// watches the image: a subscriber elsewhere may.
+    pub fn finished(&self, ticket: &str, processed_url: Option<String>, template_id: Option<String>) -> bool {
+        self.relay(Relayed::Finished {
+            ticket: ticket.to_ascii_lowercase(),
+            processed_url: processed_url.clone(),
+            template_id: template_id.clone(),
+        });
+        self.finish_here(ticket, processed_url, template_id)
     }
 
-    fn finish_here(&self, ticket: &str, processed_url: Option<String>) -> bool {
+    fn finish_here(&self, ticket: &str, processed_url: Option<String>, template_id: Option<String>) -> bool {
+        let ticket = ticket.to_ascii_lowercase();
+        let outputs = match processed_url {
+            Some(url) => self.record(&ticket, Output { template_id, url }),
+            None => self.outputs(&ticket),
+        };
         let current = {
             let images = locked(&self.images);
-            let Some(watched) = images.get(&ticket.to_ascii_lowercase()) else { return false };
+            let Some(watched) = images.get(&ticket) else { return false };
             watched.state.borrow().clone()
         };
         let Some(current) = current else { return false };
-        if current.status_id.is_some_and(|s| s >= 70) || is_final(current.status_id) {
-            return false;
-        }
         let mut image = (*current).clone();
-        image.status_id = Some(70);
-        image.status_name = Some("Production Finished".into());
-        if let Some(url) = processed_url {
-            image.final_images_url = vec![url];
+        if !(current.status_id.is_some_and(|s| s >= 70) || is_final(current.status_id)) {
+            image.status_id = Some(70);
+            image.status_name = Some("Production Finished".into());
+        }
+        if !outputs.is_empty() {
+            image.final_images_url = outputs.iter().map(|o| o.url.clone()).collect();
+            image.outputs = outputs;
         }
         self.publish_here(Arc::new(image))
+    }
+
+    /// Adds a delivered version; every version of the image so far.
+    fn record(&self, ticket: &str, output: Output) -> Vec<Output> {
+        let entry = self.delivered.entry(ticket.to_string()).and_upsert_with(|known| {
+            let mut outputs = known.map(|e| (*e.into_value()).clone()).unwrap_or_default();
+            if !outputs.contains(&output) {
+                outputs.push(output);
+            }
+            Arc::new(outputs)
+        });
+        (*entry.into_value()).clone()
+    }
+
+    /// Every version delivered of an image, in the order they came.
+    pub fn outputs(&self, ticket: &str) -> Vec<Output> {
+        self.delivered.get(&ticket.to_ascii_lowercase()).map(|o| (*o).clone()).unwrap_or_default()
     }
 
     /// Unfinished images someone still watches, grouped by the credentials to poll them with.
@@ -200,12 +270,23 @@ mod tests {
         assert!(!hub.publish(image("t", 10)), "same status, no event");
         assert!(hub.publish(image("t", 30)));
         assert!(receiver.has_changed().unwrap());
-        assert!(hub.finished("t", Some("http://x/final.jpg".into())));
+        assert!(hub.finished("t", Some("http://x/final.jpg".into()), Some("1".into())));
         assert_eq!(receiver.borrow_and_update().as_ref().unwrap().final_images_url, ["http://x/final.jpg"]);
-        assert!(!hub.finished("t", None), "a repeated delivery adds nothing");
+        assert!(!hub.finished("t", Some("http://x/final.jpg".into()), Some("1".into())), "a repeat adds nothing");
         assert!(hub.publish(image("t", 80)));
-        assert!(!hub.finished("t", None), "a late retry never moves a delivered image back");
+        assert!(!hub.finished("t", None, None), "a late retry never moves a delivered image back");
+        assert!(hub.finished("t", Some("http://x/v2.jpg".into()), Some("2".into())), "a second version is news");
+        let state = receiver.borrow_and_update().clone().unwrap();
+        assert_eq!(state.status_id, Some(80), "and moves nothing back");
+        assert_eq!(
+            state.outputs.iter().map(|o| o.url.as_str()).collect::<Vec<_>>(),
+            ["http://x/final.jpg", "http://x/v2.jpg"]
+        );
+        assert!(!hub.publish(image("t", 80)), "a poll without versions keeps them");
+        assert_eq!(hub.outputs("T").len(), 2);
         assert!(!hub.publish(image("unwatched", 30)));
+        assert!(!hub.finished("unwatched", Some("http://x/u.jpg".into()), None));
+        assert_eq!(hub.outputs("unwatched").len(), 1, "kept for whoever asks later");
     }
 
     #[test]

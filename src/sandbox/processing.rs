@@ -27,6 +27,9 @@ const FAILED_STATUS: [u16; 4] = [72, 74, 76, 78];
 const DELIVERED: u16 = 80;
 /// Images whose URL contains this never download, so they stop at status 12.
 pub const DOWNLOAD_FAILS_MARKER: &str = "download-fails";
+/// An image URL containing this is produced in two output versions: its template's and
+/// another template of the account, each delivered by its own webhook.
+pub const TWO_VERSIONS_MARKER: &str = "two-versions";
 /// What a delivery to anywhere but this machine records instead of calling out.
 pub const NOT_LOOPBACK: &str = "the sandbox delivers webhooks to loopback addresses only";
 
@@ -82,6 +85,8 @@ pub struct Delivery {
 struct DeliveryJob {
     account_email: String,
     ticket: String,
+    /// A further output version, delivered after the first made the image delivered.
+    later_version: bool,
     url: String,
     fields: Vec<(&'static str, String)>,
     customer_secret: String,
@@ -141,25 +146,29 @@ fn advance(state: &SandboxState) -> Vec<DeliveryJob> {
             let template_callback = image.template_id.and_then(|id| template_callbacks.get(&id).cloned().flatten());
             if let Some(url) = image.callback_url.clone().or(template_callback) {
                 image.active = false;
-                let mut fields = vec![
-                    ("imageTicket", image.ticket.clone()),
-                    ("processedImageURL", format!("{}/{}", state.base_url, image.final_path(account.folder))),
-                    ("templateId", image.template_id.map(|id| id.to_string()).unwrap_or_default()),
-                ];
-                if !image.customer_image_id.is_empty() {
-                    fields.push(("customerImageId", image.customer_image_id.clone()));
+                // One webhook per output version, each naming its template.
+                for (version, (template_id, path)) in image.versions(account.folder).into_iter().enumerate() {
+                    let mut fields = vec![
+                        ("imageTicket", image.ticket.clone()),
+                        ("processedImageURL", format!("{}/{path}", state.base_url)),
+                        ("templateId", template_id.map(|id| id.to_string()).unwrap_or_default()),
+                    ];
+                    if !image.customer_image_id.is_empty() {
+                        fields.push(("customerImageId", image.customer_image_id.clone()));
+                    }
+                    due.push((
+                        image.developer_key.clone(),
+                        DeliveryJob {
+                            account_email: account.email.clone(),
+                            ticket: image.ticket.clone(),
+                            later_version: version > 0,
+                            url: url.clone(),
+                            fields,
+                            customer_secret: account.secret.clone(),
+                            partner_secret: None,
+                        },
+                    ));
                 }
-                due.push((
-                    image.developer_key.clone(),
-                    DeliveryJob {
-                        account_email: account.email.clone(),
-                        ticket: image.ticket.clone(),
-                        url,
-                        fields,
-                        customer_secret: account.secret.clone(),
-                        partner_secret: None,
-                    },
-                ));
             }
         }
     }
@@ -239,10 +248,16 @@ async fn deliver(state: Arc<SandboxState>, job: DeliveryJob, mut shutdown: watch
             .flat_map(|a| a.images.iter_mut())
             .find(|i| i.ticket == job.ticket);
         // A delete or reject since the image finished ends the deliveries.
-        let Some(image) = image.filter(|i| matches!(i.status, 70..=78)) else { return };
-        image.status = if delivered { DELIVERED } else { FAILED_STATUS[attempt] };
-        if delivered {
+        let Some(image) = image.filter(|i| matches!(i.status, 70..=78) || (job.later_version && i.status == DELIVERED))
+        else {
             return;
+        };
+        if delivered {
+            image.status = DELIVERED;
+            return;
+        }
+        if image.status != DELIVERED {
+            image.status = FAILED_STATUS[attempt];
         }
     }
 }

@@ -49,6 +49,8 @@ fn signed(secret: &Secret, body: &[u8], signature: &str) -> bool {
 struct Delivery {
     ticket: String,
     processed_url: Option<String>,
+    /// Which output version this is, for images with more than one.
+    template_id: Option<String>,
 }
 
 /// The fields, from a JSON or a form-encoded body.
@@ -75,7 +77,8 @@ fn delivery(headers: &HeaderMap, body: &[u8]) -> Option<Delivery> {
         .get("processedImageURL")
         .map(|u| u.trim().to_string())
         .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
-    Some(Delivery { ticket, processed_url })
+    let template_id = fields.get("templateId").map(|t| t.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 32);
+    Some(Delivery { ticket, processed_url, template_id })
 }
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
@@ -100,7 +103,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         count("unreadable");
         return (StatusCode::BAD_REQUEST, "no imageTicket in the body");
     };
-    let new = state.hub.finished(&delivery.ticket, delivery.processed_url);
+    let new = state.hub.finished(&delivery.ticket, delivery.processed_url, delivery.template_id);
     tracing::info!(new, "Pixelz reported a finished image");
     count("accepted");
     (StatusCode::OK, "OK")

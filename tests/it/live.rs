@@ -319,3 +319,81 @@ async fn subscriptions_check_their_arguments_and_credentials() {
     }
     eventually("nothing left watched", || async { gateway.hub().to_poll().is_empty() }).await;
 }
+
+/// An image can have several output versions; the webhook names each by `templateId`.
+#[tokio::test]
+async fn every_output_version_is_kept_and_each_is_reported() {
+    let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
+    let ticket = submit(&gateway, "versions").await;
+    let mut socket = websocket(&gateway, "graphql-transport-ws").await;
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let query = format!(
+        "subscription {{ pixelzImageStatusChanged(tickets: [\"{ticket}\"]) {{ statusId outputs {{ templateId url }} }} }}"
+    );
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    let event = |message: Value| message["payload"]["data"]["pixelzImageStatusChanged"].clone();
+    assert_eq!(event(next_json(&mut socket).await), json!({ "statusId": 10, "outputs": [] }));
+
+    let customer = "HTTP_X_PXZ_CUSTOMER_HMAC_SHA256";
+    let version = |template: &str, file: &str| {
+        let body = json!({ "imageTicket": ticket, "processedImageURL": format!("http://127.0.0.1:1/{file}"), "templateId": template })
+            .to_string();
+        (signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()), body)
+    };
+    let (signed, first) = version("2066863", "first.jpg");
+    assert_eq!(deliver(&gateway, &[(customer, signed.clone())], &first, "application/json").await, 200);
+    let one = json!([{ "templateId": "2066863", "url": "http://127.0.0.1:1/first.jpg" }]);
+    assert_eq!(event(next_json(&mut socket).await), json!({ "statusId": 70, "outputs": one }));
+    assert_eq!(deliver(&gateway, &[(customer, signed)], &first, "application/json").await, 200);
+    let (signed, second) = version("2017982", "second.jpg");
+    assert_eq!(deliver(&gateway, &[(customer, signed)], &second, "application/json").await, 200);
+    // The poller may report a status in between; the versions only ever grow, and the repeat adds none.
+    let both = loop {
+        let next = event(next_json(&mut socket).await);
+        let count = next["outputs"].as_array().unwrap().len();
+        assert!((1..=2).contains(&count), "{next}");
+        if count == 2 {
+            break next;
+        }
+    };
+    assert_eq!(both["outputs"][1], json!({ "templateId": "2017982", "url": "http://127.0.0.1:1/second.jpg" }));
+
+    let read = graphql(
+        &gateway,
+        &format!("{{ pixelzImage(by: {{ ticket: \"{ticket}\" }}) {{ outputs {{ templateId template {{ templateId }} }} template {{ templateId }} }} }}"),
+        &[],
+    )
+    .await;
+    let image = &read["data"]["pixelzImage"];
+    assert_eq!(image["template"]["templateId"], "2066863", "{read}");
+    assert_eq!(image["outputs"][0]["template"]["templateId"], "2066863");
+    assert_eq!(image["outputs"][1]["templateId"], "2017982");
+}
+
+/// The sandbox produces an image in two versions when its URL says `two-versions`.
+#[tokio::test]
+async fn the_sandbox_delivers_each_version_by_its_own_webhook() {
+    let gateway = gateway(ServeArgs { sandbox_step_ms: 20, ..ServeArgs::default() }).await;
+    let body = graphql(
+        &gateway,
+        &format!(
+            "mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/two-versions.jpg\"], templateId: \"{}\" }}) {{ ticket }} }}",
+            sandbox::documented::PIXELZ_TEMPLATE_ID
+        ),
+        &[],
+    )
+    .await;
+    let ticket = body["data"]["submitPixelzImage"]["ticket"].as_str().unwrap_or_else(|| panic!("{body}")).to_string();
+    let query = format!("{{ pixelzImage(by: {{ ticket: \"{ticket}\" }}) {{ status outputs {{ templateId url }} }} }}");
+    crate::support::eventually("both versions delivered", || async {
+        let read = graphql(&gateway, &query, &[]).await;
+        read["data"]["pixelzImage"]["outputs"].as_array().is_some_and(|o| o.len() == 2)
+    })
+    .await;
+    let last = graphql(&gateway, &query, &[]).await;
+    let outputs = last["data"]["pixelzImage"]["outputs"].as_array().unwrap();
+    assert_eq!(outputs[0]["templateId"], sandbox::documented::PIXELZ_TEMPLATE_ID.to_string());
+    assert_ne!(outputs[1]["templateId"], outputs[0]["templateId"]);
+}

@@ -293,12 +293,19 @@ async fn pixelz_queries_and_relations() {
 }
 
 #[tokio::test]
-async fn an_image_knows_its_template_from_its_urls() {
+async fn an_image_names_no_template_its_urls_might_suggest() {
+    // No document says how an image's URL is laid out; only a delivered version names its template.
     let gateway = gateway(ServeArgs::default()).await;
-    let body = query(&gateway, "{ pixelzImages(first: 100, productId: \"test product 01\", status: DELIVERED) { edges { node { template { id name } } } } }").await;
+    let body = query(&gateway, "{ pixelzImages(first: 100, productId: \"test product 01\", status: DELIVERED) { edges { node { finalImageUrls template { id } outputs { templateId url } } } } }").await;
     let edges = body["data"]["pixelzImages"]["edges"].as_array().unwrap();
     assert!(!edges.is_empty());
-    assert!(edges.iter().all(|e| e["node"]["template"]["name"] == "JPEG MANNEQUIN"), "{body}");
+    for edge in edges {
+        let node = &edge["node"];
+        assert!(node["template"].is_null(), "{body}");
+        let urls: Vec<&Value> = node["outputs"].as_array().unwrap().iter().map(|o| &o["url"]).collect();
+        assert_eq!(urls, node["finalImageUrls"].as_array().unwrap().iter().collect::<Vec<_>>());
+        assert!(node["outputs"].as_array().unwrap().iter().all(|o| o["templateId"].is_null()));
+    }
 }
 
 #[tokio::test]

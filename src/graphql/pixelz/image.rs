@@ -6,6 +6,7 @@ use async_graphql::{Context, Enum, Error, ID, Object};
 
 use super::super::{ids, retouching};
 use super::template::PixelzTemplate;
+use crate::events::Hub;
 use crate::upstream::UpstreamError;
 use crate::upstream::pixelz::wire as pz;
 
@@ -104,6 +105,54 @@ impl PixelzImage {
     pub fn global_id(&self) -> ID {
         ids::of_pixelz_image(&self.0.image_ticket)
     }
+
+    /// The versions webhooks delivered: with the state, and any this instance kept since.
+    fn delivered(&self, ctx: &Context<'_>) -> Vec<pz::Output> {
+        let mut outputs = self.0.outputs.clone();
+        if let Ok(hub) = ctx.data::<Hub>() {
+            for output in hub.outputs(&self.0.image_ticket) {
+                if !outputs.contains(&output) {
+                    outputs.push(output);
+                }
+            }
+        }
+        outputs
+    }
+}
+
+/// A template by its Pixelz number; null where Pixelz does not have it.
+async fn template_named(ctx: &Context<'_>, number: &str) -> Result<Option<PixelzTemplate>, Error> {
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match PixelzTemplate::load(retouching(ctx)?, number).await {
+        Ok(template) => Ok(Some(template)),
+        Err(UpstreamError::NotFound { .. }) | Err(UpstreamError::Refused { .. }) => Ok(None),
+        Err(e) => Err(super::super::error::from_upstream(e)),
+    }
+}
+
+/// One finished version of an image.
+pub struct PixelzImageOutput(pz::Output);
+
+#[Object]
+impl PixelzImageOutput {
+    /// Pixelz's number of the template this version was made with; null where unknown.
+    async fn template_id(&self) -> Option<&str> {
+        self.0.template_id.as_deref()
+    }
+
+    /// Where to download this version.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    async fn template(&self, ctx: &Context<'_>) -> Result<Option<PixelzTemplate>, Error> {
+        match self.0.template_id.as_deref() {
+            Some(number) => template_named(ctx, number).await,
+            None => Ok(None),
+        }
+    }
 }
 
 #[Object]
@@ -155,22 +204,25 @@ impl PixelzImage {
         self.0.thumbnail_image_url.as_deref()
     }
 
-    /// The template the image was produced with, where its URLs name it.
+    /// The template of the image's first finished version, as Pixelz's webhook names it;
+    /// null until a version has been delivered to pixgate.
     async fn template(&self, ctx: &Context<'_>) -> Result<Option<PixelzTemplate>, Error> {
-        // Pixelz's image paths are `<account>/<template>/<kind>/<file>`.
-        let number = self
-            .0
-            .final_images_url
-            .iter()
-            .chain(self.0.thumbnail_image_url.iter())
-            .filter_map(|url| url.rsplit('/').nth(2))
-            .find(|segment| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()));
-        let Some(number) = number else { return Ok(None) };
-        match PixelzTemplate::load(retouching(ctx)?, number).await {
-            Ok(template) => Ok(Some(template)),
-            Err(UpstreamError::NotFound { .. }) | Err(UpstreamError::Refused { .. }) => Ok(None),
-            Err(e) => Err(super::super::error::from_upstream(e)),
+        let delivered = self.delivered(ctx);
+        let Some(number) = delivered.iter().find_map(|o| o.template_id.as_deref()) else { return Ok(None) };
+        template_named(ctx, number).await
+    }
+
+    /// Every finished version of the image: an image can have several, one per
+    /// template, and Pixelz's webhook names each by `templateId`. Each delivery to
+    /// pixgate is kept (repeats once). Where none has reached pixgate, the final
+    /// URLs Pixelz lists, with their template unknown.
+    async fn outputs(&self, ctx: &Context<'_>) -> Vec<PixelzImageOutput> {
+        let delivered = self.delivered(ctx);
+        if !delivered.is_empty() {
+            return delivered.into_iter().map(PixelzImageOutput).collect();
         }
+        let listed = self.0.final_images_url.iter().map(|url| pz::Output { template_id: None, url: url.clone() });
+        listed.map(PixelzImageOutput).collect()
     }
 }
 

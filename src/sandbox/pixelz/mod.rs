@@ -22,6 +22,7 @@ pub use model::{Account, Image, Store, is_finished};
 
 use super::SandboxState;
 use crate::sandbox::locked;
+use crate::sandbox::processing::TWO_VERSIONS_MARKER;
 
 type Params = Query<HashMap<String, String>>;
 type Reply = Result<Response, Response>;
@@ -352,17 +353,25 @@ fn submit(state: &SandboxState, body: &Bytes, white_glove: bool) -> Reply {
         if customer_image_id.len() > 100 || product_id.len() > 100 {
             return Err(invalid("customerImageId and productId accept at most 100 characters."));
         }
+        let template_id = template.map(|t| t.id);
+        let more_versions = if image_urls[0].contains(TWO_VERSIONS_MARKER) {
+            let other = store.accounts[index].templates.iter().map(|t| t.id).find(|id| Some(*id) != template_id);
+            other.into_iter().collect()
+        } else {
+            Vec::new()
+        };
         let image = Image {
             id: store.next_image_id,
             ticket: ticket.clone(),
             customer_image_id: customer_image_id.clone(),
             product_id,
-            template_id: template.map(|t| t.id),
             status: 10,
             is_paid: false,
             created: Utc::now(),
             file_name: file_name(&image_urls[0], template.map(|t| t.output_format.as_str())),
             image_urls,
+            more_versions,
+            template_id,
             callback_url,
             developer_key,
             active: true,

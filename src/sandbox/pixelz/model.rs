@@ -223,6 +223,9 @@ pub struct Image {
     pub image_urls: Vec<String>,
     pub callback_url: Option<String>,
     pub developer_key: Option<String>,
+    /// Templates of further output versions: "an image may have more than one", the
+    /// webhook's `templateId` says which each delivery is.
+    pub more_versions: Vec<i64>,
     /// Walks the status pipeline on the sandbox clock; seeded images stay put.
     pub active: bool,
 }
@@ -232,15 +235,18 @@ impl Image {
         format!("{folder}/{}/{kind}/{}", self.template_id.unwrap_or(2_000_000), self.file_name)
     }
 
-    pub fn final_path(&self, folder: i64) -> String {
-        self.path(folder, "final")
+    /// Every output version: its template and its final path.
+    pub fn versions(&self, folder: i64) -> Vec<(Option<i64>, String)> {
+        let first = (self.template_id, self.path(folder, "final"));
+        let more = self.more_versions.iter().map(|t| (Some(*t), format!("{folder}/{t}/final/{}", self.file_name)));
+        std::iter::once(first).chain(more).collect()
     }
 
     /// `list` selects the list's URL style (final URLs without the leading slash).
     pub fn to_json(&self, folder: i64, list: bool) -> Value {
-        let finals = if is_finished(self.status) || self.status == 100 {
-            let path = self.final_path(folder);
-            vec![if list { path } else { format!("/{path}") }]
+        let finals: Vec<String> = if is_finished(self.status) || self.status == 100 {
+            let paths = self.versions(folder).into_iter().map(|(_, path)| path);
+            paths.map(|path| if list { path } else { format!("/{path}") }).collect()
         } else {
             Vec::new()
         };

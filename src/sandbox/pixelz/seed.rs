@@ -163,6 +163,7 @@ pub fn store(rng: &Rng) -> Store {
             image_urls: vec![format!("https://images.example.com/originals/{n}.jpg")],
             callback_url: None,
             developer_key: None,
+            more_versions: Vec::new(),
             active: false,
         });
     }

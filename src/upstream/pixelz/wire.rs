@@ -176,6 +176,18 @@ pub struct ImageStatus {
     pub status_name: Option<String>,
     #[serde(default, rename = "ThumbnailImageURL", deserialize_with = "lenient::string")]
     pub thumbnail_image_url: Option<String>,
+    /// Every output version a webhook delivered to pixgate: its own record, carried
+    /// between instances with the state, never part of a Pixelz answer.
+    #[serde(default, rename = "PixgateOutputs", skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Output>,
+}
+
+/// One finished version of an image, as the webhook delivers it: `processedImageURL`,
+/// and `templateId`, "the templateId that the finished image version belong to".
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct Output {
+    pub template_id: Option<String>,
+    pub url: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
