@@ -57,18 +57,26 @@ impl Subscription {
     /// The status of images as it changes: first each image's current state, then
     /// every change. Completes when every image is final (delivered, closed,
     /// rejected or deleted). Name images by ticket, by your customer image ids,
-    /// or by product (its images at the time of subscribing).
+    /// by product, or by Pixieset client (`clientId`: the images submitted for it,
+    /// which pixgate files under the client's id as their product); a product's or a
+    /// client's images are those it has at the time of subscribing.
     async fn pixelz_image_status_changed(
         &self,
         ctx: &Context<'_>,
         tickets: Option<Vec<ID>>,
         customer_image_ids: Option<Vec<String>>,
         product_id: Option<String>,
+        client_id: Option<ID>,
     ) -> Result<impl Stream<Item = PixelzImage> + use<>, Error> {
         let (tickets, customer_image_ids) = (tickets.unwrap_or_default(), customer_image_ids.unwrap_or_default());
         let product_id = product_id.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        let product_id = match (client_id, product_id) {
+            (Some(_), Some(_)) => return Err(bad_input("give `productId` or `clientId`, not both")),
+            (Some(client), None) => Some(ids::pixieset(&client, ids::CLIENT, "client")?),
+            (None, product) => product,
+        };
         if tickets.is_empty() && customer_image_ids.is_empty() && product_id.is_none() {
-            return Err(bad_input("name the images: `tickets`, `customerImageIds` or `productId`"));
+            return Err(bad_input("name the images: `tickets`, `customerImageIds`, `productId` or `clientId`"));
         }
         if tickets.len() + customer_image_ids.len() > MAX_IMAGES {
             return Err(bad_input(format!("at most {MAX_IMAGES} images in one subscription")));

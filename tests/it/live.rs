@@ -397,3 +397,73 @@ async fn the_sandbox_delivers_each_version_by_its_own_webhook() {
     assert_eq!(outputs[0]["templateId"], sandbox::documented::PIXELZ_TEMPLATE_ID.to_string());
     assert_ne!(outputs[1]["templateId"], outputs[0]["templateId"]);
 }
+
+/// pixgate's convention: an image submitted for a client carries the client's id as its product.
+#[tokio::test]
+async fn a_clients_images_are_listed_with_it_and_followed_live() {
+    let gateway = live_gateway().await;
+    let client = sandbox::documented::CLIENT_ID;
+    let retouched = format!(
+        "{{ client(id: \"{client}\") {{ firstName retouchedImages(first: 10) {{ nodes {{ ticket productId client {{ id }} }} }} }} }}"
+    );
+    let before = graphql(&gateway, &retouched, &[]).await;
+    assert_eq!(before["data"]["client"]["retouchedImages"]["nodes"], json!([]), "{before}");
+
+    let submitted = graphql(
+        &gateway,
+        &format!("mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/for-john.jpg\"], clientId: \"{client}\" }}) {{ ticket userErrors {{ field code }} }} }}"),
+        &[],
+    )
+    .await;
+    let ticket = submitted["data"]["submitPixelzImage"]["ticket"].as_str().unwrap_or_else(|| panic!("{submitted}"));
+    let after = graphql(&gateway, &retouched, &[]).await;
+    assert_eq!(
+        after["data"]["client"],
+        json!({ "firstName": "John", "retouchedImages": { "nodes": [{ "ticket": ticket, "productId": client, "client": { "id": client } }] } }),
+        "{after}"
+    );
+
+    let mut socket = websocket(&gateway, "graphql-transport-ws").await;
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let query = format!("subscription {{ pixelzImageStatusChanged(clientId: \"{client}\") {{ ticket statusId }} }}");
+    socket
+        .send(Message::Text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let message = next_json(&mut socket).await;
+        match message["type"].as_str().unwrap() {
+            "next" => {
+                let event = &message["payload"]["data"]["pixelzImageStatusChanged"];
+                assert_eq!(event["ticket"], ticket, "{message}");
+                seen.push(event["statusId"].as_i64().unwrap());
+            }
+            "complete" => break,
+            other => panic!("{other}: {message}"),
+        }
+    }
+    assert_eq!(seen.last(), Some(&80), "followed to delivered: {seen:?}");
+
+    let sandbox = gateway.sandbox().unwrap();
+    sandbox.reset_requests();
+    for (input, code) in [
+        ("clientId: \"cl_ZZZ123DEF456GHI789JKL012MNO345\"", "NOT_FOUND"),
+        (&*format!("clientId: \"{client}\", productId: \"shoes\""), "INVALID"),
+        ("clientId: \"in_INV001ABC123DEF456GHI789JKL012\"", "INVALID"),
+    ] {
+        let refused = graphql(
+            &gateway,
+            &format!("mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/x.jpg\"], {input} }}) {{ ticket userErrors {{ field code }} }} }}"),
+            &[],
+        )
+        .await;
+        let payload = &refused["data"]["submitPixelzImage"];
+        assert!(payload["ticket"].is_null(), "{refused}");
+        assert_eq!(payload["userErrors"][0], json!({ "field": ["input", "clientId"], "code": code }), "{refused}");
+    }
+    assert_eq!(sandbox.requests().count("POST /REST.svc/JSON/Image"), 0, "nothing was submitted");
+}

@@ -32,6 +32,10 @@ pub struct SubmitPixelzImageInput {
     pub customer_image_id: Option<String>,
     /// Images of one product are retouched to a consistent standard.
     pub product_id: Option<String>,
+    /// The Pixieset client (`cl_…`) the image is for; it then shows in the client's
+    /// `retouchedImages`. pixgate's own convention: the id travels as the image's Pixelz
+    /// `productId`, so it takes the place of `productId`. Needs Pixieset credentials too.
+    pub client_id: Option<ID>,
     /// UTC, as `2026-12-31T18:00:00Z` or `2026-12-31 18:00:00`; at least the account's minimum (24 hours by default) from now.
     pub deadline: Option<String>,
     /// Echoed in the payload; with no `Idempotency-Key` header, a retry with the same value submits nothing new.
@@ -46,6 +50,8 @@ pub struct RequestWhiteGloveServiceInput {
     pub callback_url: Option<String>,
     pub customer_image_id: Option<String>,
     pub product_id: Option<String>,
+    /// As `submitPixelzImage`'s.
+    pub client_id: Option<ID>,
     pub client_mutation_id: Option<String>,
 }
 
@@ -208,6 +214,36 @@ struct Submission<'a> {
     product_id: Option<&'a str>,
 }
 
+/// The client an image is for, checked to be a client the request's Pixieset
+/// credentials open: its id becomes the image's `productId`.
+async fn for_client(
+    ctx: &Context<'_>,
+    check: &mut Check,
+    image: &mut pz::ImageSubmission,
+    client_id: Option<&ID>,
+) -> Result<(), Error> {
+    let Some(client_id) = client_id else { return Ok(()) };
+    if image.product_id.is_some() {
+        check.fail(&["clientId"], UserErrorCode::Invalid, "travels as the image's productId: give one or the other");
+        return Ok(());
+    }
+    let id = match ids::pixieset(client_id, ids::CLIENT, "client") {
+        Ok(id) => id,
+        Err(e) => {
+            check.fail(&["clientId"], UserErrorCode::Invalid, e.message);
+            return Ok(());
+        }
+    };
+    match super::super::studio(ctx)?.client(&id).await {
+        Ok(_) => image.product_id = Some(id),
+        Err(crate::upstream::UpstreamError::NotFound { .. }) => {
+            check.fail(&["clientId"], UserErrorCode::NotFound, "is no client of this studio")
+        }
+        Err(e) => return Err(from_upstream(e)),
+    }
+    Ok(())
+}
+
 fn submission(ctx: &Context<'_>, check: &mut Check, input: Submission<'_>) -> pz::ImageSubmission {
     if input.image_urls.is_empty() || input.image_urls.len() > MAX_IMAGES {
         check.fail(&["imageUrls"], UserErrorCode::Invalid, format!("takes 1 to {MAX_IMAGES} URLs"));
@@ -307,6 +343,7 @@ impl PixelzMutation {
                 product_id: input.product_id.as_deref(),
             },
         );
+        for_client(ctx, &mut check, &mut image, input.client_id.as_ref()).await?;
         image.template_id = input.template_id.and_then(|id| match ids::pixelz_template(&id) {
             Ok(number) => number.parse().ok(),
             Err(e) => {
@@ -326,7 +363,7 @@ impl PixelzMutation {
     ) -> Result<SubmitPixelzImagePayload, Error> {
         let cmi = input.client_mutation_id.clone();
         let mut check = Check::default();
-        let image = submission(
+        let mut image = submission(
             ctx,
             &mut check,
             Submission {
@@ -337,6 +374,7 @@ impl PixelzMutation {
                 product_id: input.product_id.as_deref(),
             },
         );
+        for_client(ctx, &mut check, &mut image, input.client_id.as_ref()).await?;
         submit(ctx, check, image, true, "requestWhiteGloveService", cmi).await
     }
 

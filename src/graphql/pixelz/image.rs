@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Error, ID, Object};
 
+use super::super::studio::{Client, client_by_id};
 use super::super::{ids, retouching};
 use super::template::PixelzTemplate;
 use crate::events::Hub;
@@ -175,6 +176,15 @@ impl PixelzImage {
     /// The product the image belongs to, if any.
     async fn product_id(&self) -> Option<&str> {
         self.0.product_id.as_deref()
+    }
+
+    /// The Pixieset client the image was submitted for (`submitPixelzImage(input: { clientId })`),
+    /// by pixgate's convention of carrying the client's id as the `productId`; null for
+    /// any other product. Needs the request's Pixieset credentials too.
+    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
+        let Some(product) = self.0.product_id.as_deref() else { return Ok(None) };
+        let Ok(id) = ids::pixieset(&ID(product.to_string()), ids::CLIENT, "client") else { return Ok(None) };
+        client_by_id(ctx, &id).await.map(Some)
     }
 
     /// Null for a status Pixelz does not document; `statusId` always holds the number.

@@ -38,6 +38,24 @@ pub async fn template_by_number(ctx: &Context<'_>, number: &str) -> Result<Pixel
     PixelzTemplate::load(retouching(ctx)?, number).await.map_err(from_upstream)
 }
 
+/// The images submitted for a Pixieset client: pixgate carries the client's id as
+/// the images' Pixelz `productId`. Newest first.
+pub async fn client_images(
+    ctx: &Context<'_>,
+    client_id: &str,
+    status: Option<PixelzImageStatus>,
+    args: Args,
+) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
+    let filter = ImageFilter {
+        status,
+        product_id: Some(client_id.to_string()),
+        order: Some(PixelzImageOrder::Date),
+        descending: Some(true),
+        ..ImageFilter::default()
+    };
+    image::image_connection(ctx, filter, args).await
+}
+
 pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzImage, Error> {
     Ok(PixelzImage(retouching(ctx)?.image(ticket).await.map_err(from_upstream)?))
 }

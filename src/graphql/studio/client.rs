@@ -8,6 +8,7 @@ use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
+use super::super::pixelz::{PixelzImage, PixelzImageStatus, client_images};
 use super::super::scalars::Date;
 use super::super::selection::asks_only;
 use super::super::studio;
@@ -251,6 +252,23 @@ impl Client {
         })
         .await?;
         Ok(Some(slice.into_connection(Document)))
+    }
+
+    /// The images submitted to Pixelz for this client (`submitPixelzImage(input: { clientId })`),
+    /// newest first, with their live status; `pixelzImageStatusChanged(clientId:)` follows
+    /// them. pixgate's own convention, not Pixieset's or Pixelz's: the client's id travels
+    /// as each image's Pixelz `productId`. Needs the request's Pixelz credentials too.
+    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
+    async fn retouched_images(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        status: Option<PixelzImageStatus>,
+    ) -> Result<Option<Connection<Offset, PixelzImage, ListInfo>>, Error> {
+        client_images(ctx, &self.id, status, Args { first, after, last, before }).await.map(Some)
     }
 
     /// The client's galleries in Pixieset's Collections.
