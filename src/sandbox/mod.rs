@@ -136,8 +136,10 @@ impl SandboxState {
 }
 
 fn router(state: Arc<SandboxState>) -> Router {
+    let pixelz =
+        pixelz::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), pixelz::numbered_refusals));
     let apis = pixieset::routes()
-        .merge(pixelz::routes())
+        .merge(pixelz)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject));
     apis.merge(admin::routes()).with_state(state)
 }

@@ -98,9 +98,21 @@ pub enum UpstreamError {
     Unavailable { endpoint: Endpoint, status: Option<u16>, reason: String },
     #[error("{endpoint}: the answer could not be read ({reason}; it began {excerpt:?})")]
     Malformed { endpoint: Endpoint, status: u16, reason: String, excerpt: String },
-    /// Pixelz answers its failures with HTTP 200 and an `ErrorCode`.
+    /// Pixelz answers its failures with HTTP 200 and an `ErrorCode`. The documents
+    /// name no code but `NoError`, so `meaning` comes from the call, never the code.
     #[error("{endpoint}: Pixelz answered {code}: {message}")]
-    Refused { endpoint: Endpoint, code: String, message: String },
+    Refused { endpoint: Endpoint, code: String, message: String, meaning: Refusal },
+}
+
+/// What a Pixelz refusal turned out to mean, found from the call's context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The credentials: `GET Contact` with them is refused too.
+    Credentials,
+    /// The object named: the image or template is not there for these credentials.
+    NotFound,
+    /// Anything else about the request: a value, or the image's state.
+    Input,
 }
 
 impl UpstreamError {
@@ -124,10 +136,10 @@ impl UpstreamError {
             Self::Invalid { .. } => "BAD_USER_INPUT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable { .. } | Self::Malformed { .. } => "UPSTREAM_UNAVAILABLE",
-            Self::Refused { code, .. } => match code.as_str() {
-                c if c.contains("APIKey") || c.contains("ApiKey") || c.contains("Credential") => "UNAUTHENTICATED",
-                c if c.contains("NotFound") => "NOT_FOUND",
-                _ => "BAD_USER_INPUT",
+            Self::Refused { meaning, .. } => match meaning {
+                Refusal::Credentials => "UNAUTHENTICATED",
+                Refusal::NotFound => "NOT_FOUND",
+                Refusal::Input => "BAD_USER_INPUT",
             },
         }
     }

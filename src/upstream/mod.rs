@@ -14,7 +14,7 @@ mod transport;
 use reqwest::Url;
 
 pub use credentials::{PixelzCredentials, PixiesetCredentials, TenantKey};
-pub use error::{Api, Endpoint, UpstreamError, Verb};
+pub use error::{Api, Endpoint, Refusal, UpstreamError, Verb};
 pub use pixelz::PixelzClient;
 pub use pixieset::PixiesetClient;
 pub use transport::UpstreamSettings;

@@ -6,6 +6,13 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+/// A sandbox that names its refusals (an extra), so a test can tell which one it gave.
+async fn naming_sandbox() -> pixgate::sandbox::Sandbox {
+    let sandbox = sandbox().await;
+    sandbox.set_extras(true);
+    sandbox
+}
+
 fn no_error(body: &Value) {
     assert_eq!(body["ErrorCode"], "NoError", "{body}");
 }
@@ -13,12 +20,18 @@ fn no_error(body: &Value) {
 #[tokio::test]
 async fn bad_credentials_answer_200_with_an_error_code() {
     let sandbox = sandbox().await;
-    let (status, body) = answer(
+    let wrong = || {
         http()
             .get(format!("{}/Templates/", sandbox.pixelz_base_url()))
-            .query(&[("contactEmail", sandbox::PIXELZ_CONTACT_EMAIL), ("contactAPIkey", "wrong")]),
-    )
-    .await;
+            .query(&[("contactEmail", sandbox::PIXELZ_CONTACT_EMAIL), ("contactAPIkey", "wrong")])
+    };
+    // The documents name no code but NoError: the strict sandbox refuses with a bare number.
+    assert_eq!(
+        answer(wrong()).await,
+        (200, json!({ "ErrorCode": 1, "Message": "The contact email or API key is not valid." }))
+    );
+    sandbox.set_extras(true);
+    let (status, body) = answer(wrong()).await;
     assert_eq!(status, 200);
     assert_eq!(body["ErrorCode"], "InvalidAPIKey");
     let (status, body) = answer(http().get(format!("{}/Contact/", sandbox.pixelz_base_url()))).await;
@@ -27,7 +40,7 @@ async fn bad_credentials_answer_200_with_an_error_code() {
 
 #[tokio::test]
 async fn templates_list_and_detail_keep_the_documented_shapes() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     let list = pixelz_get(&sandbox, "/Templates/", &[]).await;
     no_error(&list);
     let templates = list["Templates"].as_array().unwrap();
@@ -63,7 +76,7 @@ fn documented_template_payload() -> Value {
 
 #[tokio::test]
 async fn create_template_follows_the_documented_rules() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     let created = pixelz_send(&sandbox, Method::POST, "/Template/", documented_template_payload()).await;
     no_error(&created);
     assert_eq!(created["Price"], json!({ "Amount": 0.95, "Currency": "USD", "CurrencyId": 1 }));
@@ -105,6 +118,7 @@ async fn create_template_follows_the_documented_rules() {
 #[tokio::test]
 async fn submit_image_and_white_glove_answer_as_documented() {
     let sandbox = sandbox_with_step(60_000).await;
+    sandbox.set_extras(true);
     let payload = json!({
         "developerAPIkey": sandbox::PIXELZ_API_KEY, "templateId": documented::PIXELZ_TEMPLATE_ID.to_string(),
         "imageURL": "http://www.mydomain.com/myimage.jpg", "imageURL2": "", "imageURL3": "", "imageURL4": "", "imageURL5": "",
@@ -153,7 +167,7 @@ async fn submit_image_and_white_glove_answer_as_documented() {
 
 #[tokio::test]
 async fn status_by_ticket_or_customer_image_id() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     let body = pixelz_get(&sandbox, &format!("/Image/{}/", documented::DELIVERED_TICKET), &[]).await;
     no_error(&body);
     let image = &body["ImageStatus"];
@@ -170,7 +184,7 @@ async fn status_by_ticket_or_customer_image_id() {
 
 #[tokio::test]
 async fn images_list_filters_sorts_and_bounds_pages() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     let images = |params: Vec<(&'static str, String)>| {
         let sandbox = &sandbox;
         async move {
@@ -240,7 +254,7 @@ const STATUSES: [u16; 20] = [0, 10, 12, 20, 30, 40, 60, 62, 64, 66, 70, 72, 74, 
 
 #[tokio::test]
 async fn delete_and_reject_follow_the_documented_rules() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     // DELETE answers its ErrorCode as a number.
     let deleted = pixelz_send(
         &sandbox,
@@ -295,7 +309,7 @@ async fn delete_and_reject_follow_the_documented_rules() {
 
 #[tokio::test]
 async fn product_ids_contact_and_invoices() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     let products = pixelz_get(&sandbox, "/ProductIds/", &[("productIdsPerPage", "100")]).await;
     no_error(&products);
     let list = products["ProductIds"].as_array().unwrap();
@@ -343,7 +357,7 @@ async fn product_ids_contact_and_invoices() {
 
 #[tokio::test]
 async fn a_new_contact_gets_its_own_empty_account() {
-    let sandbox = sandbox().await;
+    let sandbox = naming_sandbox().await;
     let payload = json!({
         "developerEmail": sandbox::PIXELZ_PARTNER_EMAIL, "developerAPIkey": sandbox::PIXELZ_PARTNER_KEY,
         "contactEmail": "new_customer@domain.test", "contactName": "My First Customer", "countryCode": "US",

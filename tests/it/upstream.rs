@@ -9,7 +9,7 @@ use pixgate::upstream::pixelz::wire::{ImageQuery, ImageRef, ImageSort, ImageSubm
 use pixgate::upstream::pixieset::wire::{ClientInput, ContractTemplateInput, LineItem, NewInvoice, Reminders};
 use pixgate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 use pixgate::upstream::{
-    PixelzCredentials, PixiesetCredentials, UpstreamError, UpstreamSettings, UpstreamUrls, Upstreams,
+    PixelzCredentials, PixiesetCredentials, Refusal, UpstreamError, UpstreamSettings, UpstreamUrls, Upstreams,
 };
 
 use crate::support::*;
@@ -254,8 +254,11 @@ async fn upstream_answers_become_the_right_errors() {
 
     let wrong = PixelzCredentials::new(sandbox::PIXELZ_CONTACT_EMAIL, Secret::new("wrong-key"));
     let error = upstreams.pixelz.contact(&wrong).await.unwrap_err();
-    assert!(matches!(&error, UpstreamError::Refused { code, .. } if code == "InvalidAPIKey"), "{error:?}");
+    assert!(matches!(&error, UpstreamError::Refused { meaning: Refusal::Credentials, .. }), "{error:?}");
     assert_eq!(error.code(), "UNAUTHENTICATED");
+    // Any refusal with those credentials means them: GET Contact is refused too.
+    let error = upstreams.pixelz.templates(&wrong).await.unwrap_err();
+    assert_eq!(error.code(), "UNAUTHENTICATED", "{error:?}");
     let error = upstreams
         .pixelz
         .image_status(&contact(), &ImageRef::Ticket("00000000-0000-4000-8000-000000000000".into()))
@@ -267,7 +270,18 @@ async fn upstream_answers_become_the_right_errors() {
         .delete_image(&contact(), &ImageRef::Ticket("00000000-0000-4000-8000-000000000000".into()))
         .await
         .unwrap_err();
-    assert!(matches!(&error, UpstreamError::Refused { code, .. } if code == "4"), "numeric ErrorCode: {error:?}");
+    assert!(
+        matches!(&error, UpstreamError::Refused { code, meaning: Refusal::NotFound, .. } if code == "4"),
+        "a numeric ErrorCode, and no such image: {error:?}"
+    );
+    let in_production = upstreams
+        .pixelz
+        .images(&contact(), &ImageQuery { status: Some(60), per_page: Some(1), ..ImageQuery::default() })
+        .await
+        .unwrap();
+    let ticket = ImageRef::Ticket(in_production[0].image_ticket.clone());
+    let error = upstreams.pixelz.delete_image(&contact(), &ticket).await.unwrap_err();
+    assert_eq!(error.code(), "BAD_USER_INPUT", "the image is there, in production: {error:?}");
 }
 
 #[tokio::test]

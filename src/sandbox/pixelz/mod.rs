@@ -69,7 +69,34 @@ fn answer(mut body: Value) -> Reply {
 }
 
 fn fail(failure: Failure, message: impl Into<String>) -> Response {
-    axum::Json(json!({ "ErrorCode": failure.code(), "Message": message.into() })).into_response()
+    let mut response = axum::Json(json!({ "ErrorCode": failure.code(), "Message": message.into() })).into_response();
+    response.extensions_mut().insert(failure);
+    response
+}
+
+/// The documents name no `ErrorCode` but `NoError` (and `0` in DELETE's answer). Without
+/// extras, a refusal therefore carries only a number, as DELETE's do: nothing a client
+/// could match by name. With extras, the names a real server plausibly sends.
+pub async fn numbered_refusals(
+    axum::extract::State(state): axum::extract::State<Arc<SandboxState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    match response.extensions().get::<Failure>().copied() {
+        Some(failure) if !state.extras() => {
+            let (parts, body) = response.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+                return Response::from_parts(parts, axum::body::Body::empty());
+            };
+            let mut answer: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+            answer["ErrorCode"] = json!(failure.number());
+            let mut response = axum::Json(answer).into_response();
+            *response.status_mut() = parts.status;
+            response
+        }
+        _ => response,
+    }
 }
 
 fn invalid(message: impl Into<String>) -> Response {

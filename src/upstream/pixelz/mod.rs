@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::transport::{Retry, Transport, malformed, scrub};
-use super::{Endpoint, PixelzCredentials, UpstreamError, UpstreamSettings, Verb, url_with};
+use super::{Endpoint, PixelzCredentials, Refusal, UpstreamError, UpstreamSettings, Verb, url_with};
 use wire::*;
 
 /// Pixelz requires this header on every call, GETs included, whatever they carry.
@@ -48,6 +48,17 @@ fn refusal(answer: &Value) -> Option<(String, String)> {
     let code = code.as_str().map_or_else(|| code.to_string(), str::to_string);
     let message = answer.get("Message").and_then(Value::as_str).unwrap_or_default().to_string();
     Some((code, message))
+}
+
+/// What a refused call named, to look up when explaining the refusal.
+#[derive(Clone, Copy)]
+enum Subject<'a> {
+    Image(&'a ImageRef),
+    Template(i64),
+}
+
+fn is_refused<T>(answer: &Result<T, UpstreamError>) -> bool {
+    matches!(answer, Err(UpstreamError::Refused { .. }))
 }
 
 fn ymd(date: NaiveDate) -> String {
@@ -99,7 +110,9 @@ impl PixelzClient {
         let answer: Value =
             serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, secrets))?;
         if let Some((code, message)) = refusal(&answer) {
-            return Err(UpstreamError::Refused { endpoint, code, message: scrub(&message, secrets) });
+            // What it means is found by `explained`, which knows the call.
+            let meaning = Refusal::Input;
+            return Err(UpstreamError::Refused { endpoint, code, message: scrub(&message, secrets), meaning });
         }
         serde_json::from_value(answer).map_err(|e| malformed(endpoint, status, e, bytes, secrets))
     }
@@ -110,8 +123,49 @@ impl PixelzClient {
         self.transport.health.check(|| self.transport.http.get(url).header(CONTENT_TYPE, JSON_UTF8)).await
     }
 
+    /// What a refusal means, found from the call rather than the code's name (the
+    /// documents name no code but `NoError`): when `GET Contact` with the same
+    /// credentials is refused too, the credentials; when the image or template the
+    /// call looked up, or names (`subject`), is not there, that object; else the
+    /// request. Costs a call or two, on refusals only.
+    async fn explained(
+        &self,
+        credentials: &PixelzCredentials,
+        error: UpstreamError,
+        subject: Option<Subject<'_>>,
+    ) -> UpstreamError {
+        let UpstreamError::Refused { endpoint, code, message, .. } = error else { return error };
+        let meaning = if endpoint == GET_CONTACT
+            || is_refused(&self.get_raw::<ContactAnswer>(credentials, GET_CONTACT, &["Contact", ""], vec![]).await)
+        {
+            Refusal::Credentials
+        } else if endpoint == IMAGE_STATUS || endpoint == GET_TEMPLATE {
+            Refusal::NotFound
+        } else if let Some(subject) = subject
+            && is_refused(&self.look_up(credentials, subject).await)
+        {
+            Refusal::NotFound
+        } else {
+            Refusal::Input
+        };
+        UpstreamError::Refused { endpoint, code, message, meaning }
+    }
+
     /// A GET: credentials and parameters in the query string.
     async fn get<T: DeserializeOwned>(
+        &self,
+        credentials: &PixelzCredentials,
+        endpoint: Endpoint,
+        segments: &[&str],
+        params: Vec<(&'static str, String)>,
+    ) -> Result<T, UpstreamError> {
+        match self.get_raw(credentials, endpoint, segments, params).await {
+            Err(error @ UpstreamError::Refused { .. }) => Err(self.explained(credentials, error, None).await),
+            answer => answer,
+        }
+    }
+
+    async fn get_raw<T: DeserializeOwned>(
         &self,
         credentials: &PixelzCredentials,
         endpoint: Endpoint,
@@ -150,6 +204,35 @@ impl PixelzClient {
         };
         let read = |status, bytes: &[u8]| Self::read(endpoint, status, bytes, secrets);
         self.transport.call(endpoint, Retry::UnlessSent, secrets, build, read).await
+    }
+
+    /// Whether the object a refused call named is there for these credentials.
+    async fn look_up(&self, credentials: &PixelzCredentials, subject: Subject<'_>) -> Result<(), UpstreamError> {
+        match subject {
+            Subject::Image(image) => {
+                let path = Self::status_path(image);
+                self.get_raw::<Value>(credentials, IMAGE_STATUS, &path, Self::status_params(image)).await.map(drop)
+            }
+            Subject::Template(id) => {
+                let path = ["Template", &id.to_string(), ""];
+                self.get_raw::<Value>(credentials, GET_TEMPLATE, &path, vec![]).await.map(drop)
+            }
+        }
+    }
+
+    /// A write with `credentials`, its refusal explained; `subject` is what it names.
+    async fn write<T: DeserializeOwned>(
+        &self,
+        credentials: &PixelzCredentials,
+        endpoint: Endpoint,
+        segments: &[&str],
+        body: Map<String, Value>,
+        subject: Option<Subject<'_>>,
+    ) -> Result<T, UpstreamError> {
+        match self.send(endpoint, segments, &Self::secrets(credentials), body).await {
+            Err(error @ UpstreamError::Refused { .. }) => Err(self.explained(credentials, error, subject).await),
+            answer => answer,
+        }
     }
 
     fn contact_body(credentials: &PixelzCredentials) -> Map<String, Value> {
@@ -204,7 +287,7 @@ impl PixelzClient {
         put(&mut body, "shadowType", template.shadow_type);
         put(&mut body, "isKeptMannequin", template.keep_mannequin);
         put(&mut body, "isKeptModel", template.keep_model);
-        self.send(CREATE_TEMPLATE, &["Template", ""], &Self::secrets(credentials), body).await
+        self.write(credentials, CREATE_TEMPLATE, &["Template", ""], body, None).await
     }
 
     fn submission_body(credentials: &PixelzCredentials, image: &ImageSubmission) -> Map<String, Value> {
@@ -229,7 +312,7 @@ impl PixelzClient {
         let mut body = Self::submission_body(credentials, image);
         put(&mut body, "templateId", image.template_id);
         put(&mut body, "imageDeadlineDateTimeUTC", image.deadline.map(|d| d.format("%Y-%m-%d %H:%M:%S")));
-        self.send(SUBMIT_IMAGE, &["Image", ""], &Self::secrets(credentials), body).await
+        self.write(credentials, SUBMIT_IMAGE, &["Image", ""], body, image.template_id.map(Subject::Template)).await
     }
 
     /// Pixelz picks the template; a template or deadline on `image` is not sent.
@@ -239,7 +322,7 @@ impl PixelzClient {
         image: &ImageSubmission,
     ) -> Result<SubmittedImage, UpstreamError> {
         let body = Self::submission_body(credentials, image);
-        self.send(WHITE_GLOVE, &["WhiteGloveService", ""], &Self::secrets(credentials), body).await
+        self.write(credentials, WHITE_GLOVE, &["WhiteGloveService", ""], body, None).await
     }
 
     fn ticket_segment(image: &ImageRef) -> &str {
@@ -258,27 +341,40 @@ impl PixelzClient {
         body
     }
 
+    fn status_path(image: &ImageRef) -> [&str; 3] {
+        ["Image", Self::ticket_segment(image), ""]
+    }
+
+    fn status_params(image: &ImageRef) -> Vec<(&'static str, String)> {
+        match image {
+            ImageRef::CustomerImageId(id) => vec![("customerImageId", id.clone())],
+            ImageRef::Ticket(_) => vec![],
+        }
+    }
+
     pub async fn image_status(
         &self,
         credentials: &PixelzCredentials,
         image: &ImageRef,
     ) -> Result<ImageStatus, UpstreamError> {
-        let params = match image {
-            ImageRef::CustomerImageId(id) => vec![("customerImageId", id.clone())],
-            ImageRef::Ticket(_) => vec![],
-        };
-        let answer = self
-            .get::<ImageStatusAnswer>(credentials, IMAGE_STATUS, &["Image", Self::ticket_segment(image), ""], params)
-            .await?;
+        let path = Self::status_path(image);
+        let answer =
+            self.get::<ImageStatusAnswer>(credentials, IMAGE_STATUS, &path, Self::status_params(image)).await?;
         Ok(self.absolute_image(answer.image_status))
     }
 
     /// Refused by Pixelz while the image is in production.
     pub async fn delete_image(&self, credentials: &PixelzCredentials, image: &ImageRef) -> Result<(), UpstreamError> {
         let body = Self::image_body(credentials, image);
-        self.send::<Value>(DELETE_IMAGE, &["Image", Self::ticket_segment(image), ""], &Self::secrets(credentials), body)
-            .await
-            .map(drop)
+        self.write::<Value>(
+            credentials,
+            DELETE_IMAGE,
+            &["Image", Self::ticket_segment(image), ""],
+            body,
+            Some(Subject::Image(image)),
+        )
+        .await
+        .map(drop)
     }
 
     /// Deprecated upstream, still served; refused until the image is finished.
@@ -290,14 +386,8 @@ impl PixelzClient {
     ) -> Result<(), UpstreamError> {
         let mut body = Self::image_body(credentials, image);
         put(&mut body, "comment", comment);
-        self.send::<Value>(
-            REJECT_IMAGE,
-            &["Image", "Reject", Self::ticket_segment(image), ""],
-            &Self::secrets(credentials),
-            body,
-        )
-        .await
-        .map(drop)
+        let path = ["Image", "Reject", Self::ticket_segment(image), ""];
+        self.write::<Value>(credentials, REJECT_IMAGE, &path, body, Some(Subject::Image(image))).await.map(drop)
     }
 
     pub async fn images(
@@ -376,7 +466,7 @@ impl PixelzClient {
         put(&mut body, "contactCity", contact.city.as_ref());
         put(&mut body, "contactState", contact.state.as_ref());
         put(&mut body, "contactZipCode", contact.zip_code.as_ref());
-        self.send(CREATE_CONTACT, &["Contact", ""], &Self::secrets(developer), body).await
+        self.write(developer, CREATE_CONTACT, &["Contact", ""], body, None).await
     }
 
     /// Fifty a page. `return_url` is where Pixelz sends the customer after paying.
