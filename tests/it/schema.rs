@@ -434,3 +434,34 @@ async fn tenants_share_a_cache_but_never_an_entry() {
     assert!(a_ids.iter().all(|id| !keys_b.contains(id.as_str())), "and never under B");
     assert!(!keys_a.contains("session_cookie") && !keys_b.contains("session_cookie"), "keys hold hashes, not cookies");
 }
+
+/// No document describes `GET /invoices/{id}`: used where a server has it, and otherwise an
+/// invoice is found in the documented list, at a bounded cost even for an id that does not exist.
+#[tokio::test]
+async fn an_invoice_by_id_costs_a_bounded_number_of_calls_with_or_without_its_endpoint() {
+    let invoice = |id: &str| format!("{{ invoice(id: \"{id}\") {{ id number amount {{ minorUnits }} }} }}");
+    let missing = "in_ZZZ001ABC123DEF456GHI789JKL012";
+    for extras in [false, true] {
+        let gateway = gateway(ServeArgs { sandbox_extras: extras, ..ServeArgs::default() }).await;
+        let sandbox = gateway.sandbox().unwrap();
+        let found = graphql(&gateway, &invoice(documented::INVOICE_ID), &[]).await;
+        assert_eq!(
+            found["data"]["invoice"],
+            json!({ "id": documented::INVOICE_ID, "number": "INV-001", "amount": { "minorUnits": 250000 } }),
+            "extras: {extras}: {found}"
+        );
+        let by_id = sandbox.requests().count("GET /api/v1/invoices/{invoice_id}");
+        let listed = sandbox.requests().count("GET /api/v1/invoices");
+        if extras {
+            assert_eq!((by_id, listed), (1, 0), "the endpoint, where the server has it");
+        } else {
+            assert_eq!(by_id, 1, "asked once, then known to be missing");
+            assert!(listed >= 1, "found in the list");
+        }
+        sandbox.reset_requests();
+        let body = graphql(&gateway, &invoice(missing), &[]).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "extras: {extras}: {body}");
+        let calls = sandbox.requests().total;
+        assert!((1..=5).contains(&calls), "extras: {extras}: {calls} calls for an id that does not exist");
+    }
+}
