@@ -163,17 +163,19 @@ async fn naive_contracts(http: &reqwest::Client, sandbox: &Sandbox) -> u64 {
         http.get(format!("{}{path}", sandbox.pixieset_base_url()))
             .header("Cookie", sandbox::PIXIESET_COOKIE)
             .header("X-Requested-With", "XMLHttpRequest")
+            .header("Content-Type", "application/json")
             .send()
     };
     let answer = |response: reqwest::Response| async move {
         assert!(response.status().is_success(), "the sandbox answered {}", response.status());
         response.json::<Value>().await.expect("a JSON answer")
     };
-    let list = answer(get("/contracts?per_page=45".into()).await.expect("the sandbox answers")).await;
+    // The documents show a contract naming its client and template only by embedding them.
+    let list = answer(get("/contracts?per_page=45&expand=all".into()).await.expect("the sandbox answers")).await;
     let contracts = list["data"].as_array().expect("a list of contracts");
     assert_eq!(contracts.len(), 45);
     for contract in contracts {
-        let (client, template) = (&contract["client_id"], &contract["template_id"]);
+        let (client, template) = (&contract["client"]["id"], &contract["template"]["id"]);
         let client = answer(get(format!("/clients/{}", client.as_str().unwrap())).await.unwrap()).await;
         assert!(client["data"]["email"].is_string());
         let template = answer(get(format!("/templates/contracts/{}", template.as_str().unwrap())).await.unwrap());
