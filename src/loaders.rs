@@ -137,7 +137,8 @@ where
 /// The invoice list's page size, shared with the `invoices` connection so the
 /// by-id fallback reuses the pages a listing fetched.
 pub const INVOICE_PAGE: u32 = 100;
-/// How deep an invoice is looked for where the server has no `GET /invoices/{id}`.
+/// How deep an invoice is looked for where the server has no `GET /invoices/{id}`;
+/// `invoice(id:)`'s description says 500 (this times `INVOICE_PAGE`).
 const INVOICE_SCAN_PAGES: u32 = 5;
 
 #[derive(Clone, Debug)]

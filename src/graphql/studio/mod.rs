@@ -108,7 +108,9 @@ impl StudioQuery {
         Ok(Some(slice.into_connection(Client::full)))
     }
 
-    /// One invoice by id.
+    /// One invoice by id. No Pixieset document describes reading one invoice: where the
+    /// server has `GET /invoices/{id}` it is used, elsewhere the invoice is looked for among
+    /// the 500 newest of the documented list.
     async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>, Error> {
         let id = ids::pixieset(&id, ids::INVOICE, "invoice")?;
         invoice_by_id(ctx, &id).await.map(Some)
