@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pixgate::cli::ServeArgs;
 use pixgate::config::{Config, FileConfig};
 use pixgate::sandbox::{Faults, Sandbox, SandboxSettings};
-use pixgate::server::{self, Running};
+use pixgate::startup::{self, Running};
 
 const QUERY: &str = "{ contracts(first: 45) { edges { node { client { email } template { name } } } } }";
 const LATENCY_MS: u64 = 20;
@@ -48,7 +48,7 @@ async fn start(sandbox: &Sandbox, mode: &Mode) -> Running {
     let mut config = Config::merge(args, FileConfig::default()).expect("bench config is valid");
     config.batching = mode.batching;
     config.embedded_summaries = mode.summaries;
-    server::start(config).await.expect("gateway starts")
+    startup::start(config).await.expect("gateway starts")
 }
 
 /// Runs the query once; returns its wall time, the upstream calls it made, and how many repeated an earlier one.

@@ -19,5 +19,6 @@ pub mod request_id;
 pub mod sandbox;
 pub mod secret;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 pub mod upstream;

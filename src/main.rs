@@ -5,7 +5,7 @@ use clap::Parser as _;
 use pixgate::cli::{Cli, Command, LogFormat, SandboxArgs};
 use pixgate::config::Config;
 use pixgate::sandbox::{Faults, ProcessingSettings, Sandbox, SandboxSettings};
-use pixgate::{graphql, server, telemetry};
+use pixgate::{graphql, startup, telemetry};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -34,12 +34,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(?config, "starting pixgate");
-    let running = server::start(config).await.context("cannot start pixgate")?;
+    let running = startup::start(config).await.context("cannot start pixgate")?;
     announce(&[
         format!("listening on http://{}", running.addr()),
         format!("GraphiQL: http://{}/graphql", running.addr()),
     ]);
-    running.serve_until(server::shutdown_signal()).await.context("server failed")
+    running.serve_until(startup::shutdown_signal()).await.context("server failed")
 }
 
 async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
@@ -57,7 +57,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     announce(&[format!("listening on http://{}", sandbox.addr())]);
-    server::shutdown_signal().await;
+    startup::shutdown_signal().await;
     sandbox.shutdown().await;
     Ok(())
 }

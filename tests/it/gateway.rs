@@ -3,7 +3,7 @@
 use pixgate::cli::ServeArgs;
 use pixgate::config::{Config, FileConfig};
 use pixgate::sandbox::{self, Sandbox, documented};
-use pixgate::server::{self, Running};
+use pixgate::startup::{self, Running};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -13,7 +13,7 @@ pub async fn gateway(args: ServeArgs) -> Running {
     // A fast sandbox clock unless the test sets its own.
     let step = if args.sandbox_step_ms == 0 { 5 } else { args.sandbox_step_ms };
     let args = ServeArgs { listen: Some("127.0.0.1:0".into()), sandbox_step_ms: step, ..args };
-    server::start(Config::merge(args, FileConfig::default()).unwrap()).await.unwrap()
+    startup::start(Config::merge(args, FileConfig::default()).unwrap()).await.unwrap()
 }
 
 pub async fn graphql(gateway: &Running, query: &str, headers: &[(&str, &str)]) -> Value {

@@ -9,7 +9,7 @@ use pixgate::events::fanout::Fanout;
 use pixgate::redis_link::RedisLink;
 use pixgate::sandbox::{self, Sandbox};
 use pixgate::secret::Secret;
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::json;
 
 use crate::gateway::gateway;

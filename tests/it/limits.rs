@@ -1,7 +1,7 @@
 //! Hostile operations: each is refused with a typed error before any upstream call.
 
 use pixgate::cli::ServeArgs;
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::{Value, json};
 
 use crate::gateway::gateway;

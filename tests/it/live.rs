@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use pixgate::cli::ServeArgs;
 use pixgate::events::poller::Poller;
 use pixgate::sandbox::{self, documented};
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -4,7 +4,7 @@
 
 use pixgate::cli::ServeArgs;
 use pixgate::sandbox::{self, documented};
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::{Value, json};
 
 use crate::gateway::{gateway, graphql};

@@ -1,7 +1,7 @@
 //! Automatic persisted queries: miss, register, hit, over GET, and shared through Redis.
 
 use pixgate::cli::ServeArgs;
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

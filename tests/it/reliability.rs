@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use futures_util::future::join_all;
 use pixgate::cli::ServeArgs;
 use pixgate::sandbox::{FaultTarget, Faults, Sandbox};
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::{Value, json};
 
 use crate::gateway::gateway;

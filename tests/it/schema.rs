@@ -4,7 +4,7 @@
 use pixgate::cli::ServeArgs;
 use pixgate::sandbox::{self, Faults, documented};
 use pixgate::secret::Secret;
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use pixgate::upstream::PixiesetCredentials;
 use serde_json::{Value, json};
 

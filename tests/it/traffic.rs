@@ -4,7 +4,7 @@
 use futures_util::SinkExt;
 use pixgate::cli::ServeArgs;
 use pixgate::sandbox;
-use pixgate::server::Running;
+use pixgate::startup::Running;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error, Message};
