@@ -18,7 +18,7 @@ mod subscription;
 
 use async_graphql::{Context, Error, MergedObject, Schema};
 
-use crate::loaders::{DataSources, Loaders, Retouching, Studio};
+use crate::loaders::{DataSources, Loaders, Pixelz, Pixieset};
 use crate::upstream::Api;
 
 #[derive(Default, MergedObject)]
@@ -70,11 +70,11 @@ pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {
 }
 
 /// Pixieset, or UNAUTHENTICATED before any upstream call.
-fn studio<'a>(ctx: &Context<'a>) -> Result<&'a Studio, Error> {
-    loaders(ctx)?.studio.as_ref().map_err(|why| error::unauthenticated(Api::Pixieset, *why))
+fn pixieset<'a>(ctx: &Context<'a>) -> Result<&'a Pixieset, Error> {
+    loaders(ctx)?.pixieset.as_ref().map_err(|why| error::unauthenticated(Api::Pixieset, *why))
 }
 
 /// Pixelz, or UNAUTHENTICATED before any upstream call.
-fn retouching<'a>(ctx: &Context<'a>) -> Result<&'a Retouching, Error> {
-    loaders(ctx)?.retouching.as_ref().map_err(|why| error::unauthenticated(Api::Pixelz, *why))
+fn pixelz<'a>(ctx: &Context<'a>) -> Result<&'a Pixelz, Error> {
+    loaders(ctx)?.pixelz.as_ref().map_err(|why| error::unauthenticated(Api::Pixelz, *why))
 }

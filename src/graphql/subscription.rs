@@ -10,7 +10,7 @@ use tokio_stream::wrappers::WatchStream;
 
 use super::error::{bad_input, from_upstream};
 use super::pixelz::PixelzImage;
-use super::{ids, retouching};
+use super::{ids, pixelz};
 use crate::events::{Hub, is_final};
 use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 
@@ -86,24 +86,24 @@ impl Subscription {
         if customer_image_ids.iter().any(|c| c.trim().is_empty() || c.len() > 100) {
             return Err(bad_input("a customer image id takes 1 to 100 characters"));
         }
-        let retouching = retouching(ctx)?;
+        let pixelz = pixelz(ctx)?;
         let hub = ctx.data::<Hub>()?.clone();
         let subjects = ctx.data_opt::<Arc<EventSubjects>>().cloned();
 
         // The subscriber's own credentials must open every image it watches.
         let mut images: HashMap<String, Arc<ImageStatus>> = HashMap::new();
         for ticket in &tickets {
-            let image = retouching.image(ticket).await.map_err(from_upstream)?;
+            let image = pixelz.image(ticket).await.map_err(from_upstream)?;
             images.insert(image.image_ticket.to_ascii_lowercase(), image);
         }
         for customer in &customer_image_ids {
-            let image = retouching.image_by_customer_id(customer.trim()).await.map_err(from_upstream)?;
+            let image = pixelz.image_by_customer_id(customer.trim()).await.map_err(from_upstream)?;
             images.insert(image.image_ticket.to_ascii_lowercase(), image);
         }
         if let Some(product_id) = product_id {
             let query =
                 ImageQuery { product_id: Some(product_id), per_page: Some(MAX_IMAGES as u32), ..ImageQuery::default() };
-            for image in retouching.images(&query).await.map_err(from_upstream)?.iter() {
+            for image in pixelz.images(&query).await.map_err(from_upstream)?.iter() {
                 images.insert(image.image_ticket.to_ascii_lowercase(), Arc::new(image.clone()));
             }
             // A product gains images: those listed now are not all a later subscriber's.
@@ -112,7 +112,7 @@ impl Subscription {
             }
         }
 
-        let credentials = retouching.credentials().clone();
+        let credentials = pixelz.credentials().clone();
         let open: HashSet<String> =
             images.iter().filter(|(_, i)| !is_final(i.status_id)).map(|(t, _)| t.clone()).collect();
         let first_states = images.len();

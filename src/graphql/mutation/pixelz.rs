@@ -5,11 +5,11 @@ use chrono::{NaiveDateTime, Utc};
 
 use super::super::error::from_upstream;
 use super::super::ids;
+use super::super::pixelz;
 use super::super::pixelz::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
-use super::super::retouching;
 use super::validate::{Check, is_email};
 use super::{UserError, UserErrorCode, WebhookUrl, idempotency_key, refusal};
 use crate::upstream::pixelz::wire as pz;
@@ -71,7 +71,7 @@ impl SubmitPixelzImagePayload {
     /// The image as Pixelz now reports it.
     async fn image(&self, ctx: &Context<'_>) -> Result<Option<PixelzImage>, Error> {
         let Some(ticket) = &self.ticket else { return Ok(None) };
-        Ok(Some(PixelzImage(retouching(ctx)?.image(ticket).await.map_err(from_upstream)?)))
+        Ok(Some(PixelzImage(pixelz(ctx)?.image(ticket).await.map_err(from_upstream)?)))
     }
 }
 
@@ -98,11 +98,11 @@ pub struct PixelzImageChangePayload {
 impl PixelzImageChangePayload {
     /// The image after the change.
     async fn image(&self, ctx: &Context<'_>) -> Result<Option<PixelzImage>, Error> {
-        let retouching = retouching(ctx)?;
+        let pixelz = pixelz(ctx)?;
         let image = match &self.target {
             None => return Ok(None),
-            Some(pz::ImageRef::Ticket(ticket)) => retouching.image(ticket).await,
-            Some(pz::ImageRef::CustomerImageId(id)) => retouching.image_by_customer_id(id).await,
+            Some(pz::ImageRef::Ticket(ticket)) => pixelz.image(ticket).await,
+            Some(pz::ImageRef::CustomerImageId(id)) => pixelz.image_by_customer_id(id).await,
         };
         Ok(Some(PixelzImage(image.map_err(from_upstream)?)))
     }
@@ -234,7 +234,7 @@ async fn for_client(
             return Ok(());
         }
     };
-    match super::super::studio(ctx)?.client(&id).await {
+    match super::super::pixieset(ctx)?.client(&id).await {
         Ok(_) => image.product_id = Some(id),
         Err(crate::upstream::UpstreamError::NotFound { .. }) => {
             check.fail(&["clientId"], UserErrorCode::NotFound, "is no client of this studio")
@@ -390,7 +390,7 @@ impl PixelzMutation {
             Ok(checked) => checked,
             Err(refused) => return Ok(refused),
         };
-        let outcome = retouching(ctx)?.delete_image(&target).await;
+        let outcome = pixelz(ctx)?.delete_image(&target).await;
         image_changed(outcome, target, cmi)
     }
 
@@ -408,7 +408,7 @@ impl PixelzMutation {
             Ok(checked) => checked,
             Err(refused) => return Ok(refused),
         };
-        let outcome = retouching(ctx)?.reject_image(&target, comment.as_deref()).await;
+        let outcome = pixelz(ctx)?.reject_image(&target, comment.as_deref()).await;
         image_changed(outcome, target, cmi)
     }
 
@@ -479,7 +479,7 @@ impl PixelzMutation {
         if let Err(user_errors) = check.finish() {
             return Ok(CreatePixelzTemplatePayload { user_errors, client_mutation_id: cmi, number: None });
         }
-        match retouching(ctx)?.create_template(&template).await {
+        match pixelz(ctx)?.create_template(&template).await {
             Ok(created) => Ok(CreatePixelzTemplatePayload {
                 user_errors: vec![],
                 client_mutation_id: cmi,
@@ -530,7 +530,7 @@ impl PixelzMutation {
         if let Err(user_errors) = check.finish() {
             return Ok(payload(None, None, user_errors));
         }
-        match retouching(ctx)?.create_contact(&contact).await {
+        match pixelz(ctx)?.create_contact(&contact).await {
             Ok(created) => Ok(payload(created.email.or(Some(contact.email)), Some(created.api_key), vec![])),
             Err(e) => Ok(payload(None, None, refusal(e, &["input"])?)),
         }
@@ -554,10 +554,10 @@ async fn submit(
     if let Err(errors) = check.finish() {
         return Ok(empty(errors, cmi));
     }
-    let retouching = retouching(ctx)?;
+    let pixelz = pixelz(ctx)?;
     let key = idempotency_key(ctx, mutation, cmi.as_deref());
     let store = ctx.data::<crate::idempotency::Idempotency>()?;
-    match store.once(retouching.tenant(), key, || retouching.submit_image(&image, white_glove)).await {
+    match store.once(pixelz.tenant(), key, || pixelz.submit_image(&image, white_glove)).await {
         Ok(submitted) => Ok(SubmitPixelzImagePayload {
             ticket: Some(ID(submitted.image_ticket.clone())),
             is_trial: submitted.is_trial,

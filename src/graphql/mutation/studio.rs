@@ -4,7 +4,7 @@ use async_graphql::{Context, Error, ID, InputObject, Object, SimpleObject};
 
 use super::super::scalars::Date;
 use super::super::studio::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
-use super::super::{ids, studio};
+use super::super::{ids, pixieset};
 use super::validate::Check;
 use super::{UserError, UserErrorCode, idempotency_key, refusal};
 use crate::upstream::pixieset::wire as ps;
@@ -214,10 +214,10 @@ impl StudioMutation {
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
-        let studio = studio(ctx)?;
+        let pixieset = pixieset(ctx)?;
         let key = idempotency_key(ctx, "createClient", cmi.as_deref());
         let store = ctx.data::<crate::idempotency::Idempotency>()?;
-        match store.once(studio.tenant(), key, || studio.create_client(&wire)).await {
+        match store.once(pixieset.tenant(), key, || pixieset.create_client(&wire)).await {
             Ok(client) => Ok(payload(Some(Client::full((*client).clone())), vec![], cmi)),
             Err(e) => Ok(payload(None, refusal(e, &["input"])?, cmi)),
         }
@@ -245,7 +245,7 @@ impl StudioMutation {
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
-        match studio(ctx)?.update_client(&id, &wire).await {
+        match pixieset(ctx)?.update_client(&id, &wire).await {
             Ok(client) => Ok(payload(Some(Client::full(client)), vec![], cmi)),
             Err(e) => Ok(payload(None, refusal(e, &["input", "id"])?, cmi)),
         }
@@ -294,10 +294,10 @@ impl StudioMutation {
             line_items,
             send_email: input.send_email,
         };
-        let studio = studio(ctx)?;
+        let pixieset = pixieset(ctx)?;
         let key = idempotency_key(ctx, "createInvoice", cmi.as_deref());
         let store = ctx.data::<crate::idempotency::Idempotency>()?;
-        match store.once(studio.tenant(), key, || studio.create_invoice(&invoice)).await {
+        match store.once(pixieset.tenant(), key, || pixieset.create_invoice(&invoice)).await {
             Ok(created) => Ok(payload(Some(Invoice((*created).clone())), vec![], cmi)),
             Err(e) => Ok(payload(None, refusal(e, &["input", "clientId"])?, cmi)),
         }
@@ -384,7 +384,7 @@ impl StudioMutation {
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
-        match studio(ctx)?.update_contract_template(&id, &wire).await {
+        match pixieset(ctx)?.update_contract_template(&id, &wire).await {
             Ok(template) => Ok(payload(Some(ContractTemplate::detailed(template)), vec![], cmi)),
             Err(e) => Ok(payload(None, refusal(e, &["input", "id"])?, cmi)),
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Error, ID, Object};
 
 use super::super::studio::{Client, client_by_id};
-use super::super::{ids, retouching};
+use super::super::{ids, pixelz};
 use super::template::PixelzTemplate;
 use crate::events::Hub;
 use crate::upstream::UpstreamError;
@@ -126,7 +126,7 @@ async fn template_named(ctx: &Context<'_>, number: &str) -> Result<Option<Pixelz
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);
     }
-    match PixelzTemplate::load(retouching(ctx)?, number).await {
+    match PixelzTemplate::load(pixelz(ctx)?, number).await {
         Ok(template) => Ok(Some(template)),
         Err(UpstreamError::NotFound { .. }) | Err(UpstreamError::Refused { .. }) => Ok(None),
         Err(e) => Err(super::super::error::from_upstream(e)),
@@ -274,7 +274,7 @@ pub async fn image_connection(
     use super::super::error::from_upstream;
 
     let window = args.window(PAGE)?;
-    let retouching = retouching(ctx)?;
+    let pixelz = pixelz(ctx)?;
     // Pixelz counts only by status and dates; other filters leave the total unknown.
     let countable = filter.exclude_status.is_none() && filter.product_id.is_none();
     let from_end = matches!(window, Window::Backward { end: None, .. });
@@ -282,11 +282,7 @@ pub async fn image_connection(
     let count = async {
         if countable && (wants_total || from_end) {
             let status = filter.status.map(PixelzImageStatus::id);
-            retouching
-                .image_count(status, filter.from, filter.to)
-                .await
-                .map(|n| Some(*n as usize))
-                .map_err(from_upstream)
+            pixelz.image_count(status, filter.from, filter.to).await.map(|n| Some(*n as usize)).map_err(from_upstream)
         } else {
             Ok(None)
         }
@@ -309,7 +305,7 @@ pub async fn image_connection(
                 }),
                 descending: filter.descending,
             };
-            let images = retouching.images(&query).await.map_err(from_upstream)?;
+            let images = pixelz.images(&query).await.map_err(from_upstream)?;
             Ok(Page { items: images.iter().cloned().map(Arc::new).collect(), total, per_page: None })
         }
     };

@@ -28,14 +28,14 @@ pub use template::{
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::error::{bad_input, from_upstream};
 use super::scalars::Date;
-use super::{ids, retouching};
+use super::{ids, pixelz};
 
 const PRODUCTS_PAGE: usize = 100;
 /// Pixelz serves invoices 50 a page, and a page size cannot be chosen.
 const INVOICES_PAGE: usize = 50;
 
 pub async fn template_by_number(ctx: &Context<'_>, number: &str) -> Result<PixelzTemplate, Error> {
-    PixelzTemplate::load(retouching(ctx)?, number).await.map_err(from_upstream)
+    PixelzTemplate::load(pixelz(ctx)?, number).await.map_err(from_upstream)
 }
 
 /// The images submitted for a Pixieset client: pixgate carries the client's id as
@@ -57,11 +57,11 @@ pub async fn client_images(
 }
 
 pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzImage, Error> {
-    Ok(PixelzImage(retouching(ctx)?.image(ticket).await.map_err(from_upstream)?))
+    Ok(PixelzImage(pixelz(ctx)?.image(ticket).await.map_err(from_upstream)?))
 }
 
 pub async fn templates(ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> {
-    let list = retouching(ctx)?.templates().await.map_err(from_upstream)?;
+    let list = pixelz(ctx)?.templates().await.map_err(from_upstream)?;
     if template::list_items_suffice(ctx.field()) {
         Ok(list.iter().cloned().map(|t| PixelzTemplate::listed(Arc::new(t))).collect())
     } else {
@@ -71,9 +71,9 @@ pub async fn templates(ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> 
 
 /// A product, found on the product pages (Pixelz has no lookup by product id).
 pub async fn product_by_id(ctx: &Context<'_>, product_id: &str) -> Result<Option<PixelzProduct>, Error> {
-    let retouching = retouching(ctx)?;
+    let pixelz = pixelz(ctx)?;
     for page in 1..=10 {
-        let products = retouching.products(page, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
+        let products = pixelz.products(page, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
         if let Some(found) = products.iter().find(|p| p.product_id == product_id) {
             return Ok(Some(PixelzProduct(found.clone())));
         }
@@ -125,7 +125,7 @@ impl PixelzQuery {
                 if customer.is_empty() || customer.len() > 100 {
                     return Err(bad_input("`customerImageId` takes 1 to 100 characters"));
                 }
-                let image = retouching(ctx)?.image_by_customer_id(customer).await.map_err(from_upstream)?;
+                let image = pixelz(ctx)?.image_by_customer_id(customer).await.map_err(from_upstream)?;
                 Ok(Some(PixelzImage(image)))
             }
             _ => Err(bad_input("give `by` with `ticket` or `customerImageId`, exactly one")),
@@ -177,7 +177,7 @@ impl PixelzQuery {
         to: Option<Date>,
     ) -> Result<Option<i64>, Error> {
         let count =
-            retouching(ctx)?.image_count(status.map(PixelzImageStatus::id), from.map(|d| d.0), to.map(|d| d.0)).await;
+            pixelz(ctx)?.image_count(status.map(PixelzImageStatus::id), from.map(|d| d.0), to.map(|d| d.0)).await;
         Ok(Some(*count.map_err(from_upstream)?))
     }
 
@@ -192,9 +192,9 @@ impl PixelzQuery {
         before: Option<String>,
     ) -> Result<Option<Connection<Offset, PixelzProduct, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(PRODUCTS_PAGE)?;
-        let retouching = retouching(ctx)?;
+        let pixelz = pixelz(ctx)?;
         let slice = slice(window, PRODUCTS_PAGE, Total::Unknown, |page| async move {
-            let products = retouching.products(page as u32, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
+            let products = pixelz.products(page as u32, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
             Ok(Page { items: products.to_vec(), total: None, per_page: None })
         })
         .await?;
@@ -203,7 +203,7 @@ impl PixelzQuery {
 
     /// The Pixelz account the request's credentials open.
     async fn pixelz_account(&self, ctx: &Context<'_>) -> Result<Option<PixelzAccount>, Error> {
-        Ok(Some(PixelzAccount(retouching(ctx)?.account().await.map_err(from_upstream)?)))
+        Ok(Some(PixelzAccount(pixelz(ctx)?.account().await.map_err(from_upstream)?)))
     }
 
     /// Pixelz's invoices, newest first; at most 50 at a time.
@@ -228,10 +228,10 @@ impl PixelzQuery {
         {
             return Err(bad_input("`returnUrl` is an http or https URL"));
         }
-        let retouching = retouching(ctx)?;
+        let pixelz = pixelz(ctx)?;
         let (from, to, return_url) = (from.map(|d| d.0), to.map(|d| d.0), return_url.as_deref());
         let slice = slice(window, INVOICES_PAGE, Total::Unknown, |page| async move {
-            let invoices = retouching.invoices(from, to, page as u32, return_url).await.map_err(from_upstream)?;
+            let invoices = pixelz.invoices(from, to, page as u32, return_url).await.map_err(from_upstream)?;
             Ok(Page { items: invoices.to_vec(), total: None, per_page: None })
         })
         .await?;

@@ -9,8 +9,8 @@ use super::super::error::from_upstream;
 use super::super::money::Money;
 use super::super::scalars::Date;
 use super::super::selection::asks_only;
-use super::super::{ids, retouching};
-use crate::loaders::Retouching;
+use super::super::{ids, pixelz};
+use crate::loaders::Pixelz;
 use crate::upstream::UpstreamError;
 use crate::upstream::pixelz::wire as pz;
 
@@ -179,8 +179,8 @@ impl PixelzTemplate {
     }
 
     /// By number: the template in full, whatever a list showed of it lately.
-    pub async fn load(retouching: &Retouching, number: &str) -> Result<Self, UpstreamError> {
-        Ok(Self::detailed(retouching.template(number).await?))
+    pub async fn load(pixelz: &Pixelz, number: &str) -> Result<Self, UpstreamError> {
+        Ok(Self::detailed(pixelz.template(number).await?))
     }
 
     /// From a number alone: the template in full answers, fetched when first asked.
@@ -211,7 +211,7 @@ impl PixelzTemplate {
     async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<pz::Template>, Error> {
         match &self.detail {
             Some(detail) => Ok(detail.clone()),
-            None => retouching(ctx)?.template(&self.number).await.map_err(from_upstream),
+            None => pixelz(ctx)?.template(&self.number).await.map_err(from_upstream),
         }
     }
 }

@@ -9,9 +9,9 @@ use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
 use super::super::pixelz::{PixelzImage, PixelzImageStatus, client_images};
+use super::super::pixieset;
 use super::super::scalars::Date;
 use super::super::selection::asks_only;
-use super::super::studio;
 use super::contract::Contract;
 use super::invoice::{Invoice, invoice_connection};
 use crate::upstream::pixieset::wire as ps;
@@ -111,7 +111,7 @@ impl Client {
         if asks_only(ctx.field(), held) {
             return Ok(Self { id: summary.id.clone(), held: Held::Summary(summary.clone()) });
         }
-        Ok(Self::full(studio(ctx)?.client(&summary.id).await.map_err(from_upstream)?))
+        Ok(Self::full(pixieset(ctx)?.client(&summary.id).await.map_err(from_upstream)?))
     }
 
     pub fn global_id(&self) -> ID {
@@ -121,7 +121,7 @@ impl Client {
     async fn loaded(&self, ctx: &Context<'_>) -> Result<Arc<ps::Client>, Error> {
         match &self.held {
             Held::Full(client) => Ok(client.clone()),
-            Held::Summary(_) => studio(ctx)?.client(&self.id).await.map_err(from_upstream),
+            Held::Summary(_) => pixieset(ctx)?.client(&self.id).await.map_err(from_upstream),
         }
     }
 
@@ -222,11 +222,11 @@ impl Client {
 
     /// The client's contracts, from its documents.
     async fn contracts(&self, ctx: &Context<'_>) -> Result<Option<Vec<Contract>>, Error> {
-        let studio = studio(ctx)?;
-        let first = studio.documents(&self.id, 1, false).await.map_err(from_upstream)?;
+        let pixieset = pixieset(ctx)?;
+        let first = pixieset.documents(&self.id, 1, false).await.map_err(from_upstream)?;
         let last_page = first.meta.last_page.unwrap_or(1).clamp(1, 20) as u32;
         let rest =
-            futures_util::future::try_join_all((2..=last_page).map(|page| studio.documents(&self.id, page, false)))
+            futures_util::future::try_join_all((2..=last_page).map(|page| pixieset.documents(&self.id, page, false)))
                 .await
                 .map_err(from_upstream)?;
         let documents = std::iter::once(&first).chain(rest.iter()).flat_map(|page| page.data.iter());
@@ -243,11 +243,11 @@ impl Client {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Option<Connection<Offset, Document, ListInfo>>, Error> {
-        let studio = studio(ctx)?;
+        let pixieset = pixieset(ctx)?;
         let window = Args { first, after, last, before }.window(DOCUMENTS_PAGE)?;
         let gift_cards = super::invoice::selects_in_nodes(ctx, "giftCardActivities");
         let slice = slice(window, DOCUMENTS_PAGE, Total::Reported, |page| async move {
-            let page = studio.documents(&self.id, page as u32, gift_cards).await.map_err(from_upstream)?;
+            let page = pixieset.documents(&self.id, page as u32, gift_cards).await.map_err(from_upstream)?;
             Ok(Page::of(&page.meta, page.data.clone()))
         })
         .await?;
@@ -281,11 +281,11 @@ impl Client {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Option<Connection<Offset, Collection, ListInfo>>, Error> {
-        let studio = studio(ctx)?;
+        let pixieset = pixieset(ctx)?;
         let window = Args { first, after, last, before }.window(COLLECTIONS_PAGE)?;
         let slice = slice(window, COLLECTIONS_PAGE, Total::Reported, |page| async move {
             let paging = Paging { page: Some(page as u32), per_page: Some(COLLECTIONS_PAGE as u32) };
-            let page = studio.collections(&self.id, paging).await.map_err(from_upstream)?;
+            let page = pixieset.collections(&self.id, paging).await.map_err(from_upstream)?;
             Ok(Page::of(&page.meta, page.data.clone()))
         })
         .await?;

@@ -8,10 +8,10 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
 use super::super::error::from_upstream;
+use super::super::pixieset;
 use super::super::selection::{asks_only, node_selections};
-use super::super::studio;
 use super::client::Client;
-use crate::loaders::Studio;
+use crate::loaders::Pixieset;
 use crate::upstream::pixieset::wire as ps;
 
 /// Where a contract stands.
@@ -106,7 +106,7 @@ impl Contract {
     async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::Contract>, Error> {
         match &self.detail {
             Some(detail) => Ok(detail.clone()),
-            None => studio(ctx)?.contract(&self.id).await.map_err(from_upstream),
+            None => pixieset(ctx)?.contract(&self.id).await.map_err(from_upstream),
         }
     }
 
@@ -234,7 +234,7 @@ impl Contract {
             return Ok(Some(Client::from_summary(ctx, summary).await?));
         }
         let Some(id) = held.client_id() else { return Ok(None) };
-        Ok(Some(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?)))
+        Ok(Some(Client::full(pixieset(ctx)?.client(id).await.map_err(from_upstream)?)))
     }
 
     /// The template the contract was made from. The summary the contract embeds
@@ -246,7 +246,7 @@ impl Contract {
             return Ok(Some(ContractTemplate::from_summary(ctx, summary).await?));
         }
         let Some(id) = held.template_id() else { return Ok(None) };
-        Ok(Some(ContractTemplate::load(studio(ctx)?, id).await.map_err(from_upstream)?))
+        Ok(Some(ContractTemplate::load(pixieset(ctx)?, id).await.map_err(from_upstream)?))
     }
 }
 
@@ -337,7 +337,7 @@ impl ContractTemplate {
         if asks_only(ctx.field(), held) {
             return Ok(Self { id: summary.id.clone(), summary: Some(summary.clone()), listed: None, detail: None });
         }
-        Self::load(studio(ctx)?, &summary.id).await.map_err(from_upstream)
+        Self::load(pixieset(ctx)?, &summary.id).await.map_err(from_upstream)
     }
 
     pub fn listed(template: Arc<ps::ContractTemplate>) -> Self {
@@ -354,8 +354,8 @@ impl ContractTemplate {
     }
 
     /// By id: the template in full, whatever a list showed of it lately.
-    pub async fn load(studio: &Studio, id: &str) -> Result<Self, crate::upstream::UpstreamError> {
-        let detail = studio.contract_template(id).await?;
+    pub async fn load(pixieset: &Pixieset, id: &str) -> Result<Self, crate::upstream::UpstreamError> {
+        let detail = pixieset.contract_template(id).await?;
         Ok(Self { id: id.to_string(), summary: None, listed: None, detail: Some(detail) })
     }
 
@@ -383,7 +383,7 @@ impl ContractTemplate {
     async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::ContractTemplate>, Error> {
         match &self.detail {
             Some(detail) => Ok(detail.clone()),
-            None => studio(ctx)?.contract_template(&self.id).await.map_err(from_upstream),
+            None => pixieset(ctx)?.contract_template(&self.id).await.map_err(from_upstream),
         }
     }
 

@@ -9,8 +9,8 @@ use async_graphql::{Context, Error, ID, Object, SimpleObject};
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
 use super::super::money::Money;
+use super::super::pixieset;
 use super::super::scalars::Date;
-use super::super::studio;
 use super::client::Client;
 use crate::upstream::pixieset::wire as ps;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
@@ -110,7 +110,7 @@ impl Invoice {
             return Ok(Some(Client::from_summary(ctx, summary).await?));
         }
         let Some(id) = &self.0.client_id else { return Ok(None) };
-        Ok(Some(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?)))
+        Ok(Some(Client::full(pixieset(ctx)?.client(id).await.map_err(from_upstream)?)))
     }
 }
 
@@ -129,7 +129,7 @@ pub async fn invoice_connection(
     mut query: InvoiceQuery,
     args: Args,
 ) -> Result<Connection<Offset, Invoice, ListInfo>, Error> {
-    let studio = studio(ctx)?;
+    let pixieset = pixieset(ctx)?;
     let window = args.window(PAGE)?;
     // The embedded client summary costs nothing extra and spares a fetch per client.
     query.expand_client = selects_in_nodes(ctx, "client");
@@ -137,7 +137,7 @@ pub async fn invoice_connection(
     let slice = slice(window, PAGE, Total::Reported, |page| async move {
         let query =
             InvoiceQuery { paging: Paging { page: Some(page as u32), per_page: Some(PAGE as u32) }, ..query.clone() };
-        let page = studio.invoices(&query).await.map_err(from_upstream)?;
+        let page = pixieset.invoices(&query).await.map_err(from_upstream)?;
         Ok(Page::of(&page.meta, page.data.iter().cloned().map(Arc::new).collect()))
     })
     .await?;

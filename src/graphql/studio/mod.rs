@@ -1,4 +1,4 @@
-//! Pixieset Studio: clients, invoices, contracts and contract templates.
+//! Pixieset Pixieset: clients, invoices, contracts and contract templates.
 
 mod client;
 mod contract;
@@ -15,30 +15,30 @@ pub use invoice::Invoice;
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::error::{bad_input, from_upstream};
-use super::{ids, studio};
+use super::{ids, pixieset};
 use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 
 const PAGE: usize = 100;
 
 pub async fn client_by_id(ctx: &Context<'_>, id: &str) -> Result<Client, Error> {
-    Ok(Client::full(studio(ctx)?.client(id).await.map_err(from_upstream)?))
+    Ok(Client::full(pixieset(ctx)?.client(id).await.map_err(from_upstream)?))
 }
 
 pub async fn invoice_by_id(ctx: &Context<'_>, id: &str) -> Result<Invoice, Error> {
-    Ok(Invoice(studio(ctx)?.invoice(id).await.map_err(from_upstream)?))
+    Ok(Invoice(pixieset(ctx)?.invoice(id).await.map_err(from_upstream)?))
 }
 
 /// A contract in full, checked to exist, whatever a list showed of it lately.
 pub async fn contract_by_id(ctx: &Context<'_>, id: &str) -> Result<Contract, Error> {
-    Ok(Contract::detailed(studio(ctx)?.contract(id).await.map_err(from_upstream)?))
+    Ok(Contract::detailed(pixieset(ctx)?.contract(id).await.map_err(from_upstream)?))
 }
 
 pub async fn contract_template_by_id(ctx: &Context<'_>, id: &str) -> Result<ContractTemplate, Error> {
-    ContractTemplate::load(studio(ctx)?, id).await.map_err(from_upstream)
+    ContractTemplate::load(pixieset(ctx)?, id).await.map_err(from_upstream)
 }
 
 pub async fn contract_templates(ctx: &Context<'_>) -> Result<Vec<ContractTemplate>, Error> {
-    let list = studio(ctx)?.contract_templates().await.map_err(from_upstream)?;
+    let list = pixieset(ctx)?.contract_templates().await.map_err(from_upstream)?;
     if contract::template_list_items_suffice(ctx.field()) {
         Ok(list.data.iter().cloned().map(|t| ContractTemplate::listed(Arc::new(t))).collect())
     } else {
@@ -90,15 +90,15 @@ impl StudioQuery {
             return Err(bad_input("`search` is at most 200 characters"));
         }
         let search_type = if search.is_some() { search_types(&types)? } else { None };
-        let studio = studio(ctx)?;
+        let pixieset = pixieset(ctx)?;
         let (types, search) = (&types, &search);
         let slice = slice(window, PAGE, Total::Reported, |page| async move {
             let paging = Paging { page: Some(page as u32), per_page: Some(PAGE as u32) };
             let page = match search {
-                Some(text) => studio.search_clients(text, search_type, paging).await,
+                Some(text) => pixieset.search_clients(text, search_type, paging).await,
                 None => {
                     let query = ClientQuery { paging, types: types.iter().map(|t| t.wire().to_string()).collect() };
-                    studio.clients(&query).await
+                    pixieset.clients(&query).await
                 }
             }
             .map_err(from_upstream)?;
@@ -157,10 +157,10 @@ impl StudioQuery {
         } else {
             Expand::None
         };
-        let studio = studio(ctx)?;
+        let pixieset = pixieset(ctx)?;
         let slice = slice(window, PAGE, Total::Reported, |page| async move {
             let paging = Paging { page: Some(page as u32), per_page: Some(PAGE as u32) };
-            let page = studio.contracts(paging, expand).await.map_err(from_upstream)?;
+            let page = pixieset.contracts(paging, expand).await.map_err(from_upstream)?;
             Ok(Page::of(&page.meta, page.data.iter().cloned().map(Arc::new).collect()))
         })
         .await?;

@@ -1,0 +1,133 @@
+//! Data access for one request. By-id lookups go through DataLoaders, which
+//! gather every id a level of the query asks for, drop duplicates and fetch
+//! them concurrently: one round trip per level of nesting, not per object.
+//! Everything fetched passes through the shared cache under the caller's
+//! tenant key; objects that arrive inside a list are cached one by one.
+
+mod pixelz;
+mod pixieset;
+
+pub use pixelz::Pixelz;
+pub use pixieset::{INVOICE_PAGE, Pixieset};
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use futures_util::future::{BoxFuture, join_all};
+
+use crate::auth::{Credentials, Unavailable};
+use crate::cache::{Cache, Key, Kind};
+use crate::upstream::{TenantKey, UpstreamError, Upstreams};
+
+pub type Loaded<T> = Result<Arc<T>, UpstreamError>;
+
+/// Shared by every request.
+#[derive(Clone, Debug)]
+pub struct DataSources {
+    pub upstreams: Upstreams,
+    pub cache: Cache,
+    /// Off only to measure what batching saves.
+    pub batching: bool,
+    /// Serve relations from the summaries lists embed; off only to measure what that saves.
+    pub embedded_summaries: bool,
+}
+
+/// What one request reads with: per upstream, a source or the reason there is none.
+pub struct Loaders {
+    pub pixieset: Result<Pixieset, Unavailable>,
+    pub pixelz: Result<Pixelz, Unavailable>,
+    pub embedded_summaries: bool,
+}
+
+impl Loaders {
+    pub fn new(sources: &DataSources, credentials: Credentials) -> Self {
+        Self {
+            pixieset: credentials.pixieset.map(|c| Pixieset::new(sources, c)),
+            pixelz: credentials.pixelz.map(|c| Pixelz::new(sources, c)),
+            embedded_summaries: sources.embedded_summaries,
+        }
+    }
+}
+
+/// A loader of one kind of object by id, over a fetch function.
+pub(super) struct ById<S, V> {
+    /// What it loads, as the batch-size metric names it.
+    pub(super) name: &'static str,
+    pub(super) source: S,
+    pub(super) fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>,
+}
+
+impl<S, V> Loader<String> for ById<S, V>
+where
+    S: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    type Value = Loaded<V>;
+    type Error = Infallible;
+
+    async fn load(&self, ids: &[String]) -> Result<HashMap<String, Loaded<V>>, Infallible> {
+        metrics::histogram!(crate::telemetry::metrics::LOADER_BATCH_SIZE, "loader" => self.name)
+            .record(ids.len() as f64);
+        let loads = ids.iter().map(|id| {
+            let fetch = (self.fetch)(self.source.clone(), id.clone());
+            async move { (id.clone(), fetch.await) }
+        });
+        Ok(join_all(loads).await.into_iter().collect())
+    }
+}
+
+pub(super) fn loader<S, V>(
+    name: &'static str,
+    source: &S,
+    fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>,
+) -> DataLoader<ById<S, V>>
+where
+    S: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    DataLoader::new(ById { name, source: source.clone(), fetch }, crate::request_id::spawn)
+}
+
+pub(super) async fn load<S, V>(batching: bool, loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>
+where
+    S: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    let fetch = loader.loader().fetch;
+    if batching {
+        let Ok(loaded) = loader.load_one(id.to_string()).await;
+        if let Some(loaded) = loaded {
+            return loaded;
+        }
+    }
+    fetch(source.clone(), id.to_string()).await
+}
+
+/// A list through the cache. Its objects are cached one by one, so a later lookup by id
+/// costs nothing, when the list is fetched: doing it on every hit cost more than the hit.
+pub(super) async fn get_or_fetch_list<L, T, Fut>(
+    cache: &Cache,
+    tenant: &TenantKey,
+    key: Key,
+    fetch: impl FnOnce() -> Fut,
+    kind: Kind,
+    id: impl Fn(&T) -> &str,
+) -> Loaded<L>
+where
+    L: AsRef<[T]> + Debug + Send + Sync + 'static,
+    T: Debug + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<L, UpstreamError>>,
+{
+    cache
+        .get_or_fetch(key, || async {
+            let list = fetch().await?;
+            for item in list.as_ref() {
+                cache.insert(Key::new(tenant, kind, id(item)), Arc::new(item.clone())).await;
+            }
+            Ok(list)
+        })
+        .await
+}

@@ -1,0 +1,195 @@
+//! Pixelz, as one request's credentials see it.
+
+use std::fmt::Debug;
+
+use async_graphql::dataloader::DataLoader;
+use chrono::NaiveDate;
+
+use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader};
+use crate::cache::{Cache, Key, Kind};
+use crate::upstream::pixelz::wire as pz;
+use crate::upstream::{PixelzClient, PixelzCredentials, TenantKey, UpstreamError};
+
+#[derive(Clone, Debug)]
+struct PixelzSource {
+    api: PixelzClient,
+    cache: Cache,
+    credentials: PixelzCredentials,
+    tenant: TenantKey,
+}
+
+impl PixelzSource {
+    fn key(&self, kind: Kind, id: impl AsRef<str>) -> Key {
+        Key::new(&self.tenant, kind, id)
+    }
+
+    async fn template(self, id: String) -> Loaded<pz::Template> {
+        let key = self.key(Kind::PixelzTemplate, &id);
+        // Ids are checked before any lookup; a non-number here matches no template.
+        let fetch = || async {
+            let not_found = || UpstreamError::NotFound {
+                endpoint: crate::upstream::pixelz::GET_TEMPLATE,
+                code: None,
+                message: None,
+            };
+            self.api.template(&self.credentials, id.parse().map_err(|_| not_found())?).await
+        };
+        self.cache.get_or_fetch(key, fetch).await
+    }
+
+    async fn image(self, ticket: String) -> Loaded<pz::ImageStatus> {
+        let reference = pz::ImageRef::Ticket(ticket.clone());
+        let fetch = || self.api.image_status(&self.credentials, &reference);
+        self.cache.get_or_fetch(self.key(Kind::PixelzImage, &ticket), fetch).await
+    }
+}
+
+/// Pixelz, as one request's credentials see it.
+pub struct Pixelz {
+    source: PixelzSource,
+    batching: bool,
+    templates: DataLoader<ById<PixelzSource, pz::Template>>,
+    images: DataLoader<ById<PixelzSource, pz::ImageStatus>>,
+}
+
+impl Pixelz {
+    pub(super) fn new(sources: &DataSources, credentials: PixelzCredentials) -> Self {
+        let source = PixelzSource {
+            api: sources.upstreams.pixelz.clone(),
+            cache: sources.cache.clone(),
+            tenant: credentials.tenant(),
+            credentials,
+        };
+        Self {
+            batching: sources.batching,
+            templates: loader("pixelz_template", &source, |s, id| Box::pin(s.template(id))),
+            images: loader("pixelz_image", &source, |s, ticket| Box::pin(s.image(ticket))),
+            source,
+        }
+    }
+
+    pub fn tenant(&self) -> &TenantKey {
+        &self.source.tenant
+    }
+
+    pub async fn template(&self, id: &str) -> Loaded<pz::Template> {
+        load(self.batching, &self.templates, &self.source, id).await
+    }
+
+    pub async fn templates(&self) -> Loaded<Vec<pz::TemplateSummary>> {
+        let s = &self.source;
+        s.cache.get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || s.api.templates(&s.credentials)).await
+    }
+
+    pub async fn image(&self, ticket: &str) -> Loaded<pz::ImageStatus> {
+        load(self.batching, &self.images, &self.source, ticket).await
+    }
+
+    pub async fn image_by_customer_id(&self, customer_image_id: &str) -> Loaded<pz::ImageStatus> {
+        let s = &self.source;
+        let reference = pz::ImageRef::CustomerImageId(customer_image_id.to_string());
+        let key = s.key(Kind::PixelzImage, format!("customer:{customer_image_id}"));
+        s.cache.get_or_fetch(key, || s.api.image_status(&s.credentials, &reference)).await
+    }
+
+    pub async fn images(&self, query: &pz::ImageQuery) -> Loaded<Vec<pz::ImageStatus>> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzImagePage, format!("{query:?}"));
+        get_or_fetch_list(
+            &s.cache,
+            &s.tenant,
+            key,
+            || s.api.images(&s.credentials, query),
+            Kind::PixelzImage,
+            |i| &i.image_ticket,
+        )
+        .await
+    }
+
+    pub async fn image_count(
+        &self,
+        status: Option<i64>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Loaded<i64> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzImageCount, format!("{status:?}&{from:?}&{to:?}"));
+        s.cache.get_or_fetch(key, || s.api.count_images(&s.credentials, status, from, to)).await
+    }
+
+    pub async fn products(&self, page: u32, per_page: u32) -> Loaded<Vec<pz::ProductStatistic>> {
+        let s = &self.source;
+        let key = s.key(Kind::PixelzProductPage, format!("{page}&{per_page}"));
+        s.cache.get_or_fetch(key, || s.api.product_ids(&s.credentials, Some(page), Some(per_page))).await
+    }
+
+    pub async fn account(&self) -> Loaded<pz::Contact> {
+        let s = &self.source;
+        s.cache.get_or_fetch(s.key(Kind::PixelzAccount, ""), || s.api.contact(&s.credentials)).await
+    }
+
+    fn forget(&self, kinds: &[Kind]) {
+        for kind in kinds {
+            self.source.cache.invalidate_kind(&self.source.tenant, *kind);
+        }
+    }
+
+    pub fn credentials(&self) -> &PixelzCredentials {
+        &self.source.credentials
+    }
+
+    /// A new image changes the lists, counts, product statistics and the balance.
+    pub async fn submit_image(
+        &self,
+        image: &pz::ImageSubmission,
+        white_glove: bool,
+    ) -> Result<pz::SubmittedImage, UpstreamError> {
+        let s = &self.source;
+        let submitted = if white_glove {
+            s.api.request_white_glove(&s.credentials, image).await?
+        } else {
+            s.api.submit_image(&s.credentials, image).await?
+        };
+        self.forget(&[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage, Kind::PixelzAccount]);
+        Ok(submitted)
+    }
+
+    pub async fn delete_image(&self, image: &pz::ImageRef) -> Result<(), UpstreamError> {
+        let s = &self.source;
+        s.api.delete_image(&s.credentials, image).await?;
+        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
+        Ok(())
+    }
+
+    pub async fn reject_image(&self, image: &pz::ImageRef, comment: Option<&str>) -> Result<(), UpstreamError> {
+        let s = &self.source;
+        s.api.reject_image(&s.credentials, image, comment).await?;
+        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
+        Ok(())
+    }
+
+    pub async fn create_template(&self, template: &pz::NewTemplate) -> Result<pz::CreatedTemplate, UpstreamError> {
+        let s = &self.source;
+        let created = s.api.create_template(&s.credentials, template).await?;
+        self.forget(&[Kind::PixelzTemplateList]);
+        Ok(created)
+    }
+
+    /// Acts as a developer with the request's own credentials.
+    pub async fn create_contact(&self, contact: &pz::NewContact) -> Result<pz::CreatedContact, UpstreamError> {
+        self.source.api.create_contact(&self.source.credentials, contact).await
+    }
+
+    pub async fn invoices(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        page: u32,
+        return_url: Option<&str>,
+    ) -> Loaded<Vec<pz::Invoice>> {
+        let s = &self.source;
+        // The return URL is in every payment link, so each one is a list of its own.
+        let key = s.key(Kind::PixelzInvoicePage, format!("{from:?}&{to:?}&{page}&{return_url:?}"));
+        s.cache.get_or_fetch(key, || s.api.invoices(&s.credentials, from, to, Some(page), return_url)).await
+    }
+}
