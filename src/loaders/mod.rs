@@ -2,7 +2,9 @@
 //! gather every id a level of the query asks for, drop duplicates and fetch
 //! them concurrently: one round trip per level of nesting, not per object.
 //! Everything fetched passes through the shared cache under the caller's
-//! tenant key; objects that arrive inside a list are cached one by one.
+//! tenant key. A list's items are cached one by one only where an item is the
+//! whole record (clients, images, invoices as listed); a contract or template by
+//! id is always read whole, since its list item may disagree with it.
 
 mod pixelz;
 mod pixieset;
