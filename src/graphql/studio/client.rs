@@ -13,7 +13,7 @@ use super::super::pixieset;
 use super::super::scalars::Date;
 use super::super::selection::asks_only;
 use super::contract::Contract;
-use super::invoice::{Invoice, invoice_connection};
+use super::invoice::{Invoice, cents, invoice_connection};
 use crate::upstream::pixieset::wire as ps;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
 
@@ -319,7 +319,7 @@ impl Document {
 
     /// For invoices.
     async fn amount(&self) -> Option<super::super::money::Money> {
-        self.0.amount.map(|cents| super::super::money::Money(crate::money::Money::from_minor_units(cents, "USD")))
+        self.0.amount.map(|amount| cents(amount, None))
     }
 
     async fn created_at(&self) -> Option<DateTime> {
@@ -356,7 +356,7 @@ impl GiftCardActivity {
     }
 
     async fn amount(&self) -> Option<super::super::money::Money> {
-        self.0.amount.map(|cents| super::super::money::Money(crate::money::Money::from_minor_units(cents, "USD")))
+        self.0.amount.map(|amount| cents(amount, None))
     }
 
     async fn created_at(&self) -> Option<DateTime> {

@@ -16,16 +16,20 @@ use crate::upstream::pixieset::wire as ps;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
 
 pub const PAGE: usize = crate::loaders::INVOICE_PAGE as usize;
-/// Pixieset writes cents without naming the currency on some answers.
+/// The documents write cents and never a currency; the quick start counts them as dollars.
 const DEFAULT_CURRENCY: &str = "USD";
+
+/// Pixieset's cents, in the currency named where an answer names one.
+pub fn cents(cents: i64, currency: Option<&str>) -> Money {
+    Money(crate::money::Money::from_minor_units(cents, currency.unwrap_or(DEFAULT_CURRENCY)))
+}
 
 /// An invoice to a client.
 pub struct Invoice(pub Arc<ps::Invoice>);
 
 impl Invoice {
-    fn money(&self, cents: Option<i64>) -> Option<Money> {
-        let currency = self.0.currency.as_deref().unwrap_or(DEFAULT_CURRENCY);
-        cents.map(|c| Money(crate::money::Money::from_minor_units(c, currency)))
+    fn money(&self, amount: Option<i64>) -> Option<Money> {
+        amount.map(|c| cents(c, self.0.currency.as_deref()))
     }
 }
 
@@ -89,8 +93,7 @@ impl Invoice {
     }
 
     async fn line_items(&self) -> Vec<LineItem> {
-        let currency = self.0.currency.as_deref().unwrap_or(DEFAULT_CURRENCY);
-        let money = |cents| Money(crate::money::Money::from_minor_units(cents, currency));
+        let money = |amount| cents(amount, self.0.currency.as_deref());
         self.0
             .line_items
             .iter()
