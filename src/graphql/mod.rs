@@ -11,9 +11,9 @@ mod mutation;
 mod node;
 mod observe;
 mod pixelz;
+mod pixieset;
 mod scalars;
 mod selection;
-mod studio;
 mod subscription;
 
 use async_graphql::{Context, Error, MergedObject, Schema};
@@ -22,7 +22,7 @@ use crate::loaders::{DataSources, Loaders, Pixelz, Pixieset};
 use crate::upstream::Api;
 
 #[derive(Default, MergedObject)]
-pub struct Query(node::NodeQuery, studio::StudioQuery, pixelz::PixelzQuery);
+pub struct Query(node::NodeQuery, pixieset::PixiesetQuery, pixelz::PixelzQuery);
 
 pub use ids::is_ticket;
 pub use mutation::{IdempotencyHeader, Mutation, WebhookUrl};

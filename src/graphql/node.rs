@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use super::error::bad_input;
 use super::ids::{self, NodeId};
 use super::pixelz::{self, PixelzImage, PixelzInvoice, PixelzProduct, PixelzTemplate};
-use super::studio::{self, Client, Contract, ContractTemplate, Invoice};
+use super::pixieset::{self, Client, Contract, ContractTemplate, Invoice};
 
 /// At most this many ids in one `nodes` call.
 const MAX_NODES: usize = 100;
@@ -36,10 +36,10 @@ pub enum Template {
 
 async fn resolve(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>, Error> {
     Ok(Some(match id {
-        NodeId::Client(id) => Node::Client(studio::client_by_id(ctx, &id).await?),
-        NodeId::Invoice(id) => Node::Invoice(studio::invoice_by_id(ctx, &id).await?),
-        NodeId::Contract(id) => Node::Contract(studio::contract_by_id(ctx, &id).await?),
-        NodeId::ContractTemplate(id) => Node::ContractTemplate(studio::contract_template_by_id(ctx, &id).await?),
+        NodeId::Client(id) => Node::Client(pixieset::client_by_id(ctx, &id).await?),
+        NodeId::Invoice(id) => Node::Invoice(pixieset::invoice_by_id(ctx, &id).await?),
+        NodeId::Contract(id) => Node::Contract(pixieset::contract_by_id(ctx, &id).await?),
+        NodeId::ContractTemplate(id) => Node::ContractTemplate(pixieset::contract_template_by_id(ctx, &id).await?),
         NodeId::PixelzTemplate(number) => Node::PixelzTemplate(pixelz::template_by_number(ctx, &number).await?),
         NodeId::PixelzImage(ticket) => Node::PixelzImage(pixelz::image_by_ticket(ctx, &ticket).await?),
         NodeId::PixelzProduct(product) => match pixelz::product_by_id(ctx, &product).await? {
@@ -88,7 +88,7 @@ impl NodeQuery {
     /// Both kinds of template in one list. If one upstream fails, the other's
     /// templates still come, with the failure beside them.
     async fn templates(&self, ctx: &Context<'_>) -> Vec<Template> {
-        let (contract, pixelz) = tokio::join!(studio::contract_templates(ctx), pixelz::templates(ctx));
+        let (contract, pixelz) = tokio::join!(pixieset::contract_templates(ctx), pixelz::templates(ctx));
         let mut templates = Vec::new();
         for side in [
             contract.map(|t| t.into_iter().map(Template::from).collect::<Vec<_>>()),

@@ -4,7 +4,7 @@
 //! details, Pixelz's error codes) become user errors too.
 
 mod pixelz;
-mod studio;
+mod pixieset;
 pub(super) mod validate;
 
 use async_graphql::{ComplexObject, Context, Enum, Error, MergedObject, SimpleObject};
@@ -13,7 +13,7 @@ use super::scalars::PathSegment;
 use crate::upstream::UpstreamError;
 
 #[derive(Default, MergedObject)]
-pub struct Mutation(studio::StudioMutation, pixelz::PixelzMutation);
+pub struct Mutation(pixieset::PixiesetMutation, pixelz::PixelzMutation);
 
 /// What kind of mistake a user error reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]

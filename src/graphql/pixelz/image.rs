@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Error, ID, Object};
 
-use super::super::studio::{Client, client_by_id};
+use super::super::pixieset::{Client, client_by_id};
 use super::super::{ids, pixelz};
 use super::template::PixelzTemplate;
 use crate::events::Hub;

@@ -57,10 +57,10 @@ fn search_types(types: &[ClientType]) -> Result<Option<&'static str>, Error> {
 }
 
 #[derive(Default)]
-pub struct StudioQuery;
+pub struct PixiesetQuery;
 
 #[Object]
-impl StudioQuery {
+impl PixiesetQuery {
     /// One client by id.
     async fn client(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Client>, Error> {
         let id = ids::pixieset(&id, ids::CLIENT, "client")?;

@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, Error, ID, InputObject, Object, SimpleObject};
 
+use super::super::pixieset::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
 use super::super::scalars::Date;
-use super::super::studio::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
 use super::super::{ids, pixieset};
 use super::validate::Check;
 use super::{UserError, UserErrorCode, idempotency_key, refusal};
@@ -189,10 +189,10 @@ fn client_input(check: &mut Check, f: ClientFields) -> ps::ClientInput {
 }
 
 #[derive(Default)]
-pub struct StudioMutation;
+pub struct PixiesetMutation;
 
 #[Object]
-impl StudioMutation {
+impl PixiesetMutation {
     /// Adds a client, lead or other contact.
     async fn create_client(&self, ctx: &Context<'_>, input: CreateClientInput) -> Result<ClientPayload, Error> {
         let cmi = input.client_mutation_id.clone();
