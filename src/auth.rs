@@ -6,15 +6,30 @@
 //! configured, using the defaults takes one of them. The sandbox's defaults
 //! open nothing real and need no token.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use subtle::ConstantTimeEq;
 
 use crate::secret::Secret;
-use crate::upstream::{PixelzCredentials, PixiesetCredentials, TenantKey};
+use crate::upstream::{PixelzCredentials, PixiesetCredentials};
 
-pub const PIXIESET_COOKIE_HEADER: &str = "x-pixieset-cookie";
-pub const PIXELZ_EMAIL_HEADER: &str = "x-pixelz-email";
-pub const PIXELZ_API_KEY_HEADER: &str = "x-pixelz-api-key";
+/// The headers a caller's credentials travel in, spelled as DESIGN.md's contract and
+/// `Vary` spell them; reading a header ignores case.
+pub const PIXIESET_COOKIE_HEADER: &str = "X-Pixieset-Cookie";
+pub const PIXELZ_EMAIL_HEADER: &str = "X-Pixelz-Email";
+pub const PIXELZ_API_KEY_HEADER: &str = "X-Pixelz-Api-Key";
+pub const CREDENTIAL_HEADERS: [&str; 3] = [PIXIESET_COOKIE_HEADER, PIXELZ_EMAIL_HEADER, PIXELZ_API_KEY_HEADER];
+
+/// The same credentials in a WebSocket `connection_init` payload (browsers cannot set
+/// WebSocket headers), and the access token as `Bearer …`.
+pub const INIT_PIXIESET_COOKIE: &str = "pixiesetCookie";
+pub const INIT_PIXELZ_EMAIL: &str = "pixelzEmail";
+pub const INIT_PIXELZ_API_KEY: &str = "pixelzApiKey";
+pub const INIT_AUTHORIZATION: &str = "authorization";
+
+/// The credential headers as `HeaderName`s, for CORS.
+pub fn credential_header_names() -> impl Iterator<Item = HeaderName> {
+    CREDENTIAL_HEADERS.into_iter().filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+}
 
 /// Why a request has no credentials for an upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,10 +46,11 @@ impl Unavailable {
     pub fn explain(self, api: &str) -> String {
         match self {
             Self::NotSent => format!(
-                "no {api} credentials: send them with the request (see the X-Pixieset-Cookie, X-Pixelz-Email and X-Pixelz-Api-Key headers)"
+                "no {api} credentials: send them with the request (see the {PIXIESET_COOKIE_HEADER}, \
+                 {PIXELZ_EMAIL_HEADER} and {PIXELZ_API_KEY_HEADER} headers)"
             ),
             Self::Incomplete => {
-                format!("incomplete {api} credentials: X-Pixelz-Email and X-Pixelz-Api-Key go together")
+                format!("incomplete {api} credentials: {PIXELZ_EMAIL_HEADER} and {PIXELZ_API_KEY_HEADER} go together")
             }
             Self::TokenRequired => {
                 format!("the default {api} credentials need a valid access token (Authorization: Bearer …)")
@@ -48,26 +64,6 @@ impl Unavailable {
 pub struct Credentials {
     pub pixieset: Result<PixiesetCredentials, Unavailable>,
     pub pixelz: Result<PixelzCredentials, Unavailable>,
-}
-
-impl Credentials {
-    /// Whom the request acts for; None when it can act for nobody.
-    pub fn tenant(&self) -> Option<TenantKey> {
-        match (&self.pixieset, &self.pixelz) {
-            (Ok(pixieset), Ok(pixelz)) => Some(pixieset.tenant().joined(&pixelz.tenant())),
-            (Ok(pixieset), Err(_)) => Some(pixieset.tenant()),
-            (Err(_), Ok(pixelz)) => Some(pixelz.tenant()),
-            (Err(_), Err(_)) => None,
-        }
-    }
-
-    /// Whom the request acts as with each upstream, or why it cannot: two requests
-    /// with the same identity see the same data and the same refusals. A hash, never a secret.
-    pub fn identity(&self) -> String {
-        let pixieset = self.pixieset.as_ref().map(|c| c.tenant().to_string());
-        let pixelz = self.pixelz.as_ref().map(|c| c.tenant().to_string());
-        format!("{pixieset:?}/{pixelz:?}")
-    }
 }
 
 /// What the caller sent, before defaults and tokens are considered.
@@ -107,15 +103,14 @@ impl Supplied {
 }
 
 impl Supplied {
-    /// From a WebSocket `connection_init` payload: `pixiesetCookie`, `pixelzEmail`,
-    /// `pixelzApiKey`, and `authorization` (`Bearer …`) for an access token.
+    /// From a WebSocket `connection_init` payload (the `INIT_*` keys).
     /// What the payload lacks, the upgrade request's headers may give.
     pub fn from_init_payload(payload: &serde_json::Value, headers: &HeaderMap) -> Self {
         let text = |key: &str| {
             payload.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
         };
         let from_headers = Self::from_headers(headers);
-        let bearer = text("authorization")
+        let bearer = text(INIT_AUTHORIZATION)
             .and_then(|v| {
                 v.split_once(' ')
                     .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -123,9 +118,9 @@ impl Supplied {
             })
             .or(from_headers.bearer);
         Self {
-            pixieset_cookie: text("pixiesetCookie").map(Secret::new).or(from_headers.pixieset_cookie),
-            pixelz_email: text("pixelzEmail").or(from_headers.pixelz_email),
-            pixelz_api_key: text("pixelzApiKey").map(Secret::new).or(from_headers.pixelz_api_key),
+            pixieset_cookie: text(INIT_PIXIESET_COOKIE).map(Secret::new).or(from_headers.pixieset_cookie),
+            pixelz_email: text(INIT_PIXELZ_EMAIL).or(from_headers.pixelz_email),
+            pixelz_api_key: text(INIT_PIXELZ_API_KEY).map(Secret::new).or(from_headers.pixelz_api_key),
             bearer,
         }
     }
@@ -235,8 +230,9 @@ mod tests {
     fn headers_are_read() {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Bearer  tok ".parse().unwrap());
-        headers.insert(PIXELZ_EMAIL_HEADER, "a@b.test".parse().unwrap());
-        headers.insert(PIXELZ_API_KEY_HEADER, "k".parse().unwrap());
+        let mut names = credential_header_names().skip(1);
+        headers.insert(names.next().unwrap(), "a@b.test".parse().unwrap());
+        headers.insert(names.next().unwrap(), "k".parse().unwrap());
         let supplied = Supplied::from_headers(&headers);
         assert_eq!(supplied.bearer.unwrap().expose(), "tok");
         assert_eq!(supplied.pixelz_email.as_deref(), Some("a@b.test"));

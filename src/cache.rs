@@ -297,7 +297,7 @@ mod tests {
     use crate::upstream::{Endpoint, PixiesetCredentials, Verb};
 
     fn tenant(cookie: &str) -> TenantKey {
-        PixiesetCredentials::new(Secret::new(cookie)).tenant()
+        PixiesetCredentials::new(Secret::new(cookie)).tenant().clone()
     }
 
     #[tokio::test]

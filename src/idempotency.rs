@@ -72,7 +72,7 @@ mod tests {
     use crate::upstream::PixiesetCredentials;
 
     fn tenant(cookie: &str) -> TenantKey {
-        PixiesetCredentials::new(Secret::new(cookie)).tenant()
+        PixiesetCredentials::new(Secret::new(cookie)).tenant().clone()
     }
 
     #[tokio::test]

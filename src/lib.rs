@@ -19,6 +19,7 @@ pub mod request_id;
 pub mod sandbox;
 pub mod secret;
 pub mod server;
+pub mod session;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

@@ -51,7 +51,7 @@ impl Poller {
     async fn publish(&self, credentials: &PixelzCredentials, image: crate::upstream::pixelz::wire::ImageStatus) {
         let image = Arc::new(image);
         // Queries after an event see the same state as the event.
-        let key = Key::new(&credentials.tenant(), Kind::PixelzImage, image.image_ticket.to_ascii_lowercase());
+        let key = Key::new(credentials.tenant(), Kind::PixelzImage, image.image_ticket.to_ascii_lowercase());
         self.cache.insert(key, image.clone()).await;
         self.hub.publish(image);
     }

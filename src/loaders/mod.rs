@@ -20,8 +20,9 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use futures_util::future::{BoxFuture, join_all};
 
-use crate::auth::{Credentials, Unavailable};
+use crate::auth::Unavailable;
 use crate::cache::{Cache, Key, Kind};
+use crate::session::Session;
 use crate::upstream::{TenantKey, UpstreamError, Upstreams};
 
 pub type Loaded<T> = Result<Arc<T>, UpstreamError>;
@@ -45,10 +46,12 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(sources: &DataSources, credentials: Credentials) -> Self {
+    /// The one way a session becomes data sources, over HTTP, SSE or a WebSocket.
+    pub fn new(sources: &DataSources, session: &Session) -> Self {
+        let credentials = session.credentials();
         Self {
-            pixieset: credentials.pixieset.map(|c| Pixieset::new(sources, c)),
-            pixelz: credentials.pixelz.map(|c| Pixelz::new(sources, c)),
+            pixieset: credentials.pixieset.clone().map(|c| Pixieset::new(sources, c)),
+            pixelz: credentials.pixelz.clone().map(|c| Pixelz::new(sources, c)),
             embedded_summaries: sources.embedded_summaries,
         }
     }

@@ -57,7 +57,7 @@ impl Pixelz {
         let source = PixelzSource {
             api: sources.upstreams.pixelz.clone(),
             cache: sources.cache.clone(),
-            tenant: credentials.tenant(),
+            tenant: credentials.tenant().clone(),
             credentials,
         };
         Self {

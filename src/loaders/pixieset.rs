@@ -111,7 +111,7 @@ impl Pixieset {
         let source = PixiesetSource {
             api: sources.upstreams.pixieset.clone(),
             cache: sources.cache.clone(),
-            tenant: credentials.tenant(),
+            tenant: credentials.tenant().clone(),
             credentials,
         };
         Self {

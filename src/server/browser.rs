@@ -55,12 +55,13 @@ const DEFAULT_QUERY: &str = r#"# pixgate: Pixieset Studio and Pixelz behind one 
 /// on the sandbox (they open nothing real), and an empty pane otherwise.
 pub fn graphiql(on_sandbox: bool) -> Html<String> {
     let headers = on_sandbox.then(|| {
-        serde_json::to_string_pretty(&serde_json::json!({
-            "X-Pixieset-Cookie": sandbox::PIXIESET_COOKIE,
-            "X-Pixelz-Email": sandbox::PIXELZ_CONTACT_EMAIL,
-            "X-Pixelz-Api-Key": sandbox::PIXELZ_API_KEY,
-        }))
-        .unwrap_or_default()
+        let values = [sandbox::PIXIESET_COOKIE, sandbox::PIXELZ_CONTACT_EMAIL, sandbox::PIXELZ_API_KEY];
+        let pane: serde_json::Map<_, _> = crate::auth::CREDENTIAL_HEADERS
+            .iter()
+            .zip(values)
+            .map(|(name, value)| (name.to_string(), value.into()))
+            .collect();
+        serde_json::to_string_pretty(&pane).unwrap_or_default()
     });
     let settings = serde_json::json!({
         "endpoint": "/graphql",

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use super::AppState;
 use super::media::{self, Media};
-use crate::auth::{Credentials, Supplied};
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
+use crate::session::Session;
 
 /// The `Idempotency-Key` header; None inside when absent, None outside when unusable.
 fn idempotency_header(headers: &HeaderMap) -> Option<IdempotencyHeader> {
@@ -49,8 +49,8 @@ fn unreadable(rejection: GraphQLRejection) -> Response {
 
 pub async fn post(
     State(state): State<AppState>,
+    Extension(session): Extension<Session>,
     headers: HeaderMap,
-    resolved: Option<Extension<Credentials>>,
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> Response {
     if !is_json(&headers) {
@@ -76,7 +76,7 @@ pub async fn post(
         );
         return refusal(StatusCode::BAD_REQUEST, &message, "TOO_MANY_OPERATIONS");
     }
-    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(&state, &headers, resolved)));
+    let loaders = Arc::new(Loaders::new(&state.sources, &session));
     let response = match request.into_inner() {
         BatchRequest::Single(request) => {
             BatchResponse::Single(execute(&state, request, &loaders, Some(&idempotency)).await)
@@ -184,31 +184,26 @@ fn get_request(raw: &str) -> Result<async_graphql::Request, String> {
 
 pub async fn get(
     State(state): State<AppState>,
+    Extension(session): Extension<Session>,
     headers: HeaderMap,
-    resolved: Option<Extension<Credentials>>,
     RawQuery(query): RawQuery,
 ) -> Response {
     // A browser opening a link with a query gets GraphiQL with that query in its editor.
     let (mut response, cacheable) = if wants_html(&headers) && state.limits.graphiql {
         (super::browser::graphiql(state.access.defaults_are_sandbox).into_response(), false)
     } else {
-        answer_get(&state, &headers, resolved, query.unwrap_or_default()).await
+        answer_get(&state, &session, &headers, query.unwrap_or_default()).await
     };
     // Every GET answer says whether a shared cache may keep it, and on what it depends:
     // a CDN must not hand one caller's answer, or its refusal, to another.
     let cache_control = if cacheable { SHARED_CACHE_CONTROL } else { "private, no-store" };
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache_control));
-    response.headers_mut().insert(header::VARY, header::HeaderValue::from_static(GET_VARIES_ON));
+    response.headers_mut().insert(header::VARY, GET_VARIES_ON.clone());
     response
 }
 
 /// The answer to a GET that is not a browser's page, and whether anyone would get the same.
-async fn answer_get(
-    state: &AppState,
-    headers: &HeaderMap,
-    resolved: Option<Extension<Credentials>>,
-    query: String,
-) -> (Response, bool) {
+async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, query: String) -> (Response, bool) {
     let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     if !has_operation && wants_html(headers) {
         return (refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND"), false);
@@ -229,16 +224,18 @@ async fn answer_get(
     if runs_mutation(&request) {
         return (refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST"), false);
     }
-    let anonymous = Supplied::from_headers(headers).is_anonymous();
-    let loaders = Arc::new(Loaders::new(&state.sources, super::caller(state, headers, resolved)));
+    let loaders = Arc::new(Loaders::new(&state.sources, session));
     let answer = execute(state, request, &loaders, None).await;
     // A shared cache may keep what anyone would get: answers without credentials
     // or tokens, and without errors. Anything a caller's credentials opened stays private.
-    let cacheable = anonymous && answer.is_ok();
+    let cacheable = session.is_anonymous() && answer.is_ok();
     (media::answer(BatchResponse::Single(answer), media), cacheable)
 }
 
 /// Short: cached answers may trail a write by this long.
 const SHARED_CACHE_CONTROL: &str = "public, max-age=10";
 /// The media type and GraphiQL depend on `Accept`; what an answer holds, on the credentials.
-const GET_VARIES_ON: &str = "Accept, Authorization, X-Pixieset-Cookie, X-Pixelz-Email, X-Pixelz-Api-Key";
+static GET_VARIES_ON: std::sync::LazyLock<header::HeaderValue> = std::sync::LazyLock::new(|| {
+    let names = ["Accept", "Authorization"].into_iter().chain(crate::auth::CREDENTIAL_HEADERS);
+    header::HeaderValue::from_str(&names.collect::<Vec<_>>().join(", ")).expect("header names are visible ASCII")
+});

@@ -8,24 +8,26 @@ pub mod rate_limit;
 pub(crate) mod subscriptions;
 pub(crate) mod webhook;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse as _;
 use axum::routing::get;
-use axum::{Extension, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{AccessPolicy, Credentials};
+use crate::auth::{AccessPolicy, Supplied};
 use crate::config::Cors;
 use crate::events::Hub;
 use crate::graphql::PixgateSchema;
 use crate::graphql::limits::Limits;
 use crate::loaders::DataSources;
 use crate::request_id::{self, RequestId};
+use crate::session::Session;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -58,7 +60,8 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql/sse", axum::routing::post(subscriptions::sse))
         .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
         .layer(axum::middleware::map_response_with_state(state.max_body_bytes, graphql::typed_payload_too_large))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), resolve_session));
     // GraphiQL's bundle is megabytes as published: gzip makes it a fraction of that.
     let browser = Router::new()
         .route("/assets/{*name}", get(browser::asset))
@@ -80,13 +83,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The credentials a request acts with: as the rate-limit middleware resolved them,
-/// or resolved here from its headers on a route without that middleware.
-fn caller(state: &AppState, headers: &axum::http::HeaderMap, resolved: Option<Extension<Credentials>>) -> Credentials {
-    match resolved {
-        Some(Extension(credentials)) => credentials,
-        None => state.access.resolve(crate::auth::Supplied::from_headers(headers)),
-    }
+/// Resolves who the request is, once, for the rate limits and the handler after them.
+async fn resolve_session(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let client = state.rate_limits.client_ip(peer.ip(), request.headers());
+    let session = Session::resolve(&state.access, Supplied::from_headers(request.headers()), client);
+    request.extensions_mut().insert(session);
+    next.run(request).await
 }
 
 /// Every log line of a request names its id; the query string stays out (variables may be personal).
@@ -118,15 +125,17 @@ fn cors_layer(cors: &Cors) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            HeaderName::from_static("x-pixieset-cookie"),
-            HeaderName::from_static("x-pixelz-email"),
-            HeaderName::from_static("x-pixelz-api-key"),
-            HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static(request_id::HEADER),
-        ])
+        .allow_headers(
+            [
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static(request_id::HEADER),
+            ]
+            .into_iter()
+            .chain(crate::auth::credential_header_names())
+            .collect::<Vec<_>>(),
+        )
         .expose_headers([HeaderName::from_static(request_id::HEADER), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
 }

@@ -9,7 +9,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::Extension;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
 
 use super::AppState;
-use crate::auth::Supplied;
+use crate::session::Session;
 use crate::upstream::TenantKey;
 
 /// Requests per second and the burst above it; a rate of 0 switches the bucket off.
@@ -120,14 +121,14 @@ impl RateLimits {
         client
     }
 
-    /// Takes one token from each bucket the caller draws on; on refusal, how long to wait.
-    pub fn check(&self, ip: IpAddr, tenant: Option<&TenantKey>) -> Result<(), Duration> {
+    /// Takes one token from each bucket the session draws on; on refusal, how long to wait.
+    pub fn check(&self, session: &Session) -> Result<(), Duration> {
         if let Some(limiter) = &self.per_ip
-            && let Err(not_until) = limiter.check_key(&ip)
+            && let Err(not_until) = limiter.check_key(&session.client())
         {
             return Err(not_until.wait_time_from(self.clock.now()));
         }
-        if let (Some(limiter), Some(tenant)) = (&self.per_tenant, tenant)
+        if let (Some(limiter), Some(tenant)) = (&self.per_tenant, session.tenant())
             && let Err(not_until) = limiter.check_key(tenant)
         {
             return Err(not_until.wait_time_from(self.clock.now()));
@@ -165,22 +166,15 @@ fn refused(wait: Duration) -> Response {
     response
 }
 
-/// The middleware on the GraphQL routes. The tenant is whoever the request's
-/// credentials (or the defaults they fall back to) act for.
+/// The middleware on the GraphQL routes, inside the one that resolves the session.
 pub async fn enforce(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
+    Extension(session): Extension<Session>,
+    request: Request,
     next: Next,
 ) -> Response {
-    let credentials = state.access.resolve(Supplied::from_headers(request.headers()));
-    let client = state.rate_limits.client_ip(peer.ip(), request.headers());
-    match state.rate_limits.check(client, credentials.tenant().as_ref()) {
-        Ok(()) => {
-            // Resolved once: the handler acts with these (see `super::caller`).
-            request.extensions_mut().insert(credentials);
-            next.run(request).await
-        }
+    match state.rate_limits.check(&session) {
+        Ok(()) => next.run(request).await,
         Err(wait) => refused(wait),
     }
 }

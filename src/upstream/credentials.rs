@@ -1,5 +1,7 @@
 //! Upstream credentials, and the tenant key derived from them.
 
+#[cfg(test)]
+use std::cell::Cell;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
@@ -10,8 +12,16 @@ use crate::secret::Secret;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantKey(String);
 
+#[cfg(test)]
+thread_local! {
+    /// How many tenant keys this thread has hashed: a session's tests count them.
+    pub(crate) static DERIVED: Cell<usize> = const { Cell::new(0) };
+}
+
 impl TenantKey {
     fn derive(parts: &[&str]) -> Self {
+        #[cfg(test)]
+        DERIVED.with(|derived| derived.set(derived.get() + 1));
         let mut hasher = Sha256::new();
         for part in parts {
             hasher.update(part.as_bytes());
@@ -38,37 +48,44 @@ impl fmt::Display for TenantKey {
     }
 }
 
-/// A Pixieset session, sent upstream as the `Cookie` header.
+/// A Pixieset session, sent upstream as the `Cookie` header. Its tenant key is
+/// hashed when it is made: everything after reads the stored key.
 #[derive(Clone, Debug)]
 pub struct PixiesetCredentials {
     cookie: Secret,
+    tenant: TenantKey,
 }
 
 impl PixiesetCredentials {
     pub fn new(cookie: Secret) -> Self {
-        Self { cookie }
+        let tenant = TenantKey::derive(&["pixieset", cookie.expose()]);
+        Self { cookie, tenant }
     }
 
     pub fn cookie(&self) -> &Secret {
         &self.cookie
     }
 
-    pub fn tenant(&self) -> TenantKey {
-        TenantKey::derive(&["pixieset", self.cookie.expose()])
+    pub fn tenant(&self) -> &TenantKey {
+        &self.tenant
     }
 }
 
 /// A Pixelz contact, and optionally the developer key of the partner acting for it.
+/// The tenant key is the contact's alone, hashed when the credentials are made.
 #[derive(Clone, Debug)]
 pub struct PixelzCredentials {
     contact_email: String,
     api_key: Secret,
     developer_key: Option<Secret>,
+    tenant: TenantKey,
 }
 
 impl PixelzCredentials {
     pub fn new(contact_email: impl Into<String>, api_key: Secret) -> Self {
-        Self { contact_email: contact_email.into(), api_key, developer_key: None }
+        let contact_email = contact_email.into();
+        let tenant = TenantKey::derive(&["pixelz", &contact_email.to_ascii_lowercase(), api_key.expose()]);
+        Self { contact_email, api_key, developer_key: None, tenant }
     }
 
     pub fn with_developer_key(mut self, key: Secret) -> Self {
@@ -88,8 +105,8 @@ impl PixelzCredentials {
         self.developer_key.as_ref()
     }
 
-    pub fn tenant(&self) -> TenantKey {
-        TenantKey::derive(&["pixelz", &self.contact_email.to_ascii_lowercase(), self.api_key.expose()])
+    pub fn tenant(&self) -> &TenantKey {
+        &self.tenant
     }
 }
 

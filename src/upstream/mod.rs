@@ -13,6 +13,8 @@ mod transport;
 
 use reqwest::Url;
 
+#[cfg(test)]
+pub(crate) use credentials::DERIVED;
 pub use credentials::{PixelzCredentials, PixiesetCredentials, TenantKey};
 pub use error::{Api, Endpoint, Refusal, UpstreamError, Verb};
 pub use pixelz::PixelzClient;

@@ -426,8 +426,8 @@ async fn tenants_share_a_cache_but_never_an_entry() {
 
     let cache = gateway.cache();
     cache.run_pending_tasks().await;
-    let tenant_a = PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE)).tenant();
-    let tenant_b = PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_OTHER_COOKIE)).tenant();
+    let tenant_a = PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE)).tenant().clone();
+    let tenant_b = PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_OTHER_COOKIE)).tenant().clone();
     let keys_a = format!("{:?}", cache.keys_of(&tenant_a));
     let keys_b = format!("{:?}", cache.keys_of(&tenant_b));
     assert!(a_ids.iter().all(|id| keys_a.contains(id.as_str())), "A's clients are cached for A");

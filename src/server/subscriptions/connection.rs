@@ -14,9 +14,9 @@ use futures_util::{SinkExt, StreamExt};
 use super::protocol::{ClientMessage, OperationPayload, Protocol, close};
 use super::shared::{Body, Caller, Executions, Outbox, Started};
 use crate::auth::{AccessPolicy, Supplied};
-use crate::loaders::{DataSources, Loaders};
+use crate::loaders::DataSources;
 use crate::server::rate_limit::{self, RateLimits};
-use crate::upstream::TenantKey;
+use crate::session::Session;
 
 /// `graphql-transport-ws` closes a connection that stays silent this long after opening.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,9 +35,9 @@ pub struct Services {
 }
 
 /// Whom a connection acts for, from its `connection_init` on.
-struct Session {
+struct Initialised {
+    session: Session,
     caller: Caller,
-    tenant: Option<TenantKey>,
 }
 
 /// How a conversation ended.
@@ -108,17 +108,17 @@ impl Connection {
         // step would take its lock once per delivered event.
         let stopped = stopped(&mut stopping);
         tokio::pin!(stopped);
-        let session = tokio::select! {
-            session = self.handshake() => session,
+        let initialised = tokio::select! {
+            initialised = self.handshake() => initialised,
             () = &mut stopped => return stopping_now(),
         };
-        let session = match session {
-            Ok(session) => session,
+        let initialised = match initialised {
+            Ok(initialised) => initialised,
             Err(ending) => return ending,
         };
         let ending = loop {
             let step = tokio::select! {
-                message = self.socket.next() => self.receive(message, &session).await,
+                message = self.socket.next() => self.receive(message, &initialised).await,
                 () = self.outbox.ready() => self.flush().await,
                 () = &mut stopped => Err(stopping_now()),
             };
@@ -132,7 +132,7 @@ impl Connection {
     }
 
     /// Waits for `connection_init`, answering pings meanwhile.
-    async fn handshake(&mut self) -> Result<Session, Ending> {
+    async fn handshake(&mut self) -> Result<Initialised, Ending> {
         let deadline = tokio::time::Instant::now() + INIT_TIMEOUT;
         loop {
             let Ok(message) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
@@ -143,11 +143,10 @@ impl Connection {
                 Some(ClientMessage::ConnectionInit { payload }) => {
                     let payload = payload.unwrap_or_default();
                     let supplied = Supplied::from_init_payload(&payload, &self.headers);
-                    let credentials = self.services.access.resolve(supplied);
-                    let (identity, tenant) = (credentials.identity(), credentials.tenant());
-                    let loaders = Arc::new(Loaders::new(&self.services.sources, credentials));
+                    let session = Session::resolve(&self.services.access, supplied, self.client);
+                    let caller = Caller::new(&self.services.sources, &session);
                     self.send(Protocol::ACK.to_string()).await?;
-                    return Ok(Session { caller: Caller { loaders, identity }, tenant });
+                    return Ok(Initialised { session, caller });
                 }
                 Some(ClientMessage::Ping {}) => self.send(Protocol::PONG.to_string()).await?,
                 Some(ClientMessage::Pong {}) => {}
@@ -178,7 +177,7 @@ impl Connection {
     async fn receive(
         &mut self,
         message: Option<Result<Message, axum::Error>>,
-        session: &Session,
+        initialised: &Initialised,
     ) -> Result<(), Ending> {
         match self.read(message)? {
             None | Some(ClientMessage::Pong {}) => Ok(()),
@@ -187,7 +186,7 @@ impl Connection {
                 Err(Ending::close(close::TOO_MANY_INITS, "Too many initialisation requests"))
             }
             Some(ClientMessage::ConnectionTerminate) => Err(Ending::Gone),
-            Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, session).await,
+            Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, initialised).await,
             Some(ClientMessage::Complete { id }) => {
                 if let Some(serial) = self.serial_of(&id) {
                     self.operations.remove(&serial);
@@ -201,7 +200,7 @@ impl Connection {
         }
     }
 
-    async fn start(&mut self, id: String, payload: OperationPayload, session: &Session) -> Result<(), Ending> {
+    async fn start(&mut self, id: String, payload: OperationPayload, initialised: &Initialised) -> Result<(), Ending> {
         if let Some(previous) = self.serial_of(&id) {
             if self.protocol == Protocol::TransportWs {
                 return Err(Ending::close(close::DUPLICATE_ID, format!("Subscriber for {id} already exists")));
@@ -213,12 +212,12 @@ impl Connection {
             let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
             return self.send(self.protocol.error(&id, &message, "TOO_MANY_OPERATIONS")).await;
         }
-        if let Err(wait) = self.services.rate_limits.check(self.client, session.tenant.as_ref()) {
+        if let Err(wait) = self.services.rate_limits.check(&initialised.session) {
             return self.send(self.protocol.graphql_error(&id, rate_limit::refusal(wait).1)).await;
         }
         self.serials += 1;
         let serial = self.serials;
-        let started = self.services.executions.start(payload, &session.caller, &self.outbox, serial);
+        let started = self.services.executions.start(payload, &initialised.caller, &self.outbox, serial);
         self.operations.insert(serial, Operation { id, _started: started });
         Ok(())
     }

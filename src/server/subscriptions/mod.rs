@@ -8,12 +8,11 @@ mod protocol;
 mod shared;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -22,8 +21,8 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tracing::Instrument;
 
 use super::AppState;
-use crate::loaders::Loaders;
 use crate::request_id;
+use crate::session::Session;
 use connection::{Connection, Ending, Services};
 use protocol::{OperationPayload, Protocol};
 use shared::{Body, Caller, Delivery, Outbox};
@@ -41,7 +40,7 @@ const MAX_UNSENT_BYTES: usize = 1024 * 1024;
 /// WebSocket headers), with the upgrade request's headers as a fallback.
 pub async fn websocket(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::Extension(session): axum::Extension<Session>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -51,7 +50,6 @@ pub async fn websocket(
         return super::graphql::refusal(StatusCode::BAD_REQUEST, message, "BAD_REQUEST");
     };
     let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
-    let client = state.rate_limits.client_ip(peer.ip(), &headers);
     let services = Services {
         executions: state.executions.clone(),
         sources: state.sources.clone(),
@@ -68,7 +66,7 @@ pub async fn websocket(
         .on_upgrade(move |socket| {
             let (stopping, alive) = (state.stopping.clone(), state.sockets.clone());
             let conversation = async move {
-                let mut connection = Connection::new(socket, protocol, services, headers, client);
+                let mut connection = Connection::new(socket, protocol, services, headers, session.client());
                 let ending = connection.serve(stopping).await;
                 // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
                 let mut socket = connection.into_socket();
@@ -88,8 +86,7 @@ pub async fn websocket(
 /// One operation per request; its results stream back as `next` events, then `complete`.
 pub async fn sse(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    resolved: Option<axum::Extension<crate::auth::Credentials>>,
+    axum::Extension(session): axum::Extension<Session>,
     payload: Result<Json<OperationPayload>, JsonRejection>,
 ) -> Response {
     let payload = match payload {
@@ -103,9 +100,7 @@ pub async fn sse(
             return super::graphql::refusal(rejection.status(), &rejection.body_text(), code);
         }
     };
-    let credentials = super::caller(&state, &headers, resolved);
-    let identity = credentials.identity();
-    let caller = Caller { loaders: Arc::new(Loaders::new(&state.sources, credentials)), identity };
+    let caller = Caller::new(&state.sources, &session);
     let outbox = Arc::new(Outbox::default());
     let started = state.executions.start(payload, &caller, &outbox, 0);
     // The operation runs for as long as the response streams: a client that goes away stops it.

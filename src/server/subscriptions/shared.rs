@@ -25,8 +25,9 @@ use tokio::task::AbortHandle;
 
 use super::protocol::OperationPayload;
 use crate::graphql::{EventSubjects, PixgateSchema};
-use crate::loaders::Loaders;
+use crate::loaders::{DataSources, Loaders};
 use crate::request_id;
+use crate::session::Session;
 use crate::telemetry::metrics::ActiveSubscription;
 
 /// Every critical section below is a single insert, remove or push, so the data
@@ -97,6 +98,12 @@ pub struct Caller {
     pub loaders: Arc<Loaders>,
     /// Whom the caller acts as: subscribers share executions only with the same identity.
     pub identity: String,
+}
+
+impl Caller {
+    pub fn new(sources: &DataSources, session: &Session) -> Self {
+        Self { loaders: Arc::new(Loaders::new(sources, session)), identity: session.identity().to_string() }
+    }
 }
 
 /// An operation under way for one caller; dropping it stops it for them.
