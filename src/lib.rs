@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod error_code;
 pub mod events;
 pub mod graphql;
 pub mod idempotency;

@@ -1,14 +1,17 @@
-//! The one place failures become GraphQL errors with a stable `extensions.code`.
+//! The one place a resolver's failures become GraphQL errors: the code from
+//! `ErrorCode`, a message a client may show, and details in `extensions`. The
+//! cause (an upstream's reason or an excerpt of its answer) goes to the log, once
+//! per failed call, from `upstream/transport.rs`.
 
 use async_graphql::{Error, ErrorExtensions};
 
 use crate::auth::Unavailable;
+use crate::error_code::ErrorCode;
 use crate::upstream::{Api, UpstreamError};
 
 pub fn upstream(error: &UpstreamError) -> Error {
     let endpoint = error.endpoint();
-    Error::new(error.to_string()).extend_with(|_, ext| {
-        ext.set("code", error.code());
+    error.code().field_error(error.public_message()).extend_with(|_, ext| {
         ext.set("upstream", endpoint.api.name());
         ext.set("endpoint", format!("{} {}", endpoint.verb.as_str(), endpoint.path));
         if let Some(status) = error.status() {
@@ -33,17 +36,16 @@ pub fn from_upstream(error: UpstreamError) -> Error {
 }
 
 pub fn unauthenticated(api: Api, why: Unavailable) -> Error {
-    Error::new(why.explain(&api.to_string())).extend_with(|_, ext| {
-        ext.set("code", "UNAUTHENTICATED");
+    ErrorCode::Unauthenticated.field_error(why.explain(&api.to_string())).extend_with(|_, ext| {
         ext.set("upstream", api.name());
     })
 }
 
 /// An upstream whose answers contradict each other: its fault, not the caller's.
 pub fn upstream_inconsistent(message: impl Into<String>) -> Error {
-    Error::new(message.into()).extend_with(|_, ext| ext.set("code", "UPSTREAM_UNAVAILABLE"))
+    ErrorCode::UpstreamUnavailable.field_error(message)
 }
 
 pub fn bad_input(message: impl Into<String>) -> Error {
-    Error::new(message.into()).extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
+    ErrorCode::BadUserInput.field_error(message)
 }

@@ -10,9 +10,9 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
 use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{
-    ErrorExtensionValues, Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{Positioned, Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use crate::error_code::ErrorCode;
 
 pub const DEFAULT_MAX_DEPTH: usize = 15;
 pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
@@ -69,31 +69,33 @@ pub fn connection_cost(first: Option<i32>, last: Option<i32>, child: usize) -> u
     page.max(1).saturating_mul(child).saturating_add(1)
 }
 
-/// A refusal with its code, for the transports that answer before the schema runs.
-pub fn refusal(message: impl Into<String>, code: &'static str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    error.extensions = Some(extensions);
-    error
-}
+/// The one adapter from async-graphql's errors to codes. It reports a parse
+/// failure, and the depth and complexity limits it enforces, in English prose only
+/// (no kind to match), so the code is read from the words; a test pins each wording,
+/// so an upgrade that rewords one fails CI instead of sending the wrong code.
+mod derived {
+    use crate::error_code::ErrorCode;
 
-fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
-    let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
-    if extensions.get("code").is_none() {
-        extensions.set("code", code);
+    pub fn parse(message: &str) -> ErrorCode {
+        if message.contains("recursion limit exceeded") || message.contains("recursion depth of the query") {
+            ErrorCode::QueryTooDeep
+        } else if message.contains("number of directives") {
+            ErrorCode::TooManyDirectives
+        } else {
+            ErrorCode::GraphqlParseFailed
+        }
     }
-    error
-}
 
-/// async-graphql reports these limits in prose only; they get codes here.
-fn parse_code(message: &str) -> &'static str {
-    if message.contains("recursion limit exceeded") || message.contains("recursion depth of the query") {
-        "QUERY_TOO_DEEP"
-    } else if message.contains("number of directives") {
-        "TOO_MANY_DIRECTIVES"
-    } else {
-        "GRAPHQL_PARSE_FAILED"
+    pub fn validation(message: &str) -> ErrorCode {
+        if message.contains("nested too deep") {
+            ErrorCode::QueryTooDeep
+        } else if message.contains("too complex") {
+            ErrorCode::QueryTooComplex
+        } else if message.contains("__schema") || message.contains("__type") {
+            ErrorCode::IntrospectionDisabled
+        } else {
+            ErrorCode::GraphqlValidationFailed
+        }
     }
 }
 
@@ -104,18 +106,6 @@ fn one_line(message: &str) -> String {
     match said {
         Some(said) => format!("syntax error: {said}"),
         None => message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" "),
-    }
-}
-
-fn validation_code(message: &str) -> &'static str {
-    if message.contains("nested too deep") {
-        "QUERY_TOO_DEEP"
-    } else if message.contains("too complex") {
-        "QUERY_TOO_COMPLEX"
-    } else if message.contains("__schema") || message.contains("__type") {
-        "INTROSPECTION_DISABLED"
-    } else {
-        "GRAPHQL_VALIDATION_FAILED"
     }
 }
 
@@ -225,47 +215,38 @@ impl Limits {
             self::count(&fragment.node.selection_set.node, &mut count);
         }
         if count.directives_in_one_place > MAX_DIRECTIVES_PER_PLACE {
-            return Err(refusal(
-                format!(
-                    "a field, fragment or operation takes at most {MAX_DIRECTIVES_PER_PLACE} directives; one here takes {}",
-                    count.directives_in_one_place
-                ),
-                "TOO_MANY_DIRECTIVES",
-            ));
+            return Err(ErrorCode::TooManyDirectives.error(format!(
+                "a field, fragment or operation takes at most {MAX_DIRECTIVES_PER_PLACE} directives; one here takes {}",
+                count.directives_in_one_place
+            )));
         }
         if count.directives > self.max_directives {
-            return Err(refusal(
-                format!(
-                    "a document holds at most {} directives; this one holds {}",
-                    self.max_directives, count.directives
-                ),
-                "TOO_MANY_DIRECTIVES",
-            ));
+            return Err(ErrorCode::TooManyDirectives.error(format!(
+                "a document holds at most {} directives; this one holds {}",
+                self.max_directives, count.directives
+            )));
         }
         if count.aliases > self.max_aliases {
-            return Err(refusal(
-                format!("a document holds at most {} aliases; this one holds {}", self.max_aliases, count.aliases),
-                "TOO_MANY_ALIASES",
-            ));
+            return Err(ErrorCode::TooManyAliases.error(format!(
+                "a document holds at most {} aliases; this one holds {}",
+                self.max_aliases, count.aliases
+            )));
         }
         for (_, operation) in document.operations.iter() {
             let roots = root_fields(document, &operation.node.selection_set, 0);
             if roots > self.max_root_fields {
-                return Err(refusal(
-                    format!(
-                        "an operation selects at most {} root fields; this one selects {roots}",
-                        self.max_root_fields
-                    ),
-                    "TOO_MANY_ROOT_FIELDS",
-                ));
+                return Err(ErrorCode::TooManyRootFields.error(format!(
+                    "an operation selects at most {} root fields; this one selects {roots}",
+                    self.max_root_fields
+                )));
             }
         }
         if !self.introspection && selects_introspection(document) {
-            return Err(refusal("introspection is switched off on this gateway", "INTROSPECTION_DISABLED"));
+            return Err(ErrorCode::IntrospectionDisabled.error("introspection is switched off on this gateway"));
         }
         let subscriptions = document.operations.iter().filter(|(_, o)| o.node.ty == OperationType::Subscription);
         if subscriptions.clone().any(|(_, o)| root_fields(document, &o.node.selection_set, 0) > 1) {
-            return Err(refusal("a subscription selects exactly one root field", "GRAPHQL_VALIDATION_FAILED"));
+            return Err(ErrorCode::GraphqlValidationFailed.error("a subscription selects exactly one root field"));
         }
         Ok(())
     }
@@ -300,15 +281,15 @@ impl Extension for Enforcing {
         // The parser recurses per level: a hostile nesting is refused before it gets there.
         let nesting = brace_nesting(query);
         if nesting > self.limits.max_depth + NESTING_ALLOWANCE {
-            return Err(refusal(
-                format!("the operation is nested {nesting} levels deep; the limit is {}", self.limits.max_depth),
-                "QUERY_TOO_DEEP",
-            ));
+            return Err(ErrorCode::QueryTooDeep.error(format!(
+                "the operation is nested {nesting} levels deep; the limit is {}",
+                self.limits.max_depth
+            )));
         }
         let document = next.run(ctx, query, variables).await.map_err(|mut e| {
-            let code = parse_code(&e.message);
+            let code = derived::parse(&e.message);
             e.message = one_line(&e.message);
-            with_code(e, code)
+            code.mark(e)
         })?;
         self.limits.check_document(&document)?;
         let only_subscriptions = document.operations.iter().all(|(_, o)| o.node.ty == OperationType::Subscription);
@@ -321,15 +302,9 @@ impl Extension for Enforcing {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| {
-                    let code = validation_code(&e.message);
-                    with_code(e, code)
-                })
-                .collect()
-        })
+        next.run(ctx)
+            .await
+            .map_err(|errors| errors.into_iter().map(|e| derived::validation(&e.message).mark(e)).collect())
     }
 
     async fn execute(
@@ -343,10 +318,10 @@ impl Extension for Enforcing {
         }
         let limit = self.limits.execution_timeout;
         tokio::time::timeout(limit, next.run(ctx, operation_name)).await.unwrap_or_else(|_| {
-            Response::from_errors(vec![refusal(
-                format!("the operation did not finish within {} ms", limit.as_millis()),
-                "EXECUTION_TIMEOUT",
-            )])
+            Response::from_errors(vec![
+                ErrorCode::ExecutionTimeout
+                    .error(format!("the operation did not finish within {} ms", limit.as_millis())),
+            ])
         })
     }
 }
@@ -382,6 +357,37 @@ mod tests {
         assert!(check(&piled, &Limits::default()).unwrap_err().contains("takes at most 4"));
         let overloaded = format!("{{ {} }}", "__typename @include(if: true) ".repeat(51));
         assert!(check(&overloaded, &Limits::default()).unwrap_err().contains("at most 50 directives"));
+    }
+
+    /// async-graphql's own words, which `derived` reads codes from.
+    #[tokio::test]
+    async fn the_words_codes_are_derived_from_are_async_graphqls() {
+        use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+        struct Query;
+        #[Object]
+        impl Query {
+            async fn a(&self) -> Option<Query> {
+                None
+            }
+            async fn b(&self) -> i32 {
+                0
+            }
+        }
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).limit_depth(2).limit_complexity(3).finish();
+        let message = |query: &str| {
+            let schema = schema.clone();
+            let query = query.to_string();
+            async move { schema.execute(query).await.errors.remove(0).message }
+        };
+        assert_eq!(derived::validation(&message("{ a { a { b } } }").await), ErrorCode::QueryTooDeep);
+        assert_eq!(derived::validation(&message("{ b x: b y: b z: b }").await), ErrorCode::QueryTooComplex);
+        assert_eq!(derived::validation(&message("{ c }").await), ErrorCode::GraphqlValidationFailed);
+        let deep = format!("{}b{}", "{ a ".repeat(300), " }".repeat(300));
+        assert_eq!(
+            derived::parse(&async_graphql::parser::parse_query(deep).unwrap_err().to_string()),
+            ErrorCode::QueryTooDeep
+        );
+        assert_eq!(derived::parse(&message("{").await), ErrorCode::GraphqlParseFailed);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
+use crate::error_code::ErrorCode;
 use crate::sandbox;
 
 struct Asset {
@@ -85,14 +86,17 @@ fn serve(assets: &[Asset], name: &str) -> Response {
             asset.bytes,
         )
             .into_response(),
-        None => super::graphql::refusal(StatusCode::NOT_FOUND, "no such file", "NOT_FOUND"),
+        None => super::refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error("no such file")),
     }
 }
 
 pub async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     // The demo, which uses the WebSocket client from here, runs only where GraphiQL is on: on the sandbox.
     if !state.limits.graphiql {
-        return super::graphql::refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND");
+        return super::refuse(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound.error("GraphiQL is switched off on this gateway"),
+        );
     }
     serve(ASSETS, &name)
 }
@@ -102,7 +106,7 @@ fn on_sandbox(state: &AppState) -> bool {
 }
 
 fn no_demo() -> Response {
-    super::graphql::refusal(StatusCode::NOT_FOUND, "the demo runs on the sandbox only", "NOT_FOUND")
+    super::refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error("the demo runs on the sandbox only"))
 }
 
 pub async fn demo_page(State(state): State<AppState>) -> Response {

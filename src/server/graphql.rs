@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::AppState;
 use super::media::{self, Media};
+use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
@@ -38,12 +39,14 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn unreadable(rejection: GraphQLRejection) -> Response {
     match rejection.0 {
-        ParseRequestError::PayloadTooLarge => {
-            refusal(StatusCode::PAYLOAD_TOO_LARGE, "the request body is over the limit", "PAYLOAD_TOO_LARGE")
-        }
-        error => {
-            refusal(StatusCode::BAD_REQUEST, &format!("the body is not a GraphQL request: {error}"), "BAD_REQUEST")
-        }
+        ParseRequestError::PayloadTooLarge => super::refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge.error("the request body is over the limit"),
+        ),
+        error => super::refuse(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest.error(format!("the body is not a GraphQL request: {error}")),
+        ),
     }
 }
 
@@ -55,7 +58,7 @@ pub async fn post(
 ) -> Response {
     if !is_json(&headers) {
         let message = "send GraphQL over POST as `Content-Type: application/json`";
-        return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, message, "UNSUPPORTED_MEDIA_TYPE");
+        return super::refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType.error(message));
     }
     let Some(media) = Media::negotiate(&headers) else { return not_acceptable() };
     let request = match request {
@@ -64,7 +67,7 @@ pub async fn post(
     };
     let Some(idempotency) = idempotency_header(&headers) else {
         let message = format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters");
-        return refusal(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST");
+        return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
     };
     if let BatchRequest::Batch(operations) = &request.0
         && operations.len() > state.limits.max_batch
@@ -74,7 +77,7 @@ pub async fn post(
             state.limits.max_batch,
             operations.len()
         );
-        return refusal(StatusCode::BAD_REQUEST, &message, "TOO_MANY_OPERATIONS");
+        return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::TooManyOperations.error(message));
     }
     let loaders = Arc::new(Loaders::new(&state.sources, &session));
     let response = match request.into_inner() {
@@ -94,7 +97,7 @@ pub async fn post(
 /// The spec's answer to an `Accept` that names neither GraphQL response type.
 fn not_acceptable() -> Response {
     let message = format!("accept `{}` or `{}`", media::GRAPHQL_RESPONSE_JSON, media::JSON);
-    refusal(StatusCode::NOT_ACCEPTABLE, &message, "NOT_ACCEPTABLE")
+    super::refuse(StatusCode::NOT_ACCEPTABLE, ErrorCode::NotAcceptable.error(message))
 }
 
 /// Runs one operation once its persisted query, if any, is resolved.
@@ -109,7 +112,7 @@ async fn execute(
     }
     if request.query.trim().is_empty() {
         // Not a GraphQL-over-HTTP request at all (`qeury`, or nothing): a 400, not a parse error.
-        let refused = crate::graphql::limits::refusal("the request has no `query`", "BAD_REQUEST");
+        let refused = ErrorCode::BadRequest.error("the request has no `query`");
         return async_graphql::Response::from_errors(vec![refused]);
     }
     let mut request = request.data(loaders.clone());
@@ -129,12 +132,7 @@ pub async fn typed_payload_too_large(State(max_bytes): State<usize>, response: R
         return response;
     }
     let message = format!("the request body is over the limit of {} KiB", max_bytes / 1024);
-    refusal(StatusCode::PAYLOAD_TOO_LARGE, &message, "PAYLOAD_TOO_LARGE")
-}
-
-pub(super) fn refusal(status: StatusCode, message: &str, code: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, axum::Json(body)).into_response()
+    super::refuse(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge.error(message))
 }
 
 /// True when the operation a GET would run is a mutation: GET must never write.
@@ -206,14 +204,17 @@ pub async fn get(
 async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, query: String) -> (Response, bool) {
     let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     if !has_operation && wants_html(headers) {
-        return (refusal(StatusCode::NOT_FOUND, "GraphiQL is switched off on this gateway", "NOT_FOUND"), false);
+        return (
+            super::refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error("GraphiQL is switched off on this gateway")),
+            false,
+        );
     }
     let Some(media) = Media::negotiate(headers) else { return (not_acceptable(), false) };
     let mut request = match get_request(&query) {
         Ok(request) => request,
         Err(e) => {
             let message = format!("invalid GraphQL GET request: {e}");
-            return (refusal(StatusCode::BAD_REQUEST, &message, "BAD_REQUEST"), false);
+            return (super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message)), false);
         }
     };
     // The persisted query is resolved first: GET must not run a mutation by its hash either.
@@ -222,7 +223,13 @@ async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, qu
         return (media::answer(BatchResponse::Single(miss), media), false);
     }
     if runs_mutation(&request) {
-        return (refusal(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST", "BAD_REQUEST"), false);
+        return (
+            super::refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::BadRequest.error("mutations must be sent with POST"),
+            ),
+            false,
+        );
     }
     let loaders = Arc::new(Loaders::new(&state.sources, session));
     let answer = execute(state, request, &loaders, None).await;

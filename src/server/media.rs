@@ -15,6 +15,8 @@ use async_graphql::{BatchResponse, ServerError};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::error_code::ErrorCode;
+
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub const JSON: &str = "application/json";
 
@@ -120,16 +122,6 @@ fn weight(ranges: &[MediaRange<'_>], kind: &str, subtype: &str) -> Option<Weight
         .max_by_key(|weight| weight.specificity)
 }
 
-/// Codes of requests that are not well-formed GraphQL-over-HTTP requests: 400 in either media type.
-const MALFORMED: &[&str] = &["BAD_REQUEST"];
-
-fn code(error: &ServerError) -> Option<String> {
-    match error.extensions.as_ref()?.get("code")? {
-        async_graphql::Value::String(code) => Some(code.clone()),
-        _ => None,
-    }
-}
-
 /// True when the operation never started executing: no data, and no error
 /// belongs to a field. A timeout stopped an execution that had started.
 pub fn before_execution(response: &async_graphql::Response) -> bool {
@@ -138,18 +130,18 @@ pub fn before_execution(response: &async_graphql::Response) -> bool {
         && response
             .errors
             .iter()
-            .all(|error| error.path.is_empty() && code(error).as_deref() != Some("EXECUTION_TIMEOUT"))
+            .all(|error| error.path.is_empty() && ErrorCode::of(error) != Some(ErrorCode::ExecutionTimeout))
 }
 
 fn status(response: &async_graphql::Response, media: Media) -> StatusCode {
     if !before_execution(response) {
         return StatusCode::OK;
     }
-    let malformed =
-        response.errors.iter().any(|error| code(error).is_some_and(|code| MALFORMED.contains(&code.as_str())));
+    // Not a well-formed GraphQL-over-HTTP request: 400 in either media type.
+    let malformed = response.errors.iter().any(|error| ErrorCode::of(error) == Some(ErrorCode::BadRequest));
     // Apollo's protocol asks for the query again on this code, and its clients read it from a 200.
     let persisted_miss =
-        response.errors.iter().all(|error| code(error).as_deref() == Some("PERSISTED_QUERY_NOT_FOUND"));
+        response.errors.iter().all(|error| ErrorCode::of(error) == Some(ErrorCode::PersistedQueryNotFound));
     match media {
         _ if malformed => StatusCode::BAD_REQUEST,
         Media::GraphQLResponseJson if !persisted_miss => StatusCode::BAD_REQUEST,
@@ -190,8 +182,8 @@ pub fn answer(response: BatchResponse, media: Media) -> Response {
     };
     // Serialising a value async-graphql built cannot fail; should it ever, say so typed.
     let Ok(body) = body else {
-        let body = serde_json::json!({ "errors": [{ "message": "the answer could not be serialised", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] });
-        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+        let error = ErrorCode::InternalServerError.error("the answer could not be serialised");
+        return super::refuse(StatusCode::INTERNAL_SERVER_ERROR, error);
     };
     let mut answer = (status, body).into_response();
     answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()));
@@ -234,9 +226,8 @@ mod tests {
         assert_eq!(chosen(Some("application/json;q=2")), None, "a q over 1 makes the range unusable");
     }
 
-    fn refused(code: &str, path: bool) -> async_graphql::Response {
-        let mut error = crate::graphql::limits::refusal("no", "X");
-        error.extensions.as_mut().unwrap().set("code", code.to_string());
+    fn refused(code: ErrorCode, path: bool) -> async_graphql::Response {
+        let mut error = code.error("no");
         if path {
             error.path.push(async_graphql::PathSegment::Field("client".into()));
         }
@@ -245,15 +236,15 @@ mod tests {
 
     #[test]
     fn a_request_that_never_executed_is_a_400_only_in_the_newer_media_type() {
-        let invalid = refused("GRAPHQL_VALIDATION_FAILED", false);
+        let invalid = refused(ErrorCode::GraphqlValidationFailed, false);
         assert_eq!(status(&invalid, Media::GraphQLResponseJson), StatusCode::BAD_REQUEST);
         assert_eq!(status(&invalid, Media::Json), StatusCode::OK);
-        let malformed = refused("BAD_REQUEST", false);
+        let malformed = refused(ErrorCode::BadRequest, false);
         assert_eq!(status(&malformed, Media::Json), StatusCode::BAD_REQUEST);
-        let miss = refused("PERSISTED_QUERY_NOT_FOUND", false);
+        let miss = refused(ErrorCode::PersistedQueryNotFound, false);
         assert_eq!(status(&miss, Media::GraphQLResponseJson), StatusCode::OK);
         // A non-null root field failed: execution ran, and its null data is an answer.
-        let failed_root = refused("NOT_FOUND", true);
+        let failed_root = refused(ErrorCode::NotFound, true);
         assert_eq!(status(&failed_root, Media::GraphQLResponseJson), StatusCode::OK);
         assert!(String::from_utf8(body(&failed_root).unwrap()).unwrap().contains("\"data\":null"));
         assert!(!String::from_utf8(body(&invalid).unwrap()).unwrap().contains("\"data\""));

@@ -96,6 +96,11 @@ async fn resolve_session(
     next.run(request).await
 }
 
+/// The one shape of an HTTP refusal: a GraphQL answer holding only its error.
+pub(crate) fn refuse(status: axum::http::StatusCode, error: async_graphql::ServerError) -> axum::response::Response {
+    (status, axum::Json(serde_json::json!({ "errors": [error] }))).into_response()
+}
+
 /// Every log line of a request names its id; the query string stays out (variables may be personal).
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = request.extensions().get::<RequestId>().map_or("", RequestId::as_str);

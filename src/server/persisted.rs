@@ -12,7 +12,7 @@ use async_graphql::{Request, ServerError};
 use redis::AsyncCommands;
 use sha2::{Digest, Sha256};
 
-use crate::graphql::limits::refusal;
+use crate::error_code::ErrorCode;
 use crate::redis_link::RedisLink;
 
 const REDIS_PREFIX: &str = "pixgate:apq:";
@@ -61,22 +61,24 @@ impl PersistedQueries {
             .into_json()
             .ok()
             .and_then(|json| serde_json::from_value(json).ok())
-            .ok_or_else(|| refusal("`persistedQuery` takes a version and a sha256Hash", "BAD_REQUEST"))?;
+            .ok_or_else(|| ErrorCode::BadRequest.error("`persistedQuery` takes a version and a sha256Hash"))?;
         if extension.version != 1 {
-            return Err(refusal("only version 1 of persisted queries is supported", "PERSISTED_QUERY_NOT_SUPPORTED"));
+            return Err(ErrorCode::PersistedQueryNotSupported.error("only version 1 of persisted queries is supported"));
         }
         let hash = extension.sha256_hash.to_ascii_lowercase();
         if !is_sha256_hex(&hash) {
-            return Err(refusal("`sha256Hash` is 64 hexadecimal digits", "BAD_REQUEST"));
+            return Err(ErrorCode::BadRequest.error("`sha256Hash` is 64 hexadecimal digits"));
         }
         if request.query.is_empty() {
-            let query =
-                self.get(&hash).await.ok_or_else(|| refusal("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"))?;
+            let query = self
+                .get(&hash)
+                .await
+                .ok_or_else(|| ErrorCode::PersistedQueryNotFound.error("PersistedQueryNotFound"))?;
             request.query = query.to_string();
             return Ok(());
         }
         if format!("{:x}", Sha256::digest(request.query.as_bytes())) != hash {
-            return Err(refusal("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH"));
+            return Err(ErrorCode::PersistedQueryHashMismatch.error("provided sha does not match query"));
         }
         self.put(hash, request.query.as_str().into()).await;
         Ok(())

@@ -9,16 +9,18 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::ServerError;
 use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
 
 use super::AppState;
+use crate::error_code::ErrorCode;
 use crate::session::Session;
 use crate::upstream::TenantKey;
 
@@ -139,13 +141,13 @@ impl RateLimits {
 
 /// The GraphQL error a refused caller gets, over HTTP or over a WebSocket, and the
 /// whole seconds it says to wait.
-pub fn refusal(wait: Duration) -> (u64, serde_json::Value) {
+pub fn over_budget(wait: Duration) -> (u64, ServerError) {
     // Retry-After counts whole seconds; rounding down would invite an early retry.
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let error = serde_json::json!({
-        "message": format!("too many requests: retry after {seconds} s"),
-        "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
-    });
+    let mut error = ErrorCode::RateLimited.error(format!("too many requests: retry after {seconds} s"));
+    if let Some(extensions) = error.extensions.as_mut() {
+        extensions.set("retryAfter", seconds);
+    }
     (seconds, error)
 }
 
@@ -159,9 +161,8 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
 }
 
 fn refused(wait: Duration) -> Response {
-    let (seconds, error) = refusal(wait);
-    let body = serde_json::json!({ "errors": [error] });
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let (seconds, error) = over_budget(wait);
+    let mut response = super::refuse(StatusCode::TOO_MANY_REQUESTS, error);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }

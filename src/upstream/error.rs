@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::error_code::ErrorCode;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
     Pixieset,
@@ -128,19 +130,38 @@ impl UpstreamError {
         }
     }
 
-    /// The stable GraphQL `extensions.code` for this failure.
-    pub fn code(&self) -> &'static str {
+    /// The stable `extensions.code` for this failure.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Unauthenticated { .. } => "UNAUTHENTICATED",
-            Self::NotFound { .. } => "NOT_FOUND",
-            Self::Invalid { .. } => "BAD_USER_INPUT",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Unavailable { .. } | Self::Malformed { .. } => "UPSTREAM_UNAVAILABLE",
-            Self::Refused { meaning, .. } => match meaning {
-                Refusal::Credentials => "UNAUTHENTICATED",
-                Refusal::NotFound => "NOT_FOUND",
-                Refusal::Input => "BAD_USER_INPUT",
-            },
+            Self::Unauthenticated { .. } | Self::Refused { meaning: Refusal::Credentials, .. } => {
+                ErrorCode::Unauthenticated
+            }
+            Self::NotFound { .. } | Self::Refused { meaning: Refusal::NotFound, .. } => ErrorCode::NotFound,
+            Self::Invalid { .. } | Self::Refused { meaning: Refusal::Input, .. } => ErrorCode::BadUserInput,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable { .. } | Self::Malformed { .. } => ErrorCode::UpstreamUnavailable,
+        }
+    }
+
+    /// What a client is told: the failure without its cause (a reason or an excerpt of
+    /// the answer belongs in the log), in words that name the API.
+    pub fn public_message(&self) -> String {
+        let api = self.endpoint().api;
+        match self {
+            Self::Unauthenticated { .. } | Self::Refused { meaning: Refusal::Credentials, .. } => {
+                format!("{api} refused the credentials")
+            }
+            Self::NotFound { message: Some(message), .. } => format!("{api}: {message}"),
+            Self::NotFound { message: None, .. } => format!("{api} has no such object"),
+            Self::Invalid { message, .. } => format!("{api} rejected the input: {message}"),
+            Self::Refused { code, message, .. } if message.is_empty() => format!("{api} refused: {code}"),
+            Self::Refused { code, message, .. } => format!("{api} refused: {message} ({code})"),
+            Self::RateLimited { retry_after: Some(after), .. } => {
+                format!("{api} is limiting this gateway's calls: retry after {} s", after.as_secs().max(1))
+            }
+            Self::RateLimited { retry_after: None, .. } => format!("{api} is limiting this gateway's calls"),
+            Self::Unavailable { .. } => format!("{api} is unavailable"),
+            Self::Malformed { .. } => format!("{api} answered something this gateway cannot read"),
         }
     }
 

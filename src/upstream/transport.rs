@@ -224,7 +224,11 @@ impl Transport {
         span.record("ms", started.elapsed().as_millis() as u64);
         span.in_scope(|| match &result {
             Ok(_) => tracing::debug!("upstream call succeeded"),
-            Err(error) => tracing::debug!(%error, "upstream call failed"),
+            // The cause a client is not told (see `UpstreamError::public_message`) is kept here.
+            Err(error @ (UpstreamError::Unavailable { .. } | UpstreamError::Malformed { .. })) => {
+                tracing::warn!(%error, "upstream call failed")
+            }
+            Err(error) => tracing::info!(%error, "upstream call refused"),
         });
         result
     }

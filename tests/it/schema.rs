@@ -372,14 +372,29 @@ async fn upstream_failures_map_to_codes_and_are_never_cached() {
     assert_eq!((code(&missing), missing["data"]["client"].is_null()), ("NOT_FOUND", true));
     assert_eq!(missing["errors"][0]["extensions"]["upstream"], "pixieset");
 
-    for (faults, expected) in [
-        (Faults { error_rate: 1.0, error_status: 503, ..Faults::default() }, "UPSTREAM_UNAVAILABLE"),
-        (Faults { error_rate: 1.0, error_status: 429, retry_after_secs: 30, ..Faults::default() }, "RATE_LIMITED"),
-        (Faults { malformed_rate: 1.0, ..Faults::default() }, "UPSTREAM_UNAVAILABLE"),
+    // The message says what failed, never why: the reason and the answer's excerpt stay in the log.
+    for (faults, expected, message) in [
+        (
+            Faults { error_rate: 1.0, error_status: 503, ..Faults::default() },
+            "UPSTREAM_UNAVAILABLE",
+            "Pixieset is unavailable",
+        ),
+        (
+            Faults { error_rate: 1.0, error_status: 429, retry_after_secs: 30, ..Faults::default() },
+            "RATE_LIMITED",
+            "Pixieset is limiting this gateway's calls: retry after 30 s",
+        ),
+        (
+            Faults { malformed_rate: 1.0, ..Faults::default() },
+            "UPSTREAM_UNAVAILABLE",
+            "Pixieset answered something this gateway cannot read",
+        ),
     ] {
         sandbox.set_faults(faults);
         let body = query(&gateway, "{ contractTemplates { id } }").await;
         assert_eq!(code(&body), expected, "{body}");
+        assert_eq!(body["errors"][0]["message"], message);
+        assert_eq!(body["errors"][0]["extensions"]["endpoint"], "GET /templates/contracts");
         if expected == "RATE_LIMITED" {
             assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 30);
         }

@@ -10,7 +10,7 @@ pub(super) mod validate;
 use async_graphql::{ComplexObject, Context, Enum, Error, MergedObject, SimpleObject};
 
 use super::scalars::PathSegment;
-use crate::upstream::UpstreamError;
+use crate::upstream::{Refusal, UpstreamError};
 
 #[derive(Default, MergedObject)]
 pub struct Mutation(pixieset::PixiesetMutation, pixelz::PixelzMutation);
@@ -104,8 +104,7 @@ fn input_path(upstream_field: &str) -> Vec<String> {
 
 /// An upstream refusal the caller can act on, as user errors; anything else
 /// (credentials, outages, rate limits) stays a GraphQL error with its code.
-fn refusal(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Error> {
-    let graphql_code = error.code();
+fn as_user_errors(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Error> {
     match error {
         // Only a 422 holds per-field messages; other refusals' details are not about fields.
         UpstreamError::Invalid { status: 422, message, details: Some(serde_json::Value::Object(fields)), .. }
@@ -135,9 +134,11 @@ fn refusal(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Erro
         UpstreamError::NotFound { message, .. } => {
             Ok(vec![UserError::new(target, UserErrorCode::NotFound, message.unwrap_or_else(|| "not found".into()))])
         }
-        UpstreamError::Refused { code, message, .. } if matches!(graphql_code, "BAD_USER_INPUT" | "NOT_FOUND") => {
-            let kind = if graphql_code == "NOT_FOUND" { UserErrorCode::NotFound } else { UserErrorCode::Rejected };
-            let field = if kind == UserErrorCode::NotFound { target } else { &["input"][..] };
+        UpstreamError::Refused { code, message, meaning: meaning @ (Refusal::NotFound | Refusal::Input), .. } => {
+            let (kind, field) = match meaning {
+                Refusal::NotFound => (UserErrorCode::NotFound, target),
+                _ => (UserErrorCode::Rejected, &["input"][..]),
+            };
             let text =
                 if message.is_empty() { format!("Pixelz refused: {code}") } else { format!("{message} ({code})") };
             Ok(vec![UserError::new(field, kind, text)])

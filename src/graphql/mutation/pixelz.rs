@@ -11,7 +11,7 @@ use super::super::pixelz::{
     PixelzTemplate, PixelzUnit, template_by_number,
 };
 use super::validate::{Check, is_email};
-use super::{UserError, UserErrorCode, WebhookUrl, idempotency_key, refusal};
+use super::{UserError, UserErrorCode, WebhookUrl, as_user_errors, idempotency_key};
 use crate::upstream::pixelz::wire as pz;
 
 const MAX_IMAGES: usize = 5;
@@ -311,7 +311,7 @@ fn image_changed(
     Ok(match outcome {
         Ok(()) => PixelzImageChangePayload { user_errors: vec![], client_mutation_id: cmi, target: Some(target) },
         Err(e) => PixelzImageChangePayload {
-            user_errors: refusal(e, &["input", "ticket"])?,
+            user_errors: as_user_errors(e, &["input", "ticket"])?,
             client_mutation_id: cmi,
             target: None,
         },
@@ -486,7 +486,7 @@ impl PixelzMutation {
                 number: Some(created.template_id),
             }),
             Err(e) => Ok(CreatePixelzTemplatePayload {
-                user_errors: refusal(e, &["input"])?,
+                user_errors: as_user_errors(e, &["input"])?,
                 client_mutation_id: cmi,
                 number: None,
             }),
@@ -532,7 +532,7 @@ impl PixelzMutation {
         }
         match pixelz(ctx)?.create_contact(&contact).await {
             Ok(created) => Ok(payload(created.email.or(Some(contact.email)), Some(created.api_key), vec![])),
-            Err(e) => Ok(payload(None, None, refusal(e, &["input"])?)),
+            Err(e) => Ok(payload(None, None, as_user_errors(e, &["input"])?)),
         }
     }
 }
@@ -564,6 +564,6 @@ async fn submit(
             user_errors: vec![],
             client_mutation_id: cmi,
         }),
-        Err(e) => Ok(empty(refusal(e, &["input"])?, cmi)),
+        Err(e) => Ok(empty(as_user_errors(e, &["input"])?, cmi)),
     }
 }

@@ -6,7 +6,7 @@ use super::super::pixieset::{Client, ClientType, ContractTemplate, ContractTempl
 use super::super::scalars::Date;
 use super::super::{ids, pixieset};
 use super::validate::Check;
-use super::{UserError, UserErrorCode, idempotency_key, refusal};
+use super::{UserError, UserErrorCode, as_user_errors, idempotency_key};
 use crate::upstream::pixieset::wire as ps;
 
 const MAX_LINE_ITEMS: usize = 100;
@@ -219,7 +219,7 @@ impl PixiesetMutation {
         let store = ctx.data::<crate::idempotency::Idempotency>()?;
         match store.once(pixieset.tenant(), key, || pixieset.create_client(&wire)).await {
             Ok(client) => Ok(payload(Some(Client::full((*client).clone())), vec![], cmi)),
-            Err(e) => Ok(payload(None, refusal(e, &["input"])?, cmi)),
+            Err(e) => Ok(payload(None, as_user_errors(e, &["input"])?, cmi)),
         }
     }
 
@@ -247,7 +247,7 @@ impl PixiesetMutation {
         }
         match pixieset(ctx)?.update_client(&id, &wire).await {
             Ok(client) => Ok(payload(Some(Client::full(client)), vec![], cmi)),
-            Err(e) => Ok(payload(None, refusal(e, &["input", "id"])?, cmi)),
+            Err(e) => Ok(payload(None, as_user_errors(e, &["input", "id"])?, cmi)),
         }
     }
 
@@ -299,7 +299,7 @@ impl PixiesetMutation {
         let store = ctx.data::<crate::idempotency::Idempotency>()?;
         match store.once(pixieset.tenant(), key, || pixieset.create_invoice(&invoice)).await {
             Ok(created) => Ok(payload(Some(Invoice((*created).clone())), vec![], cmi)),
-            Err(e) => Ok(payload(None, refusal(e, &["input", "clientId"])?, cmi)),
+            Err(e) => Ok(payload(None, as_user_errors(e, &["input", "clientId"])?, cmi)),
         }
     }
 
@@ -386,7 +386,7 @@ impl PixiesetMutation {
         }
         match pixieset(ctx)?.update_contract_template(&id, &wire).await {
             Ok(template) => Ok(payload(Some(ContractTemplate::detailed(template)), vec![], cmi)),
-            Err(e) => Ok(payload(None, refusal(e, &["input", "id"])?, cmi)),
+            Err(e) => Ok(payload(None, as_user_errors(e, &["input", "id"])?, cmi)),
         }
     }
 }

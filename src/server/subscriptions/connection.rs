@@ -14,6 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use super::protocol::{ClientMessage, OperationPayload, Protocol, close};
 use super::shared::{Body, Caller, Executions, Outbox, Started};
 use crate::auth::{AccessPolicy, Supplied};
+use crate::error_code::ErrorCode;
 use crate::loaders::DataSources;
 use crate::server::rate_limit::{self, RateLimits};
 use crate::session::Session;
@@ -210,10 +211,10 @@ impl Connection {
         }
         if self.operations.len() >= MAX_OPERATIONS {
             let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
-            return self.send(self.protocol.error(&id, &message, "TOO_MANY_OPERATIONS")).await;
+            return self.send(self.protocol.error(&id, &ErrorCode::TooManyOperations.error(message))).await;
         }
         if let Err(wait) = self.services.rate_limits.check(&initialised.session) {
-            return self.send(self.protocol.graphql_error(&id, rate_limit::refusal(wait).1)).await;
+            return self.send(self.protocol.error(&id, &rate_limit::over_budget(wait).1)).await;
         }
         self.serials += 1;
         let serial = self.serials;

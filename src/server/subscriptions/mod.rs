@@ -21,6 +21,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tracing::Instrument;
 
 use super::AppState;
+use crate::error_code::ErrorCode;
 use crate::request_id;
 use crate::session::Session;
 use connection::{Connection, Ending, Services};
@@ -47,7 +48,7 @@ pub async fn websocket(
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let Some(protocol) = Protocol::negotiate(offered) else {
         let message = "offer `graphql-transport-ws` or `graphql-ws` in Sec-WebSocket-Protocol";
-        return super::graphql::refusal(StatusCode::BAD_REQUEST, message, "BAD_REQUEST");
+        return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
     };
     let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
     let services = Services {
@@ -93,11 +94,11 @@ pub async fn sse(
         Ok(Json(payload)) => payload,
         Err(rejection) => {
             let code = match rejection.status() {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
-                StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-                _ => "BAD_REQUEST",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+                StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+                _ => ErrorCode::BadRequest,
             };
-            return super::graphql::refusal(rejection.status(), &rejection.body_text(), code);
+            return super::refuse(rejection.status(), code.error(rejection.body_text()));
         }
     };
     let caller = Caller::new(&state.sources, &session);

@@ -66,15 +66,10 @@ impl Protocol {
     pub const PONG: &'static str = r#"{"type":"pong"}"#;
 
     /// An operation refused before it ran; no `complete` follows.
-    pub fn error(self, id: &str, message: &str, code: &str) -> String {
-        self.graphql_error(id, serde_json::json!({ "message": message, "extensions": { "code": code } }))
-    }
-
-    /// The same, with a GraphQL error made elsewhere.
-    pub fn graphql_error(self, id: &str, error: serde_json::Value) -> String {
+    pub fn error(self, id: &str, error: &async_graphql::ServerError) -> String {
         let payload = match self {
             Self::TransportWs => serde_json::json!([error]),
-            Self::Legacy => error,
+            Self::Legacy => serde_json::json!(error),
         };
         serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
     }

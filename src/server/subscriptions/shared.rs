@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use super::protocol::OperationPayload;
+use crate::error_code::ErrorCode;
 use crate::graphql::{EventSubjects, PixgateSchema};
 use crate::loaders::{DataSources, Loaders};
 use crate::request_id;
@@ -332,11 +333,14 @@ impl Drop for Finish {
 }
 
 fn serialise(result: &Response) -> Bytes {
-    Bytes::from(serde_json::to_vec(result).unwrap_or_else(|_| UNSERIALISABLE.to_vec()))
+    Bytes::from(serde_json::to_vec(result).unwrap_or_else(|_| unserialisable()))
 }
 
-const UNSERIALISABLE: &[u8] =
-    br#"{"data":null,"errors":[{"message":"the result could not be serialised","extensions":{"code":"INTERNAL"}}]}"#;
+/// Serialising a value async-graphql built cannot fail; should it ever, the subscriber hears so, typed.
+fn unserialisable() -> Vec<u8> {
+    let error = ErrorCode::InternalServerError.error("the result could not be serialised");
+    serde_json::to_vec(&serde_json::json!({ "data": null, "errors": [error] })).unwrap_or_default()
+}
 
 #[cfg(test)]
 mod tests {

@@ -34,7 +34,7 @@ const LIST_INVOICES: Endpoint = Endpoint::pixelz(Verb::Get, "/Invoices/");
 const NONTICKET: &str = "nonticket";
 
 /// `ErrorCode` is `"NoError"` in most answers and `0` in DELETE's; anything else is a refusal.
-fn refusal(answer: &Value) -> Option<(String, String)> {
+fn refusal_in(answer: &Value) -> Option<(String, String)> {
     let code = answer.get("ErrorCode")?;
     let fine = match code {
         Value::String(s) => s.eq_ignore_ascii_case("NoError") || s.trim() == "0",
@@ -109,7 +109,7 @@ impl PixelzClient {
     ) -> Result<T, UpstreamError> {
         let answer: Value =
             serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, secrets))?;
-        if let Some((code, message)) = refusal(&answer) {
+        if let Some((code, message)) = refusal_in(&answer) {
             // What it means is found by `explained`, which knows the call.
             let meaning = Refusal::Input;
             return Err(UpstreamError::Refused { endpoint, code, message: scrub(&message, secrets), meaning });
