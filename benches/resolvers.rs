@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use pixgate::cli::ServeArgs;
 use pixgate::config::{Config, FileConfig};
+use pixgate::loaders::Switches;
 use pixgate::sandbox::{Faults, Sandbox, SandboxSettings};
 use pixgate::startup::{self, Running};
 
@@ -45,10 +46,9 @@ async fn start(sandbox: &Sandbox, mode: &Mode) -> Running {
         rate_limit_tenant: Some(0),
         ..ServeArgs::default()
     };
-    let mut config = Config::merge(args, FileConfig::default()).expect("bench config is valid");
-    config.batching = mode.batching;
-    config.embedded_summaries = mode.summaries;
-    startup::start(config).await.expect("gateway starts")
+    let config = Config::merge(args, FileConfig::default()).expect("bench config is valid");
+    let switches = Switches { batching: mode.batching, embedded_summaries: mode.summaries };
+    startup::start_measuring(config, switches).await.expect("gateway starts")
 }
 
 /// Runs the query once; returns its wall time, the upstream calls it made, and how many repeated an earlier one.

@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
             let config = Config::resolve(&args).context("invalid configuration")?;
             // Outside the runtime: the trace exporter runs threads of its own, and its
             // last flush, when this guard drops after the runtime ends, blocks.
-            let _telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_ref());
+            let _telemetry = telemetry::init(config.telemetry.log_format, config.telemetry.otlp_endpoint.as_ref());
             runtime()?.block_on(serve(config))
         }
         Command::Sandbox(args) => {

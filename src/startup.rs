@@ -12,12 +12,12 @@ use tokio::task::JoinHandle;
 
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
-use crate::config::{Config, Upstreams as UpstreamConfig};
+use crate::config::{Config, UpstreamLocation};
 use crate::events::Hub;
 use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
 use crate::graphql::{WebhookUrl, build_schema};
-use crate::loaders::DataSources;
+use crate::loaders::{DataSources, Switches};
 use crate::redis_link::RedisLink;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
@@ -99,24 +99,34 @@ impl Running {
 
 /// Starts the gateway (and the sandbox when no upstream is configured) and begins serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    start_measuring(config, Switches::default()).await
+}
+
+/// The same with some of the gateway's work switched off, for the benchmarks that
+/// measure what each part saves.
+pub async fn start_measuring(config: Config, switches: Switches) -> Result<Running, StartError> {
     crate::telemetry::metrics::handle();
-    let (sandbox, access, webhook_secrets, upstreams) = match &config.upstreams {
-        UpstreamConfig::Sandbox => {
+    let (sandbox, access, webhook_secrets, upstreams) = match &config.upstreams.location {
+        UpstreamLocation::Sandbox => {
             let settings = SandboxSettings {
-                processing: ProcessingSettings { step_ms: config.sandbox_step_ms, ..ProcessingSettings::default() },
-                extras: config.sandbox_extras,
+                processing: ProcessingSettings { step_ms: config.sandbox.step_ms, ..ProcessingSettings::default() },
+                extras: config.sandbox.extras,
                 ..SandboxSettings::default()
             };
             let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.map_err(StartError::Sandbox)?;
             tracing::info!(sandbox = %sandbox.base_url(), "no upstream configured: using the built-in sandbox and its credentials by default");
             let secrets = WebhookSecrets {
                 customer: Some(
-                    config.pixelz_app_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_APP_SECRET)),
+                    config.webhooks.app_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_APP_SECRET)),
                 ),
                 partner: Some(
-                    config.pixelz_partner_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_PARTNER_SECRET)),
+                    config
+                        .webhooks
+                        .partner_secret
+                        .clone()
+                        .unwrap_or_else(|| Secret::new(sandbox::PIXELZ_PARTNER_SECRET)),
                 ),
-                partner_required: config.pixelz_developer_api_key.is_some(),
+                partner_required: config.credentials.pixelz_developer_api_key.is_some(),
             };
             let access = AccessPolicy {
                 default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
@@ -124,60 +134,64 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                     sandbox::PIXELZ_CONTACT_EMAIL,
                     Secret::new(sandbox::PIXELZ_API_KEY),
                 )),
-                tokens: config.access_tokens.clone(),
+                tokens: config.credentials.access_tokens.clone(),
                 defaults_are_sandbox: true,
-                pixelz_developer_key: config.pixelz_developer_api_key.clone(),
+                pixelz_developer_key: config.credentials.pixelz_developer_api_key.clone(),
             };
             let urls = UpstreamUrls {
                 pixieset: sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
                 pixelz: sandbox.pixelz_base_url().parse().expect("the sandbox URL is valid"),
-                pixelz_assets: config.pixelz_asset_base_url.clone(),
+                pixelz_assets: config.upstreams.pixelz_asset_base_url.clone(),
             };
-            (Some(sandbox), access, secrets, Upstreams::new(urls, config.upstream.clone())?)
+            (Some(sandbox), access, secrets, Upstreams::new(urls, config.upstreams.settings.clone())?)
         }
-        UpstreamConfig::Remote { pixieset, pixelz } => {
+        UpstreamLocation::Remote { pixieset, pixelz } => {
             let access = AccessPolicy {
-                default_pixieset: config.pixieset_cookie.clone().map(PixiesetCredentials::new),
-                default_pixelz: config.pixelz.clone().map(|d| PixelzCredentials::new(d.contact_email, d.api_key)),
-                tokens: config.access_tokens.clone(),
+                default_pixieset: config.credentials.pixieset_cookie.clone().map(PixiesetCredentials::new),
+                default_pixelz: config
+                    .credentials
+                    .pixelz
+                    .clone()
+                    .map(|d| PixelzCredentials::new(d.contact_email, d.api_key)),
+                tokens: config.credentials.access_tokens.clone(),
                 defaults_are_sandbox: false,
-                pixelz_developer_key: config.pixelz_developer_api_key.clone(),
+                pixelz_developer_key: config.credentials.pixelz_developer_api_key.clone(),
             };
             let urls = UpstreamUrls {
                 pixieset: pixieset.clone(),
                 pixelz: pixelz.clone(),
-                pixelz_assets: config.pixelz_asset_base_url.clone(),
+                pixelz_assets: config.upstreams.pixelz_asset_base_url.clone(),
             };
             let secrets = WebhookSecrets {
-                customer: config.pixelz_app_secret.clone(),
-                partner: config.pixelz_partner_secret.clone(),
-                partner_required: config.pixelz_developer_api_key.is_some(),
+                customer: config.webhooks.app_secret.clone(),
+                partner: config.webhooks.partner_secret.clone(),
+                partner_required: config.credentials.pixelz_developer_api_key.is_some(),
             };
-            (None, access, secrets, Upstreams::new(urls, config.upstream.clone())?)
+            (None, access, secrets, Upstreams::new(urls, config.upstreams.settings.clone())?)
         }
     };
-    let cache = match config.cache_bytes {
-        Some(bytes) => Cache::new(bytes, config.cache_ttls.clone()),
+    let cache = match config.cache.bytes {
+        Some(bytes) => Cache::new(bytes, config.cache.ttls.clone()),
         None => Cache::disabled(),
     };
-    let sources =
-        DataSources { upstreams, cache, batching: config.batching, embedded_summaries: config.embedded_summaries };
+    let sources = DataSources { upstreams, cache, switches };
     let cache = sources.cache.clone();
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.public_url.as_ref(), addr)));
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
+    let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.server.public_url.as_ref(), addr)));
     let hub = Hub::default();
-    let schema = build_schema(sources.clone(), webhook_url, hub.clone(), &config.limits);
+    let schema = build_schema(sources.clone(), webhook_url, hub.clone(), &config.server.limits);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let (sockets, sockets_closed) = tokio::sync::mpsc::channel(1);
-    let redis = config.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
+    let redis = config.events.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
     let fanout = redis.as_ref().map(|redis| Fanout::start(redis, &hub, stopped.clone()));
     let poller = Poller {
         hub: hub.clone(),
         pixelz: sources.upstreams.pixelz.clone(),
         cache: cache.clone(),
-        interval: config.poll_interval,
+        interval: config.events.poll_interval,
         fanout,
     };
     let executions = subscriptions::Executions::new(schema.clone());
@@ -188,11 +202,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sources,
         hub: hub.clone(),
         webhook_secrets: Arc::new(webhook_secrets),
-        limits: Arc::new(config.limits.clone()),
+        limits: Arc::new(config.server.limits.clone()),
         persisted: persisted::PersistedQueries::new(redis.clone()),
         rate_limits: rate_limit::RateLimits::new(&config.rate_limits),
-        cors: config.cors.clone(),
-        max_body_bytes: config.max_body_bytes,
+        cors: config.server.cors.clone(),
+        max_body_bytes: config.server.max_body_bytes,
         stopping: stopped.clone(),
         sockets: sockets.clone(),
     };

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
@@ -12,56 +11,13 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{Positioned, Response, ServerError, ServerResult, ValidationResult, Variables};
 
+pub use crate::config::Limits;
+
 use crate::error_code::ErrorCode;
 
-pub const DEFAULT_MAX_DEPTH: usize = 15;
-pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
-pub const DEFAULT_MAX_ALIASES: usize = 30;
-/// graphql-armor's default: directive overloading (OWASP) costs the server per directive.
-pub const DEFAULT_MAX_DIRECTIVES: usize = 50;
 /// A field, fragment or operation can use each of `@include` and `@skip` once; a
 /// few more leave room for directives a later schema adds.
 pub const MAX_DIRECTIVES_PER_PLACE: usize = 4;
-pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
-pub const DEFAULT_MAX_BATCH: usize = 10;
-pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The limits, with safe defaults. Introspection, field suggestions and GraphiQL
-/// help people explore; production deployments may switch them off.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub max_depth: usize,
-    /// Each field costs 1; a connection field costs its page size (`first` or
-    /// `last`, else the default page) times what each node costs.
-    pub max_complexity: usize,
-    pub max_aliases: usize,
-    /// Directives in one document, wherever they stand.
-    pub max_directives: usize,
-    pub max_root_fields: usize,
-    /// Operations in one batched HTTP request.
-    pub max_batch: usize,
-    pub execution_timeout: Duration,
-    pub introspection: bool,
-    pub suggestions: bool,
-    pub graphiql: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_depth: DEFAULT_MAX_DEPTH,
-            max_complexity: DEFAULT_MAX_COMPLEXITY,
-            max_aliases: DEFAULT_MAX_ALIASES,
-            max_directives: DEFAULT_MAX_DIRECTIVES,
-            max_root_fields: DEFAULT_MAX_ROOT_FIELDS,
-            max_batch: DEFAULT_MAX_BATCH,
-            execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
-            introspection: true,
-            suggestions: true,
-            graphiql: true,
-        }
-    }
-}
 
 /// The cost of a connection field: its page size times the cost of one node.
 pub fn connection_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {

@@ -32,17 +32,30 @@ pub type Loaded<T> = Result<Arc<T>, UpstreamError>;
 pub struct DataSources {
     pub upstreams: Upstreams,
     pub cache: Cache,
-    /// Off only to measure what batching saves.
+    pub switches: Switches,
+}
+
+/// Work the gateway always does, which only the benchmarks switch off to measure
+/// what it saves (`startup::start_measuring`); all on by default.
+#[derive(Clone, Copy, Debug)]
+pub struct Switches {
+    /// By-id lookups of one level gathered into one batch.
     pub batching: bool,
-    /// Serve relations from the summaries lists embed; off only to measure what that saves.
+    /// Relations served from the summaries lists embed.
     pub embedded_summaries: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Self { batching: true, embedded_summaries: true }
+    }
 }
 
 /// What one request reads with: per upstream, a source or the reason there is none.
 pub struct Loaders {
     pub pixieset: Result<Pixieset, Unavailable>,
     pub pixelz: Result<Pixelz, Unavailable>,
-    pub embedded_summaries: bool,
+    pub switches: Switches,
 }
 
 impl Loaders {
@@ -52,7 +65,7 @@ impl Loaders {
         Self {
             pixieset: credentials.pixieset.clone().map(|c| Pixieset::new(sources, c)),
             pixelz: credentials.pixelz.clone().map(|c| Pixelz::new(sources, c)),
-            embedded_summaries: sources.embedded_summaries,
+            switches: sources.switches,
         }
     }
 }

@@ -61,7 +61,7 @@ impl Pixelz {
             credentials,
         };
         Self {
-            batching: sources.batching,
+            batching: sources.switches.batching,
             templates: loader("pixelz_template", &source, |s, id| Box::pin(s.template(id))),
             images: loader("pixelz_image", &source, |s, ticket| Box::pin(s.image(ticket))),
             source,

@@ -115,7 +115,7 @@ impl Pixieset {
             credentials,
         };
         Self {
-            batching: sources.batching,
+            batching: sources.switches.batching,
             clients: loader("client", &source, |s, id| Box::pin(s.client(id))),
             invoices: loader("invoice", &source, |s, id| Box::pin(s.invoice(id))),
             contracts: loader("contract", &source, |s, id| Box::pin(s.contract(id))),

@@ -20,40 +20,15 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
 
 use super::AppState;
+use crate::config::{Bucket, RateSettings};
 use crate::error_code::ErrorCode;
 use crate::session::Session;
 use crate::upstream::TenantKey;
 
-/// Requests per second and the burst above it; a rate of 0 switches the bucket off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bucket {
-    pub per_second: u32,
-    pub burst: u32,
-}
-
-impl Bucket {
-    fn quota(self) -> Option<Quota> {
-        let rate = NonZeroU32::new(self.per_second)?;
-        Some(Quota::per_second(rate).allow_burst(NonZeroU32::new(self.burst).unwrap_or(rate)))
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RateSettings {
-    pub per_ip: Bucket,
-    pub per_tenant: Bucket,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpNet>,
-}
-
-impl Default for RateSettings {
-    fn default() -> Self {
-        Self {
-            per_ip: Bucket { per_second: 100, burst: 200 },
-            per_tenant: Bucket { per_second: 50, burst: 100 },
-            trusted_proxies: Vec::new(),
-        }
-    }
+/// A bucket's quota; None when its rate of 0 switches it off.
+fn quota(bucket: Bucket) -> Option<Quota> {
+    let rate = NonZeroU32::new(bucket.per_second)?;
+    Some(Quota::per_second(rate).allow_burst(NonZeroU32::new(bucket.burst).unwrap_or(rate)))
 }
 
 pub struct RateLimits {
@@ -75,8 +50,8 @@ const FORGET_EVERY: Duration = Duration::from_secs(60);
 impl RateLimits {
     pub fn new(settings: &RateSettings) -> Arc<Self> {
         let limits = Arc::new(Self {
-            per_ip: settings.per_ip.quota().map(DefaultKeyedRateLimiter::keyed),
-            per_tenant: settings.per_tenant.quota().map(DefaultKeyedRateLimiter::keyed),
+            per_ip: quota(settings.per_ip).map(DefaultKeyedRateLimiter::keyed),
+            per_tenant: quota(settings.per_tenant).map(DefaultKeyedRateLimiter::keyed),
             trusted_proxies: settings.trusted_proxies.clone(),
             clock: DefaultClock::default(),
         });

@@ -92,7 +92,7 @@ async fn lists_page_right_when_the_server_puts_fewer_on_a_page_than_asked() {
 async fn gift_card_activities_come_with_documents_where_the_server_sends_them() {
     use crate::support::pixieset_get;
 
-    let gateway = gateway(ServeArgs { sandbox_extras: true, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_extras: Some(true), ..ServeArgs::default() }).await;
     let sandbox = gateway.sandbox().unwrap();
     let (_, invoices) = pixieset_get(sandbox, "/invoices/?per_page=100").await;
     let mut with_gift_card = None;

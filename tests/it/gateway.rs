@@ -11,7 +11,7 @@ use crate::support::*;
 pub async fn gateway(args: ServeArgs) -> Running {
     capture_logs();
     // A fast sandbox clock unless the test sets its own.
-    let step = if args.sandbox_step_ms == 0 { 5 } else { args.sandbox_step_ms };
+    let step = args.sandbox_step_ms.or(Some(5));
     let args = ServeArgs { listen: Some("127.0.0.1:0".into()), sandbox_step_ms: step, ..args };
     startup::start(Config::merge(args, FileConfig::default()).unwrap()).await.unwrap()
 }

@@ -20,7 +20,7 @@ const EVERY_STEP: [i64; 8] = [10, 30, 60, 62, 64, 66, 70, 80];
 
 /// A gateway whose sandbox moves an image one status every 80 ms and whose poller looks every 15 ms.
 async fn live_gateway() -> Running {
-    gateway(ServeArgs { sandbox_step_ms: 80, poll_interval_ms: Some(15), ..ServeArgs::default() }).await
+    gateway(ServeArgs { sandbox_step_ms: Some(80), poll_interval_ms: Some(15), ..ServeArgs::default() }).await
 }
 
 pub async fn submit(gateway: &Running, customer_image_id: &str) -> String {
@@ -190,7 +190,7 @@ pub async fn deliver(gateway: &Running, headers: &[(&str, String)], body: &str, 
 #[tokio::test]
 async fn forged_webhooks_are_refused_and_repeats_add_nothing() {
     // A still sandbox: the image stays new while webhooks arrive.
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(600_000), ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "hooked").await;
     let mut socket = subscribed(&gateway, &ticket).await;
     assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 10);
@@ -246,7 +246,7 @@ async fn forged_webhooks_are_refused_and_repeats_add_nothing() {
 
 #[tokio::test]
 async fn the_poller_refreshes_many_images_in_few_calls() {
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(600_000), ..ServeArgs::default() }).await;
     let sandbox = gateway.sandbox().unwrap();
     let upstreams = crate::upstream::clients_for(sandbox, crate::upstream::settings());
     let credentials = crate::upstream::contact();
@@ -323,7 +323,7 @@ async fn subscriptions_check_their_arguments_and_credentials() {
 /// An image can have several output versions; the webhook names each by `templateId`.
 #[tokio::test]
 async fn every_output_version_is_kept_and_each_is_reported() {
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(600_000), ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "versions").await;
     let mut socket = websocket(&gateway, "graphql-transport-ws").await;
     socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
@@ -375,7 +375,7 @@ async fn every_output_version_is_kept_and_each_is_reported() {
 /// The sandbox produces an image in two versions when its URL says `two-versions`.
 #[tokio::test]
 async fn the_sandbox_delivers_each_version_by_its_own_webhook() {
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 20, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(20), ..ServeArgs::default() }).await;
     let body = graphql(
         &gateway,
         &format!(

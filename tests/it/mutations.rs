@@ -140,7 +140,7 @@ async fn update_a_contract_template_then_read_it_back() {
 #[tokio::test]
 async fn pixelz_image_writes_then_read_back() {
     // Slow enough that an image is still deletable right after submission.
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 300, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(300), ..ServeArgs::default() }).await;
     let count = "{ pixelzImageCount }";
     let before = run(&gateway, count).await["pixelzImageCount"].as_i64().unwrap();
     let submitted = run(

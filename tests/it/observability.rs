@@ -11,7 +11,7 @@ use crate::support::*;
 #[tokio::test]
 async fn a_scrape_holds_every_series_and_no_secret_or_object_id() {
     // Images stay in the pipeline, so the subscription below stays open.
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(600_000), ..ServeArgs::default() }).await;
     // An operation over both APIs, with a batched lookup.
     let query =
         "query Studio { pixelzAccount { email } invoices(first: 3) { edges { node { client { email phone } } } } }";

@@ -129,7 +129,7 @@ async fn thousands_of_forged_webhooks_are_refused_and_replays_emit_nothing_new()
     use pixgate::sandbox;
 
     const FORGERIES: usize = 2_000;
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 600_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(600_000), ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "flooded").await;
     let mut socket = subscribed(&gateway, &ticket).await;
     assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 10);

@@ -88,7 +88,7 @@ async fn ask(gateway: &Running, query: &str) -> Value {
 
 /// Every single query cold, then after each list on a gateway of its own; the number of pairs compared.
 async fn compare(extras: bool) -> usize {
-    let args = || ServeArgs { sandbox_extras: extras, ..ServeArgs::default() };
+    let args = || ServeArgs { sandbox_extras: Some(extras), ..ServeArgs::default() };
     let singles = singles();
     let mut cold = Vec::new();
     for single in &singles {

@@ -457,7 +457,7 @@ async fn an_invoice_by_id_costs_a_bounded_number_of_calls_with_or_without_its_en
     let invoice = |id: &str| format!("{{ invoice(id: \"{id}\") {{ id number amount {{ minorUnits }} }} }}");
     let missing = "in_ZZZ001ABC123DEF456GHI789JKL012";
     for extras in [false, true] {
-        let gateway = gateway(ServeArgs { sandbox_extras: extras, ..ServeArgs::default() }).await;
+        let gateway = gateway(ServeArgs { sandbox_extras: Some(extras), ..ServeArgs::default() }).await;
         let sandbox = gateway.sandbox().unwrap();
         let found = graphql(&gateway, &invoice(documented::INVOICE_ID), &[]).await;
         assert_eq!(

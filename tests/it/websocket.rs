@@ -62,7 +62,8 @@ async fn statuses_until_complete(socket: &mut Socket, id: &str, seen: &mut Vec<i
 
 #[tokio::test]
 async fn subscribers_alike_share_one_execution_and_latecomers_start_from_the_current_state() {
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 150, poll_interval_ms: Some(20), ..ServeArgs::default() }).await;
+    let gateway =
+        gateway(ServeArgs { sandbox_step_ms: Some(150), poll_interval_ms: Some(20), ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "shared-sub").await;
     let query = json!({ "query": subscription(&ticket) });
 
@@ -151,7 +152,7 @@ async fn first_tickets(socket: &mut Socket, count: usize) -> std::collections::B
 #[tokio::test]
 async fn a_product_subscriber_gets_the_products_images_as_of_their_own_subscribing() {
     // Images stay in their first state: only first states are sent.
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 60_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(60_000), ..ServeArgs::default() }).await;
     let product = "latecomers-2027";
     let query = format!("subscription {{ pixelzImageStatusChanged(productId: \"{product}\") {{ ticket statusId }} }}");
     let subscribe = json!({ "id": "p", "type": "subscribe", "payload": { "query": query } });
@@ -175,7 +176,7 @@ async fn a_product_subscriber_gets_the_products_images_as_of_their_own_subscribi
 #[tokio::test]
 async fn completing_a_subscription_stops_its_execution_and_frees_its_id() {
     let gateway =
-        gateway(ServeArgs { sandbox_step_ms: 60_000, poll_interval_ms: Some(20), ..ServeArgs::default() }).await;
+        gateway(ServeArgs { sandbox_step_ms: Some(60_000), poll_interval_ms: Some(20), ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "completed-early").await;
     let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } });
@@ -220,7 +221,7 @@ async fn queries_and_mutations_answer_once_then_complete() {
 
 #[tokio::test]
 async fn clients_that_break_the_protocol_are_closed_with_its_codes() {
-    let gateway = gateway(ServeArgs { sandbox_step_ms: 60_000, ..ServeArgs::default() }).await;
+    let gateway = gateway(ServeArgs { sandbox_step_ms: Some(60_000), ..ServeArgs::default() }).await;
     let ticket = submit(&gateway, "protocol-breaker").await;
     let subscribe = |id: &str| json!({ "id": id, "type": "subscribe", "payload": { "query": subscription(&ticket) } });
 
@@ -275,7 +276,7 @@ async fn a_connection_that_never_initialises_is_closed_with_4408() {
 async fn one_connection_runs_a_bounded_number_of_operations() {
     // Unlimited rates: the bound here is the connection's, not the tenant's bucket.
     let gateway = gateway(ServeArgs {
-        sandbox_step_ms: 60_000,
+        sandbox_step_ms: Some(60_000),
         rate_limit_ip: Some(0),
         rate_limit_tenant: Some(0),
         ..ServeArgs::default()

@@ -120,7 +120,7 @@ impl Invoice {
 /// Whether a selection under `edges.node` / `nodes` asks for `field`, and embedded
 /// summaries are in use.
 pub fn selects_in_nodes(ctx: &Context<'_>, field: &str) -> bool {
-    if !super::super::loaders(ctx).is_ok_and(|l| l.embedded_summaries) {
+    if !super::super::loaders(ctx).is_ok_and(|l| l.switches.embedded_summaries) {
         return false;
     }
     let look = ctx.look_ahead();

@@ -1,0 +1,244 @@
+//! Every gateway setting, declared once: its key in the `--config` file, its flag,
+//! its environment variable and its help. `ServeArgs` (flags and environment),
+//! `FileConfig` (the file) and `key` (the names errors use) are all made from the
+//! one list below; a flag beats the environment, which beats the file. Defaults
+//! and checks live where `super::Config::merge` reads each setting into its section.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::secret::Secret;
+use crate::telemetry::LogFormat;
+
+/// A setting's name in the file and in the environment, as an error names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub name: &'static str,
+    pub env: &'static str,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.env)
+    }
+}
+
+/// How a flag's value becomes the file's type: strings are trimmed and a blank one is
+/// not given (so the file's value stands), secrets are wrapped so they never print.
+pub trait FromFlag<F> {
+    fn from_flag(flag: &F) -> Option<Self>
+    where
+        Self: Sized;
+}
+
+fn non_blank(value: &str) -> Option<&str> {
+    Some(value.trim()).filter(|v| !v.is_empty())
+}
+
+impl FromFlag<String> for String {
+    fn from_flag(flag: &String) -> Option<Self> {
+        non_blank(flag).map(str::to_string)
+    }
+}
+
+impl FromFlag<String> for Secret {
+    fn from_flag(flag: &String) -> Option<Self> {
+        non_blank(flag).map(Secret::new)
+    }
+}
+
+impl FromFlag<Vec<String>> for Vec<Secret> {
+    fn from_flag(flag: &Vec<String>) -> Option<Self> {
+        Some(flag.iter().filter_map(|value| non_blank(value)).map(Secret::new).collect())
+    }
+}
+
+macro_rules! as_given {
+    ($($ty:ty),+) => {$(
+        impl FromFlag<$ty> for $ty {
+            fn from_flag(flag: &$ty) -> Option<Self> {
+                Some(flag.clone())
+            }
+        }
+    )+};
+}
+as_given!(u16, u32, u64, usize, bool, LogFormat, Vec<String>);
+
+macro_rules! settings {
+    (
+        $(
+            $(#[doc = $doc:literal])+
+            $(#[arg($($arg:tt)*)])*
+            $name:ident: $flag:ty => $file:ty = $env:literal,
+        )+
+    ) => {
+        /// Gateway settings as given on the command line or in the environment.
+        /// Secrets are accepted as flags for completeness, but belong in the environment or the file.
+        #[derive(Clone, Debug, Default, Args)]
+        pub struct ServeArgs {
+            /// TOML file with any of the settings below (keys in snake_case: `listen`, `pixelz_api_key`, …).
+            #[arg(long, env = "PIXGATE_CONFIG")]
+            pub config: Option<PathBuf>,
+            $(
+                $(#[doc = $doc])+
+                #[arg(long, env = $env)]
+                $(#[arg($($arg)*)])*
+                pub $name: Option<$flag>,
+            )+
+        }
+
+        /// The `--config` file. Every key is optional; an unknown key is an error, not a silent default.
+        #[derive(Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct FileConfig {
+            $( pub $name: Option<$file>, )+
+        }
+
+        /// Each setting's names, for errors.
+        #[allow(non_upper_case_globals)]
+        pub mod key {
+            use super::Key;
+            $( pub const $name: Key = Key { name: stringify!($name), env: $env }; )+
+        }
+
+        /// Every setting's names, in the order declared: the tests check each has its flag and file key.
+        #[cfg(test)]
+        pub const KEYS: &[Key] = &[$(key::$name),+];
+
+        /// The flags and environment over the file: each setting's value, or None when no source gives it.
+        pub struct Given {
+            args: ServeArgs,
+            file: FileConfig,
+        }
+
+        impl Given {
+            pub fn new(args: ServeArgs, file: FileConfig) -> Self {
+                Self { args, file }
+            }
+
+            $(
+                pub fn $name(&self) -> Option<$file> {
+                    self.args.$name.as_ref().and_then(<$file as FromFlag<$flag>>::from_flag).or_else(|| self.file.$name.clone())
+                }
+            )+
+        }
+    };
+}
+
+settings! {
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+    listen: String => String = "PIXGATE_LISTEN",
+    /// URL at which Pixelz reaches this gateway (webhook callbacks) [default: derived from the listen address].
+    public_url: String => String = "PIXGATE_PUBLIC_URL",
+    /// Pixieset Studio API base, e.g. https://studio.pixieset.com/api/v1 [default: the built-in sandbox].
+    pixieset_base_url: String => String = "PIXIESET_BASE_URL",
+    /// Pixelz JSON API base, e.g. https://api.pixelz.com/REST.svc/JSON [default: the built-in sandbox].
+    pixelz_base_url: String => String = "PIXELZ_BASE_URL",
+    /// Default Pixieset session cookie, for single-studio deployments.
+    #[arg(hide_env_values = true)]
+    pixieset_cookie: String => Secret = "PIXIESET_COOKIE",
+    /// Default Pixelz contact email.
+    pixelz_contact_email: String => String = "PIXELZ_CONTACT_EMAIL",
+    /// Default Pixelz API key.
+    #[arg(hide_env_values = true)]
+    pixelz_api_key: String => Secret = "PIXELZ_API_KEY",
+    /// Pixelz application secret, which verifies webhooks; without it webhooks are refused.
+    #[arg(hide_env_values = true)]
+    pixelz_app_secret: String => Secret = "PIXELZ_APP_SECRET",
+    /// Pixelz partner secret, which verifies the partner webhook signature.
+    #[arg(hide_env_values = true)]
+    pixelz_partner_secret: String => Secret = "PIXELZ_PARTNER_SECRET",
+    /// Pixelz developer (partner or reseller) API key, sent as `developerAPIkey` with every image
+    /// submitted; webhooks must then carry the partner signature too.
+    #[arg(hide_env_values = true)]
+    pixelz_developer_api_key: String => Secret = "PIXELZ_DEVELOPER_API_KEY",
+    /// Redis URL; enables event fan-out across instances.
+    #[arg(hide_env_values = true)]
+    redis_url: String => Secret = "PIXGATE_REDIS_URL",
+    /// Comma-separated bearer tokens a caller must present to act with the default credentials.
+    #[arg(hide_env_values = true, value_delimiter = ',')]
+    access_tokens: Vec<String> => Vec<Secret> = "PIXGATE_ACCESS_TOKENS",
+    /// Base for Pixelz's relative image and invoice URLs [default: the Pixelz host].
+    pixelz_asset_base_url: String => String = "PIXELZ_ASSET_BASE_URL",
+    /// Time limit of one upstream attempt, in milliseconds [default: 10000].
+    upstream_timeout_ms: u64 => u64 = "PIXGATE_UPSTREAM_TIMEOUT_MS",
+    /// Attempts per upstream call, the first included [default: 3].
+    upstream_max_attempts: u32 => u32 = "PIXGATE_UPSTREAM_MAX_ATTEMPTS",
+    /// Upstream calls in flight per API [default: 32].
+    upstream_concurrency: usize => usize = "PIXGATE_UPSTREAM_CONCURRENCY",
+    /// Memory the response cache may use, in MiB [default: 64].
+    cache_mb: u64 => u64 = "PIXGATE_CACHE_MB",
+    /// How long templates stay cached, in seconds [default: 300].
+    cache_templates_secs: u64 => u64 = "PIXGATE_CACHE_TEMPLATES_SECS",
+    /// How long clients, invoices and contracts stay cached, in seconds [default: 30].
+    cache_records_secs: u64 => u64 = "PIXGATE_CACHE_RECORDS_SECS",
+    /// How long image statuses stay cached, in seconds [default: 3].
+    cache_image_status_secs: u64 => u64 = "PIXGATE_CACHE_IMAGE_STATUS_SECS",
+    /// How often watched, unfinished images are polled, in milliseconds [default: 5000].
+    poll_interval_ms: u64 => u64 = "PIXGATE_POLL_INTERVAL_MS",
+    /// Deepest field nesting an operation may have [default: 15].
+    max_depth: usize => usize = "PIXGATE_MAX_DEPTH",
+    /// Highest cost an operation may have; a connection costs its page size times its node [default: 5000].
+    max_complexity: usize => usize = "PIXGATE_MAX_COMPLEXITY",
+    /// Aliases one document may hold [default: 30].
+    max_aliases: usize => usize = "PIXGATE_MAX_ALIASES",
+    /// Directives one document may hold [default: 50].
+    max_directives: usize => usize = "PIXGATE_MAX_DIRECTIVES",
+    /// Root fields one operation may select [default: 20].
+    max_root_fields: usize => usize = "PIXGATE_MAX_ROOT_FIELDS",
+    /// Operations one batched request may hold [default: 10].
+    max_batch: usize => usize = "PIXGATE_MAX_BATCH",
+    /// Largest request body, in KiB [default: 256].
+    max_body_kb: usize => usize = "PIXGATE_MAX_BODY_KB",
+    /// Time limit of one operation, in milliseconds [default: 30000].
+    execution_timeout_ms: u64 => u64 = "PIXGATE_EXECUTION_TIMEOUT_MS",
+    /// Answer introspection queries [default: true; always on with the sandbox].
+    introspection: bool => bool = "PIXGATE_INTROSPECTION",
+    /// Suggest field names in validation errors [default: true; always on with the sandbox].
+    field_suggestions: bool => bool = "PIXGATE_FIELD_SUGGESTIONS",
+    /// Serve GraphiQL to browsers at /graphql [default: true; always on with the sandbox].
+    graphiql: bool => bool = "PIXGATE_GRAPHIQL",
+    /// Requests per second from one client IP on the GraphQL routes; 0 switches the limit off [default: 100].
+    rate_limit_ip: u32 => u32 = "PIXGATE_RATE_LIMIT_IP",
+    /// Requests one client IP may send at once above its rate [default: 200].
+    rate_limit_ip_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_IP_BURST",
+    /// Requests per second for one tenant (whoever the credentials act for); 0 switches it off [default: 50].
+    rate_limit_tenant: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT",
+    /// Requests one tenant may send at once above its rate [default: 100].
+    rate_limit_tenant_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT_BURST",
+    /// Comma-separated proxies in front of the gateway (addresses or CIDR ranges, `10.0.0.0/8`)
+    /// whose `X-Forwarded-For` names the client IP for the per-IP limit [default: none, the peer is the client].
+    #[arg(value_delimiter = ',')]
+    trusted_proxies: Vec<String> => Vec<String> = "PIXGATE_TRUSTED_PROXIES",
+    /// Comma-separated origins browsers may call from (`https://app.example.com`), or `*` for any [default: none].
+    #[arg(value_delimiter = ',')]
+    cors_origins: Vec<String> => Vec<String> = "PIXGATE_CORS_ORIGINS",
+    /// OTLP/HTTP collector to export spans to, e.g. http://127.0.0.1:4318 [default: none, spans are only logged].
+    otlp_endpoint: String => String = "OTEL_EXPORTER_OTLP_ENDPOINT",
+    /// Log format [default: human].
+    #[arg(value_enum)]
+    log_format: LogFormat => LogFormat = "PIXGATE_LOG_FORMAT",
+    /// Real time per simulated processing step of the in-process sandbox, in milliseconds [default: 2000].
+    sandbox_step_ms: u64 => u64 = "PIXGATE_SANDBOX_STEP_MS",
+    /// Let the in-process sandbox also write fields and endpoints the upstream documents never show.
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    sandbox_extras: bool => bool = "PIXGATE_SANDBOX_EXTRAS",
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        // toml's message names the offending key and its line.
+        toml::from_str(&text).map_err(|e| ConfigError::File { path: path.into(), message: e.to_string() })
+    }
+}
+
+/// Which keys the file sets, never their values: some are secrets.
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConfig").finish_non_exhaustive()
+    }
+}
