@@ -14,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod idempotency;
 pub mod loaders;
+pub mod lock;
 pub mod money;
 pub mod redis_link;
 pub mod request_id;

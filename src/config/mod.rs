@@ -15,7 +15,7 @@ use crate::secret::Secret;
 use crate::telemetry::LogFormat;
 use crate::upstream::UpstreamSettings;
 use settings::Given;
-pub use settings::{FileConfig, Key, ServeArgs, key};
+pub use settings::{FileConfig, ServeArgs, Setting, key};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// A request body this large holds any real operation with room to spare.
@@ -29,10 +29,10 @@ pub enum ConfigError {
     #[error("config file {path}: {message}")]
     File { path: std::path::PathBuf, message: String },
     #[error("{key}: {message}")]
-    Invalid { key: Key, message: String },
+    Invalid { key: Setting, message: String },
 }
 
-fn invalid(key: Key, message: impl Into<String>) -> ConfigError {
+fn invalid(key: Setting, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key, message: message.into() }
 }
 
@@ -220,7 +220,7 @@ pub struct SandboxChoice {
 
 pub const DEFAULT_SANDBOX_STEP_MS: u64 = 2000;
 
-fn http_url(key: Key, raw: &str) -> Result<Url, ConfigError> {
+fn http_url(key: Setting, raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw.trim()).map_err(|e| invalid(key, format!("not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid(key, "must be an http:// or https:// URL"));
@@ -228,12 +228,12 @@ fn http_url(key: Key, raw: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-fn optional_url(key: Key, raw: Option<String>) -> Result<Option<Url>, ConfigError> {
+fn optional_url(key: Setting, raw: Option<String>) -> Result<Option<Url>, ConfigError> {
     raw.map(|raw| http_url(key, &raw)).transpose()
 }
 
 /// Zero is refused where it would make the gateway refuse everything.
-fn at_least_one<T: Default + PartialEq>(key: Key, value: Option<T>, default: T) -> Result<T, ConfigError> {
+fn at_least_one<T: Default + PartialEq>(key: Setting, value: Option<T>, default: T) -> Result<T, ConfigError> {
     match value {
         Some(zero) if zero == T::default() => Err(invalid(key, "must be at least 1")),
         value => Ok(value.unwrap_or(default)),
@@ -261,7 +261,7 @@ fn trusted_proxies(proxies: Option<Vec<String>>) -> Result<Vec<IpNet>, ConfigErr
 }
 
 fn cors(origins: Option<Vec<String>>) -> Result<Cors, ConfigError> {
-    const KEY: Key = key::cors_origins;
+    const KEY: Setting = key::cors_origins;
     let origins: Vec<String> =
         origins.unwrap_or_default().into_iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     if origins.is_empty() {
@@ -537,7 +537,7 @@ mod tests {
     fn every_setting_has_one_flag_one_env_and_one_file_key() {
         use clap::CommandFactory as _;
         let command = crate::cli::Cli::command();
-        for key in settings::KEYS {
+        for key in settings::SETTINGS {
             let flag = key.name.replace('_', "-");
             let arg = command.get_arguments().find(|arg| arg.get_long() == Some(flag.as_str()));
             let arg = arg.unwrap_or_else(|| panic!("no --{flag}"));

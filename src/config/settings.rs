@@ -15,12 +15,12 @@ use crate::telemetry::LogFormat;
 
 /// A setting's name in the file and in the environment, as an error names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key {
+pub struct Setting {
     pub name: &'static str,
     pub env: &'static str,
 }
 
-impl std::fmt::Display for Key {
+impl std::fmt::Display for Setting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.name, self.env)
     }
@@ -100,13 +100,13 @@ macro_rules! settings {
         /// Each setting's names, for errors.
         #[allow(non_upper_case_globals)]
         pub mod key {
-            use super::Key;
-            $( pub const $name: Key = Key { name: stringify!($name), env: $env }; )+
+            use super::Setting;
+            $( pub const $name: Setting = Setting { name: stringify!($name), env: $env }; )+
         }
 
         /// Every setting's names, in the order declared: the tests check each has its flag and file key.
         #[cfg(test)]
-        pub const KEYS: &[Key] = &[$(key::$name),+];
+        pub const SETTINGS: &[Setting] = &[$(key::$name),+];
 
         /// The flags and environment over the file: each setting's value, or None when no source gives it.
         pub struct Given {

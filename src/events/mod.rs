@@ -9,10 +9,11 @@ pub mod fanout;
 pub mod poller;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::lock::locked;
 use crate::upstream::PixelzCredentials;
 use crate::upstream::pixelz::wire::{ImageStatus, Output};
 
@@ -42,13 +43,6 @@ pub enum Relayed {
     },
     /// A new state, from the poller.
     State { image: ImageStatus },
-}
-
-/// The maps stay consistent whatever a panicking holder was doing (each change is one
-/// insert, remove or channel send), so a poisoned lock is taken over rather than
-/// spreading the panic to every later request.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// How many images' delivered versions are kept, and for how long: Pixelz retries a

@@ -3,10 +3,10 @@
 use async_graphql::Object;
 
 /// An amount of money.
-pub struct Money(pub crate::money::Money);
+pub struct MoneyObject(pub crate::money::Money);
 
 #[Object(name = "Money")]
-impl Money {
+impl MoneyObject {
     /// The exact decimal amount, e.g. `"2500.00"`.
     async fn amount(&self) -> String {
         self.0.amount()

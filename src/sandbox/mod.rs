@@ -19,7 +19,7 @@ mod rng;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -33,20 +33,7 @@ pub use processing::{
     sign,
 };
 
-// A simulator that keeps answering after one handler panicked serves the tests better
-// than one that fails every later request: a poisoned lock is taken over, and whatever
-// the panicking handler had half done stays visible, as it would upstream.
-pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use crate::lock::{locked, read, write};
 
 /// The Pixieset session cookie that opens the seeded studio.
 pub const PIXIESET_COOKIE: &str = "session_cookie=sandbox";

@@ -1,19 +1,23 @@
-//! Writes: one mutation per documented write endpoint. Input is checked before
-//! any upstream call; what the caller can fix comes back as `userErrors` with
-//! the path of the offending field; an upstream's own refusals (Pixieset's 422
-//! details, Pixelz's error codes) become user errors too.
+//! What every write shares: user errors, input checks (`validate.rs`), idempotency,
+//! and the Mutation root that merges each API's mutations (`pixieset/mutation.rs`,
+//! `pixelz/mutation.rs`, beside their types). There is one mutation per documented
+//! write endpoint. Input is checked before any upstream call; what the caller can fix
+//! comes back as `userErrors` with the path of the offending field; an upstream's own
+//! refusals (Pixieset's 422 details, Pixelz's error codes) become user errors too.
 
-mod pixelz;
-mod pixieset;
 pub(super) mod validate;
 
 use async_graphql::{ComplexObject, Context, Enum, Error, MergedObject, SimpleObject};
 
+use std::future::Future;
+use std::sync::Arc;
+
 use super::scalars::PathSegment;
-use crate::upstream::{Refusal, UpstreamError};
+use crate::idempotency::Idempotency;
+use crate::upstream::{Refusal, TenantKey, UpstreamError};
 
 #[derive(Default, MergedObject)]
-pub struct Mutation(pixieset::PixiesetMutation, pixelz::PixelzMutation);
+pub struct Mutation(super::pixieset::PixiesetMutation, super::pixelz::PixelzMutation);
 
 /// What kind of mistake a user error reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -76,6 +80,30 @@ fn idempotency_key(ctx: &Context<'_>, mutation: &str, client_mutation_id: Option
     }
 }
 
+/// A write that must happen once however often it is retried (an invoice, a paid
+/// submission): run under the request's idempotency key for the tenant, so a repeat
+/// gets the first result. What the upstream refused comes back as user errors on
+/// `target`, or as a GraphQL error when the caller cannot fix it.
+pub(super) async fn write_once<T, Fut>(
+    ctx: &Context<'_>,
+    mutation: &str,
+    client_mutation_id: Option<&str>,
+    tenant: &TenantKey,
+    target: &[&str],
+    write: impl FnOnce() -> Fut,
+) -> Result<Result<Arc<T>, Vec<UserError>>, Error>
+where
+    T: Send + Sync + 'static,
+    Fut: Future<Output = Result<T, UpstreamError>>,
+{
+    let key = idempotency_key(ctx, mutation, client_mutation_id);
+    let store = ctx.data::<Idempotency>()?;
+    match store.once(tenant, key, write).await {
+        Ok(written) => Ok(Ok(written)),
+        Err(refused) => as_user_errors(refused, target).map(Err),
+    }
+}
+
 /// Pixieset names fields in snake case, and some differently from the inputs.
 fn input_path(upstream_field: &str) -> Vec<String> {
     let camel = |part: &str| -> String {
@@ -104,7 +132,7 @@ fn input_path(upstream_field: &str) -> Vec<String> {
 
 /// An upstream refusal the caller can act on, as user errors; anything else
 /// (credentials, outages, rate limits) stays a GraphQL error with its code.
-fn as_user_errors(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Error> {
+pub(super) fn as_user_errors(error: UpstreamError, target: &[&str]) -> Result<Vec<UserError>, Error> {
     match error {
         // Only a 422 holds per-field messages; other refusals' details are not about fields.
         UpstreamError::Invalid { status: 422, message, details: Some(serde_json::Value::Object(fields)), .. }

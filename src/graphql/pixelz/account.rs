@@ -7,7 +7,7 @@ use async_graphql::{Context, Error, ID, Object};
 
 use super::super::connection::{Args, ListInfo, Offset};
 use super::super::ids;
-use super::super::money::Money;
+use super::super::money::MoneyObject;
 use super::super::scalars::Date;
 use super::image::{ImageFilter, PixelzImage, image_connection};
 use crate::upstream::pixelz::wire as pz;
@@ -29,8 +29,8 @@ impl PixelzAccount {
         self.0.contact_person.as_deref()
     }
 
-    async fn balance(&self) -> Option<Money> {
-        self.0.contact_account_balance.as_ref().and_then(pz::Price::money).map(Money)
+    async fn balance(&self) -> Option<MoneyObject> {
+        self.0.contact_account_balance.as_ref().and_then(pz::Price::money).map(MoneyObject)
     }
 
     async fn days_of_credit(&self) -> Option<i64> {
@@ -108,8 +108,8 @@ impl PixelzInvoice {
     }
 
     /// What remains to pay, exactly.
-    async fn amount_due(&self) -> Option<Money> {
-        crate::money::Money::from_decimal(self.0.amount_due.as_deref()?, "USD").map(Money)
+    async fn amount_due(&self) -> Option<MoneyObject> {
+        crate::money::Money::from_decimal(self.0.amount_due.as_deref()?, "USD").map(MoneyObject)
     }
 
     async fn is_paid(&self) -> Option<bool> {

@@ -2,6 +2,7 @@
 
 mod account;
 mod image;
+mod mutation;
 mod template;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub enum PixelzImageKey {
     CustomerImageId(String),
 }
 pub use image::{ImageFilter, PixelzImage, PixelzImageOrder, PixelzImageStatus};
+pub use mutation::PixelzMutation;
 pub use template::{
     PixelzAlignment, PixelzBackground, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit,

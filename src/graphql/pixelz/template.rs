@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 use chrono::NaiveDate;
 
 use super::super::error::from_upstream;
-use super::super::money::Money;
+use super::super::money::MoneyObject;
 use super::super::scalars::Date;
 use super::super::selection::asks_only;
 use super::super::{ids, pixelz};
@@ -233,11 +233,11 @@ impl PixelzTemplate {
     }
 
     /// The price of one image.
-    async fn price(&self, ctx: &Context<'_>) -> Result<Option<Money>, Error> {
+    async fn price(&self, ctx: &Context<'_>) -> Result<Option<MoneyObject>, Error> {
         if let Some(listed) = &self.listed {
-            return Ok(listed.prices.first().and_then(pz::Price::money).map(Money));
+            return Ok(listed.prices.first().and_then(pz::Price::money).map(MoneyObject));
         }
-        Ok(self.detail(ctx).await?.price.as_ref().and_then(pz::Price::money).map(Money))
+        Ok(self.detail(ctx).await?.price.as_ref().and_then(pz::Price::money).map(MoneyObject))
     }
 
     /// Null for a format Pixelz does not document; see `outputFormatName`.

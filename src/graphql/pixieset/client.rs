@@ -318,7 +318,7 @@ impl Document {
     }
 
     /// For invoices.
-    async fn amount(&self) -> Option<super::super::money::Money> {
+    async fn amount(&self) -> Option<super::super::money::MoneyObject> {
         self.0.amount.map(|amount| cents(amount, None))
     }
 
@@ -355,7 +355,7 @@ impl GiftCardActivity {
         self.0.code.as_deref()
     }
 
-    async fn amount(&self) -> Option<super::super::money::Money> {
+    async fn amount(&self) -> Option<super::super::money::MoneyObject> {
         self.0.amount.map(|amount| cents(amount, None))
     }
 

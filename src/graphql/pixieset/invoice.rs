@@ -8,7 +8,7 @@ use async_graphql::{Context, Error, ID, Object, SimpleObject};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::error::from_upstream;
-use super::super::money::Money;
+use super::super::money::MoneyObject;
 use super::super::pixieset;
 use super::super::scalars::Date;
 use super::client::Client;
@@ -20,15 +20,15 @@ pub const PAGE: usize = crate::loaders::INVOICE_PAGE as usize;
 const DEFAULT_CURRENCY: &str = "USD";
 
 /// Pixieset's cents, in the currency named where an answer names one.
-pub fn cents(cents: i64, currency: Option<&str>) -> Money {
-    Money(crate::money::Money::from_minor_units(cents, currency.unwrap_or(DEFAULT_CURRENCY)))
+pub fn cents(cents: i64, currency: Option<&str>) -> MoneyObject {
+    MoneyObject(crate::money::Money::from_minor_units(cents, currency.unwrap_or(DEFAULT_CURRENCY)))
 }
 
 /// An invoice to a client.
 pub struct Invoice(pub Arc<ps::Invoice>);
 
 impl Invoice {
-    fn money(&self, amount: Option<i64>) -> Option<Money> {
+    fn money(&self, amount: Option<i64>) -> Option<MoneyObject> {
         amount.map(|c| cents(c, self.0.currency.as_deref()))
     }
 }
@@ -40,9 +40,9 @@ pub struct LineItem {
     pub description: Option<String>,
     pub quantity: i64,
     /// The price of one unit.
-    pub unit_amount: Money,
+    pub unit_amount: MoneyObject,
     /// `unitAmount × quantity`.
-    pub total: Money,
+    pub total: MoneyObject,
 }
 
 #[Object]
@@ -63,16 +63,16 @@ impl Invoice {
     }
 
     /// The invoice's total.
-    async fn amount(&self) -> Option<Money> {
+    async fn amount(&self) -> Option<MoneyObject> {
         let summed = self.0.line_items.iter().map(|i| i.amount.saturating_mul(i.quantity)).sum();
         self.money(self.0.amount.or((!self.0.line_items.is_empty()).then_some(summed)))
     }
 
-    async fn amount_paid(&self) -> Option<Money> {
+    async fn amount_paid(&self) -> Option<MoneyObject> {
         self.money(self.0.amount_paid)
     }
 
-    async fn amount_due(&self) -> Option<Money> {
+    async fn amount_due(&self) -> Option<MoneyObject> {
         self.money(self.0.amount_due)
     }
 

@@ -3,6 +3,7 @@
 mod client;
 mod contract;
 mod invoice;
+mod mutation;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use async_graphql::{Context, Error, ID, Object};
 pub use client::{Client, ClientType};
 pub use contract::{Contract, ContractTemplate, ContractTemplateStatus};
 pub use invoice::Invoice;
+pub use mutation::PixiesetMutation;
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::error::{bad_input, from_upstream};

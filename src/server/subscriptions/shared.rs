@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::Response;
 use bytes::Bytes;
@@ -27,15 +27,10 @@ use super::protocol::OperationPayload;
 use crate::error_code::ErrorCode;
 use crate::graphql::{EventSubjects, PixgateSchema};
 use crate::loaders::{DataSources, Loaders};
+use crate::lock::locked;
 use crate::request_id;
 use crate::session::Session;
 use crate::telemetry::metrics::ActiveSubscription;
-
-/// Every critical section below is a single insert, remove or push, so the data
-/// stays consistent whatever a panicking holder was doing: take a poisoned lock over.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What one operation of a connection has to send next.
 #[derive(Debug)]

@@ -5,13 +5,13 @@ use chrono::{NaiveDateTime, Utc};
 
 use super::super::error::from_upstream;
 use super::super::ids;
+use super::super::mutation::validate::{Check, is_email};
+use super::super::mutation::{UserError, UserErrorCode, WebhookUrl, as_user_errors, write_once};
 use super::super::pixelz;
-use super::super::pixelz::{
+use super::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
-use super::validate::{Check, is_email};
-use super::{UserError, UserErrorCode, WebhookUrl, as_user_errors, idempotency_key};
 use crate::upstream::pixelz::wire as pz;
 
 const MAX_IMAGES: usize = 5;
@@ -206,13 +206,33 @@ fn deadline(check: &mut Check, raw: Option<&str>) -> Option<NaiveDateTime> {
     }
 }
 
+/// What both ways of sending an image ask alike.
 struct Submission<'a> {
     image_urls: &'a [String],
     color_reference_url: Option<&'a str>,
     callback_url: Option<&'a str>,
     customer_image_id: Option<&'a str>,
     product_id: Option<&'a str>,
+    client_id: Option<&'a ID>,
 }
+
+macro_rules! submission_of {
+    ($($input:ty),+) => {$(
+        impl<'a> From<&'a $input> for Submission<'a> {
+            fn from(input: &'a $input) -> Self {
+                Self {
+                    image_urls: &input.image_urls,
+                    color_reference_url: input.color_reference_url.as_deref(),
+                    callback_url: input.callback_url.as_deref(),
+                    customer_image_id: input.customer_image_id.as_deref(),
+                    product_id: input.product_id.as_deref(),
+                    client_id: input.client_id.as_ref(),
+                }
+            }
+        }
+    )+};
+}
+submission_of!(SubmitPixelzImageInput, RequestWhiteGloveServiceInput);
 
 /// The client an image is for, checked to be a client the request's Pixieset
 /// credentials open: its id becomes the image's `productId`.
@@ -244,7 +264,15 @@ async fn for_client(
     Ok(())
 }
 
-fn submission(ctx: &Context<'_>, check: &mut Check, input: Submission<'_>) -> pz::ImageSubmission {
+/// The image to send, and the checks of what was asked so far.
+async fn submission(ctx: &Context<'_>, input: Submission<'_>) -> Result<(Check, pz::ImageSubmission), Error> {
+    let mut check = Check::default();
+    let mut image = checked_submission(ctx, &mut check, &input);
+    for_client(ctx, &mut check, &mut image, input.client_id).await?;
+    Ok((check, image))
+}
+
+fn checked_submission(ctx: &Context<'_>, check: &mut Check, input: &Submission<'_>) -> pz::ImageSubmission {
     if input.image_urls.is_empty() || input.image_urls.len() > MAX_IMAGES {
         check.fail(&["imageUrls"], UserErrorCode::Invalid, format!("takes 1 to {MAX_IMAGES} URLs"));
     }
@@ -286,36 +314,40 @@ fn target(check: &mut Check, input: &PixelzImageTargetInput) -> Option<pz::Image
     }
 }
 
-/// The checked target of a delete or reject, or the payload that refuses it.
-fn checked_target(
-    check: Check,
-    target: Option<pz::ImageRef>,
-    cmi: Option<String>,
-) -> Result<(pz::ImageRef, Option<String>), PixelzImageChangePayload> {
-    match (target, check.is_clean()) {
-        (Some(target), true) => Ok((target, cmi)),
-        _ => Err(PixelzImageChangePayload {
-            user_errors: check.finish().err().unwrap_or_default(),
-            client_mutation_id: cmi,
-            target: None,
-        }),
-    }
+/// What can be done to an image once it is in.
+#[derive(Clone, Copy)]
+enum ImageChange {
+    Delete,
+    Reject,
 }
 
-/// The payload of a delete or reject, from what Pixelz answered.
-fn image_changed(
-    outcome: Result<(), crate::upstream::UpstreamError>,
-    target: pz::ImageRef,
-    cmi: Option<String>,
+/// Deletes or rejects the image the input names, once the input checks out.
+async fn change_image(
+    ctx: &Context<'_>,
+    input: PixelzImageTargetInput,
+    change: ImageChange,
 ) -> Result<PixelzImageChangePayload, Error> {
-    Ok(match outcome {
-        Ok(()) => PixelzImageChangePayload { user_errors: vec![], client_mutation_id: cmi, target: Some(target) },
-        Err(e) => PixelzImageChangePayload {
-            user_errors: as_user_errors(e, &["input", "ticket"])?,
-            client_mutation_id: cmi,
-            target: None,
-        },
-    })
+    let cmi = input.client_mutation_id.clone();
+    let payload = |user_errors, target| PixelzImageChangePayload { user_errors, client_mutation_id: cmi, target };
+    let mut check = Check::default();
+    let target = target(&mut check, &input);
+    let comment = match change {
+        ImageChange::Reject => check.optional_text(&["comment"], input.comment.as_deref(), 2000),
+        ImageChange::Delete => None,
+    };
+    let target = match (target, check.is_clean()) {
+        (Some(target), true) => target,
+        _ => return Ok(payload(check.finish().err().unwrap_or_default(), None)),
+    };
+    let pixelz = pixelz(ctx)?;
+    let outcome = match change {
+        ImageChange::Delete => pixelz.delete_image(&target).await,
+        ImageChange::Reject => pixelz.reject_image(&target, comment.as_deref()).await,
+    };
+    match outcome {
+        Ok(()) => Ok(payload(vec![], Some(target))),
+        Err(e) => Ok(payload(as_user_errors(e, &["input", "ticket"])?, None)),
+    }
 }
 
 #[derive(Default)]
@@ -330,20 +362,7 @@ impl PixelzMutation {
         ctx: &Context<'_>,
         input: SubmitPixelzImageInput,
     ) -> Result<SubmitPixelzImagePayload, Error> {
-        let cmi = input.client_mutation_id.clone();
-        let mut check = Check::default();
-        let mut image = submission(
-            ctx,
-            &mut check,
-            Submission {
-                image_urls: &input.image_urls,
-                color_reference_url: input.color_reference_url.as_deref(),
-                callback_url: input.callback_url.as_deref(),
-                customer_image_id: input.customer_image_id.as_deref(),
-                product_id: input.product_id.as_deref(),
-            },
-        );
-        for_client(ctx, &mut check, &mut image, input.client_id.as_ref()).await?;
+        let (mut check, mut image) = submission(ctx, Submission::from(&input)).await?;
         image.template_id = input.template_id.and_then(|id| match ids::pixelz_template(&id) {
             Ok(number) => number.parse().ok(),
             Err(e) => {
@@ -352,7 +371,7 @@ impl PixelzMutation {
             }
         });
         image.deadline = deadline(&mut check, input.deadline.as_deref());
-        submit(ctx, check, image, false, "submitPixelzImage", cmi).await
+        submit(ctx, check, image, false, "submitPixelzImage", input.client_mutation_id).await
     }
 
     /// Sends an image to Pixelz's White Glove Service, which picks the template.
@@ -361,21 +380,8 @@ impl PixelzMutation {
         ctx: &Context<'_>,
         input: RequestWhiteGloveServiceInput,
     ) -> Result<SubmitPixelzImagePayload, Error> {
-        let cmi = input.client_mutation_id.clone();
-        let mut check = Check::default();
-        let mut image = submission(
-            ctx,
-            &mut check,
-            Submission {
-                image_urls: &input.image_urls,
-                color_reference_url: input.color_reference_url.as_deref(),
-                callback_url: input.callback_url.as_deref(),
-                customer_image_id: input.customer_image_id.as_deref(),
-                product_id: input.product_id.as_deref(),
-            },
-        );
-        for_client(ctx, &mut check, &mut image, input.client_id.as_ref()).await?;
-        submit(ctx, check, image, true, "requestWhiteGloveService", cmi).await
+        let (check, image) = submission(ctx, Submission::from(&input)).await?;
+        submit(ctx, check, image, true, "requestWhiteGloveService", input.client_mutation_id).await
     }
 
     /// Deletes an image; Pixelz refuses while it is in production.
@@ -384,14 +390,7 @@ impl PixelzMutation {
         ctx: &Context<'_>,
         input: PixelzImageTargetInput,
     ) -> Result<PixelzImageChangePayload, Error> {
-        let mut check = Check::default();
-        let target = target(&mut check, &input);
-        let (target, cmi) = match checked_target(check, target, input.client_mutation_id) {
-            Ok(checked) => checked,
-            Err(refused) => return Ok(refused),
-        };
-        let outcome = pixelz(ctx)?.delete_image(&target).await;
-        image_changed(outcome, target, cmi)
+        change_image(ctx, input, ImageChange::Delete).await
     }
 
     /// Sends a finished image back for another round of retouching.
@@ -401,15 +400,7 @@ impl PixelzMutation {
         ctx: &Context<'_>,
         input: PixelzImageTargetInput,
     ) -> Result<PixelzImageChangePayload, Error> {
-        let mut check = Check::default();
-        let target = target(&mut check, &input);
-        let comment = check.optional_text(&["comment"], input.comment.as_deref(), 2000);
-        let (target, cmi) = match checked_target(check, target, input.client_mutation_id) {
-            Ok(checked) => checked,
-            Err(refused) => return Ok(refused),
-        };
-        let outcome = pixelz(ctx)?.reject_image(&target, comment.as_deref()).await;
-        image_changed(outcome, target, cmi)
+        change_image(ctx, input, ImageChange::Reject).await
     }
 
     /// Creates a retouching template.
@@ -555,15 +546,16 @@ async fn submit(
         return Ok(empty(errors, cmi));
     }
     let pixelz = pixelz(ctx)?;
-    let key = idempotency_key(ctx, mutation, cmi.as_deref());
-    let store = ctx.data::<crate::idempotency::Idempotency>()?;
-    match store.once(pixelz.tenant(), key, || pixelz.submit_image(&image, white_glove)).await {
+    let submitted = write_once(ctx, mutation, cmi.as_deref(), pixelz.tenant(), &["input"], || {
+        pixelz.submit_image(&image, white_glove)
+    });
+    match submitted.await? {
         Ok(submitted) => Ok(SubmitPixelzImagePayload {
             ticket: Some(ID(submitted.image_ticket.clone())),
             is_trial: submitted.is_trial,
             user_errors: vec![],
             client_mutation_id: cmi,
         }),
-        Err(e) => Ok(empty(as_user_errors(e, &["input"])?, cmi)),
+        Err(user_errors) => Ok(empty(user_errors, cmi)),
     }
 }

@@ -2,11 +2,11 @@
 
 use async_graphql::{Context, Error, ID, InputObject, Object, SimpleObject};
 
-use super::super::pixieset::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
+use super::super::mutation::validate::Check;
+use super::super::mutation::{UserError, UserErrorCode, as_user_errors, write_once};
 use super::super::scalars::Date;
 use super::super::{ids, pixieset};
-use super::validate::Check;
-use super::{UserError, UserErrorCode, as_user_errors, idempotency_key};
+use super::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
 use crate::upstream::pixieset::wire as ps;
 
 const MAX_LINE_ITEMS: usize = 100;
@@ -215,11 +215,12 @@ impl PixiesetMutation {
             return Ok(payload(None, errors, cmi));
         }
         let pixieset = pixieset(ctx)?;
-        let key = idempotency_key(ctx, "createClient", cmi.as_deref());
-        let store = ctx.data::<crate::idempotency::Idempotency>()?;
-        match store.once(pixieset.tenant(), key, || pixieset.create_client(&wire)).await {
+        let created = write_once(ctx, "createClient", cmi.as_deref(), pixieset.tenant(), &["input"], || {
+            pixieset.create_client(&wire)
+        });
+        match created.await? {
             Ok(client) => Ok(payload(Some(Client::full((*client).clone())), vec![], cmi)),
-            Err(e) => Ok(payload(None, as_user_errors(e, &["input"])?, cmi)),
+            Err(user_errors) => Ok(payload(None, user_errors, cmi)),
         }
     }
 
@@ -295,11 +296,13 @@ impl PixiesetMutation {
             send_email: input.send_email,
         };
         let pixieset = pixieset(ctx)?;
-        let key = idempotency_key(ctx, "createInvoice", cmi.as_deref());
-        let store = ctx.data::<crate::idempotency::Idempotency>()?;
-        match store.once(pixieset.tenant(), key, || pixieset.create_invoice(&invoice)).await {
+        let target = ["input", "clientId"];
+        let created = write_once(ctx, "createInvoice", cmi.as_deref(), pixieset.tenant(), &target, || {
+            pixieset.create_invoice(&invoice)
+        });
+        match created.await? {
             Ok(created) => Ok(payload(Some(Invoice((*created).clone())), vec![], cmi)),
-            Err(e) => Ok(payload(None, as_user_errors(e, &["input", "clientId"])?, cmi)),
+            Err(user_errors) => Ok(payload(None, user_errors, cmi)),
         }
     }
 
