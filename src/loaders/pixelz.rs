@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader};
 use crate::cache::{Cache, Key, Kind};
-use crate::upstream::pixelz::wire as pz;
+use crate::upstream::pixelz::wire;
 use crate::upstream::{PixelzClient, PixelzCredentials, TenantKey, UpstreamError};
 
 #[derive(Clone, Debug)]
@@ -23,7 +23,7 @@ impl PixelzSource {
         Key::new(&self.tenant, kind, id)
     }
 
-    async fn template(self, id: String) -> Loaded<pz::Template> {
+    async fn template(self, id: String) -> Loaded<wire::Template> {
         let key = self.key(Kind::PixelzTemplate, &id);
         // Ids are checked before any lookup; a non-number here matches no template.
         let fetch = || async {
@@ -37,8 +37,8 @@ impl PixelzSource {
         self.cache.get_or_fetch(key, fetch).await
     }
 
-    async fn image(self, ticket: String) -> Loaded<pz::ImageStatus> {
-        let reference = pz::ImageRef::Ticket(ticket.clone());
+    async fn image(self, ticket: String) -> Loaded<wire::ImageStatus> {
+        let reference = wire::ImageRef::Ticket(ticket.clone());
         let fetch = || self.api.image_status(&self.credentials, &reference);
         self.cache.get_or_fetch(self.key(Kind::PixelzImage, &ticket), fetch).await
     }
@@ -48,8 +48,8 @@ impl PixelzSource {
 pub struct Pixelz {
     source: PixelzSource,
     batching: bool,
-    templates: DataLoader<ById<PixelzSource, pz::Template>>,
-    images: DataLoader<ById<PixelzSource, pz::ImageStatus>>,
+    templates: DataLoader<ById<PixelzSource, wire::Template>>,
+    images: DataLoader<ById<PixelzSource, wire::ImageStatus>>,
 }
 
 impl Pixelz {
@@ -72,27 +72,27 @@ impl Pixelz {
         &self.source.tenant
     }
 
-    pub async fn template(&self, id: &str) -> Loaded<pz::Template> {
+    pub async fn template(&self, id: &str) -> Loaded<wire::Template> {
         load(self.batching, &self.templates, &self.source, id).await
     }
 
-    pub async fn templates(&self) -> Loaded<Vec<pz::TemplateSummary>> {
+    pub async fn templates(&self) -> Loaded<Vec<wire::TemplateSummary>> {
         let s = &self.source;
         s.cache.get_or_fetch(s.key(Kind::PixelzTemplateList, ""), || s.api.templates(&s.credentials)).await
     }
 
-    pub async fn image(&self, ticket: &str) -> Loaded<pz::ImageStatus> {
+    pub async fn image(&self, ticket: &str) -> Loaded<wire::ImageStatus> {
         load(self.batching, &self.images, &self.source, ticket).await
     }
 
-    pub async fn image_by_customer_id(&self, customer_image_id: &str) -> Loaded<pz::ImageStatus> {
+    pub async fn image_by_customer_id(&self, customer_image_id: &str) -> Loaded<wire::ImageStatus> {
         let s = &self.source;
-        let reference = pz::ImageRef::CustomerImageId(customer_image_id.to_string());
+        let reference = wire::ImageRef::CustomerImageId(customer_image_id.to_string());
         let key = s.key(Kind::PixelzImage, format!("customer:{customer_image_id}"));
         s.cache.get_or_fetch(key, || s.api.image_status(&s.credentials, &reference)).await
     }
 
-    pub async fn images(&self, query: &pz::ImageQuery) -> Loaded<Vec<pz::ImageStatus>> {
+    pub async fn images(&self, query: &wire::ImageQuery) -> Loaded<Vec<wire::ImageStatus>> {
         let s = &self.source;
         let key = s.key(Kind::PixelzImagePage, format!("{query:?}"));
         get_or_fetch_list(
@@ -117,13 +117,13 @@ impl Pixelz {
         s.cache.get_or_fetch(key, || s.api.count_images(&s.credentials, status, from, to)).await
     }
 
-    pub async fn products(&self, page: u32, per_page: u32) -> Loaded<Vec<pz::ProductStatistic>> {
+    pub async fn products(&self, page: u32, per_page: u32) -> Loaded<Vec<wire::ProductStatistic>> {
         let s = &self.source;
         let key = s.key(Kind::PixelzProductPage, format!("{page}&{per_page}"));
         s.cache.get_or_fetch(key, || s.api.product_ids(&s.credentials, Some(page), Some(per_page))).await
     }
 
-    pub async fn account(&self) -> Loaded<pz::Contact> {
+    pub async fn account(&self) -> Loaded<wire::Contact> {
         let s = &self.source;
         s.cache.get_or_fetch(s.key(Kind::PixelzAccount, ""), || s.api.contact(&s.credentials)).await
     }
@@ -141,9 +141,9 @@ impl Pixelz {
     /// A new image changes the lists, counts, product statistics and the balance.
     pub async fn submit_image(
         &self,
-        image: &pz::ImageSubmission,
+        image: &wire::ImageSubmission,
         white_glove: bool,
-    ) -> Result<pz::SubmittedImage, UpstreamError> {
+    ) -> Result<wire::SubmittedImage, UpstreamError> {
         let s = &self.source;
         let submitted = if white_glove {
             s.api.request_white_glove(&s.credentials, image).await?
@@ -154,21 +154,21 @@ impl Pixelz {
         Ok(submitted)
     }
 
-    pub async fn delete_image(&self, image: &pz::ImageRef) -> Result<(), UpstreamError> {
+    pub async fn delete_image(&self, image: &wire::ImageRef) -> Result<(), UpstreamError> {
         let s = &self.source;
         s.api.delete_image(&s.credentials, image).await?;
         self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
         Ok(())
     }
 
-    pub async fn reject_image(&self, image: &pz::ImageRef, comment: Option<&str>) -> Result<(), UpstreamError> {
+    pub async fn reject_image(&self, image: &wire::ImageRef, comment: Option<&str>) -> Result<(), UpstreamError> {
         let s = &self.source;
         s.api.reject_image(&s.credentials, image, comment).await?;
         self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
         Ok(())
     }
 
-    pub async fn create_template(&self, template: &pz::NewTemplate) -> Result<pz::CreatedTemplate, UpstreamError> {
+    pub async fn create_template(&self, template: &wire::NewTemplate) -> Result<wire::CreatedTemplate, UpstreamError> {
         let s = &self.source;
         let created = s.api.create_template(&s.credentials, template).await?;
         self.forget(&[Kind::PixelzTemplateList]);
@@ -176,7 +176,7 @@ impl Pixelz {
     }
 
     /// Acts as a developer with the request's own credentials.
-    pub async fn create_contact(&self, contact: &pz::NewContact) -> Result<pz::CreatedContact, UpstreamError> {
+    pub async fn create_contact(&self, contact: &wire::NewContact) -> Result<wire::CreatedContact, UpstreamError> {
         self.source.api.create_contact(&self.source.credentials, contact).await
     }
 
@@ -186,7 +186,7 @@ impl Pixelz {
         to: Option<NaiveDate>,
         page: u32,
         return_url: Option<&str>,
-    ) -> Loaded<Vec<pz::Invoice>> {
+    ) -> Loaded<Vec<wire::Invoice>> {
         let s = &self.source;
         // The return URL is in every payment link, so each one is a list of its own.
         let key = s.key(Kind::PixelzInvoicePage, format!("{from:?}&{to:?}&{page}&{return_url:?}"));

@@ -7,7 +7,7 @@ use async_graphql::dataloader::DataLoader;
 
 use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader};
 use crate::cache::{Cache, Key, Kind};
-use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::wire;
 use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 use crate::upstream::{PixiesetClient, PixiesetCredentials, TenantKey, UpstreamError};
 
@@ -31,14 +31,14 @@ impl PixiesetSource {
         Key::new(&self.tenant, kind, id)
     }
 
-    async fn client(self, id: String) -> Loaded<ps::Client> {
+    async fn client(self, id: String) -> Loaded<wire::Client> {
         self.cache.get_or_fetch(self.key(Kind::Client, &id), || self.api.client(&self.credentials, &id)).await
     }
 
     /// From `GET /invoices/{id}` where the server has it; otherwise from the
     /// documented list, newest first, looking no further than `INVOICE_SCAN_PAGES`
     /// pages, so an id that does not exist costs a bounded number of calls.
-    async fn invoice(self, id: String) -> Loaded<ps::Invoice> {
+    async fn invoice(self, id: String) -> Loaded<wire::Invoice> {
         if self.api.has_invoice_endpoint() {
             let fetch = || self.api.invoice(&self.credentials, &id, false);
             match self.cache.get_or_fetch(self.key(Kind::Invoice, &id), fetch).await {
@@ -72,7 +72,7 @@ impl PixiesetSource {
         })
     }
 
-    async fn invoices(&self, query: &InvoiceQuery) -> Loaded<ps::Page<ps::Invoice>> {
+    async fn invoices(&self, query: &InvoiceQuery) -> Loaded<wire::Page<wire::Invoice>> {
         let key = self.key(
             Kind::InvoicePage,
             format!("{}&client={:?}&expand={}", paging_key(query.paging), query.client_id, query.expand_client),
@@ -81,12 +81,12 @@ impl PixiesetSource {
         get_or_fetch_list(&self.cache, &self.tenant, key, fetch, Kind::InvoiceListed, |i| &i.id).await
     }
 
-    async fn contract(self, id: String) -> Loaded<ps::Contract> {
+    async fn contract(self, id: String) -> Loaded<wire::Contract> {
         let fetch = || self.api.contract(&self.credentials, &id, Expand::All);
         self.cache.get_or_fetch(self.key(Kind::Contract, &id), fetch).await
     }
 
-    async fn template(self, id: String) -> Loaded<ps::ContractTemplate> {
+    async fn template(self, id: String) -> Loaded<wire::ContractTemplate> {
         let fetch = || self.api.contract_template(&self.credentials, &id);
         self.cache.get_or_fetch(self.key(Kind::ContractTemplate, &id), fetch).await
     }
@@ -96,10 +96,10 @@ impl PixiesetSource {
 pub struct Pixieset {
     source: PixiesetSource,
     batching: bool,
-    clients: DataLoader<ById<PixiesetSource, ps::Client>>,
-    invoices: DataLoader<ById<PixiesetSource, ps::Invoice>>,
-    contracts: DataLoader<ById<PixiesetSource, ps::Contract>>,
-    templates: DataLoader<ById<PixiesetSource, ps::ContractTemplate>>,
+    clients: DataLoader<ById<PixiesetSource, wire::Client>>,
+    invoices: DataLoader<ById<PixiesetSource, wire::Invoice>>,
+    contracts: DataLoader<ById<PixiesetSource, wire::Contract>>,
+    templates: DataLoader<ById<PixiesetSource, wire::ContractTemplate>>,
 }
 
 fn paging_key(paging: Paging) -> String {
@@ -128,24 +128,24 @@ impl Pixieset {
         &self.source.tenant
     }
 
-    pub async fn client(&self, id: &str) -> Loaded<ps::Client> {
+    pub async fn client(&self, id: &str) -> Loaded<wire::Client> {
         load(self.batching, &self.clients, &self.source, id).await
     }
 
-    pub async fn invoice(&self, id: &str) -> Loaded<ps::Invoice> {
+    pub async fn invoice(&self, id: &str) -> Loaded<wire::Invoice> {
         load(self.batching, &self.invoices, &self.source, id).await
     }
 
     /// A contract in full: content, signatures, client and template summaries.
-    pub async fn contract(&self, id: &str) -> Loaded<ps::Contract> {
+    pub async fn contract(&self, id: &str) -> Loaded<wire::Contract> {
         load(self.batching, &self.contracts, &self.source, id).await
     }
 
-    pub async fn contract_template(&self, id: &str) -> Loaded<ps::ContractTemplate> {
+    pub async fn contract_template(&self, id: &str) -> Loaded<wire::ContractTemplate> {
         load(self.batching, &self.templates, &self.source, id).await
     }
 
-    pub async fn clients(&self, query: &ClientQuery) -> Loaded<ps::Page<ps::Client>> {
+    pub async fn clients(&self, query: &ClientQuery) -> Loaded<wire::Page<wire::Client>> {
         let s = &self.source;
         let key = s.key(Kind::ClientPage, format!("{}&types={}", paging_key(query.paging), query.types.join(",")));
         get_or_fetch_list(&s.cache, &s.tenant, key, || s.api.clients(&s.credentials, query), Kind::Client, |c| &c.id)
@@ -157,7 +157,7 @@ impl Pixieset {
         text: &str,
         types: Option<&str>,
         paging: Paging,
-    ) -> Loaded<ps::Page<ps::Client>> {
+    ) -> Loaded<wire::Page<wire::Client>> {
         let s = &self.source;
         let key = s.key(Kind::ClientSearch, format!("{}&types={types:?}&q={text}", paging_key(paging)));
         get_or_fetch_list(
@@ -171,25 +171,25 @@ impl Pixieset {
         .await
     }
 
-    pub async fn invoices(&self, query: &InvoiceQuery) -> Loaded<ps::Page<ps::Invoice>> {
+    pub async fn invoices(&self, query: &InvoiceQuery) -> Loaded<wire::Page<wire::Invoice>> {
         self.source.invoices(query).await
     }
 
     /// A page of contracts. Its items are not cached one by one: a contract by id is
     /// always read whole, since a list's item may disagree with it.
-    pub async fn contracts(&self, paging: Paging, expand: Expand) -> Loaded<ps::Page<ps::Contract>> {
+    pub async fn contracts(&self, paging: Paging, expand: Expand) -> Loaded<wire::Page<wire::Contract>> {
         let s = &self.source;
         let key = s.key(Kind::ContractPage, format!("{}&expand={expand:?}", paging_key(paging)));
         s.cache.get_or_fetch(key, || s.api.contracts(&s.credentials, paging, expand)).await
     }
 
-    pub async fn contract_templates(&self) -> Loaded<ps::Page<ps::ContractTemplate>> {
+    pub async fn contract_templates(&self) -> Loaded<wire::Page<wire::ContractTemplate>> {
         let s = &self.source;
         let key = s.key(Kind::ContractTemplateList, "");
         s.cache.get_or_fetch(key, || s.api.contract_templates(&s.credentials)).await
     }
 
-    pub async fn collections(&self, client_id: &str, paging: Paging) -> Loaded<ps::Page<ps::Collection>> {
+    pub async fn collections(&self, client_id: &str, paging: Paging) -> Loaded<wire::Page<wire::Collection>> {
         let s = &self.source;
         let key = s.key(Kind::ClientCollections, format!("{client_id}&{}", paging_key(paging)));
         s.cache.get_or_fetch(key, || s.api.client_collections(&s.credentials, client_id, paging)).await
@@ -207,7 +207,7 @@ impl Pixieset {
         value
     }
 
-    pub async fn create_client(&self, input: &ps::ClientInput) -> Loaded<ps::Client> {
+    pub async fn create_client(&self, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
         let client = s.api.create_client(&s.credentials, input).await?;
         self.forget(&[Kind::ClientPage, Kind::ClientSearch]);
@@ -215,7 +215,7 @@ impl Pixieset {
     }
 
     /// Lists and contracts embed client summaries, so they go too.
-    pub async fn update_client(&self, id: &str, input: &ps::ClientInput) -> Loaded<ps::Client> {
+    pub async fn update_client(&self, id: &str, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
         let client = s.api.update_client(&s.credentials, id, input).await?;
         self.forget(&[
@@ -229,7 +229,7 @@ impl Pixieset {
         Ok(self.remember(Kind::Client, id, client).await)
     }
 
-    pub async fn create_invoice(&self, invoice: &ps::NewInvoice) -> Loaded<ps::Invoice> {
+    pub async fn create_invoice(&self, invoice: &wire::NewInvoice) -> Loaded<wire::Invoice> {
         let s = &self.source;
         let created = s.api.create_invoice(&s.credentials, invoice).await?;
         self.forget(&[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments]);
@@ -240,11 +240,11 @@ impl Pixieset {
     pub async fn update_contract_template(
         &self,
         id: &str,
-        input: &ps::ContractTemplateInput,
-    ) -> Loaded<ps::ContractTemplate> {
+        input: &wire::ContractTemplateInput,
+    ) -> Loaded<wire::ContractTemplate> {
         let s = &self.source;
         s.api.update_contract_template(&s.credentials, id, input).await?;
-        s.cache.invalidate::<ps::ContractTemplate>(&s.key(Kind::ContractTemplate, id)).await;
+        s.cache.invalidate::<wire::ContractTemplate>(&s.key(Kind::ContractTemplate, id)).await;
         self.forget(&[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract]);
         s.clone().template(id.to_string()).await
     }
@@ -255,7 +255,7 @@ impl Pixieset {
         client_id: &str,
         page: u32,
         gift_card_activities: bool,
-    ) -> Loaded<ps::Page<ps::Document>> {
+    ) -> Loaded<wire::Page<wire::Document>> {
         let s = &self.source;
         let key = s.key(Kind::ClientDocuments, format!("{client_id}&page={page}&gift_cards={gift_card_activities}"));
         let fetch = || s.api.client_documents(&s.credentials, client_id, Some(page), gift_card_activities);

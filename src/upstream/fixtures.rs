@@ -4,8 +4,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::pixelz::wire as pz;
-use super::pixieset::wire as ps;
+use super::pixelz::wire as pixelz_wire;
+use super::pixieset::wire as pixieset_wire;
 use super::transport::status_error;
 use super::{Endpoint, PixelzClient, UpstreamError, UpstreamSettings, Verb};
 
@@ -33,10 +33,10 @@ fn client() -> PixelzClient {
 
 #[test]
 fn pixieset_client_lists() {
-    let overview: ps::Page<ps::Client> = pixieset(fixture!("pixieset-clients-list-overview"));
+    let overview: pixieset_wire::Page<pixieset_wire::Client> = pixieset(fixture!("pixieset-clients-list-overview"));
     assert_eq!(overview.data[0].id, "cl_ABC123DEF456GHI789JKL012MNO345");
     assert_eq!((overview.meta.total, overview.meta.per_page, overview.meta.last_page), (Some(513), Some(25), None));
-    let list: ps::Page<ps::Client> = pixieset(fixture!("pixieset-clients-list"));
+    let list: pixieset_wire::Page<pixieset_wire::Client> = pixieset(fixture!("pixieset-clients-list"));
     let client = &list.data[0];
     assert_eq!(client.kind.as_deref(), Some("client"));
     assert_eq!(client.avatar_color, Some(8));
@@ -44,13 +44,13 @@ fn pixieset_client_lists() {
     let address = client.address_info.as_ref().unwrap();
     assert_eq!((address.city.as_deref(), address.country_id), (Some("New York"), Some(223)));
     assert_eq!(list.meta.last_page, Some(21));
-    let address: ps::Address = pixieset(fixture!("pixieset-address-info"));
+    let address: pixieset_wire::Address = pixieset(fixture!("pixieset-address-info"));
     assert_eq!(address.address_line_2.as_deref(), Some("Apt 4B"));
 }
 
 #[test]
 fn pixieset_contracts() {
-    let list: ps::Page<ps::Contract> = pixieset(fixture!("pixieset-contracts-list"));
+    let list: pixieset_wire::Page<pixieset_wire::Contract> = pixieset(fixture!("pixieset-contracts-list"));
     let contract = &list.data[0];
     assert_eq!(
         contract.client_id(),
@@ -62,7 +62,7 @@ fn pixieset_contracts() {
     assert!(contract.signed_date.is_none());
     assert_eq!((list.meta.total, list.meta.last_page), (Some(45), Some(2)));
 
-    let detail: ps::Data<ps::Contract> = pixieset(fixture!("pixieset-contract-detail"));
+    let detail: pixieset_wire::Data<pixieset_wire::Contract> = pixieset(fixture!("pixieset-contract-detail"));
     let contract = detail.data;
     let content = contract.content.unwrap();
     assert_eq!(content.variables.unwrap()["event_location"], "Central Park, NYC");
@@ -74,23 +74,26 @@ fn pixieset_contracts() {
 
 #[test]
 fn pixieset_contract_templates() {
-    let list: ps::Page<ps::ContractTemplate> = pixieset(fixture!("pixieset-contract-templates-list"));
+    let list: pixieset_wire::Page<pixieset_wire::ContractTemplate> =
+        pixieset(fixture!("pixieset-contract-templates-list"));
     assert_eq!(list.data.len(), 2);
     assert_eq!((list.meta.total, list.meta.current_page), (Some(2), None), "this list carries only a total");
     assert_eq!(list.data[1].reminders.as_ref().unwrap().days_before_due, Some(vec![3, 1]));
 
-    let detail: ps::Data<ps::ContractTemplate> = pixieset(fixture!("pixieset-contract-template-detail"));
+    let detail: pixieset_wire::Data<pixieset_wire::ContractTemplate> =
+        pixieset(fixture!("pixieset-contract-template-detail"));
     let template = detail.data;
     assert_eq!(template.variables.as_ref().unwrap().len(), 6);
     assert_eq!(template.signers.as_ref().unwrap()[1].title.as_deref(), Some("Photographer"));
     assert_eq!(template.document_settings.unwrap().watermark, Some(Some("DRAFT".into())));
 
-    let update: ps::Data<ps::ContractTemplate> = pixieset(fixture!("pixieset-contract-template-update"));
+    let update: pixieset_wire::Data<pixieset_wire::ContractTemplate> =
+        pixieset(fixture!("pixieset-contract-template-update"));
     assert_eq!((update.data.due_days, update.data.html_body), (Some(21), None));
 
-    let variable: ps::TemplateVariable = pixieset(fixture!("pixieset-template-variable"));
+    let variable: pixieset_wire::TemplateVariable = pixieset(fixture!("pixieset-template-variable"));
     assert_eq!((variable.name.as_str(), variable.required), ("client_name", Some(true)));
-    let signer: ps::Signer = pixieset(fixture!("pixieset-template-signer"));
+    let signer: pixieset_wire::Signer = pixieset(fixture!("pixieset-template-signer"));
     assert_eq!((signer.kind.as_str(), signer.email_required), ("client", Some(true)));
 }
 
@@ -116,19 +119,19 @@ fn pixieset_error_bodies() {
 
 #[test]
 fn pixelz_templates_with_exact_prices() {
-    let template = pixelz::<pz::TemplateAnswer>(fixture!("pixelz-template")).unwrap().template;
+    let template = pixelz::<pixelz_wire::TemplateAnswer>(fixture!("pixelz-template")).unwrap().template;
     assert_eq!((template.id.as_str(), template.name.as_deref()), ("2066863", Some("PNG")));
     assert_eq!(template.price.unwrap().money().unwrap().amount(), "2.25");
     assert_eq!(template.created_date.unwrap().to_string(), "2020-06-26");
     assert_eq!((template.resize_type, template.resize_height), (Some(6), None));
 
-    let list = pixelz::<pz::TemplatesAnswer>(fixture!("pixelz-templates")).unwrap().templates;
+    let list = pixelz::<pixelz_wire::TemplatesAnswer>(fixture!("pixelz-templates")).unwrap().templates;
     assert_eq!(list.len(), 3);
     assert_eq!(list[0].prices[0].money().unwrap().amount(), "2.00");
     assert_eq!(list[1].prices[0].money().unwrap().minor_units(), 150);
     assert_eq!(list[2].color_matching, None, "the Flats entry has no colour fields");
 
-    let created = pixelz::<pz::CreatedTemplate>(fixture!("pixelz-template-created")).unwrap();
+    let created = pixelz::<pixelz_wire::CreatedTemplate>(fixture!("pixelz-template-created")).unwrap();
     assert_eq!(
         (created.template_id.as_str(), created.price.unwrap().money().unwrap().amount()),
         ("2017982", "0.95".into())
@@ -138,7 +141,7 @@ fn pixelz_templates_with_exact_prices() {
 #[test]
 fn pixelz_images() {
     for submitted in [fixture!("pixelz-image-submitted"), fixture!("pixelz-white-glove-submitted")] {
-        let submitted = pixelz::<pz::SubmittedImage>(submitted).unwrap();
+        let submitted = pixelz::<pixelz_wire::SubmittedImage>(submitted).unwrap();
         assert_eq!(submitted.image_ticket, "a37a1f55-7cd4-4474-db19-ac03e85538a7");
         assert_eq!(submitted.is_trial, Some(false), "IsTrial is the string \"false\"");
         assert_eq!(submitted.customer_image_id.as_deref(), Some("12345"), "a number becomes text");
@@ -147,7 +150,7 @@ fn pixelz_images() {
     pixelz::<Value>(fixture!("pixelz-image-rejected")).unwrap();
 
     let client = client();
-    let status = pixelz::<pz::ImageStatusAnswer>(fixture!("pixelz-image-status")).unwrap().image_status;
+    let status = pixelz::<pixelz_wire::ImageStatusAnswer>(fixture!("pixelz-image-status")).unwrap().image_status;
     let status = client.absolute_image(status);
     assert_eq!(status.status_id, Some(80));
     assert_eq!(status.final_images_url, ["https://assets.pixelz.test/1000003/2000000/final/myimage.jpg"]);
@@ -156,7 +159,7 @@ fn pixelz_images() {
         Some("https://assets.pixelz.test/1000003/2000000/thumbnail/myimage.jpg")
     );
 
-    let images = pixelz::<pz::ImagesAnswer>(fixture!("pixelz-images")).unwrap().images;
+    let images = pixelz::<pixelz_wire::ImagesAnswer>(fixture!("pixelz-images")).unwrap().images;
     let first = client.absolute_image(images[0].clone());
     assert_eq!(
         first.final_images_url,
@@ -166,20 +169,20 @@ fn pixelz_images() {
     assert_eq!(first.customer_image_id, None, "\"\" is nothing");
     assert_eq!(images[1].status_name.as_deref(), Some("Delivered"));
 
-    assert_eq!(pixelz::<pz::CountAnswer>(fixture!("pixelz-images-count")).unwrap().images_count, Some(315));
-    let products = pixelz::<pz::ProductIdsAnswer>(fixture!("pixelz-product-ids")).unwrap().product_ids;
+    assert_eq!(pixelz::<pixelz_wire::CountAnswer>(fixture!("pixelz-images-count")).unwrap().images_count, Some(315));
+    let products = pixelz::<pixelz_wire::ProductIdsAnswer>(fixture!("pixelz-product-ids")).unwrap().product_ids;
     assert_eq!((products[0].done_count, products[0].todo_count), (Some(3), Some(5)));
 }
 
 #[test]
 fn pixelz_account_and_invoices() {
-    let contact = pixelz::<pz::ContactAnswer>(fixture!("pixelz-contact")).unwrap().contact;
+    let contact = pixelz::<pixelz_wire::ContactAnswer>(fixture!("pixelz-contact")).unwrap().contact;
     assert_eq!(contact.contact_account_balance.unwrap().money().unwrap().amount(), "81.05");
     assert_eq!(contact.contact_email.as_deref(), Some("john @ pixelz.com"));
-    let created = pixelz::<pz::CreatedContact>(fixture!("pixelz-contact-created")).unwrap();
+    let created = pixelz::<pixelz_wire::CreatedContact>(fixture!("pixelz-contact-created")).unwrap();
     assert_eq!(created.api_key, "5ea1a104-f31f-4de1-b7f8-e4444e38e32a");
 
-    let mut invoices = pixelz::<pz::InvoicesAnswer>(fixture!("pixelz-invoices")).unwrap().invoices;
+    let mut invoices = pixelz::<pixelz_wire::InvoicesAnswer>(fixture!("pixelz-invoices")).unwrap().invoices;
     assert_eq!(invoices[0].amount_due.as_deref(), Some("0.0"));
     let broken = &mut invoices[1];
     assert_eq!(broken.amount_due.as_deref(), Some("105.00"));
@@ -204,7 +207,10 @@ fn pixelz_refusals_are_errors_in_either_form() {
             other => panic!("{other:?}"),
         }
     }
-    assert!(matches!(pixelz::<pz::ContactAnswer>("{\"ErrorCode\":\"NoError\""), Err(UpstreamError::Malformed { .. })));
+    assert!(matches!(
+        pixelz::<pixelz_wire::ContactAnswer>("{\"ErrorCode\":\"NoError\""),
+        Err(UpstreamError::Malformed { .. })
+    ));
 }
 
 #[test]

@@ -10,10 +10,10 @@ use super::super::ids;
 use super::super::money::MoneyObject;
 use super::super::scalars::Date;
 use super::image::{ImageFilter, PixelzImage, image_connection};
-use crate::upstream::pixelz::wire as pz;
+use crate::upstream::pixelz::wire;
 
 /// The Pixelz account behind the request's credentials.
-pub struct PixelzAccount(pub Arc<pz::Contact>);
+pub struct PixelzAccount(pub Arc<wire::Contact>);
 
 #[Object]
 impl PixelzAccount {
@@ -30,7 +30,7 @@ impl PixelzAccount {
     }
 
     async fn balance(&self) -> Option<MoneyObject> {
-        self.0.contact_account_balance.as_ref().and_then(pz::Price::money).map(MoneyObject)
+        self.0.contact_account_balance.as_ref().and_then(wire::Price::money).map(MoneyObject)
     }
 
     async fn days_of_credit(&self) -> Option<i64> {
@@ -44,7 +44,7 @@ impl PixelzAccount {
 }
 
 /// Images grouped under one product id, retouched to a consistent standard.
-pub struct PixelzProduct(pub pz::ProductStatistic);
+pub struct PixelzProduct(pub wire::ProductStatistic);
 
 #[Object]
 impl PixelzProduct {
@@ -83,7 +83,7 @@ impl PixelzProduct {
 }
 
 /// An invoice from Pixelz.
-pub struct PixelzInvoice(pub pz::Invoice);
+pub struct PixelzInvoice(pub wire::Invoice);
 
 #[Object]
 impl PixelzInvoice {

@@ -9,7 +9,7 @@ use super::super::{ids, pixelz};
 use super::template::PixelzTemplate;
 use crate::events::Hub;
 use crate::upstream::UpstreamError;
-use crate::upstream::pixelz::wire as pz;
+use crate::upstream::pixelz::wire;
 
 /// Every status Pixelz documents for an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -100,7 +100,7 @@ impl PixelzImageStatus {
 
 /// An image submitted for retouching.
 #[derive(Clone)]
-pub struct PixelzImage(pub Arc<pz::ImageStatus>);
+pub struct PixelzImage(pub Arc<wire::ImageStatus>);
 
 impl PixelzImage {
     pub fn global_id(&self) -> ID {
@@ -108,7 +108,7 @@ impl PixelzImage {
     }
 
     /// The versions webhooks delivered: with the state, and any this instance kept since.
-    fn delivered(&self, ctx: &Context<'_>) -> Vec<pz::Output> {
+    fn delivered(&self, ctx: &Context<'_>) -> Vec<wire::Output> {
         let mut outputs = self.0.outputs.clone();
         if let Ok(hub) = ctx.data::<Hub>() {
             for output in hub.outputs(&self.0.image_ticket) {
@@ -134,7 +134,7 @@ async fn template_named(ctx: &Context<'_>, number: &str) -> Result<Option<Pixelz
 }
 
 /// One finished version of an image.
-pub struct PixelzImageOutput(pz::Output);
+pub struct PixelzImageOutput(wire::Output);
 
 #[Object]
 impl PixelzImageOutput {
@@ -231,7 +231,7 @@ impl PixelzImage {
         if !delivered.is_empty() {
             return delivered.into_iter().map(PixelzImageOutput).collect();
         }
-        let listed = self.0.final_images_url.iter().map(|url| pz::Output { template_id: None, url: url.clone() });
+        let listed = self.0.final_images_url.iter().map(|url| wire::Output { template_id: None, url: url.clone() });
         listed.map(PixelzImageOutput).collect()
     }
 }
@@ -290,7 +290,7 @@ pub async fn image_connection(
     let pages = |total: Option<usize>| {
         let filter = &filter;
         move |page: usize| async move {
-            let query = pz::ImageQuery {
+            let query = wire::ImageQuery {
                 status: filter.status.map(PixelzImageStatus::id),
                 exclude_status: filter.exclude_status.map(PixelzImageStatus::id),
                 product_id: filter.product_id.clone(),
@@ -299,9 +299,9 @@ pub async fn image_connection(
                 page: Some(page as u32),
                 per_page: Some(PAGE as u32),
                 sort_by: filter.order.map(|o| match o {
-                    PixelzImageOrder::Id => pz::ImageSort::Id,
-                    PixelzImageOrder::Date => pz::ImageSort::Date,
-                    PixelzImageOrder::Status => pz::ImageSort::Status,
+                    PixelzImageOrder::Id => wire::ImageSort::Id,
+                    PixelzImageOrder::Date => wire::ImageSort::Date,
+                    PixelzImageOrder::Status => wire::ImageSort::Status,
                 }),
                 descending: filter.descending,
             };

@@ -12,7 +12,7 @@ use super::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
-use crate::upstream::pixelz::wire as pz;
+use crate::upstream::pixelz::wire;
 
 const MAX_IMAGES: usize = 5;
 const MAX_IMAGE_ID: usize = 100;
@@ -91,7 +91,7 @@ pub struct PixelzImageChangePayload {
     pub user_errors: Vec<UserError>,
     pub client_mutation_id: Option<String>,
     #[graphql(skip)]
-    pub target: Option<pz::ImageRef>,
+    pub target: Option<wire::ImageRef>,
 }
 
 #[ComplexObject]
@@ -101,8 +101,8 @@ impl PixelzImageChangePayload {
         let pixelz = pixelz(ctx)?;
         let image = match &self.target {
             None => return Ok(None),
-            Some(pz::ImageRef::Ticket(ticket)) => pixelz.image(ticket).await,
-            Some(pz::ImageRef::CustomerImageId(id)) => pixelz.image_by_customer_id(id).await,
+            Some(wire::ImageRef::Ticket(ticket)) => pixelz.image(ticket).await,
+            Some(wire::ImageRef::CustomerImageId(id)) => pixelz.image_by_customer_id(id).await,
         };
         Ok(Some(PixelzImage(image.map_err(from_upstream)?)))
     }
@@ -239,7 +239,7 @@ submission_of!(SubmitPixelzImageInput, RequestWhiteGloveServiceInput);
 async fn for_client(
     ctx: &Context<'_>,
     check: &mut Check,
-    image: &mut pz::ImageSubmission,
+    image: &mut wire::ImageSubmission,
     client_id: Option<&ID>,
 ) -> Result<(), Error> {
     let Some(client_id) = client_id else { return Ok(()) };
@@ -265,21 +265,21 @@ async fn for_client(
 }
 
 /// The image to send, and the checks of what was asked so far.
-async fn submission(ctx: &Context<'_>, input: Submission<'_>) -> Result<(Check, pz::ImageSubmission), Error> {
+async fn submission(ctx: &Context<'_>, input: Submission<'_>) -> Result<(Check, wire::ImageSubmission), Error> {
     let mut check = Check::default();
     let mut image = checked_submission(ctx, &mut check, &input);
     for_client(ctx, &mut check, &mut image, input.client_id).await?;
     Ok((check, image))
 }
 
-fn checked_submission(ctx: &Context<'_>, check: &mut Check, input: &Submission<'_>) -> pz::ImageSubmission {
+fn checked_submission(ctx: &Context<'_>, check: &mut Check, input: &Submission<'_>) -> wire::ImageSubmission {
     if input.image_urls.is_empty() || input.image_urls.len() > MAX_IMAGES {
         check.fail(&["imageUrls"], UserErrorCode::Invalid, format!("takes 1 to {MAX_IMAGES} URLs"));
     }
     let image_urls =
         input.image_urls.iter().enumerate().map(|(n, url)| check.url(&["imageUrls", &n.to_string()], url)).collect();
     let callback = check.optional_url(&["callbackUrl"], input.callback_url);
-    pz::ImageSubmission {
+    wire::ImageSubmission {
         image_urls,
         template_id: None,
         color_reference_url: check.optional_url(&["colorReferenceUrl"], input.color_reference_url),
@@ -291,10 +291,10 @@ fn checked_submission(ctx: &Context<'_>, check: &mut Check, input: &Submission<'
     }
 }
 
-fn target(check: &mut Check, input: &PixelzImageTargetInput) -> Option<pz::ImageRef> {
+fn target(check: &mut Check, input: &PixelzImageTargetInput) -> Option<wire::ImageRef> {
     match (&input.ticket, input.customer_image_id.as_deref().map(str::trim)) {
         (Some(ticket), None) => match ids::pixelz_ticket(ticket) {
-            Ok(ticket) => Some(pz::ImageRef::Ticket(ticket)),
+            Ok(ticket) => Some(wire::ImageRef::Ticket(ticket)),
             Err(e) => {
                 check.fail(&["ticket"], UserErrorCode::Invalid, e.message);
                 None
@@ -302,7 +302,7 @@ fn target(check: &mut Check, input: &PixelzImageTargetInput) -> Option<pz::Image
         },
         (None, Some(id)) => check
             .optional_text(&["customerImageId"], Some(id), MAX_IMAGE_ID)
-            .map(pz::ImageRef::CustomerImageId)
+            .map(wire::ImageRef::CustomerImageId)
             .or_else(|| {
                 check.fail(&["customerImageId"], UserErrorCode::Required, "cannot be empty");
                 None
@@ -444,7 +444,7 @@ impl PixelzMutation {
         let margin = |check: &mut Check, field: &'static str, value: Option<i64>| {
             value.map(|v| check.range(&[field], v, 0..=10_000))
         };
-        let template = pz::NewTemplate {
+        let template = wire::NewTemplate {
             name,
             output_format: format!("{:?}", input.output_format).to_ascii_uppercase(),
             delivery_hours: input.delivery_time_in_hours,
@@ -501,7 +501,7 @@ impl PixelzMutation {
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
             check.fail(&["countryCode"], UserErrorCode::Invalid, "is not an ISO 3166-1 alpha-2 code");
         }
-        let contact = pz::NewContact {
+        let contact = wire::NewContact {
             email,
             name: check.text(&["name"], &input.name, 255),
             country_code: country,
@@ -531,7 +531,7 @@ impl PixelzMutation {
 async fn submit(
     ctx: &Context<'_>,
     check: Check,
-    image: pz::ImageSubmission,
+    image: wire::ImageSubmission,
     white_glove: bool,
     mutation: &str,
     cmi: Option<String>,

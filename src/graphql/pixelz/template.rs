@@ -12,7 +12,7 @@ use super::super::selection::asks_only;
 use super::super::{ids, pixelz};
 use crate::loaders::Pixelz;
 use crate::upstream::UpstreamError;
-use crate::upstream::pixelz::wire as pz;
+use crate::upstream::pixelz::wire;
 
 /// What happens behind the subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -165,16 +165,16 @@ pub fn list_items_suffice(list: async_graphql::SelectionField<'_>) -> bool {
 /// A Pixelz retouching template.
 pub struct PixelzTemplate {
     number: String,
-    listed: Option<Arc<pz::TemplateSummary>>,
-    detail: Option<Arc<pz::Template>>,
+    listed: Option<Arc<wire::TemplateSummary>>,
+    detail: Option<Arc<wire::Template>>,
 }
 
 impl PixelzTemplate {
-    pub fn listed(template: Arc<pz::TemplateSummary>) -> Self {
+    pub fn listed(template: Arc<wire::TemplateSummary>) -> Self {
         Self { number: template.template_id.clone(), listed: Some(template), detail: None }
     }
 
-    pub fn detailed(template: Arc<pz::Template>) -> Self {
+    pub fn detailed(template: Arc<wire::Template>) -> Self {
         Self { number: template.id.clone(), listed: None, detail: Some(template) }
     }
 
@@ -208,7 +208,7 @@ impl PixelzTemplate {
         }
     }
 
-    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<pz::Template>, Error> {
+    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<wire::Template>, Error> {
         match &self.detail {
             Some(detail) => Ok(detail.clone()),
             None => pixelz(ctx)?.template(&self.number).await.map_err(from_upstream),
@@ -235,9 +235,9 @@ impl PixelzTemplate {
     /// The price of one image.
     async fn price(&self, ctx: &Context<'_>) -> Result<Option<MoneyObject>, Error> {
         if let Some(listed) = &self.listed {
-            return Ok(listed.prices.first().and_then(pz::Price::money).map(MoneyObject));
+            return Ok(listed.prices.first().and_then(wire::Price::money).map(MoneyObject));
         }
-        Ok(self.detail(ctx).await?.price.as_ref().and_then(pz::Price::money).map(MoneyObject))
+        Ok(self.detail(ctx).await?.price.as_ref().and_then(wire::Price::money).map(MoneyObject))
     }
 
     /// Null for a format Pixelz does not document; see `outputFormatName`.

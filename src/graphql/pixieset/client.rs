@@ -14,7 +14,7 @@ use super::super::scalars::Date;
 use super::super::selection::asks_only;
 use super::contract::Contract;
 use super::invoice::{Invoice, cents, invoice_connection};
-use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::wire;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
 
 /// Documents come 25 a page, and a page size cannot be chosen.
@@ -64,8 +64,8 @@ pub struct Address {
     pub country_id: Option<i64>,
 }
 
-impl From<&ps::Address> for Address {
-    fn from(a: &ps::Address) -> Self {
+impl From<&wire::Address> for Address {
+    fn from(a: &wire::Address) -> Self {
         Self {
             line1: a.address_line_1.clone(),
             line2: a.address_line_2.clone(),
@@ -81,8 +81,8 @@ impl From<&ps::Address> for Address {
 /// What the gateway holds of a client: all of it, or the summary a list embedded.
 #[derive(Clone)]
 enum Held {
-    Full(Arc<ps::Client>),
-    Summary(ps::ClientSummary),
+    Full(Arc<wire::Client>),
+    Summary(wire::ClientSummary),
 }
 
 /// A client, lead or other contact of the studio.
@@ -93,14 +93,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn full(client: Arc<ps::Client>) -> Self {
+    pub fn full(client: Arc<wire::Client>) -> Self {
         Self { id: client.id.clone(), held: Held::Full(client) }
     }
 
     /// From a summary a list or contract embedded, when it holds every field the
     /// query selects on this client; otherwise the full record (a batched fetch)
     /// answers them all.
-    pub async fn from_summary(ctx: &Context<'_>, summary: &ps::ClientSummary) -> Result<Self, Error> {
+    pub async fn from_summary(ctx: &Context<'_>, summary: &wire::ClientSummary) -> Result<Self, Error> {
         let held = |field: &str| match field {
             "email" => summary.email.is_some(),
             "firstName" => summary.first_name.is_some(),
@@ -118,7 +118,7 @@ impl Client {
         ID(self.id.clone())
     }
 
-    async fn loaded(&self, ctx: &Context<'_>) -> Result<Arc<ps::Client>, Error> {
+    async fn loaded(&self, ctx: &Context<'_>) -> Result<Arc<wire::Client>, Error> {
         match &self.held {
             Held::Full(client) => Ok(client.clone()),
             Held::Summary(_) => pixieset(ctx)?.client(&self.id).await.map_err(from_upstream),
@@ -129,8 +129,8 @@ impl Client {
     async fn either(
         &self,
         ctx: &Context<'_>,
-        from_summary: impl Fn(&ps::ClientSummary) -> Option<Option<String>>,
-        from_full: impl Fn(&ps::Client) -> Option<String>,
+        from_summary: impl Fn(&wire::ClientSummary) -> Option<Option<String>>,
+        from_full: impl Fn(&wire::Client) -> Option<String>,
     ) -> Result<Option<String>, Error> {
         if let Held::Summary(summary) = &self.held
             && let Some(value) = from_summary(summary)
@@ -294,7 +294,7 @@ impl Client {
 }
 
 /// One of a client's documents.
-pub struct Document(ps::Document);
+pub struct Document(wire::Document);
 
 #[Object]
 impl Document {
@@ -336,7 +336,7 @@ impl Document {
 }
 
 /// A gift card's use on a document.
-pub struct GiftCardActivity(ps::GiftCardActivity);
+pub struct GiftCardActivity(wire::GiftCardActivity);
 
 #[Object]
 impl GiftCardActivity {
@@ -365,7 +365,7 @@ impl GiftCardActivity {
 }
 
 /// A gallery in Pixieset's Collections.
-pub struct Collection(ps::Collection);
+pub struct Collection(wire::Collection);
 
 #[Object]
 impl Collection {

@@ -12,7 +12,7 @@ use super::super::pixieset;
 use super::super::selection::{asks_only, node_selections};
 use super::client::Client;
 use crate::loaders::Pixieset;
-use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::wire;
 
 /// Where a contract stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -80,17 +80,17 @@ pub fn list_items_suffice(connection: async_graphql::SelectionField<'_>) -> bool
 pub struct Contract {
     id: String,
     /// As a list showed it, when the list holds every field asked for.
-    listed: Option<Arc<ps::Contract>>,
+    listed: Option<Arc<wire::Contract>>,
     /// In full, when already fetched.
-    detail: Option<Arc<ps::Contract>>,
+    detail: Option<Arc<wire::Contract>>,
 }
 
 impl Contract {
-    pub fn listed(contract: Arc<ps::Contract>) -> Self {
+    pub fn listed(contract: Arc<wire::Contract>) -> Self {
         Self { id: contract.id.clone(), listed: Some(contract), detail: None }
     }
 
-    pub fn detailed(contract: Arc<ps::Contract>) -> Self {
+    pub fn detailed(contract: Arc<wire::Contract>) -> Self {
         Self { id: contract.id.clone(), listed: None, detail: Some(contract) }
     }
 
@@ -103,7 +103,7 @@ impl Contract {
         ID(self.id.clone())
     }
 
-    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::Contract>, Error> {
+    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<wire::Contract>, Error> {
         match &self.detail {
             Some(detail) => Ok(detail.clone()),
             None => pixieset(ctx)?.contract(&self.id).await.map_err(from_upstream),
@@ -111,7 +111,7 @@ impl Contract {
     }
 
     /// The listed summary when there is one, else the full contract.
-    async fn any(&self, ctx: &Context<'_>) -> Result<Arc<ps::Contract>, Error> {
+    async fn any(&self, ctx: &Context<'_>) -> Result<Arc<wire::Contract>, Error> {
         match self.listed.as_ref().or(self.detail.as_ref()) {
             Some(held) => Ok(held.clone()),
             None => self.detail(ctx).await,
@@ -276,8 +276,8 @@ pub struct Signer {
     pub phone_required: Option<bool>,
 }
 
-impl From<&ps::Signer> for Signer {
-    fn from(s: &ps::Signer) -> Self {
+impl From<&wire::Signer> for Signer {
+    fn from(s: &wire::Signer) -> Self {
         Self {
             kind: s.kind.clone(),
             required: s.required,
@@ -320,15 +320,15 @@ pub fn template_list_items_suffice(list: async_graphql::SelectionField<'_>) -> b
 pub struct ContractTemplate {
     id: String,
     /// The `{id, name, due_days}` a contract embeds, when it holds every field asked for.
-    summary: Option<ps::TemplateSummary>,
-    listed: Option<Arc<ps::ContractTemplate>>,
-    detail: Option<Arc<ps::ContractTemplate>>,
+    summary: Option<wire::TemplateSummary>,
+    listed: Option<Arc<wire::ContractTemplate>>,
+    detail: Option<Arc<wire::ContractTemplate>>,
 }
 
 impl ContractTemplate {
     /// From the summary a contract embeds, when it holds every field the query
     /// selects; otherwise the template in full answers them all.
-    pub async fn from_summary(ctx: &Context<'_>, summary: &ps::TemplateSummary) -> Result<Self, Error> {
+    pub async fn from_summary(ctx: &Context<'_>, summary: &wire::TemplateSummary) -> Result<Self, Error> {
         let held = |field: &str| match field {
             "name" => summary.name.as_ref().is_some_and(Option::is_some),
             "dueDays" => summary.due_days.is_some(),
@@ -340,7 +340,7 @@ impl ContractTemplate {
         Self::load(pixieset(ctx)?, &summary.id).await.map_err(from_upstream)
     }
 
-    pub fn listed(template: Arc<ps::ContractTemplate>) -> Self {
+    pub fn listed(template: Arc<wire::ContractTemplate>) -> Self {
         Self { id: template.id.clone(), summary: None, listed: Some(template), detail: None }
     }
 
@@ -349,7 +349,7 @@ impl ContractTemplate {
         Self { id: id.to_string(), summary: None, listed: None, detail: None }
     }
 
-    pub fn detailed(template: Arc<ps::ContractTemplate>) -> Self {
+    pub fn detailed(template: Arc<wire::ContractTemplate>) -> Self {
         Self { id: template.id.clone(), summary: None, listed: None, detail: Some(template) }
     }
 
@@ -380,14 +380,14 @@ impl ContractTemplate {
         }
     }
 
-    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<ps::ContractTemplate>, Error> {
+    async fn detail(&self, ctx: &Context<'_>) -> Result<Arc<wire::ContractTemplate>, Error> {
         match &self.detail {
             Some(detail) => Ok(detail.clone()),
             None => pixieset(ctx)?.contract_template(&self.id).await.map_err(from_upstream),
         }
     }
 
-    async fn any(&self, ctx: &Context<'_>) -> Result<Arc<ps::ContractTemplate>, Error> {
+    async fn any(&self, ctx: &Context<'_>) -> Result<Arc<wire::ContractTemplate>, Error> {
         match self.listed.as_ref().or(self.detail.as_ref()) {
             Some(held) => Ok(held.clone()),
             None => self.detail(ctx).await,

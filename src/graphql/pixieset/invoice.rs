@@ -12,7 +12,7 @@ use super::super::money::MoneyObject;
 use super::super::pixieset;
 use super::super::scalars::Date;
 use super::client::Client;
-use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::wire;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
 
 pub const PAGE: usize = crate::loaders::INVOICE_PAGE as usize;
@@ -25,7 +25,7 @@ pub fn cents(cents: i64, currency: Option<&str>) -> MoneyObject {
 }
 
 /// An invoice to a client.
-pub struct Invoice(pub Arc<ps::Invoice>);
+pub struct Invoice(pub Arc<wire::Invoice>);
 
 impl Invoice {
     fn money(&self, amount: Option<i64>) -> Option<MoneyObject> {

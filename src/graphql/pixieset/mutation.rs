@@ -7,7 +7,7 @@ use super::super::mutation::{UserError, UserErrorCode, as_user_errors, write_onc
 use super::super::scalars::Date;
 use super::super::{ids, pixieset};
 use super::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
-use crate::upstream::pixieset::wire as ps;
+use crate::upstream::pixieset::wire;
 
 const MAX_LINE_ITEMS: usize = 100;
 const MAX_HTML_BYTES: usize = 1024 * 1024;
@@ -147,10 +147,10 @@ pub struct UpdateContractTemplatePayload {
     pub client_mutation_id: Option<String>,
 }
 
-fn address(check: &mut Check, input: Option<AddressInput>) -> Option<ps::Address> {
+fn address(check: &mut Check, input: Option<AddressInput>) -> Option<wire::Address> {
     let a = input?;
     let field = |name: &'static str| ["address", name];
-    let address = ps::Address {
+    let address = wire::Address {
         address_line_1: check.optional_text(&field("line1"), a.line1.as_deref(), 255),
         address_line_2: check.optional_text(&field("line2"), a.line2.as_deref(), 255),
         city: check.optional_text(&field("city"), a.city.as_deref(), 255),
@@ -174,8 +174,8 @@ struct ClientFields {
     kind: Option<ClientType>,
 }
 
-fn client_input(check: &mut Check, f: ClientFields) -> ps::ClientInput {
-    ps::ClientInput {
+fn client_input(check: &mut Check, f: ClientFields) -> wire::ClientInput {
+    wire::ClientInput {
         first_name: f.first_name.map(|n| check.text(&["firstName"], &n, 255)),
         last_name: f.last_name.map(|n| n.trim().to_string()),
         email: f.email.map(|e| check.email(&["email"], &e)),
@@ -210,13 +210,13 @@ impl PixiesetMutation {
             notes: input.notes,
             kind: Some(input.kind.unwrap_or(ClientType::Client)),
         };
-        let wire = client_input(&mut check, fields);
+        let body = client_input(&mut check, fields);
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
         let pixieset = pixieset(ctx)?;
         let created = write_once(ctx, "createClient", cmi.as_deref(), pixieset.tenant(), &["input"], || {
-            pixieset.create_client(&wire)
+            pixieset.create_client(&body)
         });
         match created.await? {
             Ok(client) => Ok(payload(Some(Client::full((*client).clone())), vec![], cmi)),
@@ -242,11 +242,11 @@ impl PixiesetMutation {
             notes: input.notes,
             kind: input.kind,
         };
-        let wire = client_input(&mut check, fields);
+        let body = client_input(&mut check, fields);
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
-        match pixieset(ctx)?.update_client(&id, &wire).await {
+        match pixieset(ctx)?.update_client(&id, &body).await {
             Ok(client) => Ok(payload(Some(Client::full(client)), vec![], cmi)),
             Err(e) => Ok(payload(None, as_user_errors(e, &["input", "id"])?, cmi)),
         }
@@ -274,7 +274,7 @@ impl PixiesetMutation {
         let mut line_items = Vec::new();
         for (n, item) in input.line_items.iter().enumerate() {
             let n = n.to_string();
-            line_items.push(ps::LineItem {
+            line_items.push(wire::LineItem {
                 id: None,
                 name: check.text(&["lineItems", &n, "name"], &item.name, 255),
                 description: check.optional_text(&["lineItems", &n, "description"], item.description.as_deref(), 2000),
@@ -285,7 +285,7 @@ impl PixiesetMutation {
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
-        let invoice = ps::NewInvoice {
+        let invoice = wire::NewInvoice {
             client_id,
             // The quick start always sends one, thirty days out; what Pixieset does
             // without it, no document says.
@@ -334,7 +334,7 @@ impl PixiesetMutation {
                 .enumerate()
                 .map(|(n, s)| {
                     let n = n.to_string();
-                    ps::Signer {
+                    wire::Signer {
                         kind: check.text(&["signers", &n, "type"], &s.kind, 50),
                         required: Some(s.required),
                         order: Some(check.range(&["signers", &n, "order"], s.order, 1..=100)),
@@ -360,19 +360,19 @@ impl PixiesetMutation {
                     .map(|(n, d)| check.range(&["reminders", "daysBeforeDue", &n.to_string()], *d, 1..=365))
                     .collect()
             });
-            ps::Reminders {
+            wire::Reminders {
                 enabled: r.enabled,
                 days_before_due: days,
                 reminder_subject: check.optional_text(&["reminders", "subject"], r.subject.as_deref(), 255),
                 reminder_message: check.optional_text(&["reminders", "message"], r.message.as_deref(), 5000),
             }
         });
-        let document_settings = input.document_settings.map(|d| ps::DocumentSettings {
+        let document_settings = input.document_settings.map(|d| wire::DocumentSettings {
             allow_comments: d.allow_comments,
             show_line_numbers: d.show_line_numbers,
             watermark: d.watermark.map(|w| Some(w.trim().to_string()).filter(|w| !w.is_empty())),
         });
-        let wire = ps::ContractTemplateInput {
+        let body = wire::ContractTemplateInput {
             name: input.name.map(|n| check.text(&["name"], &n, 255)),
             description: input.description.map(|d| d.trim().to_string()),
             due_days: input.due_days.map(|d| check.range(&["dueDays"], d, 1..=365)),
@@ -387,7 +387,7 @@ impl PixiesetMutation {
         if let Err(errors) = check.finish() {
             return Ok(payload(None, errors, cmi));
         }
-        match pixieset(ctx)?.update_contract_template(&id, &wire).await {
+        match pixieset(ctx)?.update_contract_template(&id, &body).await {
             Ok(template) => Ok(payload(Some(ContractTemplate::detailed(template)), vec![], cmi)),
             Err(e) => Ok(payload(None, as_user_errors(e, &["input", "id"])?, cmi)),
         }
