@@ -1,9 +1,11 @@
 //! pixgate: one GraphQL endpoint over Pixieset Studio and Pixelz.
 //!
-//! Layers, each talking only to the one below it: `server` (routes and
-//! transports) → `graphql` (types and resolvers) → `upstream` (one typed client
-//! per API). `auth` resolves who is calling with which credentials; `sandbox`
-//! simulates both APIs and shares no code with `upstream`.
+//! Layers, each talking only to the ones below it: `startup` (assembly) →
+//! `server` (routes and transports) → `graphql` (types and resolvers) → `loaders`
+//! (one request's data access) → `cache` and `upstream` (one typed client per API).
+//! `session` resolves who is calling, once, under `auth`'s policy; `config` holds
+//! the settings every layer reads; `sandbox` simulates both APIs and shares no code
+//! with `upstream`. `docs/ARCHITECTURE.md` maps every concern to its module.
 
 pub mod auth;
 pub mod cache;

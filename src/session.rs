@@ -12,7 +12,6 @@ use crate::upstream::TenantKey;
 pub struct Session {
     credentials: Credentials,
     tenant: Option<TenantKey>,
-    identity: String,
     client: IpAddr,
     anonymous: bool,
 }
@@ -29,12 +28,7 @@ impl Session {
             (Err(_), Ok(pixelz)) => Some(pixelz.tenant().clone()),
             (Err(_), Err(_)) => None,
         };
-        let identity = format!(
-            "{:?}/{:?}",
-            pixieset.map(|c| c.tenant().as_str()).map_err(|why| *why),
-            pixelz.map(|c| c.tenant().as_str()).map_err(|why| *why)
-        );
-        Self { credentials, tenant, identity, client, anonymous }
+        Self { credentials, tenant, client, anonymous }
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -49,9 +43,14 @@ impl Session {
 
     /// Whom the session acts as with each upstream, or why it cannot: two sessions with
     /// the same identity see the same data and the same refusals, so they may share a
-    /// subscription's execution. Hashes, never a secret.
-    pub fn identity(&self) -> &str {
-        &self.identity
+    /// subscription's execution. Hashes, never a secret; made only where a subscription asks.
+    pub fn identity(&self) -> String {
+        let (pixieset, pixelz) = (self.credentials.pixieset.as_ref(), self.credentials.pixelz.as_ref());
+        format!(
+            "{:?}/{:?}",
+            pixieset.map(|c| c.tenant().as_str()).map_err(|why| *why),
+            pixelz.map(|c| c.tenant().as_str()).map_err(|why| *why)
+        )
     }
 
     /// The address its per-IP rate limit is keyed by: the peer, or the client a trusted proxy names.

@@ -98,7 +98,7 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(sources: &DataSources, session: &Session) -> Self {
-        Self { loaders: Arc::new(Loaders::new(sources, session)), identity: session.identity().to_string() }
+        Self { loaders: Arc::new(Loaders::new(sources, session)), identity: session.identity() }
     }
 }
 
