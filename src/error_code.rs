@@ -73,6 +73,9 @@ error_codes! {
     /// An argument the gateway or the upstream rejects; `details` holds the upstream's
     /// per-field messages when it gives them. A mutation reports these as `userErrors` instead.
     BadUserInput = "BAD_USER_INPUT",
+    /// An `Idempotency-Key` (or `clientMutationId`) used before with another input: send a new key
+    /// for a new write. As the IETF Idempotency-Key draft says, nothing is written.
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
     /// An upstream that is down, timed out, or answered what cannot be read or contradicts
     /// itself. `upstream`, `endpoint` and `upstreamStatus` say where; the log has the cause.
     UpstreamUnavailable = "UPSTREAM_UNAVAILABLE",

@@ -17,6 +17,7 @@ use crate::events::Hub;
 use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
 use crate::graphql::{WebhookUrl, build_schema};
+use crate::idempotency::Idempotency;
 use crate::loaders::{DataSources, Switches};
 use crate::redis_link::RedisLink;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
@@ -182,10 +183,11 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
     let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.server.public_url.as_ref(), addr)));
     let hub = Hub::default();
-    let schema = build_schema(sources.clone(), webhook_url, hub.clone(), &config.server.limits);
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let (sockets, sockets_closed) = tokio::sync::mpsc::channel(1);
     let redis = config.events.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
+    let idempotency = Idempotency::new(redis.clone());
+    let schema = build_schema(sources.clone(), webhook_url, hub.clone(), idempotency, &config.server.limits);
     let fanout = redis.as_ref().map(|redis| Fanout::start(redis, &hub, stopped.clone()));
     let poller = Poller {
         hub: hub.clone(),

@@ -37,13 +37,14 @@ pub fn build_schema(
     sources: DataSources,
     webhook_url: WebhookUrl,
     hub: crate::events::Hub,
+    idempotency: crate::idempotency::Idempotency,
     limits: &limits::Limits,
 ) -> PixgateSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(sources)
         .data(webhook_url)
         .data(hub)
-        .data(crate::idempotency::Idempotency::default())
+        .data(idempotency)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)

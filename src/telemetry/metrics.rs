@@ -16,6 +16,8 @@ pub const CACHE_LOOKUPS: &str = "pixgate_cache_lookups_total";
 pub const LOADER_BATCH_SIZE: &str = "pixgate_dataloader_batch_size";
 pub const ACTIVE_SUBSCRIPTIONS: &str = "pixgate_subscriptions_active";
 pub const WEBHOOKS: &str = "pixgate_webhooks_total";
+/// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
+pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
 
 const SECONDS_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0];

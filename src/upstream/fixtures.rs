@@ -223,3 +223,26 @@ fn relative_urls_become_absolute() {
     assert_eq!(client.absolute("https://cdn.test/x.jpg").as_deref(), Some("https://cdn.test/x.jpg"));
     assert_eq!(client.absolute("  "), None);
 }
+
+/// What a write returns is remembered through Redis as JSON (`crate::idempotency`):
+/// read back, it must be what was written, to the last absent field.
+fn remembered<T: serde::Serialize + DeserializeOwned + std::fmt::Debug>(value: &T) {
+    let text = serde_json::to_string(value).unwrap();
+    let back: T = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(format!("{back:?}"), format!("{value:?}"), "{text}");
+}
+
+#[test]
+fn written_results_read_back_as_they_were() {
+    let clients: pixieset_wire::Page<pixieset_wire::Client> = pixieset(fixture!("pixieset-clients-list"));
+    clients.data.iter().for_each(remembered);
+    let invoice: pixieset_wire::Invoice = pixieset(
+        r#"{"id": "in_ABC123DEF456GHI789JKL012MNO345", "invoice_number": "1042", "status": "draft",
+            "client": {"id": "cl_ABC123DEF456GHI789JKL012MNO345", "first_name": "John", "email": null},
+            "amount": 250000, "currency": "USD", "due_date": "2026-12-30", "created_at": "2026-11-30T12:00:00Z",
+            "line_items": [{"id": "li_1", "name": "Wedding", "amount": 250000, "quantity": "1"}]}"#,
+    );
+    remembered(&invoice);
+    let submitted: pixelz_wire::SubmittedImage = pixelz(fixture!("pixelz-image-submitted")).unwrap();
+    remembered(&submitted);
+}

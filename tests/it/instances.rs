@@ -12,7 +12,7 @@ use pixgate::secret::Secret;
 use pixgate::startup::Running;
 use serde_json::json;
 
-use crate::gateway::gateway;
+use crate::gateway::{gateway, graphql};
 use crate::live::{deliver, next_json, signature, submit, subscribed};
 
 pub const REDIS: &str = "redis://127.0.0.1:6379";
@@ -103,4 +103,36 @@ async fn without_redis_an_instance_serves_its_own_subscribers() {
     assert_eq!(deliver(&alone, &signed, &body, "application/json").await, 200);
     assert_eq!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70);
     assert!(RedisLink::start(&Secret::new("not a url"), tokio::sync::watch::channel(false).1).is_err());
+}
+
+/// The README promises a retried submission returns the first result for a day: on
+/// whichever instance the retry lands, since a submission costs real money.
+#[tokio::test]
+async fn one_idempotency_key_submits_once_across_instances() {
+    if !redis_available().await {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let (a, b) = (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
+    let key = format!("fleet-{}", uuid::Uuid::new_v4());
+    let submit = |image: &str| {
+        format!(
+            "mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/{image}.jpg\"] }}) \
+             {{ ticket userErrors {{ message }} }} }}"
+        )
+    };
+    let (first, other) = (submit("fleet"), submit("other"));
+    let headers = [("Idempotency-Key", key.as_str())];
+    // Ten retries at once, alternating between the two instances.
+    let answers =
+        futures_util::future::join_all((0..10).map(|n| graphql(if n % 2 == 0 { &a } else { &b }, &first, &headers)))
+            .await;
+    let tickets: Vec<&serde_json::Value> = answers.iter().map(|a| &a["data"]["submitPixelzImage"]["ticket"]).collect();
+    assert!(tickets[0].is_string(), "{}", answers[0]);
+    assert!(tickets.iter().all(|t| *t == tickets[0]), "ten identical answers: {tickets:?}");
+    assert_eq!(upstream.requests().count("POST /REST.svc/JSON/Image"), 1, "one submission upstream, not ten");
+
+    let reused = graphql(&b, &other, &headers).await;
+    assert_eq!(reused["errors"][0]["extensions"]["code"], "IDEMPOTENCY_KEY_REUSED", "{reused}");
+    assert_eq!(upstream.requests().count("POST /REST.svc/JSON/Image"), 1, "nothing more was submitted");
 }

@@ -13,7 +13,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::scalars::PathSegment;
-use crate::idempotency::Idempotency;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error_code::ErrorCode;
+use crate::idempotency::{Idempotency, Refused};
 use crate::upstream::{Refusal, TenantKey, UpstreamError};
 
 #[derive(Default, MergedObject)]
@@ -81,9 +85,11 @@ fn idempotency_key(ctx: &Context<'_>, mutation: &str, client_mutation_id: Option
 }
 
 /// A write that must happen once however often it is retried (an invoice, a paid
-/// submission): run under the request's idempotency key for the tenant, so a repeat
-/// gets the first result. What the upstream refused comes back as user errors on
-/// `target`, or as a GraphQL error when the caller cannot fix it.
+/// submission): run under the request's idempotency key for the tenant, so a repeat,
+/// on any instance sharing Redis, gets the first result. The field's arguments are
+/// the body the key is bound to: the same key with other arguments is refused.
+/// What the upstream refused comes back as user errors on `target`, or as a
+/// GraphQL error when the caller cannot fix it.
 pub(super) async fn write_once<T, Fut>(
     ctx: &Context<'_>,
     mutation: &str,
@@ -93,14 +99,17 @@ pub(super) async fn write_once<T, Fut>(
     write: impl FnOnce() -> Fut,
 ) -> Result<Result<Arc<T>, Vec<UserError>>, Error>
 where
-    T: Send + Sync + 'static,
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
     Fut: Future<Output = Result<T, UpstreamError>>,
 {
     let key = idempotency_key(ctx, mutation, client_mutation_id);
     let store = ctx.data::<Idempotency>()?;
-    match store.once(tenant, key, write).await {
+    let arguments = ctx.field().arguments()?;
+    match store.once(tenant, key, &arguments, write).await {
         Ok(written) => Ok(Ok(written)),
-        Err(refused) => as_user_errors(refused, target).map(Err),
+        Err(Refused::Failed(refused)) => as_user_errors(refused, target).map(Err),
+        Err(Refused::BodyDiffers) => Err(ErrorCode::IdempotencyKeyReused
+            .field_error("this idempotency key was used with other input: send a new key for a new write")),
     }
 }
 

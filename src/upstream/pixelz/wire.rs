@@ -143,7 +143,8 @@ pub struct CreatedTemplate {
     pub price: Option<Price>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// Serialize only to remember a write's result (`crate::idempotency`): what it writes, it reads back.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SubmittedImage {
     #[serde(deserialize_with = "lenient::id")]

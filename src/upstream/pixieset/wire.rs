@@ -56,13 +56,14 @@ pub struct Address {
     pub postal_code: Option<String>,
     #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string", skip_serializing)]
+    #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
     #[serde(default, deserialize_with = "lenient::int", skip_serializing_if = "Option::is_none")]
     pub country_id: Option<i64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// Serialize only to remember a write's result (`crate::idempotency`): what it writes, it reads back.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Client {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
@@ -98,17 +99,17 @@ pub struct Client {
 
 /// The client summary lists and contracts embed under `expand`. A field is
 /// `None` when the summary does not hold it, `Some(None)` when it holds null.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ClientSummary {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
-    #[serde(default, deserialize_with = "lenient::held_string")]
+    #[serde(default, deserialize_with = "lenient::held_string", skip_serializing_if = "Option::is_none")]
     pub first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "lenient::held_string")]
+    #[serde(default, deserialize_with = "lenient::held_string", skip_serializing_if = "Option::is_none")]
     pub last_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "lenient::held_string")]
+    #[serde(default, deserialize_with = "lenient::held_string", skip_serializing_if = "Option::is_none")]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "lenient::held_string")]
+    #[serde(default, deserialize_with = "lenient::held_string", skip_serializing_if = "Option::is_none")]
     pub phone: Option<Option<String>>,
 }
 
@@ -213,7 +214,7 @@ impl Document {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct LineItem {
-    #[serde(default, deserialize_with = "lenient::string", skip_serializing)]
+    #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
     #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
@@ -237,7 +238,8 @@ fn lenient_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Er
     lenient::int(d).map(|q| q.unwrap_or(1))
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// Serialize only to remember a write's result (`crate::idempotency`): what it writes, it reads back.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Invoice {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
