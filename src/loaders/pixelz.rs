@@ -128,9 +128,9 @@ impl Pixelz {
         s.cache.get_or_fetch(s.key(Kind::PixelzAccount, ""), || s.api.contact(&s.credentials)).await
     }
 
-    fn forget(&self, kinds: &[Kind]) {
+    async fn forget(&self, kinds: &[Kind]) {
         for kind in kinds {
-            self.source.cache.invalidate_kind(&self.source.tenant, *kind);
+            self.source.cache.invalidate_kind(&self.source.tenant, *kind).await;
         }
     }
 
@@ -150,28 +150,29 @@ impl Pixelz {
         } else {
             s.api.submit_image(&s.credentials, image).await?
         };
-        self.forget(&[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage, Kind::PixelzAccount]);
+        self.forget(&[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage, Kind::PixelzAccount])
+            .await;
         Ok(submitted)
     }
 
     pub async fn delete_image(&self, image: &wire::ImageRef) -> Result<(), UpstreamError> {
         let s = &self.source;
         s.api.delete_image(&s.credentials, image).await?;
-        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
+        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]).await;
         Ok(())
     }
 
     pub async fn reject_image(&self, image: &wire::ImageRef, comment: Option<&str>) -> Result<(), UpstreamError> {
         let s = &self.source;
         s.api.reject_image(&s.credentials, image, comment).await?;
-        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]);
+        self.forget(&[Kind::PixelzImage, Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage]).await;
         Ok(())
     }
 
     pub async fn create_template(&self, template: &wire::NewTemplate) -> Result<wire::CreatedTemplate, UpstreamError> {
         let s = &self.source;
         let created = s.api.create_template(&s.credentials, template).await?;
-        self.forget(&[Kind::PixelzTemplateList]);
+        self.forget(&[Kind::PixelzTemplateList]).await;
         Ok(created)
     }
 

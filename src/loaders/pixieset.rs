@@ -195,22 +195,22 @@ impl Pixieset {
         s.cache.get_or_fetch(key, || s.api.client_collections(&s.credentials, client_id, paging)).await
     }
 
-    fn forget(&self, kinds: &[Kind]) {
+    async fn forget(&self, kinds: &[Kind]) {
         for kind in kinds {
-            self.source.cache.invalidate_kind(&self.source.tenant, *kind);
+            self.source.cache.invalidate_kind(&self.source.tenant, *kind).await;
         }
     }
 
     async fn remember<T: Debug + Send + Sync + 'static>(&self, kind: Kind, id: &str, value: T) -> Arc<T> {
         let value = Arc::new(value);
-        self.source.cache.insert(self.source.key(kind, id), value.clone()).await;
+        self.source.cache.insert_written(self.source.key(kind, id), value.clone()).await;
         value
     }
 
     pub async fn create_client(&self, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
         let client = s.api.create_client(&s.credentials, input).await?;
-        self.forget(&[Kind::ClientPage, Kind::ClientSearch]);
+        self.forget(&[Kind::ClientPage, Kind::ClientSearch]).await;
         Ok(self.remember(Kind::Client, &client.id.clone(), client).await)
     }
 
@@ -225,14 +225,15 @@ impl Pixieset {
             Kind::InvoiceListed,
             Kind::ContractPage,
             Kind::Contract,
-        ]);
+        ])
+        .await;
         Ok(self.remember(Kind::Client, id, client).await)
     }
 
     pub async fn create_invoice(&self, invoice: &wire::NewInvoice) -> Loaded<wire::Invoice> {
         let s = &self.source;
         let created = s.api.create_invoice(&s.credentials, invoice).await?;
-        self.forget(&[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments]);
+        self.forget(&[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments]).await;
         Ok(self.remember(Kind::Invoice, &created.id.clone(), created).await)
     }
 
@@ -245,7 +246,7 @@ impl Pixieset {
         let s = &self.source;
         s.api.update_contract_template(&s.credentials, id, input).await?;
         s.cache.invalidate::<wire::ContractTemplate>(&s.key(Kind::ContractTemplate, id)).await;
-        self.forget(&[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract]);
+        self.forget(&[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract]).await;
         s.clone().template(id.to_string()).await
     }
 

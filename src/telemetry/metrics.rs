@@ -17,6 +17,8 @@ pub const LOADER_BATCH_SIZE: &str = "pixgate_dataloader_batch_size";
 pub const ACTIVE_SUBSCRIPTIONS: &str = "pixgate_subscriptions_active";
 pub const WEBHOOKS: &str = "pixgate_webhooks_total";
 /// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
+/// A write's cache invalidations told to other instances, or heard from them.
+pub const CACHE_INVALIDATIONS: &str = "pixgate_cache_invalidations_total";
 pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
 
 const SECONDS_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use crate::secret::Secret;
 
 /// Identifies whose data a cache entry holds: a hash of the credentials, never the credentials.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// It travels between instances in cache invalidations, as the hash it is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct TenantKey(String);
 
 #[cfg(test)]

@@ -136,3 +136,30 @@ async fn one_idempotency_key_submits_once_across_instances() {
     assert_eq!(reused["errors"][0]["extensions"]["code"], "IDEMPOTENCY_KEY_REUSED", "{reused}");
     assert_eq!(upstream.requests().count("POST /REST.svc/JSON/Image"), 1, "nothing more was submitted");
 }
+
+/// A write through one instance is seen through every other at once, not after the
+/// other's copy expires.
+#[tokio::test]
+async fn a_write_on_one_instance_is_read_on_another() {
+    if !redis_available().await {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let (a, b) = (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
+    for instance in [&a, &b] {
+        let hearing = async {
+            while !instance.cache().hears_fleet() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), hearing).await.expect("each instance hears the others");
+    }
+    let read = "{ client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { lastName } }";
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    assert_eq!(graphql(&b, read, &cookie).await["data"]["client"]["lastName"], "Doe", "B holds a copy now");
+    let update = "mutation { updateClient(input: { id: \"cl_ABC123DEF456GHI789JKL012MNO345\", lastName: \"Fleet\" }) \
+                  { client { lastName } userErrors { message } } }";
+    let updated = graphql(&a, update, &cookie).await;
+    assert_eq!(updated["data"]["updateClient"]["client"]["lastName"], "Fleet", "{updated}");
+    assert_eq!(graphql(&b, read, &cookie).await["data"]["client"]["lastName"], "Fleet", "B dropped its copy");
+}

@@ -1,11 +1,14 @@
 //! The cache shared by all requests: every key carries the tenant whose
 //! credentials fetched the value, every kind of value has its own time to live,
 //! capacity is bounded in bytes, concurrent misses for one key make one
-//! upstream call, and errors are never stored.
+//! upstream call, and errors are never stored. A write's invalidations reach every
+//! instance sharing Redis (`fleet.rs`).
+
+pub mod fleet;
 
 use std::any::{Any, TypeId};
 use std::fmt::{self, Debug};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -15,7 +18,7 @@ use crate::upstream::{TenantKey, UpstreamError};
 pub const DEFAULT_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What a cached value is; it decides the time to live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Client,
     ClientPage,
@@ -171,10 +174,22 @@ impl Expiry<Stored, Entry> for PerKind {
     }
 }
 
+/// What a write made stale: one object (`id`), or every entry of a kind, for one tenant.
+/// It names the tenant by its key's hash, never by a credential.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Invalidation {
+    pub tenant: TenantKey,
+    pub kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Cache {
     /// None when caching is switched off: every lookup fetches.
     entries: Option<moka::future::Cache<Stored, Entry>>,
+    /// The other instances, once Redis is configured: they hear of every write's invalidations.
+    fleet: Arc<OnceLock<fleet::Fleet>>,
 }
 
 impl Debug for Cache {
@@ -197,11 +212,11 @@ impl Cache {
             .expire_after(PerKind(ttls))
             .support_invalidation_closures()
             .build();
-        Self { entries: Some(entries) }
+        Self { entries: Some(entries), fleet: Arc::default() }
     }
 
     pub fn disabled() -> Self {
-        Self { entries: None }
+        Self { entries: None, fleet: Arc::default() }
     }
 
     /// The cached value, or `fetch`'s; concurrent callers for one key share one fetch,
@@ -244,19 +259,51 @@ impl Cache {
         }
     }
 
+    /// Stores what a write returned, and tells the other instances that their copy is stale.
+    pub async fn insert_written<T: Debug + Send + Sync + 'static>(&self, key: Key, value: Arc<T>) {
+        let written = Invalidation { tenant: key.tenant.clone(), kind: key.kind, id: Some(key.id.to_string()) };
+        self.insert(key, value).await;
+        self.announce(written).await;
+    }
+
+    /// Drops an object a write changed, here and on the other instances.
     pub async fn invalidate<T: 'static>(&self, key: &Key) {
         if let Some(entries) = &self.entries {
             entries.invalidate(&Stored::of::<T>(key.clone())).await;
         }
+        self.announce(Invalidation { tenant: key.tenant.clone(), kind: key.kind, id: Some(key.id.to_string()) }).await;
     }
 
-    /// Drops every entry of one kind for one tenant (lists a write may have changed).
-    pub fn invalidate_kind(&self, tenant: &TenantKey, kind: Kind) {
+    /// Drops every entry of one kind for one tenant (lists a write may have changed),
+    /// here and on the other instances.
+    pub async fn invalidate_kind(&self, tenant: &TenantKey, kind: Kind) {
+        let invalidation = Invalidation { tenant: tenant.clone(), kind, id: None };
+        self.apply(&invalidation);
+        self.announce(invalidation).await;
+    }
+
+    /// Drops what an invalidation names, here only.
+    pub fn apply(&self, invalidation: &Invalidation) {
         if let Some(entries) = &self.entries {
-            let tenant = tenant.clone();
+            let Invalidation { tenant, kind, id } = invalidation.clone();
+            let id: Option<Arc<str>> = id.map(Arc::from);
             // Only fails when predicates are not enabled, which they are by default.
-            let _ =
-                entries.invalidate_entries_if(move |stored, _| stored.key.tenant == tenant && stored.key.kind == kind);
+            let _ = entries.invalidate_entries_if(move |stored, _| {
+                stored.key.tenant == tenant
+                    && stored.key.kind == kind
+                    && id.as_ref().is_none_or(|id| stored.key.id == *id)
+            });
+        }
+    }
+
+    /// True while this instance hears the others' invalidations through Redis.
+    pub fn hears_fleet(&self) -> bool {
+        self.fleet.get().is_some_and(fleet::Fleet::hearing)
+    }
+
+    async fn announce(&self, invalidation: Invalidation) {
+        if let Some(fleet) = self.fleet.get() {
+            fleet.announce(&invalidation).await;
         }
     }
 
@@ -344,7 +391,7 @@ mod tests {
         for (t, kind) in [(&a, Kind::ClientPage), (&a, Kind::Client), (&b, Kind::ClientPage)] {
             cache.insert(Key::new(t, kind, "x"), Arc::new(1u8)).await;
         }
-        cache.invalidate_kind(&a, Kind::ClientPage);
+        cache.invalidate_kind(&a, Kind::ClientPage).await;
         assert!(cache.get::<u8>(&Key::new(&a, Kind::ClientPage, "x")).await.is_none());
         assert!(cache.get::<u8>(&Key::new(&a, Kind::Client, "x")).await.is_some());
         assert!(cache.get::<u8>(&Key::new(&b, Kind::ClientPage, "x")).await.is_some());
