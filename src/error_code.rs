@@ -65,10 +65,11 @@ error_codes! {
     /// An operation that ran longer than `PIXGATE_EXECUTION_TIMEOUT_MS`; what finished is not sent.
     ExecutionTimeout = "EXECUTION_TIMEOUT",
     /// A field needs an upstream the request has no usable credentials for, or the upstream
-    /// refused them. `upstream` names which.
+    /// refused them (`upstream` names which); or `/admin/invalidate` without its token (HTTP 401).
     Unauthenticated = "UNAUTHENTICATED",
     /// The object asked for is not there upstream (on the field); or, over HTTP, a page or
-    /// file that is not there (GraphiQL or the demo switched off, an unknown asset). HTTP 404.
+    /// file that is not there (GraphiQL or the demo switched off, an unknown asset, the admin
+    /// route without `PIXGATE_ADMIN_TOKEN`). HTTP 404.
     NotFound = "NOT_FOUND",
     /// An argument the gateway or the upstream rejects; `details` holds the upstream's
     /// per-field messages when it gives them. A mutation reports these as `userErrors` instead.

@@ -213,6 +213,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         rate_limits: rate_limit::RateLimits::new(&config.rate_limits),
         cors: config.server.cors.clone(),
         max_body_bytes: config.server.max_body_bytes,
+        admin_token: config.server.admin_token.clone(),
         stopping: stopped.clone(),
         sockets: sockets.clone(),
     };

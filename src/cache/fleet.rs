@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 use redis::AsyncCommands as _;
 use tokio::sync::watch;
 
-use super::{Cache, Invalidation};
+use super::{Cache, Invalidation, Kind};
 use crate::redis_link::{RedisLink, backoff};
 use crate::telemetry::metrics::CACHE_INVALIDATIONS;
 
@@ -75,7 +75,7 @@ impl Fleet {
         metrics::counter!(CACHE_INVALIDATIONS, "outcome" => outcome).increment(1);
         if !sent {
             tracing::warn!(
-                kind = invalidation.kind.label(),
+                kind = invalidation.kind.map_or("all", Kind::label),
                 "Redis did not take a cache invalidation: other instances keep their copy until it expires"
             );
         }

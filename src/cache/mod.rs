@@ -174,12 +174,14 @@ impl Expiry<Stored, Entry> for PerKind {
     }
 }
 
-/// What a write made stale: one object (`id`), or every entry of a kind, for one tenant.
-/// It names the tenant by its key's hash, never by a credential.
+/// What a write made stale, for one tenant: one object (`kind` and `id`), every entry
+/// of a kind, or (no kind) everything. It names the tenant by its key's hash, never by
+/// a credential.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Invalidation {
     pub tenant: TenantKey,
-    pub kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
@@ -261,7 +263,7 @@ impl Cache {
 
     /// Stores what a write returned, and tells the other instances that their copy is stale.
     pub async fn insert_written<T: Debug + Send + Sync + 'static>(&self, key: Key, value: Arc<T>) {
-        let written = Invalidation { tenant: key.tenant.clone(), kind: key.kind, id: Some(key.id.to_string()) };
+        let written = Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) };
         self.insert(key, value).await;
         self.announce(written).await;
     }
@@ -271,13 +273,18 @@ impl Cache {
         if let Some(entries) = &self.entries {
             entries.invalidate(&Stored::of::<T>(key.clone())).await;
         }
-        self.announce(Invalidation { tenant: key.tenant.clone(), kind: key.kind, id: Some(key.id.to_string()) }).await;
+        self.announce(Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) })
+            .await;
     }
 
     /// Drops every entry of one kind for one tenant (lists a write may have changed),
     /// here and on the other instances.
     pub async fn invalidate_kind(&self, tenant: &TenantKey, kind: Kind) {
-        let invalidation = Invalidation { tenant: tenant.clone(), kind, id: None };
+        self.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(kind), id: None }).await;
+    }
+
+    /// Drops what `invalidation` names, here and on the other instances.
+    pub async fn drop_everywhere(&self, invalidation: Invalidation) {
         self.apply(&invalidation);
         self.announce(invalidation).await;
     }
@@ -290,7 +297,7 @@ impl Cache {
             // Only fails when predicates are not enabled, which they are by default.
             let _ = entries.invalidate_entries_if(move |stored, _| {
                 stored.key.tenant == tenant
-                    && stored.key.kind == kind
+                    && kind.is_none_or(|kind| stored.key.kind == kind)
                     && id.as_ref().is_none_or(|id| stored.key.id == *id)
             });
         }

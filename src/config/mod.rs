@@ -60,6 +60,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub cors: Cors,
     pub limits: Limits,
+    /// Guards `POST /admin/invalidate`.
+    pub admin_token: Option<Secret>,
 }
 
 /// Which browser origins may call the gateway.
@@ -325,6 +327,7 @@ impl ServerSettings {
             max_body_bytes: max_body_kb.saturating_mul(1024),
             cors: cors(given.cors_origins())?,
             limits: Limits::given(given)?,
+            admin_token: given.admin_token(),
         })
     }
 }

@@ -158,6 +158,9 @@ settings! {
     /// Redis URL; enables event fan-out across instances.
     #[arg(hide_env_values = true)]
     redis_url: String => Secret = "PIXGATE_REDIS_URL",
+    /// Bearer token that guards POST /admin/invalidate [default: none, the route is not there].
+    #[arg(hide_env_values = true)]
+    admin_token: String => Secret = "PIXGATE_ADMIN_TOKEN",
     /// Comma-separated bearer tokens a caller must present to act with the default credentials.
     #[arg(hide_env_values = true, value_delimiter = ',')]
     access_tokens: Vec<String> => Vec<Secret> = "PIXGATE_ACCESS_TOKENS",

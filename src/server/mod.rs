@@ -1,5 +1,6 @@
 //! Routes and transports: GraphQL over HTTP, GraphiQL, health. No business logic.
 
+mod admin;
 mod browser;
 mod graphql;
 mod media;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub sockets: tokio::sync::mpsc::Sender<()>,
     /// A bigger body is refused before it is read.
     pub max_body_bytes: usize,
+    /// Guards `POST /admin/invalidate`; without it the route is not there.
+    pub admin_token: Option<crate::secret::Secret>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -74,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(graphql)
         .merge(browser)
         .merge(webhooks)
+        .route("/admin/invalidate", axum::routing::post(admin::invalidate))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

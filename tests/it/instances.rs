@@ -163,3 +163,56 @@ async fn a_write_on_one_instance_is_read_on_another() {
     assert_eq!(updated["data"]["updateClient"]["client"]["lastName"], "Fleet", "{updated}");
     assert_eq!(graphql(&b, read, &cookie).await["data"]["client"]["lastName"], "Fleet", "B dropped its copy");
 }
+
+/// A studio that edits a client in Pixieset's own app drops the gateway's copy on every instance.
+#[tokio::test]
+async fn the_admin_route_drops_an_edited_client_everywhere() {
+    if !redis_available().await {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let with_token = |token: Option<&str>| ServeArgs {
+        pixieset_base_url: Some(upstream.pixieset_base_url()),
+        pixelz_base_url: Some(upstream.pixelz_base_url()),
+        redis_url: Some(REDIS.into()),
+        admin_token: token.map(str::to_string),
+        ..ServeArgs::default()
+    };
+    let (a, b) = (gateway(with_token(Some("admin-secret"))).await, gateway(with_token(None)).await);
+    for instance in [&a, &b] {
+        let hearing = async {
+            while !instance.cache().hears_fleet() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), hearing).await.expect("each instance hears the others");
+    }
+    let id = "cl_ABC123DEF456GHI789JKL012MNO345";
+    let read = format!("{{ client(id: \"{id}\") {{ lastName }} }}");
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    assert_eq!(graphql(&b, &read, &cookie).await["data"]["client"]["lastName"], "Doe");
+
+    // The edit bypasses pixgate: straight to the upstream.
+    let edited = crate::support::http()
+        .put(format!("{}/clients/{id}", upstream.pixieset_base_url()))
+        .header("Cookie", sandbox::PIXIESET_COOKIE)
+        .json(&json!({ "last_name": "Edited" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(edited.status().is_success());
+    assert_eq!(graphql(&b, &read, &cookie).await["data"]["client"]["lastName"], "Doe", "B still holds its copy");
+
+    let drop = |gateway: &pixgate::startup::Running, token: &str| {
+        crate::support::http()
+            .post(format!("http://{}/admin/invalidate", gateway.addr()))
+            .bearer_auth(token)
+            .header("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)
+            .json(&json!({ "kind": "client", "id": id }))
+            .send()
+    };
+    assert_eq!(drop(&a, "wrong").await.unwrap().status(), 401);
+    assert_eq!(drop(&b, "admin-secret").await.unwrap().status(), 404, "no token configured, no route");
+    assert_eq!(drop(&a, "admin-secret").await.unwrap().status(), 200);
+    assert_eq!(graphql(&b, &read, &cookie).await["data"]["client"]["lastName"], "Edited", "dropped on B too");
+}

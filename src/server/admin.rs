@@ -1,0 +1,136 @@
+//! `POST /admin/invalidate`: a studio that edits its data outside pixgate (in the
+//! Pixieset web app) drops what the gateway holds of it, on every instance. Guarded
+//! by its own token (`PIXGATE_ADMIN_TOKEN`); without one configured, the route is not
+//! there. Whose entries go is whom the request's credentials act for, as for a query.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq as _;
+
+use super::AppState;
+use crate::auth::Supplied;
+use crate::cache::{Invalidation, Kind};
+use crate::error_code::ErrorCode;
+use crate::session::Session;
+
+/// What to drop: one object, or (no `kind`) everything the credentials' tenants hold.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropRequest {
+    kind: Option<Dropped>,
+    id: Option<String>,
+}
+
+#[derive(Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Dropped {
+    Client,
+    Invoice,
+    Contract,
+    ContractTemplate,
+    PixelzTemplate,
+    PixelzImage,
+}
+
+impl Dropped {
+    /// The object's kind, and the lists and objects that embed a copy of it.
+    fn kinds(self) -> (Kind, &'static [Kind]) {
+        match self {
+            Self::Client => (
+                Kind::Client,
+                &[
+                    Kind::ClientPage,
+                    Kind::ClientSearch,
+                    Kind::InvoicePage,
+                    Kind::InvoiceListed,
+                    Kind::ContractPage,
+                    Kind::Contract,
+                ],
+            ),
+            Self::Invoice => (Kind::Invoice, &[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments]),
+            Self::Contract => (Kind::Contract, &[Kind::ContractPage, Kind::ClientDocuments]),
+            Self::ContractTemplate => {
+                (Kind::ContractTemplate, &[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract])
+            }
+            Self::PixelzTemplate => (Kind::PixelzTemplate, &[Kind::PixelzTemplateList]),
+            Self::PixelzImage => {
+                (Kind::PixelzImage, &[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage])
+            }
+        }
+    }
+
+    fn is_pixelz(self) -> bool {
+        matches!(self, Self::PixelzTemplate | Self::PixelzImage)
+    }
+}
+
+fn token_accepted(expected: &crate::secret::Secret, headers: &HeaderMap) -> bool {
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.split_once(' '));
+    match presented {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            bool::from(token.trim().as_bytes().ct_eq(expected.expose().as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+pub async fn invalidate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Option<Json<DropRequest>>,
+) -> Response {
+    let Some(expected) = &state.admin_token else {
+        return super::refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error("no admin token is configured"));
+    };
+    if !token_accepted(expected, &headers) {
+        let refused = ErrorCode::Unauthenticated.error("send the admin token as Authorization: Bearer …");
+        return super::refuse(StatusCode::UNAUTHORIZED, refused);
+    }
+    let Some(Json(drop)) = body else {
+        let message = r#"send JSON: {} for everything, or {"kind": "client", "id": "cl_…"}"#;
+        return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
+    };
+    // The admin token is not an access token: the credentials name the studio, not the defaults.
+    let supplied = Supplied { bearer: None, ..Supplied::from_headers(&headers) };
+    let session = Session::resolve(&state.access, supplied, [127, 0, 0, 1].into());
+    let credentials = session.credentials();
+    let pixieset = credentials.pixieset.as_ref().ok().map(|c| c.tenant().clone());
+    let pixelz = credentials.pixelz.as_ref().ok().map(|c| c.tenant().clone());
+    let cache = &state.sources.cache;
+    let dropped = match (drop.kind, drop.id) {
+        (None, None) => {
+            for tenant in pixieset.iter().chain(pixelz.iter()) {
+                cache.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: None, id: None }).await;
+            }
+            pixieset.is_some() || pixelz.is_some()
+        }
+        (Some(kind), Some(id)) if !id.trim().is_empty() => {
+            let tenant = if kind.is_pixelz() { pixelz } else { pixieset };
+            let Some(tenant) = tenant else { return no_credentials() };
+            let (object, embedding) = kind.kinds();
+            let id = id.trim().to_string();
+            // Tickets are kept in lower case, as the loaders key them.
+            let id = if matches!(kind, Dropped::PixelzImage) { id.to_ascii_lowercase() } else { id };
+            cache.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(object), id: Some(id) }).await;
+            for kind in embedding {
+                cache.invalidate_kind(&tenant, *kind).await;
+            }
+            true
+        }
+        _ => {
+            let message = "give `kind` with `id` to drop one object, or neither to drop everything";
+            return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
+        }
+    };
+    if !dropped {
+        return no_credentials();
+    }
+    Json(serde_json::json!({ "dropped": true })).into_response()
+}
+
+fn no_credentials() -> Response {
+    let message = "send the studio's credentials (X-Pixieset-Cookie, X-Pixelz-Email and X-Pixelz-Api-Key) to name whose entries go";
+    super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message))
+}
