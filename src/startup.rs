@@ -210,7 +210,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         webhook_secrets: Arc::new(webhook_secrets),
         limits: Arc::new(config.server.limits.clone()),
         persisted: persisted::PersistedQueries::new(redis.clone()),
-        rate_limits: rate_limit::RateLimits::new(&config.rate_limits),
+        rate_limits: rate_limit::RateLimits::new(&config.rate_limits, redis.clone()),
         cors: config.server.cors.clone(),
         max_body_bytes: config.server.max_body_bytes,
         admin_token: config.server.admin_token.clone(),

@@ -3,6 +3,11 @@
 //! `Retry-After`, before any GraphQL work or upstream call.
 //! Over a WebSocket each operation draws a token, and a refused one gets the same
 //! error in the protocol's `error` message.
+//!
+//! With Redis, the buckets are the fleet's: one GCRA per bucket in Redis, checked and
+//! drawn for both buckets in one script, on Redis's clock, so N instances allow the
+//! configured rate, not N times it. When Redis is away or slow, each instance falls
+//! back to its own buckets, and `pixgate_rate_limit_checks_total{scope}` says which.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -22,7 +27,9 @@ use ipnet::IpNet;
 use super::AppState;
 use crate::config::{Bucket, RateSettings};
 use crate::error_code::ErrorCode;
+use crate::redis_link::RedisLink;
 use crate::session::Session;
+use crate::telemetry::metrics::RATE_LIMIT_CHECKS;
 use crate::upstream::TenantKey;
 
 /// A bucket's quota; None when its rate of 0 switches it off.
@@ -32,6 +39,8 @@ fn quota(bucket: Bucket) -> Option<Quota> {
 }
 
 pub struct RateLimits {
+    settings: RateSettings,
+    redis: Option<RedisLink>,
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_tenant: Option<DefaultKeyedRateLimiter<TenantKey>>,
     trusted_proxies: Vec<IpNet>,
@@ -44,12 +53,48 @@ impl std::fmt::Debug for RateLimits {
     }
 }
 
+const FLEET_PREFIX: &str = "pixgate:rate:";
+/// A check is on every request's path: Redis slower than this, and the instance decides alone.
+const FLEET_WAIT: Duration = Duration::from_millis(50);
+
+/// GCRA over every bucket a request draws on, all or nothing: a refusal by one bucket
+/// takes no token from the other. `KEYS` are the buckets; `ARGV` holds, per bucket, its
+/// emission interval and its tolerance (interval times burst), in microseconds. Answers
+/// 0 when allowed, else the microseconds to wait.
+fn gcra() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r#"
+            local time = redis.call("TIME")
+            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+            local next = {}
+            for i, key in ipairs(KEYS) do
+              local interval = tonumber(ARGV[2 * i - 1])
+              local tolerance = tonumber(ARGV[2 * i])
+              local tat = tonumber(redis.call("GET", key) or now)
+              if tat < now then tat = now end
+              local new_tat = tat + interval
+              if new_tat - now > tolerance then return new_tat - now - tolerance end
+              next[i] = new_tat
+            end
+            for i, key in ipairs(KEYS) do
+              redis.call("SET", key, next[i], "PX", math.ceil((next[i] - now) / 1000) + 1)
+            end
+            return 0
+            "#,
+        )
+    })
+}
+
 /// How often buckets that have refilled are forgotten, so idle callers cost no memory.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 impl RateLimits {
-    pub fn new(settings: &RateSettings) -> Arc<Self> {
+    pub fn new(settings: &RateSettings, redis: Option<RedisLink>) -> Arc<Self> {
         let limits = Arc::new(Self {
+            settings: settings.clone(),
+            redis,
             per_ip: quota(settings.per_ip).map(DefaultKeyedRateLimiter::keyed),
             per_tenant: quota(settings.per_tenant).map(DefaultKeyedRateLimiter::keyed),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -98,8 +143,49 @@ impl RateLimits {
         client
     }
 
-    /// Takes one token from each bucket the session draws on; on refusal, how long to wait.
-    pub fn check(&self, session: &Session) -> Result<(), Duration> {
+    /// Takes one token from each bucket the session draws on, the fleet's when Redis
+    /// answers, else this instance's; on refusal, how long to wait.
+    pub async fn check(&self, session: &Session) -> Result<(), Duration> {
+        let mut buckets = Vec::with_capacity(2);
+        if self.settings.per_ip.per_second > 0 {
+            buckets.push((format!("{FLEET_PREFIX}ip:{}", session.client()), self.settings.per_ip));
+        }
+        if let (true, Some(tenant)) = (self.settings.per_tenant.per_second > 0, session.tenant()) {
+            buckets.push((format!("{FLEET_PREFIX}tenant:{tenant}"), self.settings.per_tenant));
+        }
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        if let Some(decided) = self.check_fleet(&buckets).await {
+            metrics::counter!(RATE_LIMIT_CHECKS, "scope" => "fleet").increment(1);
+            return decided;
+        }
+        metrics::counter!(RATE_LIMIT_CHECKS, "scope" => "instance").increment(1);
+        self.check_here(session)
+    }
+
+    /// The fleet's decision, or None when Redis did not give one in time.
+    async fn check_fleet(&self, buckets: &[(String, Bucket)]) -> Option<Result<(), Duration>> {
+        let mut connection = self.redis.as_ref()?.connection().await?;
+        let mut invocation = gcra().prepare_invoke();
+        for (key, bucket) in buckets {
+            let interval_us = 1_000_000 / u64::from(bucket.per_second.max(1));
+            // As `quota`: a burst of 0 means one second's worth.
+            let burst = u64::from(if bucket.burst > 0 { bucket.burst } else { bucket.per_second });
+            invocation.key(key).arg(interval_us).arg(interval_us * burst);
+        }
+        match tokio::time::timeout(FLEET_WAIT, invocation.invoke_async::<i64>(&mut connection)).await {
+            Ok(Ok(0)) => Some(Ok(())),
+            Ok(Ok(wait_us)) => Some(Err(Duration::from_micros(wait_us.unsigned_abs()))),
+            Ok(Err(error)) => {
+                tracing::warn!(error = ?error.kind(), "Redis refused a rate-limit check: this instance's buckets decide");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn check_here(&self, session: &Session) -> Result<(), Duration> {
         if let Some(limiter) = &self.per_ip
             && let Err(not_until) = limiter.check_key(&session.client())
         {
@@ -149,7 +235,7 @@ pub async fn enforce(
     request: Request,
     next: Next,
 ) -> Response {
-    match state.rate_limits.check(&session) {
+    match state.rate_limits.check(&session).await {
         Ok(()) => next.run(request).await,
         Err(wait) => refused(wait),
     }
@@ -161,7 +247,7 @@ mod tests {
 
     fn behind(trusted: &[&str]) -> Arc<RateLimits> {
         let trusted_proxies = trusted.iter().map(|range| range.parse().unwrap()).collect();
-        RateLimits::new(&RateSettings { trusted_proxies, ..RateSettings::default() })
+        RateLimits::new(&RateSettings { trusted_proxies, ..RateSettings::default() }, None)
     }
 
     fn client(limits: &RateLimits, peer: &str, forwarded: &[&str]) -> String {

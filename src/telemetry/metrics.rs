@@ -19,6 +19,8 @@ pub const WEBHOOKS: &str = "pixgate_webhooks_total";
 /// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
 /// A write's cache invalidations told to other instances, or heard from them.
 pub const CACHE_INVALIDATIONS: &str = "pixgate_cache_invalidations_total";
+/// Rate-limit checks, by whether the fleet's buckets in Redis or this instance's decided.
+pub const RATE_LIMIT_CHECKS: &str = "pixgate_rate_limit_checks_total";
 pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
 
 const SECONDS_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];

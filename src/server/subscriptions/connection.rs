@@ -213,7 +213,7 @@ impl Connection {
             let message = format!("at most {MAX_OPERATIONS} operations at once on one connection");
             return self.send(self.protocol.error(&id, &ErrorCode::TooManyOperations.error(message))).await;
         }
-        if let Err(wait) = self.services.rate_limits.check(&initialised.session) {
+        if let Err(wait) = self.services.rate_limits.check(&initialised.session).await {
             return self.send(self.protocol.error(&id, &rate_limit::over_budget(wait).1)).await;
         }
         self.serials += 1;
