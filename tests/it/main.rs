@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod documented_keys;
 mod documented_parameters;
+mod fleet;
 mod gateway;
 mod instances;
 mod limits;

@@ -1,0 +1,237 @@
+//! Three pixgate processes behind a real load balancer (Debian's nginx, round robin)
+//! and a Redis of their own, on one sandbox: the fleet keeps pixgate's promises as
+//! one gateway would.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::SinkExt as _;
+use pixgate::sandbox::{self, Sandbox};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+use crate::live::{next_json, signature, subscription};
+use crate::support::http;
+
+const NGINX: &str = "/usr/sbin/nginx";
+const CLIENT: &str = "cl_ABC123DEF456GHI789JKL012MNO345";
+
+/// A process the test started, stopped when the test ends however it ends.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// nginx and redis-server come from Debian on the test machines (`.ci/run` installs them).
+fn tools_available() -> bool {
+    let present =
+        std::path::Path::new(NGINX).exists() && Command::new("redis-server").arg("--version").output().is_ok();
+    if !present {
+        assert!(std::env::var_os("CI").is_none(), "nginx and redis-server are missing; .ci/run installs them");
+        eprintln!("skipped: no nginx or redis-server");
+    }
+    present
+}
+
+fn redis(port: u16) -> Process {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    Process(child)
+}
+
+/// One pixgate process over `upstream`, sharing `redis_url`; its address.
+fn pixgate(upstream: &Sandbox, redis_url: &str, public_url: &str) -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pixgate"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("PIXIESET_BASE_URL", upstream.pixieset_base_url())
+        .env("PIXELZ_BASE_URL", upstream.pixelz_base_url())
+        .env("PIXELZ_APP_SECRET", sandbox::PIXELZ_APP_SECRET)
+        .env("PIXGATE_REDIS_URL", redis_url)
+        .env("PIXGATE_PUBLIC_URL", public_url)
+        .env("PIXGATE_RATE_LIMIT_IP", "0")
+        .env("PIXGATE_RATE_LIMIT_TENANT", "20")
+        .env("PIXGATE_RATE_LIMIT_TENANT_BURST", "100")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pixgate starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").expect("a listening line").to_string();
+    (Process(child), addr)
+}
+
+/// nginx on `port`, round robin over `instances`, WebSocket upgrades passed through.
+fn nginx(port: u16, instances: &[String], dir: &std::path::Path) -> Process {
+    let servers: String = instances.iter().map(|addr| format!("server {addr};\n")).collect();
+    let temp = dir.display();
+    let conf = format!(
+        "daemon off; pid {temp}/nginx.pid; error_log {temp}/error.log warn; events {{ worker_connections 4096; }}
+        http {{
+          access_log off;
+          client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy;
+          fastcgi_temp_path {temp}/fastcgi; uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
+          map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+          upstream pixgate {{ {servers} }}
+          server {{
+            listen 127.0.0.1:{port};
+            location / {{
+              proxy_pass http://pixgate;
+              proxy_http_version 1.1;
+              proxy_set_header Upgrade $http_upgrade;
+              proxy_set_header Connection $connection_upgrade;
+              proxy_read_timeout 60s;
+            }}
+          }}
+        }}"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new(NGINX).args(["-p", &temp.to_string(), "-c"]).arg(&path).spawn().expect("nginx starts");
+    Process(child)
+}
+
+async fn post(addr: &str, query: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = http().post(format!("http://{addr}/graphql")).json(&json!({ "query": query }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Every instance subscribed to the invalidations: Redis counts the subscribers of the channel.
+async fn until_all_listen(redis_url: &str, instances: usize) {
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    for _ in 0..500 {
+        let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("pixgate:cache-invalidations")
+            .arg("pixgate:image-status")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if counts.iter().all(|(_, n)| *n == instances) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the instances never all listened on Redis");
+}
+
+#[tokio::test]
+async fn three_instances_behind_nginx_behave_as_one() {
+    if !tools_available() {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let dir = std::env::temp_dir().join(format!("pixgate-fleet-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis_port = free_port();
+    let _redis = redis(redis_port);
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let lb_port = free_port();
+    let lb = format!("127.0.0.1:{lb_port}");
+    let instances: Vec<(Process, String)> =
+        (0..3).map(|_| pixgate(&upstream, &redis_url, &format!("http://{lb}"))).collect();
+    let addrs: Vec<String> = instances.iter().map(|(_, addr)| addr.clone()).collect();
+    let _nginx = nginx(lb_port, &addrs, &dir);
+    until_all_listen(&redis_url, 3).await;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&lb).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+
+    // A write through the load balancer, then 30 reads through it: every instance, ten times each.
+    let read = format!("{{ client(id: \"{CLIENT}\") {{ lastName }} }}");
+    for _ in 0..6 {
+        assert_eq!(
+            post(&lb, &read, &cookie).await.1["data"]["client"]["lastName"],
+            "Doe",
+            "every instance holds a copy"
+        );
+    }
+    let update = format!(
+        "mutation {{ updateClient(input: {{ id: \"{CLIENT}\", lastName: \"Fleet\" }}) {{ client {{ lastName }} }} }}"
+    );
+    assert_eq!(post(&lb, &update, &cookie).await.1["data"]["updateClient"]["client"]["lastName"], "Fleet");
+    for n in 0..30 {
+        let (_, answer) = post(&lb, &read, &cookie).await;
+        assert_eq!(answer["data"]["client"]["lastName"], "Fleet", "read {n} after the write: {answer}");
+    }
+
+    // One Idempotency-Key, ten times at once, round robin: one submission upstream, ten identical answers.
+    let submit =
+        "mutation { submitPixelzImage(input: { imageUrls: [\"https://images.example.com/fleet.jpg\"] }) { ticket } }";
+    let pixelz = [
+        ("X-Pixelz-Email", sandbox::PIXELZ_CONTACT_EMAIL),
+        ("X-Pixelz-Api-Key", sandbox::PIXELZ_API_KEY),
+        ("Idempotency-Key", "fleet-order-1"),
+    ];
+    let before = upstream.requests().count("POST /REST.svc/JSON/Image");
+    let answers = futures_util::future::join_all((0..10).map(|_| post(&lb, submit, &pixelz))).await;
+    let tickets: Vec<&Value> = answers.iter().map(|(_, a)| &a["data"]["submitPixelzImage"]["ticket"]).collect();
+    assert!(tickets[0].is_string() && tickets.iter().all(|t| *t == tickets[0]), "{tickets:?}");
+    assert_eq!(upstream.requests().count("POST /REST.svc/JSON/Image") - before, 1, "one submission upstream");
+    let ticket = tickets[0].as_str().unwrap().to_string();
+
+    // A tenant limited to 20 a second with a burst of 100 gets that through the fleet, not three times it.
+    let tenant = format!("session_cookie=fleet-budget-{}", uuid::Uuid::new_v4());
+    let budget = [("X-Pixieset-Cookie", tenant.as_str())];
+    let started = std::time::Instant::now();
+    let statuses = futures_util::future::join_all((0..300).map(|_| post(&lb, "{ __typename }", &budget))).await;
+    let allowed = statuses.iter().filter(|(status, _)| *status == 200).count();
+    let most = 100 + (20.0 * started.elapsed().as_secs_f64()).ceil() as usize + 1;
+    assert!((100..=most).contains(&allowed), "{allowed} of 300 allowed; the fleet's budget allows {most} at most");
+
+    // Three subscribers through the load balancer, one on each instance; the webhook reaches the first instance only.
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut request = format!("ws://{lb}/graphql/ws").into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let init = json!({ "type": "connection_init", "payload": {
+            "pixelzEmail": sandbox::PIXELZ_CONTACT_EMAIL, "pixelzApiKey": sandbox::PIXELZ_API_KEY } });
+        socket.send(Message::Text(init.to_string().into())).await.unwrap();
+        assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription(&ticket) } });
+        socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+        assert!(next_json(&mut socket).await["payload"]["data"]["pixelzImageStatusChanged"]["statusId"].is_number());
+        sockets.push(socket);
+    }
+    let body =
+        json!({ "imageTicket": ticket, "processedImageURL": "http://127.0.0.1:1/fleet.jpg", "templateId": "2066863" })
+            .to_string();
+    let delivered = http()
+        .post(format!("http://{}/webhooks/pixelz", addrs[0]))
+        .header("Content-Type", "application/json")
+        .header("HTTP_X_PXZ_CUSTOMER_HMAC_SHA256", signature(sandbox::PIXELZ_APP_SECRET, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+    for socket in &mut sockets {
+        let event = next_json(socket).await;
+        assert_eq!(event["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70, "{event}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
