@@ -18,12 +18,17 @@ use crate::support::http;
 const NGINX: &str = "/usr/sbin/nginx";
 const CLIENT: &str = "cl_ABC123DEF456GHI789JKL012MNO345";
 
-/// A process the test started, stopped when the test ends however it ends.
+/// A process the test started, stopped when the test ends however it ends: with
+/// SIGTERM, so nginx's master takes its workers with it (SIGKILL would orphan them,
+/// holding the port and the test's output open).
 struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let terminated = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        if !terminated.is_ok_and(|status| status.success()) {
+            let _ = self.0.kill();
+        }
         let _ = self.0.wait();
     }
 }
@@ -47,6 +52,7 @@ fn redis(port: u16) -> Process {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("redis-server starts");
     Process(child)
@@ -100,7 +106,13 @@ fn nginx(port: u16, instances: &[String], dir: &std::path::Path) -> Process {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).unwrap();
-    let child = Command::new(NGINX).args(["-p", &temp.to_string(), "-c"]).arg(&path).spawn().expect("nginx starts");
+    let child = Command::new(NGINX)
+        .args(["-p", &temp.to_string(), "-c"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
     Process(child)
 }
 
