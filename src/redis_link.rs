@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use redis::aio::ConnectionManager;
 use tokio::sync::{RwLock, watch};
 
@@ -72,8 +73,45 @@ impl RedisLink {
         self.connection.read().await.clone()
     }
 
-    /// For what needs its own connection (pub/sub).
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// Hears `channel` until `shutdown`, subscribing again (with backoff) whenever the
+    /// subscription breaks. `subscribed` runs each time it is made, `lost` each time it
+    /// breaks or cannot be made, with the number of failures in a row; `heard` gets
+    /// each message's text. Every instance-to-instance channel listens this way.
+    pub async fn listen(
+        &self,
+        channel: &str,
+        mut shutdown: watch::Receiver<bool>,
+        mut subscribed: impl FnMut(u32),
+        mut heard: impl FnMut(String),
+        mut lost: impl FnMut(u32),
+    ) {
+        let mut failures = 0;
+        loop {
+            let subscription = match self.client.get_async_pubsub().await {
+                Ok(mut pubsub) => pubsub.subscribe(channel).await.map(|()| pubsub).ok(),
+                Err(_) => None,
+            };
+            if let Some(pubsub) = subscription {
+                subscribed(failures);
+                failures = 0;
+                let mut messages = pubsub.into_on_message();
+                loop {
+                    let message = tokio::select! {
+                        message = messages.next() => message,
+                        _ = shutdown.changed() => return,
+                    };
+                    let Some(message) = message else { break };
+                    if let Ok(payload) = message.get_payload::<String>() {
+                        heard(payload);
+                    }
+                }
+            }
+            lost(failures);
+            failures += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(failures)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 }

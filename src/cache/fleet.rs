@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use redis::AsyncCommands as _;
 use tokio::sync::watch;
 
 use super::{Cache, Invalidation, Kind};
-use crate::redis_link::{RedisLink, backoff};
+use crate::redis_link::RedisLink;
 use crate::telemetry::metrics::CACHE_INVALIDATIONS;
 
 const CHANNEL: &str = "pixgate:cache-invalidations";
@@ -81,50 +80,31 @@ impl Fleet {
         }
     }
 
-    async fn listen(self, cache: Cache, mut shutdown: watch::Receiver<bool>) {
-        let mut failures = 0;
-        loop {
-            let subscribed = match self.redis.client().get_async_pubsub().await {
-                Ok(mut pubsub) => pubsub.subscribe(CHANNEL).await.map(|()| pubsub).ok(),
-                Err(_) => None,
-            };
-            if let Some(pubsub) = subscribed {
-                // Whatever was written elsewhere while this instance was not listening is unknown: forget it all.
-                cache.invalidate_all();
-                self.hearing.store(true, Ordering::Release);
-                if failures > 0 {
-                    tracing::info!("hearing other instances' cache invalidations again; dropped this instance's cache");
-                }
-                failures = 0;
-                let mut messages = pubsub.into_on_message();
-                loop {
-                    let message = tokio::select! {
-                        message = messages.next() => message,
-                        _ = shutdown.changed() => return,
-                    };
-                    let Some(message) = message else { break };
-                    let Ok(payload) = message.get_payload::<String>() else { continue };
-                    match serde_json::from_str::<Envelope>(&payload) {
-                        Ok(envelope) if *envelope.origin != *self.origin => {
-                            cache.apply(&envelope.invalidation);
-                            metrics::counter!(CACHE_INVALIDATIONS, "outcome" => "received").increment(1);
-                        }
-                        Ok(_) => {}
-                        Err(error) => tracing::warn!(%error, "ignored an unreadable cache invalidation from Redis"),
-                    }
-                }
+    async fn listen(self, cache: Cache, shutdown: watch::Receiver<bool>) {
+        let subscribed = |failures: u32| {
+            // Whatever was written elsewhere while this instance was not listening is unknown: forget it all.
+            cache.invalidate_all();
+            self.hearing.store(true, Ordering::Release);
+            if failures > 0 {
+                tracing::info!("hearing other instances' cache invalidations again; dropped this instance's cache");
             }
+        };
+        let heard = |payload: String| match serde_json::from_str::<Envelope>(&payload) {
+            Ok(envelope) if *envelope.origin != *self.origin => {
+                cache.apply(&envelope.invalidation);
+                metrics::counter!(CACHE_INVALIDATIONS, "outcome" => "received").increment(1);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "ignored an unreadable cache invalidation from Redis"),
+        };
+        let lost = |failures: u32| {
             self.hearing.store(false, Ordering::Release);
             if failures == 0 {
                 tracing::warn!(
                     "not hearing other instances' cache invalidations: serving from this instance's cache, and retrying"
                 );
             }
-            failures += 1;
-            tokio::select! {
-                _ = tokio::time::sleep(backoff(failures)) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        };
+        self.redis.listen(CHANNEL, shutdown, subscribed, heard, lost).await;
     }
 }

@@ -45,6 +45,27 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What else holds a copy of an object of this kind (the lists that show it, the
+    /// objects that embed it): a change to the object makes those stale too.
+    pub fn copies(self) -> &'static [Kind] {
+        match self {
+            Kind::Client => &[
+                Kind::ClientPage,
+                Kind::ClientSearch,
+                Kind::InvoicePage,
+                Kind::InvoiceListed,
+                Kind::ContractPage,
+                Kind::Contract,
+            ],
+            Kind::Invoice => &[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments],
+            Kind::Contract => &[Kind::ContractPage, Kind::ClientDocuments],
+            Kind::ContractTemplate => &[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract],
+            Kind::PixelzTemplate => &[Kind::PixelzTemplateList],
+            Kind::PixelzImage => &[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage],
+            _ => &[],
+        }
+    }
+
     /// The kind as a metric label.
     pub fn label(self) -> &'static str {
         match self {

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use redis::AsyncCommands;
 use tokio::sync::{mpsc, watch};
 
 use super::{Hub, Relayed};
-use crate::redis_link::{RedisLink, backoff};
+use crate::redis_link::RedisLink;
 
 const CHANNEL: &str = "pixgate:image-status";
 const LEASE_PREFIX: &str = "pixgate:poll-lease:";
@@ -63,53 +62,27 @@ impl Fanout {
         }
     }
 
-    async fn listen(self, hub: Hub, mut shutdown: watch::Receiver<bool>) {
-        let mut failures = 0;
-        loop {
-            let subscribed = match self.redis.client().get_async_pubsub().await {
-                Ok(mut pubsub) => pubsub.subscribe(CHANNEL).await.map(|()| pubsub).ok(),
-                Err(_) => None,
-            };
-            match subscribed {
-                Some(pubsub) => {
-                    if failures > 0 {
-                        tracing::info!("listening to other instances again");
-                    }
-                    failures = 0;
-                    let mut messages = pubsub.into_on_message();
-                    loop {
-                        let message = tokio::select! {
-                            message = messages.next() => message,
-                            _ = shutdown.changed() => return,
-                        };
-                        let Some(message) = message else { break };
-                        let Ok(payload) = message.get_payload::<String>() else { continue };
-                        match serde_json::from_str::<Envelope>(&payload) {
-                            Ok(envelope) if *envelope.origin != *self.instance => {
-                                hub.apply(envelope.event);
-                            }
-                            Ok(_) => {}
-                            Err(error) => tracing::warn!(%error, "ignored an unreadable event from Redis"),
-                        }
-                    }
-                    tracing::warn!(
-                        "lost the Redis subscription: serving this instance's subscribers only, and retrying"
-                    );
-                }
-                None => {
-                    if failures == 0 {
-                        tracing::warn!(
-                            "cannot subscribe to Redis: serving this instance's subscribers only, and retrying"
-                        );
-                    }
-                }
+    async fn listen(self, hub: Hub, shutdown: watch::Receiver<bool>) {
+        let subscribed = |failures: u32| {
+            if failures > 0 {
+                tracing::info!("listening to other instances again");
             }
-            failures += 1;
-            tokio::select! {
-                _ = tokio::time::sleep(backoff(failures)) => {}
-                _ = shutdown.changed() => return,
+        };
+        let heard = |payload: String| match serde_json::from_str::<Envelope>(&payload) {
+            Ok(envelope) if *envelope.origin != *self.instance => {
+                hub.apply(envelope.event);
             }
-        }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "ignored an unreadable event from Redis"),
+        };
+        let lost = |failures: u32| {
+            if failures == 0 {
+                tracing::warn!(
+                    "not hearing other instances' events: serving this instance's subscribers only, and retrying"
+                );
+            }
+        };
+        self.redis.listen(CHANNEL, shutdown, subscribed, heard, lost).await;
     }
 
     /// The tickets this instance may poll now: those whose lease it takes or holds.

@@ -218,22 +218,14 @@ impl Pixieset {
     pub async fn update_client(&self, id: &str, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
         let client = s.api.update_client(&s.credentials, id, input).await?;
-        self.forget(&[
-            Kind::ClientPage,
-            Kind::ClientSearch,
-            Kind::InvoicePage,
-            Kind::InvoiceListed,
-            Kind::ContractPage,
-            Kind::Contract,
-        ])
-        .await;
+        self.forget(Kind::Client.copies()).await;
         Ok(self.remember(Kind::Client, id, client).await)
     }
 
     pub async fn create_invoice(&self, invoice: &wire::NewInvoice) -> Loaded<wire::Invoice> {
         let s = &self.source;
         let created = s.api.create_invoice(&s.credentials, invoice).await?;
-        self.forget(&[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments]).await;
+        self.forget(Kind::Invoice.copies()).await;
         Ok(self.remember(Kind::Invoice, &created.id.clone(), created).await)
     }
 
@@ -246,7 +238,7 @@ impl Pixieset {
         let s = &self.source;
         s.api.update_contract_template(&s.credentials, id, input).await?;
         s.cache.invalidate::<wire::ContractTemplate>(&s.key(Kind::ContractTemplate, id)).await;
-        self.forget(&[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract]).await;
+        self.forget(Kind::ContractTemplate.copies()).await;
         s.clone().template(id.to_string()).await
     }
 

@@ -35,29 +35,14 @@ enum Dropped {
 }
 
 impl Dropped {
-    /// The object's kind, and the lists and objects that embed a copy of it.
-    fn kinds(self) -> (Kind, &'static [Kind]) {
+    fn kind(self) -> Kind {
         match self {
-            Self::Client => (
-                Kind::Client,
-                &[
-                    Kind::ClientPage,
-                    Kind::ClientSearch,
-                    Kind::InvoicePage,
-                    Kind::InvoiceListed,
-                    Kind::ContractPage,
-                    Kind::Contract,
-                ],
-            ),
-            Self::Invoice => (Kind::Invoice, &[Kind::InvoicePage, Kind::InvoiceListed, Kind::ClientDocuments]),
-            Self::Contract => (Kind::Contract, &[Kind::ContractPage, Kind::ClientDocuments]),
-            Self::ContractTemplate => {
-                (Kind::ContractTemplate, &[Kind::ContractTemplateList, Kind::ContractPage, Kind::Contract])
-            }
-            Self::PixelzTemplate => (Kind::PixelzTemplate, &[Kind::PixelzTemplateList]),
-            Self::PixelzImage => {
-                (Kind::PixelzImage, &[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage])
-            }
+            Self::Client => Kind::Client,
+            Self::Invoice => Kind::Invoice,
+            Self::Contract => Kind::Contract,
+            Self::ContractTemplate => Kind::ContractTemplate,
+            Self::PixelzTemplate => Kind::PixelzTemplate,
+            Self::PixelzImage => Kind::PixelzImage,
         }
     }
 
@@ -109,12 +94,12 @@ pub async fn invalidate(
         (Some(kind), Some(id)) if !id.trim().is_empty() => {
             let tenant = if kind.is_pixelz() { pixelz } else { pixieset };
             let Some(tenant) = tenant else { return no_credentials() };
-            let (object, embedding) = kind.kinds();
+            let object = kind.kind();
             let id = id.trim().to_string();
             // Tickets are kept in lower case, as the loaders key them.
             let id = if matches!(kind, Dropped::PixelzImage) { id.to_ascii_lowercase() } else { id };
             cache.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(object), id: Some(id) }).await;
-            for kind in embedding {
+            for kind in object.copies() {
                 cache.invalidate_kind(&tenant, *kind).await;
             }
             true
