@@ -77,7 +77,7 @@ pub async fn invalidate(
         let message = r#"send JSON: {} for everything, or {"kind": "client", "id": "cl_…"}"#;
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
     };
-    // The admin token is not an access token: the credentials name the studio, not the defaults.
+    // The admin token must not count as an access token that unlocks the default credentials.
     let supplied = Supplied { bearer: None, ..Supplied::from_headers(&headers) };
     let session = Session::resolve(&state.access, supplied, [127, 0, 0, 1].into());
     let credentials = session.credentials();
@@ -116,6 +116,10 @@ pub async fn invalidate(
 }
 
 fn no_credentials() -> Response {
-    let message = "send the studio's credentials (X-Pixieset-Cookie, X-Pixelz-Email and X-Pixelz-Api-Key) to name whose entries go";
+    use crate::auth::{PIXELZ_API_KEY_HEADER, PIXELZ_EMAIL_HEADER, PIXIESET_COOKIE_HEADER};
+    let message = format!(
+        "send the studio's credentials ({PIXIESET_COOKIE_HEADER}, {PIXELZ_EMAIL_HEADER} and {PIXELZ_API_KEY_HEADER}) \
+         to name whose entries go"
+    );
     super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message))
 }
