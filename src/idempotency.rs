@@ -11,7 +11,7 @@
 //! Without Redis, or while it does not answer, each instance keeps the promise
 //! alone: it says so in its log and in `pixgate_idempotent_writes_total{scope="instance"}`.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +61,8 @@ type Remembered = (String, Arc<dyn Any + Send + Sync>);
 #[derive(Clone)]
 pub struct Idempotency {
     /// Results this instance wrote or read, with their body's fingerprint.
-    local: moka::future::Cache<String, Remembered>,
+    /// Keyed by the slot and the result's `TypeId`, so a remembered value is always of the type asked for.
+    local: moka::future::Cache<(String, TypeId), Remembered>,
     redis: Option<RedisLink>,
 }
 
@@ -118,7 +119,7 @@ impl Idempotency {
         let slot = fingerprint(&[tenant.as_str().as_bytes(), key.as_bytes(), kind.as_bytes()]);
         let (remembered_body, value) = self
             .local
-            .try_get_with(slot.clone(), async {
+            .try_get_with((slot.clone(), TypeId::of::<T>()), async {
                 let value = self.shared_once::<T, E, Fut>(&slot, &body, write).await?;
                 Ok::<Remembered, Refused<E>>((body.clone(), value))
             })

@@ -146,6 +146,9 @@ impl RateLimits {
     /// Takes one token from each bucket the session draws on, the fleet's when Redis
     /// answers, else this instance's; on refusal, how long to wait.
     pub async fn check(&self, session: &Session) -> Result<(), Duration> {
+        if self.redis.is_none() {
+            return self.check_here(session);
+        }
         let mut buckets = Vec::with_capacity(2);
         if self.settings.per_ip.per_second > 0 {
             buckets.push((format!("{FLEET_PREFIX}ip:{}", session.client()), self.settings.per_ip));

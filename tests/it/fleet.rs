@@ -211,8 +211,19 @@ async fn three_instances_behind_nginx_behave_as_one() {
     let started = std::time::Instant::now();
     let statuses = futures_util::future::join_all((0..300).map(|_| post(&lb, "{ __typename }", &budget))).await;
     let allowed = statuses.iter().filter(|(status, _)| *status == 200).count();
-    let most = 100 + (20.0 * started.elapsed().as_secs_f64()).ceil() as usize + 1;
+    // A check Redis did not answer within its 50 ms was decided by one instance alone, as designed: each may add one.
+    let mut alone = 0;
+    for addr in &addrs {
+        let metrics = http().get(format!("http://{addr}/metrics")).send().await.unwrap().text().await.unwrap();
+        alone += metrics
+            .lines()
+            .filter(|line| line.starts_with("pixgate_rate_limit_checks_total{scope=\"instance\"}"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as usize;
+    }
+    let most = 100 + (20.0 * started.elapsed().as_secs_f64()).ceil() as usize + 1 + alone;
     assert!((100..=most).contains(&allowed), "{allowed} of 300 allowed; the fleet's budget allows {most} at most");
+    assert!(allowed < 200, "{allowed} of 300 allowed: near three instances' budgets, not the fleet's");
 
     // Three subscribers through the load balancer, one on each instance; the webhook reaches the first instance only.
     let mut sockets = Vec::new();

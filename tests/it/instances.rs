@@ -126,6 +126,8 @@ async fn one_idempotency_key_submits_once_across_instances() {
     }
     let upstream = crate::support::sandbox_with_step(600_000).await;
     let (a, b) = (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
+    // Until an instance has reached Redis it keeps the promise alone, as designed: wait for both.
+    hearing_each_other(&[&a, &b]).await;
     let key = format!("fleet-{}", uuid::Uuid::new_v4());
     let submit = |image: &str| {
         format!(
