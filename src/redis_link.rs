@@ -1,6 +1,7 @@
-//! The process's one Redis connection, shared by the event fan-out and the
-//! persisted-query store. It is made in the background and remade when lost, so
-//! an unreachable Redis delays nothing: callers get None and carry on alone.
+//! The process's one Redis connection, shared by everything the instances share
+//! (events, persisted queries, idempotency, the cache, rate limits). It is made in
+//! the background and remade when lost, so an unreachable Redis delays nothing:
+//! callers get None and carry on alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,8 @@ impl RedisLink {
         mut heard: impl FnMut(String),
         mut lost: impl FnMut(u32),
     ) {
+        let link_up = metrics::gauge!(crate::telemetry::metrics::REDIS_LINK_UP, "channel" => channel.to_string());
+        link_up.set(0.0);
         let mut failures = 0;
         loop {
             let subscription = match self.client.get_async_pubsub().await {
@@ -92,6 +95,7 @@ impl RedisLink {
                 Err(_) => None,
             };
             if let Some(pubsub) = subscription {
+                link_up.set(1.0);
                 subscribed(failures);
                 failures = 0;
                 let mut messages = pubsub.into_on_message();
@@ -106,6 +110,7 @@ impl RedisLink {
                     }
                 }
             }
+            link_up.set(0.0);
             lost(failures);
             failures += 1;
             tokio::select! {

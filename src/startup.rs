@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
-use crate::cache::fleet::Fleet;
 use crate::config::{Config, UpstreamLocation};
 use crate::events::Hub;
 use crate::events::fanout::Fanout;
@@ -190,7 +189,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     let idempotency = Idempotency::new(redis.clone());
     let schema = build_schema(sources.clone(), webhook_url, hub.clone(), idempotency, &config.server.limits);
     if let Some(redis) = &redis {
-        Fleet::start(redis, &cache, stopped.clone());
+        cache.join_fleet(redis, sources.upstreams.source(), stopped.clone());
     }
     let fanout = redis.as_ref().map(|redis| Fanout::start(redis, &hub, stopped.clone()));
     let poller = Poller {

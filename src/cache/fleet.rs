@@ -45,7 +45,7 @@ impl std::fmt::Debug for Fleet {
 impl Fleet {
     /// Joins `cache` to the instances sharing `redis`: its writes' invalidations go out,
     /// theirs come in.
-    pub fn start(redis: &RedisLink, cache: &Cache, shutdown: watch::Receiver<bool>) {
+    pub(super) fn start(redis: &RedisLink, cache: &Cache, shutdown: watch::Receiver<bool>) {
         let origin = uuid::Uuid::new_v4().simple().to_string().into();
         let fleet = Self { redis: redis.clone(), origin, hearing: Arc::default() };
         if cache.fleet.set(fleet.clone()).is_ok() {
@@ -84,6 +84,9 @@ impl Fleet {
         let subscribed = |failures: u32| {
             // Whatever was written elsewhere while this instance was not listening is unknown: forget it all.
             cache.invalidate_all();
+            // And what this instance wrote while Redis was away is unknown to the shared tier.
+            let settling = cache.clone();
+            tokio::spawn(async move { settling.settle_shared().await });
             self.hearing.store(true, Ordering::Release);
             if failures > 0 {
                 tracing::info!("hearing other instances' cache invalidations again; dropped this instance's cache");

@@ -1,10 +1,12 @@
 //! The cache shared by all requests: every key carries the tenant whose
 //! credentials fetched the value, every kind of value has its own time to live,
 //! capacity is bounded in bytes, concurrent misses for one key make one
-//! upstream call, and errors are never stored. A write's invalidations reach every
-//! instance sharing Redis (`fleet.rs`).
+//! upstream call, and errors are never stored. With Redis, a second tier there
+//! serves what any instance fetched (`shared.rs`), and a write's invalidations
+//! reach every instance (`fleet.rs`).
 
 pub mod fleet;
+mod shared;
 
 use std::any::{Any, TypeId};
 use std::fmt::{self, Debug};
@@ -12,7 +14,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
+use crate::redis_link::RedisLink;
 use crate::upstream::{TenantKey, UpstreamError};
 
 pub const DEFAULT_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
@@ -129,6 +135,11 @@ impl Ttls {
     }
 }
 
+/// What the cache can hold: weighed by its debug form, carried to the shared tier as MessagePack.
+pub trait Cacheable: Debug + Serialize + DeserializeOwned + Send + Sync + 'static {}
+
+impl<T: Debug + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     tenant: TenantKey,
@@ -211,8 +222,11 @@ pub struct Invalidation {
 pub struct Cache {
     /// None when caching is switched off: every lookup fetches.
     entries: Option<moka::future::Cache<Stored, Entry>>,
+    ttls: Arc<Ttls>,
     /// The other instances, once Redis is configured: they hear of every write's invalidations.
     fleet: Arc<OnceLock<fleet::Fleet>>,
+    /// The tier in Redis behind this one, once Redis is configured.
+    shared: Arc<OnceLock<shared::SharedTier>>,
 }
 
 impl Debug for Cache {
@@ -232,21 +246,31 @@ impl Cache {
         let entries = moka::future::Cache::builder()
             .max_capacity(capacity_bytes)
             .weigher(|_, entry: &Entry| entry.weight)
-            .expire_after(PerKind(ttls))
+            .expire_after(PerKind(ttls.clone()))
             .support_invalidation_closures()
             .build();
-        Self { entries: Some(entries), fleet: Arc::default() }
+        Self { entries: Some(entries), ttls: Arc::new(ttls), fleet: Arc::default(), shared: Arc::default() }
     }
 
     pub fn disabled() -> Self {
-        Self { entries: None, fleet: Arc::default() }
+        Self { entries: None, ttls: Arc::default(), fleet: Arc::default(), shared: Arc::default() }
+    }
+
+    /// Joins the instances sharing `redis`: a second tier there, behind this one, for
+    /// what was read from the upstreams named `source`, and invalidations to and from
+    /// the others. A disabled cache stays disabled.
+    pub fn join_fleet(&self, redis: &RedisLink, source: &str, shutdown: watch::Receiver<bool>) {
+        let tier = shared::SharedTier::new(redis, source, (*self.ttls).clone());
+        if self.entries.is_some() && self.shared.set(tier).is_ok() {
+            fleet::Fleet::start(redis, self, shutdown);
+        }
     }
 
     /// The cached value, or `fetch`'s; concurrent callers for one key share one fetch,
     /// and a failed fetch is not remembered.
     pub async fn get_or_fetch<T, Fut>(&self, key: Key, fetch: impl FnOnce() -> Fut) -> Result<Arc<T>, UpstreamError>
     where
-        T: Debug + Send + Sync + 'static,
+        T: Cacheable,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         let Some(entries) = &self.entries else { return fetch().await.map(Arc::new) };
@@ -256,7 +280,7 @@ impl Cache {
         let entry = entries
             .entry(stored)
             .or_try_insert_with(async move {
-                let value = fetch().await?;
+                let value = self.fetch_through_shared(&weighed.key, fetch).await?;
                 let weight = weigh(&weighed, &value);
                 Ok::<_, UpstreamError>(Entry { value: Arc::new(value), weight })
             })
@@ -267,14 +291,43 @@ impl Cache {
         Ok(entry.into_value().value.downcast::<T>().expect("a stored key names the type of its value"))
     }
 
-    pub async fn get<T: Send + Sync + 'static>(&self, key: &Key) -> Option<Arc<T>> {
-        let found = self.entries.as_ref()?.get(&Stored::of::<T>(key.clone())).await;
-        count(key.kind, found.is_some());
-        found?.value.downcast::<T>().ok()
+    /// The shared tier's value, or `fetch`'s, which the shared tier then keeps.
+    async fn fetch_through_shared<T, Fut>(&self, key: &Key, fetch: impl FnOnce() -> Fut) -> Result<T, UpstreamError>
+    where
+        T: Cacheable,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
+        let Some(shared) = self.shared.get() else { return fetch().await };
+        match shared.lookup::<T>(key).await {
+            shared::Found::Hit(value) => Ok(value),
+            shared::Found::Miss(slot) => {
+                let value = fetch().await?;
+                shared.store(slot, key.kind, &value).await;
+                Ok(value)
+            }
+            shared::Found::Unavailable => fetch().await,
+        }
     }
 
-    /// Stores an object that arrived inside a list, so a later lookup by id costs nothing.
-    pub async fn insert<T: Debug + Send + Sync + 'static>(&self, key: Key, value: Arc<T>) {
+    /// The value held for `key`, here or in the shared tier; never fetched.
+    pub async fn get<T: Cacheable>(&self, key: &Key) -> Option<Arc<T>> {
+        let entries = self.entries.as_ref()?;
+        let found = entries.get(&Stored::of::<T>(key.clone())).await;
+        count(key.kind, found.is_some());
+        if let Some(found) = found {
+            return found.value.downcast::<T>().ok();
+        }
+        match self.shared.get()?.lookup::<T>(key).await {
+            shared::Found::Hit(value) => {
+                let value = Arc::new(value);
+                self.insert_here(key.clone(), value.clone()).await;
+                Some(value)
+            }
+            shared::Found::Miss(_) | shared::Found::Unavailable => None,
+        }
+    }
+
+    async fn insert_here<T: Cacheable>(&self, key: Key, value: Arc<T>) {
         if let Some(entries) = &self.entries {
             let stored = Stored::of::<T>(key);
             let weight = weigh(&stored, &value);
@@ -282,20 +335,51 @@ impl Cache {
         }
     }
 
-    /// Stores what a write returned, and tells the other instances that their copy is stale.
-    pub async fn insert_written<T: Debug + Send + Sync + 'static>(&self, key: Key, value: Arc<T>) {
+    /// Stores an object whose state arrived outside a lookup (an event), here and in the
+    /// shared tier. Answers whether the shared tier took it (true without one).
+    pub async fn insert<T: Cacheable>(&self, key: Key, value: Arc<T>) -> bool {
+        self.insert_here(key.clone(), value.clone()).await;
+        match self.shared.get() {
+            Some(shared) if self.entries.is_some() => shared.put(&key.tenant, key.kind, [(&*key.id, &*value)]).await,
+            _ => true,
+        }
+    }
+
+    /// Stores the objects a list showed, so a later lookup by id, here or on another
+    /// instance, costs nothing.
+    pub async fn insert_listed<T: Cacheable>(&self, tenant: &TenantKey, kind: Kind, items: &[(&str, Arc<T>)]) {
+        if self.entries.is_none() || items.is_empty() {
+            return;
+        }
+        for (id, item) in items {
+            self.insert_here(Key::new(tenant, kind, id), item.clone()).await;
+        }
+        if let Some(shared) = self.shared.get() {
+            shared.put(tenant, kind, items.iter().map(|(id, item)| (*id, &**item))).await;
+        }
+    }
+
+    /// Stores what a write returned, here and in the shared tier, and tells the other
+    /// instances that their copy is stale, in that order: what they read next is this.
+    pub async fn insert_written<T: Cacheable>(&self, key: Key, value: Arc<T>) {
         let written = Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) };
-        self.insert(key, value).await;
+        if !self.insert(key, value).await
+            && let Some(shared) = self.shared.get()
+        {
+            shared.owe(&written.tenant);
+        }
         self.announce(written).await;
     }
 
-    /// Drops an object a write changed, here and on the other instances.
+    /// Drops an object a write changed, here, in the shared tier and on the other instances.
     pub async fn invalidate<T: 'static>(&self, key: &Key) {
         if let Some(entries) = &self.entries {
             entries.invalidate(&Stored::of::<T>(key.clone())).await;
         }
-        self.announce(Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) })
-            .await;
+        let invalidation =
+            Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) };
+        self.drop_shared(&invalidation).await;
+        self.announce(invalidation).await;
     }
 
     /// Drops every entry of one kind for one tenant (lists a write may have changed),
@@ -304,10 +388,24 @@ impl Cache {
         self.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(kind), id: None }).await;
     }
 
-    /// Drops what `invalidation` names, here and on the other instances.
+    /// Drops what `invalidation` names, here, in the shared tier and on the other instances.
     pub async fn drop_everywhere(&self, invalidation: Invalidation) {
         self.apply(&invalidation);
+        self.drop_shared(&invalidation).await;
         self.announce(invalidation).await;
+    }
+
+    /// Drops in the shared tier what this instance's writes could not drop while Redis was away.
+    async fn settle_shared(&self) {
+        if let Some(shared) = self.shared.get() {
+            shared.settle().await;
+        }
+    }
+
+    async fn drop_shared(&self, invalidation: &Invalidation) {
+        if let Some(shared) = self.shared.get() {
+            shared.drop(invalidation).await;
+        }
     }
 
     /// Drops what an invalidation names, here only.
@@ -361,6 +459,13 @@ impl Cache {
             entries.run_pending_tasks().await;
         }
     }
+}
+
+/// `value` as another instance reads it from the shared tier.
+#[cfg(test)]
+pub(crate) fn through_shared_tier<T: Cacheable>(value: &T) -> T {
+    let bytes = shared::encode(value).expect("every cached type encodes");
+    shared::decode(&bytes).unwrap_or_else(|error| panic!("{error}: {value:?}"))
 }
 
 #[cfg(test)]

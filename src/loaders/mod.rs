@@ -14,14 +14,13 @@ pub use pixieset::{INVOICE_PAGE, Pixieset};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use futures_util::future::{BoxFuture, join_all};
 
 use crate::auth::Unavailable;
-use crate::cache::{Cache, Key, Kind};
+use crate::cache::{Cache, Cacheable, Key, Kind};
 use crate::session::Session;
 use crate::upstream::{TenantKey, UpstreamError, Upstreams};
 
@@ -135,16 +134,17 @@ pub(super) async fn get_or_fetch_list<L, T, Fut>(
     id: impl Fn(&T) -> &str,
 ) -> Loaded<L>
 where
-    L: AsRef<[T]> + Debug + Send + Sync + 'static,
-    T: Debug + Clone + Send + Sync + 'static,
+    L: AsRef<[T]> + Cacheable,
+    T: Cacheable + Clone,
     Fut: Future<Output = Result<L, UpstreamError>>,
 {
     cache
         .get_or_fetch(key, || async {
             let list = fetch().await?;
-            for item in list.as_ref() {
-                cache.insert(Key::new(tenant, kind, id(item)), Arc::new(item.clone())).await;
-            }
+            let items: Vec<(&str, Arc<T>)> =
+                list.as_ref().iter().map(|item| (id(item), Arc::new(item.clone()))).collect();
+            cache.insert_listed(tenant, kind, &items).await;
+            drop(items);
             Ok(list)
         })
         .await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::DataLoader;
 
 use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader};
-use crate::cache::{Cache, Key, Kind};
+use crate::cache::{Cache, Cacheable, Key, Kind};
 use crate::upstream::pixieset::wire;
 use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 use crate::upstream::{PixiesetClient, PixiesetCredentials, TenantKey, UpstreamError};
@@ -201,7 +201,7 @@ impl Pixieset {
         }
     }
 
-    async fn remember<T: Debug + Send + Sync + 'static>(&self, kind: Kind, id: &str, value: T) -> Arc<T> {
+    async fn remember<T: Cacheable>(&self, kind: Kind, id: &str, value: T) -> Arc<T> {
         let value = Arc::new(value);
         self.source.cache.insert_written(self.source.key(kind, id), value.clone()).await;
         value

@@ -16,11 +16,15 @@ pub const CACHE_LOOKUPS: &str = "pixgate_cache_lookups_total";
 pub const LOADER_BATCH_SIZE: &str = "pixgate_dataloader_batch_size";
 pub const ACTIVE_SUBSCRIPTIONS: &str = "pixgate_subscriptions_active";
 pub const WEBHOOKS: &str = "pixgate_webhooks_total";
-/// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
 /// A write's cache invalidations told to other instances, or heard from them.
 pub const CACHE_INVALIDATIONS: &str = "pixgate_cache_invalidations_total";
+/// The shared cache tier in Redis: lookups (hit, miss, unavailable), stores and drops (ok, unavailable).
+pub const SHARED_CACHE_OPERATIONS: &str = "pixgate_shared_cache_operations_total";
 /// Rate-limit checks, by whether the fleet's buckets in Redis or this instance's decided.
 pub const RATE_LIMIT_CHECKS: &str = "pixgate_rate_limit_checks_total";
+/// 1 while this instance hears a channel the instances share through Redis, 0 while it does not.
+pub const REDIS_LINK_UP: &str = "pixgate_redis_link_up";
+/// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
 pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
 
 const SECONDS_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];

@@ -35,6 +35,9 @@ pub struct UpstreamUrls {
 pub struct Upstreams {
     pub pixieset: PixiesetClient,
     pub pixelz: PixelzClient,
+    /// Which upstreams these are: a hash of their URLs, so what was read from one set
+    /// is never served for another that shares the Redis.
+    source: std::sync::Arc<str>,
 }
 
 impl Upstreams {
@@ -45,10 +48,22 @@ impl Upstreams {
             .user_agent(concat!("pixgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let assets = urls.pixelz_assets.unwrap_or_else(|| origin(&urls.pixelz));
+        let source = {
+            use sha2::Digest as _;
+            let located = format!("{} {} {}", urls.pixieset, urls.pixelz, assets);
+            let digest = sha2::Sha256::digest(located.as_bytes());
+            digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>().into()
+        };
         Ok(Self {
             pixieset: PixiesetClient::new(http.clone(), urls.pixieset, settings.clone()),
             pixelz: PixelzClient::new(http, urls.pixelz, assets, settings),
+            source,
         })
+    }
+
+    /// Names these upstreams where instances share what they read (the shared cache tier).
+    pub fn source(&self) -> &str {
+        &self.source
     }
 }
 

@@ -1,6 +1,6 @@
 //! Three pixgate processes behind a real load balancer (Debian's nginx, round robin)
 //! and a Redis of their own, on one sandbox: the fleet keeps pixgate's promises as
-//! one gateway would.
+//! one gateway would, and each instance keeps its own when Redis stops.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -126,24 +126,39 @@ async fn post(addr: &str, query: &str, headers: &[(&str, &str)]) -> (u16, Value)
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Every instance subscribed to the invalidations: Redis counts the subscribers of the channel.
+/// Every instance subscribed to the invalidations and the events: Redis counts the
+/// subscribers of each channel. Redis itself may still be starting.
 async fn until_all_listen(redis_url: &str, instances: usize) {
     let client = redis::Client::open(redis_url).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     for _ in 0..500 {
-        let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg("pixgate:cache-invalidations")
-            .arg("pixgate:image-status")
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        if counts.iter().all(|(_, n)| *n == instances) {
-            return;
+        if let Ok(mut connection) = client.get_multiplexed_async_connection().await {
+            let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg("pixgate:cache-invalidations")
+                .arg("pixgate:image-status")
+                .query_async(&mut connection)
+                .await
+                .unwrap_or_default();
+            if !counts.is_empty() && counts.iter().all(|(_, n)| *n == instances) {
+                return;
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the instances never all listened on Redis");
+}
+
+/// Waits until an instance's metrics show its link to Redis `up` (1) or down (0).
+async fn until_link(addr: &str, up: u8) {
+    let line = format!("pixgate_redis_link_up{{channel=\"pixgate:cache-invalidations\"}} {up}");
+    for _ in 0..500 {
+        let metrics = http().get(format!("http://{addr}/metrics")).send().await.unwrap().text().await.unwrap();
+        if metrics.lines().any(|l| l == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{addr} never showed {line}");
 }
 
 #[tokio::test]
@@ -155,7 +170,7 @@ async fn three_instances_behind_nginx_behave_as_one() {
     let dir = std::env::temp_dir().join(format!("pixgate-fleet-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let redis_port = free_port();
-    let _redis = redis(redis_port);
+    let mut redis_process = redis(redis_port);
     let redis_url = format!("redis://127.0.0.1:{redis_port}");
     let lb_port = free_port();
     let lb = format!("127.0.0.1:{lb_port}");
@@ -171,6 +186,17 @@ async fn three_instances_behind_nginx_behave_as_one() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+
+    // The 45-contract query once through each instance, cold: what the first fetched, the others read from Redis.
+    let contracts = "{ contracts(first: 45) { edges { node { client { email } template { name } } } } }";
+    upstream.reset_requests();
+    let mut cold = Vec::new();
+    for addr in &addrs {
+        cold.push(post(addr, contracts, &cookie).await);
+    }
+    assert_eq!(cold[0].1["data"]["contracts"]["edges"].as_array().map(Vec::len), Some(45), "{}", cold[0].1);
+    assert!(cold.iter().all(|answer| *answer == cold[0]), "one answer from every instance");
+    assert_eq!(upstream.requests().total, 1, "one upstream call for three cold instances");
 
     // A write through the load balancer, then 30 reads through it: every instance, ten times each.
     let read = format!("{{ client(id: \"{CLIENT}\") {{ lastName }} }}");
@@ -256,5 +282,45 @@ async fn three_instances_behind_nginx_behave_as_one() {
         let event = next_json(socket).await;
         assert_eq!(event["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70, "{event}");
     }
+    drop(sockets);
+
+    // Redis stops: each instance on its own, with no 5xx and no wrong answer, and its metrics say so.
+    drop(redis_process);
+    for addr in &addrs {
+        until_link(addr, 0).await;
+    }
+    for n in 0..30 {
+        let (status, answer) = post(&lb, contracts, &cookie).await;
+        assert_eq!((status, &answer), (200, &cold[0].1), "contracts {n} without Redis");
+        let (status, answer) = post(&lb, &read, &cookie).await;
+        assert_eq!((status, &answer["data"]["client"]["lastName"]), (200, &json!("Fleet")), "{answer}");
+    }
+    // An instance alone still reads its own writes.
+    let alone = format!(
+        "mutation {{ updateClient(input: {{ id: \"{CLIENT}\", lastName: \"Alone\" }}) {{ client {{ lastName }} }} }}"
+    );
+    assert_eq!(post(&addrs[1], &alone, &cookie).await.1["data"]["updateClient"]["client"]["lastName"], "Alone");
+    assert_eq!(post(&addrs[1], &read, &cookie).await.1["data"]["client"]["lastName"], "Alone");
+
+    // Redis back: once every instance hears the others again, a write is seen by all three.
+    redis_process = redis(redis_port);
+    until_all_listen(&redis_url, 3).await;
+    for addr in &addrs {
+        until_link(addr, 1).await;
+    }
+    // What an instance missed while not listening, it dropped when it listened again.
+    for n in 0..30 {
+        let (status, answer) = post(&lb, &read, &cookie).await;
+        assert_eq!((status, &answer["data"]["client"]["lastName"]), (200, &json!("Alone")), "read {n}: {answer}");
+    }
+    let back = format!(
+        "mutation {{ updateClient(input: {{ id: \"{CLIENT}\", lastName: \"Back\" }}) {{ client {{ lastName }} }} }}"
+    );
+    assert_eq!(post(&lb, &back, &cookie).await.1["data"]["updateClient"]["client"]["lastName"], "Back");
+    for n in 0..30 {
+        let (status, answer) = post(&lb, &read, &cookie).await;
+        assert_eq!((status, &answer["data"]["client"]["lastName"]), (200, &json!("Back")), "read {n}: {answer}");
+    }
+    drop(redis_process);
     let _ = std::fs::remove_dir_all(&dir);
 }

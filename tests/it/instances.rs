@@ -252,3 +252,72 @@ async fn a_tenant_budget_holds_across_instances() {
     // A burst of 5, and about a token a second while the requests go: 5 or 6, never the 10 of two instances apart.
     assert!((5..=6).contains(&allowed), "{allowed} of 20 allowed through two instances");
 }
+
+/// What one instance fetched, the others read from Redis: instances that share one
+/// cost the upstream one call per object, not one each.
+#[tokio::test]
+async fn instances_share_what_they_fetched() {
+    if !redis_available().await {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let (a, b, c) =
+        (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
+    hearing_each_other(&[&a, &b, &c]).await;
+    let contracts = "{ contracts(first: 45) { edges { node { client { email } template { name } } } } }";
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    upstream.reset_requests();
+    let answers = [
+        graphql(&a, contracts, &cookie).await,
+        graphql(&b, contracts, &cookie).await,
+        graphql(&c, contracts, &cookie).await,
+    ];
+    assert_eq!(answers[0]["data"]["contracts"]["edges"].as_array().map(Vec::len), Some(45), "{}", answers[0]);
+    assert!(answers.iter().all(|answer| *answer == answers[0]), "one answer through every instance");
+    assert_eq!(upstream.requests().total, 1, "one upstream call for three cold instances");
+    let counted = metrics(&b).await;
+    assert!(counted.contains("pixgate_shared_cache_operations_total{operation=\"lookup\",result=\"hit\"}"));
+
+    // A client that arrived in a list is there for the others too.
+    upstream.reset_requests();
+    let clients = graphql(&a, "{ clients(first: 5) { nodes { id } } }", &cookie).await;
+    let id = clients["data"]["clients"]["nodes"][3]["id"].as_str().expect("a listed client").to_string();
+    let read = format!("{{ client(id: \"{id}\") {{ email }} }}");
+    assert!(graphql(&b, &read, &cookie).await["data"]["client"]["email"].is_string());
+    assert_eq!(upstream.requests().total, 1, "B read the client A listed from Redis");
+
+    // A write's answer is what the others read next, from Redis, with no call upstream.
+    let update = format!(
+        "mutation {{ updateClient(input: {{ id: \"{id}\", company: \"Shared\" }}) {{ client {{ company }} }} }}"
+    );
+    assert_eq!(graphql(&c, &update, &cookie).await["data"]["updateClient"]["client"]["company"], "Shared");
+    upstream.reset_requests();
+    let read = format!("{{ client(id: \"{id}\") {{ company }} }}");
+    assert_eq!(graphql(&b, &read, &cookie).await["data"]["client"]["company"], "Shared");
+    assert_eq!(upstream.requests().total, 0, "the written client came from Redis");
+}
+
+/// Redis away: an instance reads from its own tier and the upstream, and says so in its metrics.
+#[tokio::test]
+async fn without_redis_the_shared_tier_is_skipped_without_an_error() {
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let alone = instance(&upstream, "redis://127.0.0.1:1").await;
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    let read = "{ client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { lastName } }";
+    for _ in 0..2 {
+        let answer = graphql(&alone, read, &cookie).await;
+        assert_eq!(answer["data"]["client"]["lastName"], "Doe", "{answer}");
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    assert_eq!(upstream.requests().total, 1, "its own tier still serves the second read");
+    let metrics = metrics(&alone).await;
+    assert!(
+        metrics.contains("pixgate_shared_cache_operations_total{operation=\"lookup\",result=\"unavailable\"}"),
+        "{metrics}"
+    );
+}
+
+async fn metrics(instance: &Running) -> String {
+    let answer = crate::support::http().get(format!("http://{}/metrics", instance.addr())).send().await.unwrap();
+    answer.text().await.unwrap()
+}

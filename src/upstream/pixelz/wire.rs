@@ -1,13 +1,14 @@
 //! Pixelz's JSON, as the servers send it: PascalCase, numbers and booleans
-//! sometimes as strings, relative URLs, and failures inside 200 answers.
+//! sometimes as strings, relative URLs, and failures inside 200 answers. What is
+//! read is also written, to share it through Redis: each type reads back what it wrote.
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
 use crate::upstream::lenient;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Price {
     #[serde(default, deserialize_with = "lenient::decimal")]
@@ -26,7 +27,7 @@ impl Price {
 }
 
 /// A template as the list shows it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TemplateSummary {
     #[serde(deserialize_with = "lenient::id")]
@@ -52,7 +53,7 @@ pub struct TemplateSummary {
 }
 
 /// One template in full.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Template {
     #[serde(deserialize_with = "lenient::id")]
@@ -143,8 +144,7 @@ pub struct CreatedTemplate {
     pub price: Option<Price>,
 }
 
-/// Serialize only to remember a write's result (`crate::idempotency`): what it writes, it reads back.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SubmittedImage {
     #[serde(deserialize_with = "lenient::id")]
@@ -158,7 +158,7 @@ pub struct SubmittedImage {
 }
 
 /// An image's state. The client makes its URLs absolute.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageStatus {
     #[serde(deserialize_with = "lenient::id")]
@@ -185,7 +185,7 @@ pub struct ImageStatus {
 
 /// One finished version of an image, as the webhook delivers it: `processedImageURL`,
 /// and `templateId`, "the templateId that the finished image version belong to".
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Output {
     pub template_id: Option<String>,
     pub url: String,
@@ -211,7 +211,7 @@ pub(crate) struct CountAnswer {
     pub images_count: Option<i64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProductStatistic {
     #[serde(deserialize_with = "lenient::id")]
@@ -229,7 +229,7 @@ pub(crate) struct ProductIdsAnswer {
     pub product_ids: Vec<ProductStatistic>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Contact {
     #[serde(default)]
@@ -260,7 +260,7 @@ pub struct CreatedContact {
     pub email: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Invoice {
     #[serde(deserialize_with = "lenient::id")]

@@ -1,5 +1,7 @@
 //! Pixieset Studio's JSON, as the servers send it. Every field but an id may
-//! be missing; numbers may be strings; unknown fields are ignored.
+//! be missing; numbers may be strings; unknown fields are ignored. What is read
+//! is also written, to share it through Redis (the shared cache tier, remembered
+//! writes): each type reads back what it wrote, to the last absent field.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,7 @@ pub(crate) struct Data<T> {
 }
 
 /// Page fields; some lists carry only `total`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct PageMeta {
     #[serde(default, deserialize_with = "lenient::int")]
     pub current_page: Option<i64>,
@@ -29,7 +31,7 @@ pub struct PageMeta {
     pub to: Option<i64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Page<T> {
     #[serde(deserialize_with = "lenient::list")]
@@ -62,7 +64,6 @@ pub struct Address {
     pub country_id: Option<i64>,
 }
 
-/// Serialize only to remember a write's result (`crate::idempotency`): what it writes, it reads back.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Client {
     #[serde(deserialize_with = "lenient::id")]
@@ -136,7 +137,7 @@ pub struct ClientInput {
     pub kind: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Collection {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
@@ -160,7 +161,7 @@ pub struct Collection {
 
 /// Any document of a client: invoice, contract, questionnaire, quote, … The
 /// documents show none; every field but the id is read when present.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Document {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
@@ -181,7 +182,7 @@ pub struct Document {
 }
 
 /// A gift card's use on a document; no document shows one, so every field is optional.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct GiftCardActivity {
     #[serde(default, deserialize_with = "lenient::string")]
     pub id: Option<String>,
@@ -238,7 +239,6 @@ fn lenient_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Er
     lenient::int(d).map(|q| q.unwrap_or(1))
 }
 
-/// Serialize only to remember a write's result (`crate::idempotency`): what it writes, it reads back.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Invoice {
     #[serde(deserialize_with = "lenient::id")]
@@ -289,17 +289,17 @@ fn ymd<S: serde::Serializer>(date: &Option<NaiveDate>, s: S) -> Result<S::Ok, S:
 }
 
 /// The template summary a contract embeds; held fields as in `ClientSummary`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct TemplateSummary {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
-    #[serde(default, deserialize_with = "lenient::held_string")]
+    #[serde(default, deserialize_with = "lenient::held_string", skip_serializing_if = "Option::is_none")]
     pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "lenient::held_int")]
+    #[serde(default, deserialize_with = "lenient::held_int", skip_serializing_if = "Option::is_none")]
     pub due_days: Option<Option<i64>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ContractContent {
     #[serde(default, deserialize_with = "lenient::string")]
     pub rendered_html: Option<String>,
@@ -307,7 +307,7 @@ pub struct ContractContent {
     pub variables: Option<Map<String, Value>>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Signature {
     #[serde(default, deserialize_with = "lenient::string")]
     pub signer_type: Option<String>,
@@ -321,7 +321,7 @@ pub struct Signature {
     pub signature_image_url: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Contract {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,
@@ -420,7 +420,7 @@ pub struct DocumentSettings {
 
 /// A contract template: the list gives a summary, one template gives everything,
 /// and an update answers only what changed.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ContractTemplate {
     #[serde(deserialize_with = "lenient::id")]
     pub id: String,

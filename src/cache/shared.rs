@@ -1,0 +1,302 @@
+//! The second cache tier, in the Redis the instances share: what one instance
+//! fetched, the others read from here instead of from the upstream, so N
+//! instances cost one upstream call per object per time to live, not N.
+//!
+//! Values are MessagePack with field names kept (absent fields stay absent, which
+//! positional encodings would lose), under the tenant's hash and the kind, with the
+//! first tier's time to live. A write stores its answer here before it tells the
+//! other instances to drop their copy, so what they read next is the new one.
+//!
+//! Dropping every list of a kind, or all of a tenant's entries, must not scan
+//! Redis: each value's key holds the tenant's and the kind's generation, read in
+//! the same script as the value, and such a drop bumps a generation instead. What
+//! was stored under an older one is never read again and expires. A value fetched
+//! while a drop was under way is stored under the generation read before the fetch,
+//! so it cannot outlive the drop either.
+//!
+//! Redis slower than `WAIT`, or away: the lookup counts as `unavailable` and the
+//! instance reads from the upstream, with no error to its caller. A drop Redis did
+//! not take is owed: the tenant's entries here are dropped whole as soon as Redis
+//! answers again, since another instance would otherwise read the old copy.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use super::{Cacheable, Invalidation, Key, Kind, Ttls};
+use crate::redis_link::RedisLink;
+use crate::telemetry::metrics::SHARED_CACHE_OPERATIONS;
+use crate::upstream::TenantKey;
+
+/// Every lookup that misses the first tier waits this long at most for Redis.
+const WAIT: Duration = Duration::from_millis(50);
+/// Another build may encode a type differently: each reads only what its own version wrote.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where a missed lookup's value goes, under the generations read with it.
+pub(super) struct Slot(String);
+
+pub(super) enum Found<T> {
+    Hit(T),
+    Miss(Slot),
+    Unavailable,
+}
+
+pub(super) struct SharedTier {
+    redis: RedisLink,
+    /// Which upstreams the values came from (`Upstreams::source`).
+    source: String,
+    ttls: Ttls,
+    /// Tenants whose drop Redis did not take.
+    owed: Mutex<HashSet<TenantKey>>,
+    owing: AtomicBool,
+}
+
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTier").finish_non_exhaustive()
+    }
+}
+
+/// Resolves a value's key under the current generations and reads it: `KEYS` are the
+/// tenant's and the kind's generation, `ARGV` the key's prefix and the id. Answers the
+/// key, then the value when there is one.
+fn lookup_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r#"
+            local key = ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "." .. (redis.call("GET", KEYS[2]) or "0")
+                .. ":" .. ARGV[2]
+            local value = redis.call("GET", key)
+            if value then return {key, value} end
+            return {key}
+            "#,
+        )
+    })
+}
+
+/// Stores values under the current generations: `KEYS` as in the lookup, `ARGV` the
+/// prefix, the time to live in milliseconds, then id and value pairs.
+fn put_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r#"
+            local prefix = ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "." .. (redis.call("GET", KEYS[2]) or "0")
+                .. ":"
+            for i = 3, #ARGV, 2 do
+              redis.call("SET", prefix .. ARGV[i], ARGV[i + 1], "PX", ARGV[2])
+            end
+            return 0
+            "#,
+        )
+    })
+}
+
+/// Deletes one value under the current generations: `KEYS` and `ARGV` as in the lookup.
+fn delete_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r#"
+            return redis.call("DEL", ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "."
+                .. (redis.call("GET", KEYS[2]) or "0") .. ":" .. ARGV[2])
+            "#,
+        )
+    })
+}
+
+fn count(operation: &'static str, result: &'static str) {
+    metrics::counter!(SHARED_CACHE_OPERATIONS, "operation" => operation, "result" => result).increment(1);
+}
+
+async fn within<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+    tokio::time::timeout(WAIT, call).await.ok()?.ok()
+}
+
+impl SharedTier {
+    pub(super) fn new(redis: &RedisLink, source: &str, ttls: Ttls) -> Self {
+        Self {
+            redis: redis.clone(),
+            source: source.to_string(),
+            ttls,
+            owed: Mutex::default(),
+            owing: AtomicBool::new(false),
+        }
+    }
+
+    fn tenant_generation(&self, tenant: &TenantKey) -> String {
+        format!("pixgate:cache:generation:{}:{tenant}", self.source)
+    }
+
+    fn kind_generation(&self, tenant: &TenantKey, kind: Kind) -> String {
+        format!("pixgate:cache:generation:{}:{tenant}:{}", self.source, kind.label())
+    }
+
+    /// A value's key up to the generations.
+    fn prefix(&self, tenant: &TenantKey, kind: Kind) -> String {
+        format!("pixgate:cache:{VERSION}:{}:{tenant}:{}:", self.source, kind.label())
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        self.redis.connection().await
+    }
+
+    pub(super) async fn lookup<T: Cacheable>(&self, key: &Key) -> Found<T> {
+        self.settle().await;
+        let Some(mut redis) = self.connection().await else {
+            count("lookup", "unavailable");
+            return Found::Unavailable;
+        };
+        let mut invocation = lookup_script().prepare_invoke();
+        invocation
+            .key(self.tenant_generation(&key.tenant))
+            .key(self.kind_generation(&key.tenant, key.kind))
+            .arg(self.prefix(&key.tenant, key.kind))
+            .arg(&*key.id);
+        let Some(mut answer) = within(invocation.invoke_async::<Vec<Vec<u8>>>(&mut redis)).await else {
+            count("lookup", "unavailable");
+            return Found::Unavailable;
+        };
+        let value = (answer.len() == 2).then(|| answer.pop()).flatten();
+        let slot = answer.pop().and_then(|key| String::from_utf8(key).ok());
+        match (value, slot) {
+            (Some(bytes), Some(slot)) => match decode::<T>(&bytes) {
+                Ok(value) => {
+                    count("lookup", "hit");
+                    Found::Hit(value)
+                }
+                Err(error) => {
+                    // Nothing this build wrote; read it as a miss and let the fetch replace it.
+                    tracing::warn!(%error, kind = key.kind.label(), "ignored an unreadable value in the shared cache");
+                    count("lookup", "miss");
+                    Found::Miss(Slot(slot))
+                }
+            },
+            (None, Some(slot)) => {
+                count("lookup", "miss");
+                Found::Miss(Slot(slot))
+            }
+            _ => {
+                count("lookup", "unavailable");
+                Found::Unavailable
+            }
+        }
+    }
+
+    /// Stores what a missed lookup's caller fetched, where the lookup said.
+    pub(super) async fn store<T: Cacheable>(&self, slot: Slot, kind: Kind, value: &T) {
+        let (Some(mut redis), Some(bytes)) = (self.connection().await, encode(value)) else { return };
+        let ttl = self.ttls.of(kind);
+        let stored = within(redis::cmd("SET").arg(slot.0).arg(bytes).arg("PX").arg(millis(ttl)).exec_async(&mut redis))
+            .await
+            .is_some();
+        count("store", if stored { "ok" } else { "unavailable" });
+    }
+
+    /// Stores values of one kind under the current generations: a write's answer, or the
+    /// objects a list showed. Answers whether Redis took them.
+    pub(super) async fn put<'a, T: Cacheable>(
+        &self,
+        tenant: &TenantKey,
+        kind: Kind,
+        values: impl IntoIterator<Item = (&'a str, &'a T)>,
+    ) -> bool {
+        let Some(mut redis) = self.connection().await else {
+            count("store", "unavailable");
+            return false;
+        };
+        let mut invocation = put_script().prepare_invoke();
+        invocation
+            .key(self.tenant_generation(tenant))
+            .key(self.kind_generation(tenant, kind))
+            .arg(self.prefix(tenant, kind))
+            .arg(millis(self.ttls.of(kind)));
+        for (id, value) in values {
+            if let Some(bytes) = encode(value) {
+                invocation.arg(id).arg(bytes);
+            }
+        }
+        let stored = within(invocation.invoke_async::<i64>(&mut redis)).await.is_some();
+        count("store", if stored { "ok" } else { "unavailable" });
+        stored
+    }
+
+    /// Drops what an invalidation names: one value, or a kind's or a tenant's values by
+    /// moving to a new generation. A drop Redis did not take is owed.
+    pub(super) async fn drop(&self, invalidation: &Invalidation) {
+        let dropped = match self.connection().await {
+            Some(mut redis) => match (invalidation.kind, invalidation.id.as_deref()) {
+                (Some(kind), Some(id)) => {
+                    let mut invocation = delete_script().prepare_invoke();
+                    invocation
+                        .key(self.tenant_generation(&invalidation.tenant))
+                        .key(self.kind_generation(&invalidation.tenant, kind))
+                        .arg(self.prefix(&invalidation.tenant, kind))
+                        .arg(id);
+                    within(invocation.invoke_async::<i64>(&mut redis)).await.is_some()
+                }
+                (Some(kind), None) => bump(&mut redis, self.kind_generation(&invalidation.tenant, kind)).await,
+                (None, _) => bump(&mut redis, self.tenant_generation(&invalidation.tenant)).await,
+            },
+            None => false,
+        };
+        count("drop", if dropped { "ok" } else { "unavailable" });
+        if !dropped {
+            self.owe(&invalidation.tenant);
+        }
+    }
+
+    /// Remembers that `tenant`'s shared entries may be stale until Redis takes a drop.
+    pub(super) fn owe(&self, tenant: &TenantKey) {
+        crate::lock::locked(&self.owed).insert(tenant.clone());
+        self.owing.store(true, Ordering::Release);
+        tracing::warn!(
+            "Redis did not take a cache drop: this tenant's shared entries are dropped whole once it answers again"
+        );
+    }
+
+    /// Pays what is owed: every tenant whose drop Redis missed moves to a new generation.
+    /// A lookup pays first, so it never reads what an owed drop should have removed.
+    pub(super) async fn settle(&self) {
+        if !self.owing.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let owed: Vec<TenantKey> = crate::lock::locked(&self.owed).drain().collect();
+        let connection = self.connection().await;
+        for tenant in owed {
+            let paid = match connection.clone() {
+                Some(mut connection) => bump(&mut connection, self.tenant_generation(&tenant)).await,
+                None => false,
+            };
+            if !paid {
+                crate::lock::locked(&self.owed).insert(tenant);
+                self.owing.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Moves a generation on. Generations never expire: one that went back to an earlier
+/// number could make entries stored under it readable again.
+async fn bump(redis: &mut ConnectionManager, generation: String) -> bool {
+    within(redis::cmd("INCR").arg(generation).query_async::<i64>(redis)).await.is_some()
+}
+
+pub(super) fn encode<T: Cacheable>(value: &T) -> Option<Vec<u8>> {
+    rmp_serde::to_vec_named(value)
+        .inspect_err(|error| tracing::warn!(%error, "a value could not be encoded for the shared cache"))
+        .ok()
+}
+
+pub(super) fn decode<T: Cacheable>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(bytes)
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
