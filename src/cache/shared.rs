@@ -300,3 +300,91 @@ pub(super) fn decode<T: Cacheable>(bytes: &[u8]) -> Result<T, rmp_serde::decode:
 fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::secret::Secret;
+    use crate::upstream::PixiesetCredentials;
+
+    const REDIS: &str = "127.0.0.1:6379";
+
+    /// A TCP proxy to Redis that the test can cut (every connection closed, new ones
+    /// refused) and mend, so one instance loses Redis while another keeps it.
+    async fn cuttable_proxy() -> (SocketAddr, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (open, _) = watch::channel(true);
+        let accepting = open.subscribe();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*accepting.borrow() {
+                    continue;
+                }
+                let mut open = accepting.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(REDIS).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = open.wait_for(|open| !open) => {}
+                    }
+                });
+            }
+        });
+        (addr, open)
+    }
+
+    /// What a tier answers for `key` once Redis answers it.
+    async fn answer(tier: &SharedTier, key: &Key) -> Option<String> {
+        for _ in 0..500 {
+            match tier.lookup::<String>(key).await {
+                Found::Hit(value) => return Some(value),
+                Found::Miss(_) => return None,
+                Found::Unavailable => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("Redis never answered");
+    }
+
+    /// An instance whose drop Redis did not take makes up for it when Redis answers
+    /// again: another instance must not keep reading the copy the write made stale.
+    #[tokio::test]
+    async fn a_drop_redis_missed_is_made_up_for_when_it_answers_again() {
+        if TcpStream::connect(REDIS).await.is_err() {
+            assert!(std::env::var_os("CI").is_none(), "Redis is not running on {REDIS}; .ci/run starts it");
+            return;
+        }
+        let (_stop, stopped) = watch::channel(false);
+        let (proxy, open) = cuttable_proxy().await;
+        let link = |url: String| RedisLink::start(&Secret::new(url), stopped.clone()).unwrap();
+        let source = uuid::Uuid::new_v4().simple().to_string();
+        let cut_off = SharedTier::new(&link(format!("redis://{proxy}")), &source, Ttls::default());
+        let linked = SharedTier::new(&link(format!("redis://{REDIS}")), &source, Ttls::default());
+        let tenant = PixiesetCredentials::new(Secret::new("session_cookie=owed")).tenant().clone();
+        let key = Key::new(&tenant, Kind::Client, "cl_1");
+
+        for tier in [&cut_off, &linked] {
+            while tier.connection().await.is_none() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        assert!(linked.put(&tenant, Kind::Client, [("cl_1", &"before the write".to_string())]).await);
+        assert_eq!(answer(&cut_off, &key).await.as_deref(), Some("before the write"), "both read the shared copy");
+
+        open.send_replace(false);
+        let invalidation = Invalidation { tenant: tenant.clone(), kind: Some(Kind::Client), id: Some("cl_1".into()) };
+        cut_off.drop(&invalidation).await;
+        assert!(cut_off.owing.load(Ordering::Acquire), "the drop did not reach Redis");
+        assert_eq!(answer(&linked, &key).await.as_deref(), Some("before the write"), "stale while the drop is owed");
+
+        open.send_replace(true);
+        assert_eq!(answer(&cut_off, &key).await, None, "a lookup pays what is owed before it reads");
+        assert!(!cut_off.owing.load(Ordering::Acquire));
+        assert_eq!(answer(&linked, &key).await, None, "the other instance no longer reads the stale copy");
+    }
+}
