@@ -27,6 +27,35 @@ pub const REDIS_LINK_UP: &str = "pixgate_redis_link_up";
 /// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
 pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesType {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every series pixgate exports, with its `# HELP` line. `deploy/grafana/pixgate.json`
+/// charts each of them and nothing else (a test checks).
+pub const SERIES: [(&str, SeriesType, &str); 13] = [
+    (GRAPHQL_REQUESTS, SeriesType::Counter, "GraphQL operations answered, by operation name and outcome."),
+    (GRAPHQL_DURATION, SeriesType::Histogram, "Time to answer a GraphQL operation."),
+    (UPSTREAM_REQUESTS, SeriesType::Counter, "HTTP attempts to an upstream, by endpoint template and status."),
+    (UPSTREAM_DURATION, SeriesType::Histogram, "Time of one HTTP attempt to an upstream."),
+    (CACHE_LOOKUPS, SeriesType::Counter, "Lookups in this instance's cache, by kind and result."),
+    (LOADER_BATCH_SIZE, SeriesType::Histogram, "Ids a DataLoader fetched in one batch."),
+    (ACTIVE_SUBSCRIPTIONS, SeriesType::Gauge, "Subscribers connected to this instance."),
+    (WEBHOOKS, SeriesType::Counter, "Pixelz webhook deliveries, by outcome."),
+    (CACHE_INVALIDATIONS, SeriesType::Counter, "Cache invalidations sent to or received from other instances."),
+    (SHARED_CACHE_OPERATIONS, SeriesType::Counter, "Operations on the shared cache tier in Redis, by result."),
+    (REDIS_LINK_UP, SeriesType::Gauge, "1 while this instance hears the others on a Redis channel."),
+    (RATE_LIMIT_CHECKS, SeriesType::Counter, "Rate-limit checks, by whether the fleet or this instance decided."),
+    (
+        IDEMPOTENT_WRITES,
+        SeriesType::Counter,
+        "Writes under an Idempotency-Key, by whether the fleet or one instance kept them.",
+    ),
+];
+
 const SECONDS_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0];
 /// Distinct operation names kept as labels; later ones are counted as `other`.
@@ -65,6 +94,13 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed: /metrics shows nothing");
         }
+        for (name, series, help) in SERIES {
+            match series {
+                SeriesType::Counter => metrics::describe_counter!(name, help),
+                SeriesType::Gauge => metrics::describe_gauge!(name, help),
+                SeriesType::Histogram => metrics::describe_histogram!(name, help),
+            }
+        }
         handle
     })
 }
@@ -84,5 +120,42 @@ pub fn operation_label(name: Option<&str>) -> String {
         name.to_string()
     } else {
         "other".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every series name a dashboard query reads, histogram parts named by their histogram.
+    fn charted(dashboard: &serde_json::Value, names: &mut std::collections::BTreeSet<String>) {
+        match dashboard {
+            serde_json::Value::Object(fields) => {
+                if let Some(serde_json::Value::String(expr)) = fields.get("expr") {
+                    for (start, _) in expr.match_indices("pixgate_") {
+                        let name: String =
+                            expr[start..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                        let histogram = ["_bucket", "_sum", "_count"].iter().find_map(|part| {
+                            let base = name.strip_suffix(part)?;
+                            SERIES.iter().any(|(n, t, _)| *n == base && *t == SeriesType::Histogram).then_some(base)
+                        });
+                        names.insert(histogram.unwrap_or(&name).to_string());
+                    }
+                }
+                fields.values().for_each(|value| charted(value, names));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| charted(item, names)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_dashboard_charts_every_series_and_no_other() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../deploy/grafana/pixgate.json")).expect("the dashboard is JSON");
+        let mut names = std::collections::BTreeSet::new();
+        charted(&dashboard, &mut names);
+        let exported: std::collections::BTreeSet<String> = SERIES.iter().map(|(name, ..)| name.to_string()).collect();
+        assert_eq!(names, exported, "deploy/grafana/pixgate.json and SERIES differ");
     }
 }

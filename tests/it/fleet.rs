@@ -1,5 +1,5 @@
-//! Three pixgate processes behind a real load balancer (Debian's nginx, round robin)
-//! and a Redis of their own, on one sandbox: the fleet keeps pixgate's promises as
+//! Three pixgate processes behind a real load balancer (Debian's nginx, round robin,
+//! with the configuration in `deploy/nginx/`) and a Redis of their own, on one sandbox: the fleet keeps pixgate's promises as
 //! one gateway would, and each instance keeps its own when Redis stops.
 
 use std::io::{BufRead as _, BufReader};
@@ -80,9 +80,17 @@ fn pixgate(upstream: &Sandbox, redis_url: &str, public_url: &str) -> (Process, S
     (Process(child), addr)
 }
 
-/// nginx on `port`, round robin over `instances`, WebSocket upgrades passed through.
+/// nginx on `port` with the configuration pixgate ships (`deploy/nginx/pixgate.conf`),
+/// its upstream pointed at `instances` and its listener at loopback.
 fn nginx(port: u16, instances: &[String], dir: &std::path::Path) -> Process {
+    let shipped = include_str!("../../deploy/nginx/pixgate.conf");
     let servers: String = instances.iter().map(|addr| format!("server {addr};\n")).collect();
+    for line in ["server pixgate:8080;", "listen 8080;"] {
+        assert!(shipped.contains(line), "deploy/nginx/pixgate.conf no longer has `{line}`");
+    }
+    let site =
+        shipped.replace("server pixgate:8080;", &servers).replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+    std::fs::write(dir.join("pixgate.conf"), site).unwrap();
     let temp = dir.display();
     let conf = format!(
         "daemon off; pid {temp}/nginx.pid; error_log {temp}/error.log warn; events {{ worker_connections 4096; }}
@@ -90,18 +98,7 @@ fn nginx(port: u16, instances: &[String], dir: &std::path::Path) -> Process {
           access_log off;
           client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy;
           fastcgi_temp_path {temp}/fastcgi; uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
-          map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-          upstream pixgate {{ {servers} }}
-          server {{
-            listen 127.0.0.1:{port};
-            location / {{
-              proxy_pass http://pixgate;
-              proxy_http_version 1.1;
-              proxy_set_header Upgrade $http_upgrade;
-              proxy_set_header Connection $connection_upgrade;
-              proxy_read_timeout 60s;
-            }}
-          }}
+          include {temp}/pixgate.conf;
         }}"
     );
     let path = dir.join("nginx.conf");

@@ -44,6 +44,13 @@ async fn a_scrape_holds_every_series_and_no_secret_or_object_id() {
     ] {
         assert!(scrape.contains(series), "{series} is missing from:\n{scrape}");
     }
+    // Every series is one pixgate declares (and charts in deploy/grafana/), with its help line.
+    for typed in scrape.lines().filter_map(|line| line.strip_prefix("# TYPE ")) {
+        let name = typed.split(' ').next().unwrap_or_default();
+        let declared = pixgate::telemetry::metrics::SERIES.iter().find(|(series, ..)| *series == name);
+        assert!(declared.is_some(), "{name} is exported but not in telemetry::metrics::SERIES");
+        assert!(scrape.contains(&format!("# HELP {name} ")), "{name} has no help line");
+    }
     let active: f64 = scrape
         .lines()
         .find_map(|l| l.strip_prefix("pixgate_subscriptions_active "))
