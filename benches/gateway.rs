@@ -10,7 +10,8 @@
 //!
 //! Writes `target/bench/gateway.md` and `target/bench/gateway.json`.
 //! `scripts/benchmark` installs wrk, runs this and quotes the table in BENCHMARKS.md.
-//! `PIXGATE_BENCH_SECS` sets each scenario's length (default 5).
+//! With nginx and redis-server installed, three gateways on one Redis behind nginx are
+//! measured too. `PIXGATE_BENCH_SECS` sets each scenario's length (default 5).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use pixgate::sandbox::{self, Faults, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
-use support::{Gateway, ms, percentile};
+use support::{Fleet, Gateway, ms, percentile};
 
 mod support;
 
@@ -32,18 +33,51 @@ const CREATE_CLIENT: &str =
 const SEQUENTIAL_RUNS: usize = 9;
 const ADDED_LATENCIES_MS: [u64; 2] = [0, 20];
 
+/// Which gateway a scenario drives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum On {
+    /// One gateway, cache on.
+    Warm,
+    /// One gateway with its cache switched off: every request goes upstream.
+    Cold,
+    /// Three gateways on one Redis behind nginx, cache on.
+    FleetWarm,
+    /// The same three with their caches off.
+    FleetCold,
+}
+
 struct Scenario {
     name: &'static str,
     query: String,
-    /// The gateway with its cache switched off: every request goes upstream.
-    cold: bool,
+    on: On,
     /// The query's `%d` is replaced by a number unique to each request.
     numbered: bool,
+}
+
+/// Where wrk sends its requests, and the processes whose memory counts.
+struct Target {
+    addr: String,
+    pids: Vec<u32>,
+}
+
+impl Target {
+    fn of(gateway: &Gateway) -> Self {
+        Target { addr: gateway.addr.clone(), pids: vec![gateway.pid()] }
+    }
+
+    fn of_fleet(fleet: &Fleet) -> Self {
+        Target { addr: fleet.addr.clone(), pids: fleet.gateways.iter().map(Gateway::pid).collect() }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.pids.iter().map(|pid| support::rss_kib(&pid.to_string())).sum()
+    }
 }
 
 /// What wrk measured, and what was seen meanwhile.
 struct Measured {
     name: &'static str,
+    on: On,
     requests: u64,
     seconds: f64,
     p50: Duration,
@@ -95,16 +129,17 @@ fn wrk_version() -> String {
         })
 }
 
-async fn run_scenario(scenario: &Scenario, gateway: &Gateway, sandbox: &Sandbox, seconds: u64) -> Measured {
+async fn run_scenario(scenario: &Scenario, target: Target, sandbox: &Sandbox, seconds: u64) -> Measured {
     let script = std::env::temp_dir().join(format!("pixgate-bench-{}.lua", std::process::id()));
     std::fs::write(&script, wrk_script(scenario)).expect("the wrk script is written");
-    let (pid, sampling) = (gateway.pid().to_string(), Arc::new(AtomicBool::new(true)));
-    let peak = Arc::new(AtomicU64::new(gateway.rss_kib()));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(target.rss_kib()));
+    let addr = target.addr.clone();
     let sampler = {
         let (sampling, peak) = (sampling.clone(), peak.clone());
         std::thread::spawn(move || {
             while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(support::rss_kib(&pid), Ordering::Relaxed);
+                peak.fetch_max(target.rss_kib(), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
             }
         })
@@ -114,7 +149,7 @@ async fn run_scenario(scenario: &Scenario, gateway: &Gateway, sandbox: &Sandbox,
         .args(["--threads", "1", "--connections", &CONNECTIONS.to_string(), "--duration", &format!("{seconds}s")])
         .arg("--script")
         .arg(&script)
-        .arg(format!("http://{}/graphql", gateway.addr))
+        .arg(format!("http://{addr}/graphql"))
         .output()
         .await
         .expect("wrk runs");
@@ -131,6 +166,7 @@ async fn run_scenario(scenario: &Scenario, gateway: &Gateway, sandbox: &Sandbox,
     let micros = |field: &str| Duration::from_micros(figures[field].as_u64().unwrap_or(0));
     Measured {
         name: scenario.name,
+        on: scenario.on,
         requests: figures["requests"].as_u64().unwrap_or(0),
         seconds: figures["duration_us"].as_f64().unwrap_or(1.0) / 1e6,
         p50: micros("p50_us"),
@@ -142,9 +178,9 @@ async fn run_scenario(scenario: &Scenario, gateway: &Gateway, sandbox: &Sandbox,
     }
 }
 
-async fn graphql(http: &reqwest::Client, gateway: &Gateway, query: &str) -> Value {
+async fn graphql(http: &reqwest::Client, addr: &str, query: &str) -> Value {
     let body: Value = http
-        .post(format!("http://{}/graphql", gateway.addr))
+        .post(format!("http://{addr}/graphql"))
         .json(&json!({ "query": query }))
         .send()
         .await
@@ -223,38 +259,94 @@ async fn main() {
     let cold = Gateway::start(&sandbox, &[("PIXGATE_CACHE_MB", "0")]);
 
     // Warm the cache, and find the second page of the client list.
-    graphql(&http, &warm, CLIENT).await;
-    graphql(&http, &warm, CONTRACTS).await;
-    let first_page = graphql(&http, &warm, "{ clients(first: 10) { pageInfo { endCursor } } }").await;
+    graphql(&http, &warm.addr, CLIENT).await;
+    graphql(&http, &warm.addr, CONTRACTS).await;
+    let first_page = graphql(&http, &warm.addr, "{ clients(first: 10) { pageInfo { endCursor } } }").await;
     let cursor = first_page["data"]["clients"]["pageInfo"]["endCursor"].as_str().expect("a cursor").to_string();
     let page = format!(
         "{{ clients(first: 10, after: {cursor:?}) {{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id firstName email }} }} }} }}"
     );
-    graphql(&http, &warm, &page).await;
+    graphql(&http, &warm.addr, &page).await;
     let idle_kib = warm.rss_kib();
 
-    let scenarios = [
-        Scenario { name: "one client by id (warm cache)", query: CLIENT.into(), cold: false, numbered: false },
+    // Three instances: each asked the 45 contracts once, cold, in turn; then warmed through the load balancer.
+    let fleet = Fleet::start(&sandbox, &[]).await;
+    let fleet_cold = match fleet {
+        Some(_) => Fleet::start(&sandbox, &[("PIXGATE_CACHE_MB", "0")]).await,
+        None => None,
+    };
+    let mut fleet_first = None;
+    if let Some(fleet) = &fleet {
+        sandbox.reset_requests();
+        let mut times = Vec::new();
+        for gateway in &fleet.gateways {
+            let started = Instant::now();
+            graphql(&http, &gateway.addr, CONTRACTS).await;
+            times.push(started.elapsed());
+        }
+        fleet_first = Some((times, sandbox.requests().total));
+        for _ in 0..fleet.gateways.len() {
+            graphql(&http, &fleet.addr, CLIENT).await;
+            graphql(&http, &fleet.addr, CONTRACTS).await;
+        }
+    }
+
+    let mut scenarios = vec![
+        Scenario { name: "one client by id (warm cache)", query: CLIENT.into(), on: On::Warm, numbered: false },
         Scenario {
             name: "45 contracts with client and template (warm cache)",
             query: CONTRACTS.into(),
-            cold: false,
+            on: On::Warm,
             numbered: false,
         },
         Scenario {
             name: "45 contracts with client and template (cold: cache off)",
             query: CONTRACTS.into(),
-            cold: true,
+            on: On::Cold,
             numbered: false,
         },
-        Scenario { name: "clients, second page of 10 (warm cache)", query: page, cold: false, numbered: false },
-        Scenario { name: "createClient mutation", query: CREATE_CLIENT.into(), cold: false, numbered: true },
+        Scenario { name: "clients, second page of 10 (warm cache)", query: page, on: On::Warm, numbered: false },
     ];
+    if fleet.is_some() && fleet_cold.is_some() {
+        scenarios.extend([
+            Scenario {
+                name: "three instances behind nginx: one client by id (warm cache)",
+                query: CLIENT.into(),
+                on: On::FleetWarm,
+                numbered: false,
+            },
+            Scenario {
+                name: "three instances behind nginx: 45 contracts (warm cache)",
+                query: CONTRACTS.into(),
+                on: On::FleetWarm,
+                numbered: false,
+            },
+            Scenario {
+                name: "three instances behind nginx: 45 contracts (cold: cache off)",
+                query: CONTRACTS.into(),
+                on: On::FleetCold,
+                numbered: false,
+            },
+        ]);
+    }
+    // Last: the clients it creates make every later contract list slower for the sandbox to build.
+    scenarios.push(Scenario {
+        name: "createClient mutation",
+        query: CREATE_CLIENT.into(),
+        on: On::Warm,
+        numbered: true,
+    });
     let mut measured = Vec::new();
     for scenario in &scenarios {
-        let gateway = if scenario.cold { &cold } else { &warm };
-        measured.push(run_scenario(scenario, gateway, &sandbox, seconds).await);
+        let target = match (scenario.on, &fleet, &fleet_cold) {
+            (On::Warm, ..) => Target::of(&warm),
+            (On::Cold, ..) => Target::of(&cold),
+            (On::FleetWarm, Some(fleet), _) | (On::FleetCold, _, Some(fleet)) => Target::of_fleet(fleet),
+            _ => continue,
+        };
+        measured.push(run_scenario(scenario, target, &sandbox, seconds).await);
     }
+    drop((fleet, fleet_cold));
 
     let mut side_by_side = Vec::new();
     for added_latency_ms in ADDED_LATENCIES_MS {
@@ -265,18 +357,19 @@ async fn main() {
         })
         .await;
         let cold_run = timed(&sandbox, runs, || async {
-            graphql(&http, &cold, CONTRACTS).await;
+            graphql(&http, &cold.addr, CONTRACTS).await;
         })
         .await;
         let warm_run = timed(&sandbox, runs, || async {
-            graphql(&http, &warm, CONTRACTS).await;
+            graphql(&http, &warm.addr, CONTRACTS).await;
         })
         .await;
         side_by_side.push(SideBySide { added_latency_ms, naive, cold: cold_run, warm: warm_run });
     }
     sandbox.set_faults(Faults::default());
 
-    let peak_kib = measured.iter().map(|m| m.rss_peak_kib).max().unwrap_or(0);
+    let peak_kib =
+        measured.iter().filter(|m| matches!(m.on, On::Warm | On::Cold)).map(|m| m.rss_peak_kib).max().unwrap_or(0);
     let machine = support::machine();
     let mut table = format!(
         "{}; {wrk}, 1 thread, {CONNECTIONS} connections, {seconds} s per scenario.\n\n",
@@ -299,10 +392,22 @@ async fn main() {
         ));
     }
     table.push_str(&format!(
-        "\nGateway memory (RSS): {} MiB idle after warming, {} MiB at most under load.\n\n",
+        "\nGateway memory (RSS): {} MiB idle after warming, {} MiB at most under load (one instance).\n\n",
         mib(idle_kib),
         mib(peak_kib)
     ));
+    if let Some((times, calls)) = &fleet_first {
+        let each: Vec<String> = times.iter().map(|t| format!("{} ms", ms(*t))).collect();
+        let shared = if *calls == 1 { " (the first fetched; the others read what it stored in Redis)" } else { "" };
+        table.push_str(&format!(
+            "Three instances on one Redis, each asked the 45 contracts once, cold, in turn: {calls} upstream call(s) \
+             in all; {}{shared}. The three-instance rows run nginx, three gateways and Redis on the same {} cores as \
+             wrk and the sandbox: they measure what the load balancer and the shared tier cost, not how a fleet \
+             scales.\n\n",
+            each.join(", "),
+            machine["cores"]
+        ));
+    }
     table.push_str("The 45 contracts with client and template, one client in sequence, median of the runs:\n\n");
     table.push_str("| latency added per upstream answer | naive REST client (ms) | its requests | pixgate cold (ms) | its upstream calls | pixgate warm (ms) | its upstream calls | naive ÷ cold | naive ÷ warm |\n");
     table.push_str("|---|---|---|---|---|---|---|---|---|\n");
@@ -335,6 +440,11 @@ async fn main() {
             "gateway_rss_peak_mib": m.rss_peak_kib as f64 / 1024.0,
         })).collect::<Vec<_>>(),
         "gateway_rss_mib": { "idle": idle_kib as f64 / 1024.0, "under_load_peak": peak_kib as f64 / 1024.0 },
+        "three_instances_first_asks": fleet_first.as_ref().map(|(times, calls)| json!({
+            "query": CONTRACTS,
+            "ms": times.iter().map(|t| t.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+            "upstream_calls_in_all": calls,
+        })),
         "side_by_side": side_by_side.iter().map(|row| json!({
             "query": CONTRACTS,
             "added_latency_ms": row.added_latency_ms,

@@ -128,3 +128,112 @@ pub fn write_figures(name: &str, contents: &str) {
     std::fs::create_dir_all(&dir).expect("target/bench is writable");
     std::fs::write(dir.join(name), contents).expect("the figures are written");
 }
+
+/// Three gateways on a Redis of their own behind Debian's nginx, round robin, with the
+/// load balancer's configuration pixgate ships (`deploy/nginx/pixgate.conf`).
+pub struct Fleet {
+    /// The load balancer's address.
+    pub addr: String,
+    pub gateways: Vec<Gateway>,
+    redis: Child,
+    nginx: Child,
+    dir: std::path::PathBuf,
+}
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+impl Fleet {
+    /// None when nginx or redis-server is not installed (`scripts/benchmark` installs both).
+    pub async fn start(sandbox: &Sandbox, settings: &[(&str, &str)]) -> Option<Fleet> {
+        if !std::path::Path::new(NGINX).exists() || Command::new("redis-server").arg("--version").output().is_err() {
+            eprintln!("no nginx or redis-server: the three-instance rows are left out");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("pixgate-bench-fleet-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let redis_port = free_port().to_string();
+        let redis = Command::new("redis-server")
+            .args(["--port", &redis_port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let redis_url = format!("redis://127.0.0.1:{redis_port}");
+        let mut shared = vec![("PIXGATE_REDIS_URL", redis_url.as_str())];
+        shared.extend_from_slice(settings);
+        let gateways: Vec<Gateway> = (0..3).map(|_| Gateway::start(sandbox, &shared)).collect();
+
+        let lb_port = free_port();
+        let servers: String = gateways.iter().map(|g| format!("server {};\n", g.addr)).collect();
+        let site = include_str!("../../deploy/nginx/pixgate.conf")
+            .replace("server pixgate:8080;", &servers)
+            .replace("listen 8080;", &format!("listen 127.0.0.1:{lb_port};"));
+        std::fs::write(dir.join("pixgate.conf"), site).expect("the site is written");
+        let temp = dir.display();
+        let conf = format!(
+            "daemon off; pid {temp}/nginx.pid; error_log {temp}/error.log warn; events {{ worker_connections 4096; }}
+            http {{ access_log off; client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy;
+              fastcgi_temp_path {temp}/fastcgi; uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
+              include {temp}/pixgate.conf; }}"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("the configuration is written");
+        let nginx = Command::new(NGINX)
+            .args(["-p", &temp.to_string(), "-c", &format!("{temp}/nginx.conf")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let fleet = Fleet { addr: format!("127.0.0.1:{lb_port}"), gateways, redis, nginx, dir };
+        fleet.until_linked().await;
+        Some(fleet)
+    }
+
+    /// Waits until nginx accepts connections and every gateway hears the others through Redis.
+    async fn until_linked(&self) {
+        let http = reqwest::Client::new();
+        // The events' channel: a gateway whose cache is off has no invalidations to hear.
+        let linked = "pixgate_redis_link_up{channel=\"pixgate:image-status\"} 1";
+        let mut waiting_for = Vec::new();
+        for _ in 0..500 {
+            waiting_for.clear();
+            if tokio::net::TcpStream::connect(&self.addr).await.is_err() {
+                waiting_for.push(format!("nginx on {}", self.addr));
+            }
+            for gateway in &self.gateways {
+                let metrics = http.get(format!("http://{}/metrics", gateway.addr)).send().await;
+                let text = match metrics {
+                    Ok(answer) => answer.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                if !text.lines().any(|line| line == linked) {
+                    waiting_for.push(format!("the gateway on {} to hear Redis", gateway.addr));
+                }
+            }
+            if waiting_for.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+        panic!("the fleet never came up: waiting for {}\nnginx's log: {log}", waiting_for.join(", "));
+    }
+
+    /// The resident memory of the three gateways together.
+    pub fn rss_kib(&self) -> u64 {
+        self.gateways.iter().map(Gateway::rss_kib).sum()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        // SIGTERM, so nginx's master takes its workers with it.
+        let _ = Command::new("kill").args(["-TERM", &self.nginx.id().to_string()]).status();
+        let _ = self.nginx.wait();
+        let _ = self.redis.kill();
+        let _ = self.redis.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
