@@ -2,17 +2,18 @@
 //! any resolver runs, so a refused operation costs no upstream call; each refusal
 //! carries a stable `extensions.code`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{Positioned, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 pub use crate::config::Limits;
 
+use super::documents::{Documents, ValidationKey};
 use crate::error_code::ErrorCode;
 
 /// A field, fragment or operation can use each of `@include` and `@skip` once; a
@@ -208,26 +209,37 @@ impl Limits {
     }
 }
 
-/// Enforces [`Limits`] on every operation, whatever its transport.
-pub struct Enforce(pub Arc<Limits>);
+/// Enforces [`Limits`] on every operation, whatever its transport. A document seen
+/// before is not parsed, analysed or validated again: its verdicts are in `documents`.
+pub struct Enforce {
+    pub limits: Arc<Limits>,
+    pub documents: Documents,
+}
 
 impl ExtensionFactory for Enforce {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Enforcing { limits: self.0.clone(), only_subscriptions: AtomicBool::new(false) })
+        Arc::new(Enforcing {
+            limits: self.limits.clone(),
+            documents: self.documents.clone(),
+            validation_key: OnceLock::new(),
+            only_subscriptions: AtomicBool::new(false),
+        })
     }
 }
 
 /// One per operation.
 struct Enforcing {
     limits: Arc<Limits>,
+    documents: Documents,
+    validation_key: OnceLock<ValidationKey>,
     /// A subscription's events are resolved from memory, one `execute` each: a
     /// timer per event would cost every subscriber and could never fire.
     only_subscriptions: AtomicBool,
 }
 
-#[async_trait::async_trait]
-impl Extension for Enforcing {
-    async fn parse_query(
+impl Enforcing {
+    /// Parses `query` and applies the limits: what `documents` keeps for it.
+    async fn parse(
         &self,
         ctx: &ExtensionContext<'_>,
         query: &str,
@@ -248,9 +260,45 @@ impl Extension for Enforcing {
             code.mark(e)
         })?;
         self.limits.check_document(&document)?;
-        let only_subscriptions = document.operations.iter().all(|(_, o)| o.node.ty == OperationType::Subscription);
-        self.only_subscriptions.store(only_subscriptions, Ordering::Relaxed);
         Ok(document)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for Enforcing {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let key = ValidationKey::new(&request.query, request.operation_name.as_deref(), &request.variables);
+        let _ = self.validation_key.set(key);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let parsed = match self.documents.parsed(query) {
+            Some(parsed) => parsed,
+            None => {
+                let parsed = self.parse(ctx, query, variables, next).await.map(|document| {
+                    let only_subscriptions =
+                        document.operations.iter().all(|(_, o)| o.node.ty == OperationType::Subscription);
+                    (Arc::new(document), only_subscriptions)
+                });
+                self.documents.keep_parsed(query, parsed.clone());
+                parsed
+            }
+        };
+        let (document, only_subscriptions) = parsed?;
+        self.only_subscriptions.store(only_subscriptions, Ordering::Relaxed);
+        Ok(ExecutableDocument::clone(&document))
     }
 
     async fn validation(
@@ -258,9 +306,18 @@ impl Extension for Enforcing {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
+        let key = self.validation_key.get();
+        if let Some(validated) = key.and_then(|key| self.documents.validated(key)) {
+            return validated;
+        }
+        let validated = next
+            .run(ctx)
             .await
-            .map_err(|errors| errors.into_iter().map(|e| derived::validation(&e.message).mark(e)).collect())
+            .map_err(|errors| errors.into_iter().map(|e| derived::validation(&e.message).mark(e)).collect());
+        if let Some(key) = key {
+            self.documents.keep_validated(key.clone(), validated.clone());
+        }
+        validated
     }
 
     async fn execute(
@@ -344,6 +401,86 @@ mod tests {
             ErrorCode::QueryTooDeep
         );
         assert_eq!(derived::parse(&message("{").await), ErrorCode::GraphqlParseFailed);
+    }
+
+    /// A schema enforcing `limits`, and the documents it keeps.
+    fn enforced(
+        limits: Limits,
+    ) -> (async_graphql::Schema<Echo, async_graphql::EmptyMutation, async_graphql::EmptySubscription>, Documents) {
+        let documents = Documents::new(1 << 20);
+        let enforce = Enforce { limits: Arc::new(limits), documents: documents.clone() };
+        let schema = async_graphql::Schema::build(Echo, async_graphql::EmptyMutation, async_graphql::EmptySubscription)
+            .limit_complexity(10)
+            .extension(enforce)
+            .finish();
+        (schema, documents)
+    }
+
+    struct Echo;
+
+    #[async_graphql::Object]
+    impl Echo {
+        async fn echo(&self, id: async_graphql::ID) -> String {
+            id.0
+        }
+        async fn two(&self) -> i32 {
+            2
+        }
+        #[graphql(complexity = "usize::try_from(n).unwrap_or(0) + child_complexity")]
+        async fn items(&self, n: i32) -> Vec<i32> {
+            (0..n).collect()
+        }
+    }
+
+    fn codes(response: &Response) -> Vec<String> {
+        let codes = response.errors.iter().map(|e| e.extensions.as_ref().and_then(|x| x.get("code")).cloned());
+        codes.map(|code| format!("{code:?}")).collect()
+    }
+
+    /// A document refused once is refused the same way again, from what was kept,
+    /// without being parsed again; a valid one is kept and answers as before.
+    #[tokio::test]
+    async fn a_document_is_judged_once_and_the_verdict_kept() {
+        let (schema, documents) = enforced(Limits { max_aliases: 1, ..Limits::default() });
+        let aliased = "{ a: two b: two }";
+        let first = schema.execute(aliased).await;
+        let again = schema.execute(aliased).await;
+        assert_eq!(codes(&first), ["Some(String(\"TOO_MANY_ALIASES\"))"]);
+        assert_eq!((codes(&again), &again.errors[0].message), (codes(&first), &first.errors[0].message));
+        assert!(documents.parsed(aliased).is_some_and(|parsed| parsed.is_err()), "the refusal is kept");
+
+        let deep = format!("{}two{}", "{ a ".repeat(40), " }".repeat(40));
+        for _ in 0..2 {
+            assert_eq!(codes(&schema.execute(deep.as_str()).await), ["Some(String(\"QUERY_TOO_DEEP\"))"]);
+        }
+        assert_eq!(codes(&schema.execute("{ two").await), ["Some(String(\"GRAPHQL_PARSE_FAILED\"))"]);
+        assert_eq!(codes(&schema.execute("{ two").await), ["Some(String(\"GRAPHQL_PARSE_FAILED\"))"]);
+
+        for _ in 0..2 {
+            let answer = schema.execute("{ two }").await;
+            assert_eq!(answer.data.to_string(), "{two: 2}");
+        }
+        assert!(documents.parsed("{ two }").is_some_and(|parsed| parsed.is_ok()));
+    }
+
+    /// Validation reads the variables' values (a page size set by a variable makes the
+    /// cost): one document's verdict with some variables is never reused for others.
+    #[tokio::test]
+    async fn validation_is_kept_per_variables_and_operation() {
+        let (schema, _) = enforced(Limits::default());
+        let query = "query Items($n: Int!) { items(n: $n) } query Two { two }";
+        let with = |n: i32, operation: &str| {
+            async_graphql::Request::new(query)
+                .variables(Variables::from_json(serde_json::json!({ "n": n })))
+                .operation_name(operation)
+        };
+        let answered = schema.execute(with(2, "Items")).await;
+        assert_eq!(answered.data.to_string(), "{items: [0, 1]}", "{:?}", answered.errors);
+        let costly = schema.execute(with(100, "Items")).await;
+        assert_eq!(codes(&costly), ["Some(String(\"QUERY_TOO_COMPLEX\"))"], "a page of 100 costs too much");
+        assert_eq!(schema.execute(with(3, "Items")).await.data.to_string(), "{items: [0, 1, 2]}");
+        let two = schema.execute(with(2, "Two")).await;
+        assert_eq!(two.data.to_string(), "{two: 2}", "the other operation of the same document: {:?}", two.errors);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod completion;
 mod connection;
+pub mod documents;
 mod error;
 mod ids;
 pub mod limits;
@@ -49,7 +50,10 @@ pub fn build_schema(
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)
         .extension(completion::Completion)
-        .extension(limits::Enforce(std::sync::Arc::new(limits.clone())));
+        .extension(limits::Enforce {
+            limits: std::sync::Arc::new(limits.clone()),
+            documents: documents::Documents::default(),
+        });
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -13,6 +13,8 @@ pub const GRAPHQL_DURATION: &str = "pixgate_graphql_request_duration_seconds";
 pub const UPSTREAM_REQUESTS: &str = "pixgate_upstream_requests_total";
 pub const UPSTREAM_DURATION: &str = "pixgate_upstream_request_duration_seconds";
 pub const CACHE_LOOKUPS: &str = "pixgate_cache_lookups_total";
+/// Documents parsed and validated, or found done before.
+pub const DOCUMENT_CACHE_LOOKUPS: &str = "pixgate_document_cache_lookups_total";
 pub const LOADER_BATCH_SIZE: &str = "pixgate_dataloader_batch_size";
 pub const ACTIVE_SUBSCRIPTIONS: &str = "pixgate_subscriptions_active";
 pub const WEBHOOKS: &str = "pixgate_webhooks_total";
@@ -36,12 +38,13 @@ pub enum SeriesType {
 
 /// Every series pixgate exports, with its `# HELP` line. `deploy/grafana/pixgate.json`
 /// charts each of them and nothing else (a test checks).
-pub const SERIES: [(&str, SeriesType, &str); 13] = [
+pub const SERIES: [(&str, SeriesType, &str); 14] = [
     (GRAPHQL_REQUESTS, SeriesType::Counter, "GraphQL operations answered, by operation name and outcome."),
     (GRAPHQL_DURATION, SeriesType::Histogram, "Time to answer a GraphQL operation."),
     (UPSTREAM_REQUESTS, SeriesType::Counter, "HTTP attempts to an upstream, by endpoint template and status."),
     (UPSTREAM_DURATION, SeriesType::Histogram, "Time of one HTTP attempt to an upstream."),
     (CACHE_LOOKUPS, SeriesType::Counter, "Lookups in this instance's cache, by kind and result."),
+    (DOCUMENT_CACHE_LOOKUPS, SeriesType::Counter, "Documents' parses and validations found done before, or not."),
     (LOADER_BATCH_SIZE, SeriesType::Histogram, "Ids a DataLoader fetched in one batch."),
     (ACTIVE_SUBSCRIPTIONS, SeriesType::Gauge, "Subscribers connected to this instance."),
     (WEBHOOKS, SeriesType::Counter, "Pixelz webhook deliveries, by outcome."),
