@@ -20,8 +20,8 @@
 //! answers again, since another instance would otherwise read the old copy.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -61,53 +61,41 @@ impl std::fmt::Debug for SharedTier {
     }
 }
 
-/// Resolves a value's key under the current generations and reads it: `KEYS` are the
-/// tenant's and the kind's generation, `ARGV` the key's prefix and the id. Answers the
-/// key, then the value when there is one.
+/// Every script's first line: `KEYS` are the tenant's and the kind's generation,
+/// `ARGV[1]` a value key's prefix; `prefix` is that prefix under both generations.
+const UNDER_CURRENT_GENERATIONS: &str = r#"local prefix = ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "."
+    .. (redis.call("GET", KEYS[2]) or "0") .. ":""#;
+
+fn script(cell: &'static OnceLock<redis::Script>, body: &str) -> &'static redis::Script {
+    cell.get_or_init(|| redis::Script::new(&format!("{UNDER_CURRENT_GENERATIONS}\n{body}")))
+}
+
+/// Reads one value: `ARGV[2]` is its id. Answers its key, then the value when there is one.
 fn lookup_script() -> &'static redis::Script {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| {
-        redis::Script::new(
-            r#"
-            local key = ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "." .. (redis.call("GET", KEYS[2]) or "0")
-                .. ":" .. ARGV[2]
-            local value = redis.call("GET", key)
-            if value then return {key, value} end
-            return {key}
-            "#,
-        )
-    })
+    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
+    script(
+        &SCRIPT,
+        r#"local key = prefix .. ARGV[2]
+        local value = redis.call("GET", key)
+        if value then return {key, value} end
+        return {key}"#,
+    )
 }
 
-/// Stores values under the current generations: `KEYS` as in the lookup, `ARGV` the
-/// prefix, the time to live in milliseconds, then id and value pairs.
+/// Stores values: `ARGV[2]` is the time to live in milliseconds, then come id and value pairs.
 fn put_script() -> &'static redis::Script {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| {
-        redis::Script::new(
-            r#"
-            local prefix = ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "." .. (redis.call("GET", KEYS[2]) or "0")
-                .. ":"
-            for i = 3, #ARGV, 2 do
-              redis.call("SET", prefix .. ARGV[i], ARGV[i + 1], "PX", ARGV[2])
-            end
-            return 0
-            "#,
-        )
-    })
+    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
+    script(
+        &SCRIPT,
+        r#"for i = 3, #ARGV, 2 do redis.call("SET", prefix .. ARGV[i], ARGV[i + 1], "PX", ARGV[2]) end
+        return 0"#,
+    )
 }
 
-/// Deletes one value under the current generations: `KEYS` and `ARGV` as in the lookup.
+/// Deletes one value: `ARGV[2]` is its id.
 fn delete_script() -> &'static redis::Script {
-    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| {
-        redis::Script::new(
-            r#"
-            return redis.call("DEL", ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "."
-                .. (redis.call("GET", KEYS[2]) or "0") .. ":" .. ARGV[2])
-            "#,
-        )
-    })
+    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
+    script(&SCRIPT, r#"return redis.call("DEL", prefix .. ARGV[2])"#)
 }
 
 fn count(operation: &'static str, result: &'static str) {
