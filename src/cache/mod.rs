@@ -135,7 +135,7 @@ impl Ttls {
     }
 }
 
-/// What the cache can hold: weighed by its debug form, carried to the shared tier as MessagePack.
+/// What the cache can hold: weighed by its debug form, carried to the shared tier as compressed MessagePack.
 pub trait Cacheable: Debug + Serialize + DeserializeOwned + Send + Sync + 'static {}
 
 impl<T: Debug + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
