@@ -95,8 +95,9 @@ impl RedisLink {
                 Err(_) => None,
             };
             if let Some(pubsub) = subscription {
-                link_up.set(1.0);
+                // Up only once `subscribed` has run: what it does (dropping a stale cache) is part of being up.
                 subscribed(failures);
+                link_up.set(1.0);
                 failures = 0;
                 let mut messages = pubsub.into_on_message();
                 loop {
