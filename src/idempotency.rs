@@ -260,11 +260,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::secret::Secret;
-    use crate::upstream::PixiesetCredentials;
 
     fn tenant(cookie: &str) -> TenantKey {
-        PixiesetCredentials::new(Secret::new(cookie)).tenant().clone()
+        TenantKey::of_cookie(cookie)
     }
 
     #[tokio::test]

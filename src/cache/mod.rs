@@ -339,9 +339,10 @@ impl Cache {
     /// shared tier. Answers whether the shared tier took it (true without one).
     pub async fn insert<T: Cacheable>(&self, key: Key, value: Arc<T>) -> bool {
         self.insert_here(key.clone(), value.clone()).await;
+        // The shared tier exists only behind an enabled cache (`join_fleet`).
         match self.shared.get() {
-            Some(shared) if self.entries.is_some() => shared.put(&key.tenant, key.kind, [(&*key.id, &*value)]).await,
-            _ => true,
+            Some(shared) => shared.put(&key.tenant, key.kind, [(&*key.id, &*value)]).await,
+            None => true,
         }
     }
 
@@ -473,11 +474,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::secret::Secret;
-    use crate::upstream::{Endpoint, PixiesetCredentials, Verb};
+    use crate::upstream::{Endpoint, Verb};
 
     fn tenant(cookie: &str) -> TenantKey {
-        PixiesetCredentials::new(Secret::new(cookie)).tenant().clone()
+        TenantKey::of_cookie(cookie)
     }
 
     #[tokio::test]

@@ -321,7 +321,6 @@ mod tests {
 
     use super::*;
     use crate::secret::Secret;
-    use crate::upstream::PixiesetCredentials;
 
     const REDIS: &str = "127.0.0.1:6379";
 
@@ -392,7 +391,7 @@ mod tests {
         let source = uuid::Uuid::new_v4().simple().to_string();
         let cut_off = SharedTier::new(&link(format!("redis://{proxy}")), &source, Ttls::default());
         let linked = SharedTier::new(&link(format!("redis://{REDIS}")), &source, Ttls::default());
-        let tenant = PixiesetCredentials::new(Secret::new("session_cookie=owed")).tenant().clone();
+        let tenant = TenantKey::of_cookie("session_cookie=owed");
         let key = Key::new(&tenant, Kind::Client, "cl_1");
 
         for tier in [&cut_off, &linked] {

@@ -38,6 +38,12 @@ impl TenantKey {
         &self.0
     }
 
+    /// The tenant of a Pixieset session cookie, for tests that need tenants apart.
+    #[cfg(test)]
+    pub(crate) fn of_cookie(cookie: &str) -> Self {
+        PixiesetCredentials::new(crate::secret::Secret::new(cookie)).tenant().clone()
+    }
+
     /// Whoever acts with both sets of credentials at once.
     pub fn joined(&self, other: &TenantKey) -> TenantKey {
         Self::derive(&[&self.0, &other.0])
