@@ -32,7 +32,7 @@ pub fn credential_header_names() -> impl Iterator<Item = HeaderName> {
 }
 
 /// Why a request has no credentials for an upstream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unavailable {
     /// None sent and no default configured.
     NotSent,

@@ -12,10 +12,12 @@ use tokio::task::JoinHandle;
 
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
+use crate::cache::responses::ResponseCache;
 use crate::config::{Config, UpstreamLocation};
 use crate::events::Hub;
 use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
+use crate::graphql::documents::Documents;
 use crate::graphql::{WebhookUrl, build_schema};
 use crate::idempotency::Idempotency;
 use crate::loaders::{DataSources, Switches};
@@ -187,7 +189,10 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     let (sockets, sockets_closed) = tokio::sync::mpsc::channel(1);
     let redis = config.events.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
     let idempotency = Idempotency::new(redis.clone());
-    let schema = build_schema(sources.clone(), webhook_url, hub.clone(), idempotency, &config.server.limits);
+    let documents = Documents::default();
+    let schema =
+        build_schema(sources.clone(), webhook_url, hub.clone(), idempotency, &config.server.limits, documents.clone());
+    let responses = ResponseCache::new(config.cache.response_bytes, cache.clone());
     if let Some(redis) = &redis {
         cache.join_fleet(redis, sources.upstreams.source(), stopped.clone());
     }
@@ -205,6 +210,8 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         schema,
         access: Arc::new(access),
         sources,
+        responses,
+        documents,
         hub: hub.clone(),
         webhook_secrets: Arc::new(webhook_secrets),
         limits: Arc::new(config.server.limits.clone()),

@@ -3,13 +3,17 @@
 //! capacity is bounded in bytes, concurrent misses for one key make one
 //! upstream call, and errors are never stored. With Redis, a second tier there
 //! serves what any instance fetched (`shared.rs`), and a write's invalidations
-//! reach every instance (`fleet.rs`).
+//! reach every instance (`fleet.rs`). Whole GraphQL answers are kept too, each as
+//! long as every entry it was made from is unchanged (`reads.rs`, `responses.rs`).
 
 pub mod fleet;
+pub mod reads;
+pub mod responses;
 mod shared;
 
 use std::any::{Any, TypeId};
 use std::fmt::{self, Debug};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -176,6 +180,21 @@ impl Stored {
 struct Entry {
     value: Arc<dyn Any + Send + Sync>,
     weight: u32,
+    /// Unique to this entry: an answer made from it stays good while a lookup finds this version.
+    version: u64,
+    time_to_live: Duration,
+    /// No later than moka lets it expire, since moka starts the time to live after this.
+    expires_at: Instant,
+}
+
+/// Versions are unique within the process, so a replaced entry never looks unchanged.
+static VERSIONS: AtomicU64 = AtomicU64::new(1);
+
+impl Entry {
+    fn new(value: Arc<dyn Any + Send + Sync>, weight: u32, time_to_live: Duration) -> Self {
+        let version = VERSIONS.fetch_add(1, Ordering::Relaxed);
+        Self { value, weight, version, time_to_live, expires_at: Instant::now() + time_to_live }
+    }
 }
 
 /// Counts what `Debug` would print, without printing it: a cheap stand-in for heap size.
@@ -194,15 +213,16 @@ fn weigh<T: Debug>(key: &Stored, value: &T) -> u32 {
     u32::try_from(counter.0).unwrap_or(u32::MAX)
 }
 
-struct PerKind(Ttls);
+/// Each entry lives as long as its kind's time to live, which it carries.
+struct PerKind;
 
 impl Expiry<Stored, Entry> for PerKind {
-    fn expire_after_create(&self, stored: &Stored, _: &Entry, _: Instant) -> Option<Duration> {
-        Some(self.0.of(stored.key.kind))
+    fn expire_after_create(&self, _: &Stored, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(entry.time_to_live)
     }
 
-    fn expire_after_update(&self, stored: &Stored, _: &Entry, _: Instant, _: Option<Duration>) -> Option<Duration> {
-        Some(self.0.of(stored.key.kind))
+    fn expire_after_update(&self, _: &Stored, entry: &Entry, _: Instant, _: Option<Duration>) -> Option<Duration> {
+        Some(entry.time_to_live)
     }
 }
 
@@ -246,7 +266,7 @@ impl Cache {
         let entries = moka::future::Cache::builder()
             .max_capacity(capacity_bytes)
             .weigher(|_, entry: &Entry| entry.weight)
-            .expire_after(PerKind(ttls.clone()))
+            .expire_after(PerKind)
             .support_invalidation_closures()
             .build();
         Self { entries: Some(entries), ttls: Arc::new(ttls), fleet: Arc::default(), shared: Arc::default() }
@@ -273,7 +293,10 @@ impl Cache {
         T: Cacheable,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
-        let Some(entries) = &self.entries else { return fetch().await.map(Arc::new) };
+        let Some(entries) = &self.entries else {
+            reads::untracked();
+            return fetch().await.map(Arc::new);
+        };
         let stored = Stored::of::<T>(key);
         let weighed = stored.clone();
         let kind = stored.key.kind;
@@ -282,12 +305,18 @@ impl Cache {
             .or_try_insert_with(async move {
                 let value = self.fetch_through_shared(&weighed.key, fetch).await?;
                 let weight = weigh(&weighed, &value);
-                Ok::<_, UpstreamError>(Entry { value: Arc::new(value), weight })
+                Ok::<_, UpstreamError>(Entry::new(Arc::new(value), weight, self.ttls.of(kind)))
             })
             .await
-            .map_err(|e: Arc<UpstreamError>| (*e).clone())?;
+            .map_err(|e: Arc<UpstreamError>| {
+                // A resolver may answer around the failure (a template Pixelz lacks is null),
+                // and nothing held stands for what it saw.
+                reads::untracked();
+                (*e).clone()
+            })?;
         // A caller that waited on another's fetch made no upstream call: a hit.
         count(kind, !entry.is_fresh());
+        reads::found(entry.key(), entry.value());
         Ok(entry.into_value().value.downcast::<T>().expect("a stored key names the type of its value"))
     }
 
@@ -311,28 +340,62 @@ impl Cache {
 
     /// The value held for `key`, here or in the shared tier; never fetched.
     pub async fn get<T: Cacheable>(&self, key: &Key) -> Option<Arc<T>> {
-        let entries = self.entries.as_ref()?;
-        let found = entries.get(&Stored::of::<T>(key.clone())).await;
+        let Some(entries) = self.entries.as_ref() else {
+            reads::untracked();
+            return None;
+        };
+        let stored = Stored::of::<T>(key.clone());
+        let found = entries.get(&stored).await;
         count(key.kind, found.is_some());
         if let Some(found) = found {
+            reads::found(&stored, &found);
             return found.value.downcast::<T>().ok();
         }
-        match self.shared.get()?.lookup::<T>(key).await {
+        let from_shared = match self.shared.get() {
+            Some(shared) => shared.lookup::<T>(key).await,
+            None => shared::Found::Unavailable,
+        };
+        match from_shared {
             shared::Found::Hit(value) => {
                 let value = Arc::new(value);
-                self.insert_here(key.clone(), value.clone()).await;
+                if let Some(entry) = self.insert_here(key.clone(), value.clone()).await {
+                    reads::found(&stored, &entry);
+                }
                 Some(value)
             }
-            shared::Found::Miss(_) | shared::Found::Unavailable => None,
+            shared::Found::Miss(_) | shared::Found::Unavailable => {
+                // What was decided on finding nothing holds until something is stored here.
+                reads::absent(&stored);
+                None
+            }
         }
     }
 
-    async fn insert_here<T: Cacheable>(&self, key: Key, value: Arc<T>) {
-        if let Some(entries) = &self.entries {
-            let stored = Stored::of::<T>(key);
-            let weight = weigh(&stored, &value);
-            entries.insert(stored, Entry { value, weight }).await;
+    async fn insert_here<T: Cacheable>(&self, key: Key, value: Arc<T>) -> Option<Entry> {
+        let entries = self.entries.as_ref()?;
+        let stored = Stored::of::<T>(key);
+        let weight = weigh(&stored, &value);
+        let entry = Entry::new(value, weight, self.ttls.of(stored.key.kind));
+        entries.insert(stored, entry.clone()).await;
+        Some(entry)
+    }
+
+    /// True while each entry read is still held at the version read (or, read as
+    /// absent, is still absent): an answer made from them would be made the same.
+    async fn unchanged(&self, read: &[reads::Read]) -> bool {
+        let Some(entries) = &self.entries else { return false };
+        for read in read {
+            if entries.get(&read.stored).await.map(|entry| entry.version) != read.version {
+                return false;
+            }
         }
+        true
+    }
+
+    /// How long an answer made from nothing held (introspection, `__typename`) is kept.
+    fn longest_time_to_live(&self) -> Duration {
+        let Ttls { templates, records, image_status, account } = &*self.ttls;
+        *[templates, records, image_status, account].into_iter().max().unwrap_or(&Duration::ZERO)
     }
 
     /// Stores an object whose state arrived outside a lookup (an event), here and in the

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use reqwest::Url;
 
+use crate::cache::responses::DEFAULT_CAPACITY_BYTES as RESPONSE_CACHE_BYTES;
 use crate::cache::{DEFAULT_CAPACITY_BYTES, Ttls};
 use crate::secret::Secret;
 use crate::telemetry::LogFormat;
@@ -170,6 +171,8 @@ pub struct WebhookSettings {
 pub struct CacheSettings {
     /// None when caching is off.
     pub bytes: Option<u64>,
+    /// For whole answers; None or 0 when they are not kept.
+    pub response_bytes: Option<u64>,
     pub ttls: Ttls,
 }
 
@@ -396,6 +399,10 @@ impl CacheSettings {
                 Some(0) => None,
                 Some(mb) => Some(mb.saturating_mul(1024 * 1024)),
                 None => Some(DEFAULT_CAPACITY_BYTES),
+            },
+            response_bytes: match given.response_cache_mb() {
+                Some(mb) => Some(mb.saturating_mul(1024 * 1024)),
+                None => Some(RESPONSE_CACHE_BYTES),
             },
             ttls: Ttls {
                 templates: secs(given.cache_templates_secs(), defaults.templates),

@@ -172,8 +172,10 @@ settings! {
     upstream_max_attempts: u32 => u32 = "PIXGATE_UPSTREAM_MAX_ATTEMPTS",
     /// Upstream calls in flight per API [default: 32].
     upstream_concurrency: usize => usize = "PIXGATE_UPSTREAM_CONCURRENCY",
-    /// Memory the response cache may use, in MiB [default: 64].
+    /// Memory the cache of upstream objects may use, in MiB; 0 switches it and the response cache off [default: 64].
     cache_mb: u64 => u64 = "PIXGATE_CACHE_MB",
+    /// Memory whole answers to queries may use, kept while their data is unchanged, in MiB; 0 switches them off [default: 32].
+    response_cache_mb: u64 => u64 = "PIXGATE_RESPONSE_CACHE_MB",
     /// How long templates stay cached, in seconds [default: 300].
     cache_templates_secs: u64 => u64 = "PIXGATE_CACHE_TEMPLATES_SECS",
     /// How long clients, invoices and contracts stay cached, in seconds [default: 30].

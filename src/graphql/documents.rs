@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, ValidationResult, Variables};
 
 use crate::telemetry::metrics::DOCUMENT_CACHE_LOOKUPS;
@@ -83,6 +83,22 @@ impl Documents {
         let found = self.parsed.get(query);
         count("parse", found.is_some());
         found
+    }
+
+    /// The type and name of the operation a request selects from a document parsed
+    /// before; None when it was not, or was refused.
+    pub fn selected(&self, query: &str, operation_name: Option<&str>) -> Option<(OperationType, Option<String>)> {
+        let (document, _) = self.parsed.get(query)?.ok()?;
+        match (&document.operations, operation_name) {
+            (DocumentOperations::Single(operation), _) => Some((operation.node.ty, None)),
+            (DocumentOperations::Multiple(operations), Some(name)) => {
+                operations.get(name).map(|operation| (operation.node.ty, Some(name.to_string())))
+            }
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+                operations.iter().next().map(|(name, operation)| (operation.node.ty, Some(name.to_string())))
+            }
+            (DocumentOperations::Multiple(_), None) => None,
+        }
     }
 
     pub fn keep_parsed(&self, query: &str, parsed: Parsed) {

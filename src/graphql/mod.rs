@@ -10,7 +10,7 @@ pub mod limits;
 mod money;
 mod mutation;
 mod node;
-mod observe;
+pub mod observe;
 mod pixelz;
 mod pixieset;
 mod scalars;
@@ -40,6 +40,7 @@ pub fn build_schema(
     hub: crate::events::Hub,
     idempotency: crate::idempotency::Idempotency,
     limits: &limits::Limits,
+    documents: documents::Documents,
 ) -> PixgateSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(sources)
@@ -50,10 +51,7 @@ pub fn build_schema(
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)
         .extension(completion::Completion)
-        .extension(limits::Enforce {
-            limits: std::sync::Arc::new(limits.clone()),
-            documents: documents::Documents::default(),
-        });
+        .extension(limits::Enforce { limits: std::sync::Arc::new(limits.clone()), documents });
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

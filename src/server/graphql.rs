@@ -1,8 +1,9 @@
 //! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
 //! for a browser, serves GraphiQL. Both take automatic persisted queries.
 
+use async_graphql::BatchRequest;
 use async_graphql::ParseRequestError;
-use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql::parser::types::OperationType;
 use async_graphql_axum::GraphQLBatchRequest;
 use async_graphql_axum::rejection::GraphQLRejection;
 use axum::Extension;
@@ -13,12 +14,16 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::AppState;
-use super::media::{self, Media};
+use super::media::{self, Media, Replies, Reply};
+use crate::cache::reads;
+use crate::cache::responses::ResponseKey;
 use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
+use crate::graphql::observe;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
 use crate::session::Session;
+use crate::telemetry::metrics::operation_label;
 
 /// The `Idempotency-Key` header; None inside when absent, None outside when unusable.
 fn idempotency_header(headers: &HeaderMap) -> Option<IdempotencyHeader> {
@@ -79,19 +84,50 @@ pub async fn post(
         );
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::TooManyOperations.error(message));
     }
+    let asked = Asked { session: &session, idempotency: Some(&idempotency), kept: KeptAnswers::from(&headers) };
     let loaders = Arc::new(Loaders::new(&state.sources, &session));
-    let response = match request.into_inner() {
-        BatchRequest::Single(request) => {
-            BatchResponse::Single(execute(&state, request, &loaders, Some(&idempotency)).await)
-        }
-        BatchRequest::Batch(requests) => BatchResponse::Batch(
+    let replies = match request.into_inner() {
+        BatchRequest::Single(request) => Replies::Single(execute(&state, request, &loaders, &asked).await),
+        BatchRequest::Batch(requests) => Replies::Batch(
             futures_util::future::join_all(
-                requests.into_iter().map(|request| execute(&state, request, &loaders, Some(&idempotency))),
+                requests.into_iter().map(|request| execute(&state, request, &loaders, &asked)),
             )
             .await,
         ),
     };
-    media::answer(response, media)
+    media::answer(replies, media)
+}
+
+/// Whether a kept answer may be served (`Cache-Control: no-cache` says no) and
+/// whether this one may be kept (`no-store` says no), as RFC 9111 reads the
+/// directives in a request.
+#[derive(Clone, Copy, Debug)]
+struct KeptAnswers {
+    serve: bool,
+    keep: bool,
+}
+
+impl From<&HeaderMap> for KeptAnswers {
+    fn from(headers: &HeaderMap) -> Self {
+        let directives = headers
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|directive| directive.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>();
+        let named = |name: &str| directives.iter().any(|directive| directive == name);
+        let no_store = named("no-store");
+        Self { serve: !(no_store || named("no-cache") || named("max-age=0")), keep: !no_store }
+    }
+}
+
+/// What every operation of one HTTP request shares.
+struct Asked<'a> {
+    session: &'a Session,
+    /// None over GET, which never writes.
+    idempotency: Option<&'a IdempotencyHeader>,
+    kept: KeptAnswers,
 }
 
 /// The spec's answer to an `Accept` that names neither GraphQL response type.
@@ -100,26 +136,57 @@ fn not_acceptable() -> Response {
     super::refuse(StatusCode::NOT_ACCEPTABLE, ErrorCode::NotAcceptable.error(message))
 }
 
-/// Runs one operation once its persisted query, if any, is resolved.
+/// Runs one operation once its persisted query, if any, is resolved, unless the
+/// answer it was given before still holds.
 async fn execute(
     state: &AppState,
     mut request: async_graphql::Request,
     loaders: &Arc<Loaders>,
-    idempotency: Option<&IdempotencyHeader>,
-) -> async_graphql::Response {
+    asked: &Asked<'_>,
+) -> Reply {
     if let Err(refused) = state.persisted.resolve(&mut request).await {
-        return async_graphql::Response::from_errors(vec![refused]);
+        return Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
     }
     if request.query.trim().is_empty() {
         // Not a GraphQL-over-HTTP request at all (`qeury`, or nothing): a 400, not a parse error.
         let refused = ErrorCode::BadRequest.error("the request has no `query`");
-        return async_graphql::Response::from_errors(vec![refused]);
+        return Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
+    }
+    let started = std::time::Instant::now();
+    let key = state.responses.enabled().then(|| {
+        // Variables are a map ordered by name, so equal variables serialise alike.
+        let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+        ResponseKey::new(asked.session, &request.query, request.operation_name.as_deref(), variables)
+    });
+    if let Some(key) = &key {
+        if !asked.kept.serve {
+            state.responses.bypassed();
+        } else if let Some(hit) = state.responses.lookup(key).await {
+            observe::answered_again(&hit.operation, started.elapsed());
+            return Reply::Serialised { body: hit.body, age: Some(hit.age) };
+        }
     }
     let mut request = request.data(loaders.clone());
-    if let Some(idempotency) = idempotency {
+    if let Some(idempotency) = asked.idempotency {
         request = request.data(idempotency.clone());
     }
-    state.schema.execute(request).await
+    let (response, recorded) = reads::recording(state.schema.execute(request)).await;
+    let Some(key) = key.filter(|_| asked.kept.keep) else { return Reply::Executed(response) };
+    let Some((OperationType::Query, name)) = state.documents.selected(key.query(), key.operation_name()) else {
+        return Reply::Executed(response);
+    };
+    if !response.is_ok() {
+        state.responses.unkept("errors");
+        return Reply::Executed(response);
+    }
+    match media::body(&response) {
+        Ok(body) if response.http_headers.is_empty() => {
+            let operation = operation_label(key.operation_name().or(name.as_deref()));
+            state.responses.keep(key, body.clone(), recorded, operation);
+            Reply::Serialised { body, age: None }
+        }
+        _ => Reply::Executed(response),
+    }
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -219,8 +286,8 @@ async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, qu
     };
     // The persisted query is resolved first: GET must not run a mutation by its hash either.
     if let Err(refused) = state.persisted.resolve(&mut request).await {
-        let miss = async_graphql::Response::from_errors(vec![refused]);
-        return (media::answer(BatchResponse::Single(miss), media), false);
+        let miss = Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
+        return (media::answer(Replies::Single(miss), media), false);
     }
     if runs_mutation(&request) {
         return (
@@ -232,11 +299,12 @@ async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, qu
         );
     }
     let loaders = Arc::new(Loaders::new(&state.sources, session));
-    let answer = execute(state, request, &loaders, None).await;
+    let asked = Asked { session, idempotency: None, kept: KeptAnswers::from(headers) };
+    let answer = execute(state, request, &loaders, &asked).await;
     // A shared cache may keep what anyone would get: answers without credentials
     // or tokens, and without errors. Anything a caller's credentials opened stays private.
     let cacheable = session.is_anonymous() && answer.is_ok();
-    (media::answer(BatchResponse::Single(answer), media), cacheable)
+    (media::answer(Replies::Single(answer), media), cacheable)
 }
 
 /// Short: cached answers may trail a write by this long.

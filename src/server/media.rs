@@ -10,10 +10,12 @@
 //! errors raised before execution begins; a `data: null` says execution ran.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use async_graphql::{BatchResponse, ServerError};
+use async_graphql::ServerError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 
 use crate::error_code::ErrorCode;
 
@@ -157,27 +159,73 @@ struct Unexecuted<'a> {
     extensions: &'a BTreeMap<String, async_graphql::Value>,
 }
 
-fn body(response: &async_graphql::Response) -> serde_json::Result<Vec<u8>> {
+/// The body of one operation's answer.
+pub fn body(response: &async_graphql::Response) -> serde_json::Result<Bytes> {
     if before_execution(response) {
         serde_json::to_vec(&Unexecuted { errors: &response.errors, extensions: &response.extensions })
     } else {
         serde_json::to_vec(response)
     }
+    .map(Bytes::from)
 }
 
-/// The HTTP answer for a GraphQL answer (a batch is always 200: its items may differ).
-pub fn answer(response: BatchResponse, media: Media) -> Response {
-    let (status, body, headers) = match &response {
-        BatchResponse::Single(one) => (status(one, media), body(one), one.http_headers.clone()),
-        BatchResponse::Batch(many) => {
-            let bodies: serde_json::Result<Vec<Vec<u8>>> = many.iter().map(body).collect();
+/// One operation's answer: executed now, or its body as serialised before (a kept
+/// answer, which has no errors).
+pub enum Reply {
+    Executed(async_graphql::Response),
+    Serialised {
+        body: Bytes,
+        /// How long ago a kept answer was made; None when it was made now.
+        age: Option<Duration>,
+    },
+}
+
+impl Reply {
+    pub fn is_ok(&self) -> bool {
+        match self {
+            Self::Executed(response) => response.is_ok(),
+            Self::Serialised { .. } => true,
+        }
+    }
+}
+
+/// What a request is answered: one operation, or a batch of them.
+pub enum Replies {
+    Single(Reply),
+    Batch(Vec<Reply>),
+}
+
+/// The HTTP answer for GraphQL answers (a batch is always 200: its items may differ).
+pub fn answer(replies: Replies, media: Media) -> Response {
+    let mut headers = HeaderMap::new();
+    let (status, body) = match replies {
+        Replies::Single(Reply::Executed(one)) => {
+            headers = one.http_headers.clone();
+            (status(&one, media), body(&one))
+        }
+        Replies::Single(Reply::Serialised { body, age }) => {
+            // RFC 9111's `Age`: the answer is older than this request, and a shared
+            // cache downstream must count that against its `max-age`.
+            if let Some(age) = age {
+                headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+            }
+            (StatusCode::OK, Ok(body))
+        }
+        Replies::Batch(many) => {
+            let bodies: serde_json::Result<Vec<Bytes>> = many
+                .into_iter()
+                .map(|reply| match reply {
+                    Reply::Executed(one) => body(&one),
+                    Reply::Serialised { body, .. } => Ok(body),
+                })
+                .collect();
             let joined = bodies.map(|bodies| {
                 let mut joined = b"[".to_vec();
                 joined.extend(bodies.join(&b","[..]));
                 joined.push(b']');
-                joined
+                Bytes::from(joined)
             });
-            (StatusCode::OK, joined, HeaderMap::new())
+            (StatusCode::OK, joined)
         }
     };
     // Serialising a value async-graphql built cannot fail; should it ever, say so typed.
@@ -246,7 +294,7 @@ mod tests {
         // A non-null root field failed: execution ran, and its null data is an answer.
         let failed_root = refused(ErrorCode::NotFound, true);
         assert_eq!(status(&failed_root, Media::GraphQLResponseJson), StatusCode::OK);
-        assert!(String::from_utf8(body(&failed_root).unwrap()).unwrap().contains("\"data\":null"));
-        assert!(!String::from_utf8(body(&invalid).unwrap()).unwrap().contains("\"data\""));
+        assert!(String::from_utf8(body(&failed_root).unwrap().to_vec()).unwrap().contains("\"data\":null"));
+        assert!(!String::from_utf8(body(&invalid).unwrap().to_vec()).unwrap().contains("\"data\""));
     }
 }

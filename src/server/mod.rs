@@ -35,6 +35,10 @@ pub struct AppState {
     pub schema: PixgateSchema,
     pub access: Arc<AccessPolicy>,
     pub sources: DataSources,
+    /// Whole answers to queries, kept while what they were made from is unchanged.
+    pub responses: crate::cache::responses::ResponseCache,
+    /// What was learnt of each document; the schema's limits consult it too.
+    pub documents: crate::graphql::documents::Documents,
     pub hub: Hub,
     /// Operations over WebSocket and SSE; subscriptions run once for all who subscribe alike.
     pub executions: subscriptions::Executions,

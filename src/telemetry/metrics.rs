@@ -15,6 +15,10 @@ pub const UPSTREAM_DURATION: &str = "pixgate_upstream_request_duration_seconds";
 pub const CACHE_LOOKUPS: &str = "pixgate_cache_lookups_total";
 /// Documents parsed and validated, or found done before.
 pub const DOCUMENT_CACHE_LOOKUPS: &str = "pixgate_document_cache_lookups_total";
+/// Whole answers served again (hit), not held (miss), made from data since changed (stale), or not asked for.
+pub const RESPONSE_CACHE_LOOKUPS: &str = "pixgate_response_cache_lookups_total";
+/// Answers to queries the response cache did not keep, by why.
+pub const RESPONSE_CACHE_UNKEPT: &str = "pixgate_response_cache_unkept_total";
 pub const LOADER_BATCH_SIZE: &str = "pixgate_dataloader_batch_size";
 pub const ACTIVE_SUBSCRIPTIONS: &str = "pixgate_subscriptions_active";
 pub const WEBHOOKS: &str = "pixgate_webhooks_total";
@@ -38,13 +42,19 @@ pub enum SeriesType {
 
 /// Every series pixgate exports, with its `# HELP` line. `deploy/grafana/pixgate.json`
 /// charts each of them and nothing else (a test checks).
-pub const SERIES: [(&str, SeriesType, &str); 14] = [
+pub const SERIES: [(&str, SeriesType, &str); 16] = [
     (GRAPHQL_REQUESTS, SeriesType::Counter, "GraphQL operations answered, by operation name and outcome."),
     (GRAPHQL_DURATION, SeriesType::Histogram, "Time to answer a GraphQL operation."),
     (UPSTREAM_REQUESTS, SeriesType::Counter, "HTTP attempts to an upstream, by endpoint template and status."),
     (UPSTREAM_DURATION, SeriesType::Histogram, "Time of one HTTP attempt to an upstream."),
     (CACHE_LOOKUPS, SeriesType::Counter, "Lookups in this instance's cache, by kind and result."),
     (DOCUMENT_CACHE_LOOKUPS, SeriesType::Counter, "Documents' parses and validations found done before, or not."),
+    (
+        RESPONSE_CACHE_LOOKUPS,
+        SeriesType::Counter,
+        "Whole answers looked for: served again, not held, stale, or bypassed by the caller.",
+    ),
+    (RESPONSE_CACHE_UNKEPT, SeriesType::Counter, "Answers to queries not kept for repeats, by why."),
     (LOADER_BATCH_SIZE, SeriesType::Histogram, "Ids a DataLoader fetched in one batch."),
     (ACTIVE_SUBSCRIPTIONS, SeriesType::Gauge, "Subscribers connected to this instance."),
     (WEBHOOKS, SeriesType::Counter, "Pixelz webhook deliveries, by outcome."),

@@ -14,6 +14,7 @@ mod mutations;
 mod observability;
 mod persisted;
 mod reliability;
+mod responses;
 mod same_answer;
 mod sandbox_faults;
 mod sandbox_pixelz;

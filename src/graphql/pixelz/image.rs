@@ -109,6 +109,8 @@ impl PixelzImage {
 
     /// The versions webhooks delivered: with the state, and any this instance kept since.
     fn delivered(&self, ctx: &Context<'_>) -> Vec<wire::Output> {
+        // A webhook adds to these without touching the cache: an answer showing them is not kept.
+        crate::cache::reads::untracked();
         let mut outputs = self.0.outputs.clone();
         if let Ok(hub) = ctx.data::<Hub>() {
             for output in hub.outputs(&self.0.image_ticket) {

@@ -1,0 +1,169 @@
+//! Whole answers kept for repeats: served again (with an `Age`) only while what
+//! they were made from is unchanged, kept apart per caller, document, operation
+//! and variables, never with errors, never for a write, and never to a caller who
+//! asks for a new one.
+
+use pixgate::cli::ServeArgs;
+use pixgate::sandbox::{self, documented};
+use pixgate::startup::Running;
+use serde_json::{Value, json};
+
+use crate::gateway::gateway;
+use crate::support::*;
+
+/// The answer's body, and its `Age` when it was served kept.
+async fn ask(gateway: &Running, body: &Value, headers: &[(&str, &str)]) -> (Value, Option<u64>) {
+    let mut request = http().post(format!("http://{}/graphql", gateway.addr())).json(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let age = response.headers().get("age").map(|age| age.to_str().unwrap().parse().unwrap());
+    (response.json().await.unwrap(), age)
+}
+
+async fn query(gateway: &Running, query: &str) -> (Value, Option<u64>) {
+    ask(gateway, &json!({ "query": query }), &[]).await
+}
+
+fn client_query(id: &str) -> String {
+    format!("{{ client(id: \"{id}\") {{ email company }} }}")
+}
+
+/// Another client than the documented one.
+async fn other_client(gateway: &Running) -> String {
+    let (body, _) = query(gateway, "{ clients(first: 2) { nodes { id } } }").await;
+    let ids: Vec<&str> =
+        body["data"]["clients"]["nodes"].as_array().unwrap().iter().flat_map(|n| n["id"].as_str()).collect();
+    ids.into_iter().find(|id| *id != documented::CLIENT_ID).expect("a second client").to_string()
+}
+
+#[tokio::test]
+async fn a_repeat_is_served_kept_until_a_write_changes_what_it_read() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let sandbox = gateway.sandbox().unwrap();
+    // Listed first: a list stores the clients it shows, a newer copy of each, which
+    // makes an answer that read the older one stale.
+    let other = other_client(&gateway).await;
+    let asked = client_query(documented::CLIENT_ID);
+    let (first, age) = query(&gateway, &asked).await;
+    assert_eq!(age, None, "made now: {first}");
+    sandbox.reset_requests();
+    let (again, age) = query(&gateway, &asked).await;
+    assert_eq!((&again, age.is_some()), (&first, true), "served kept");
+    assert_eq!(sandbox.requests().total, 0);
+
+    // A write to another client leaves this answer as it was.
+    let write = |id: &str, company: &str| {
+        format!(
+            "mutation {{ updateClient(input: {{ id: \"{id}\", company: \"{company}\" }}) {{ client {{ company }} }} }}"
+        )
+    };
+    let (written, _) = query(&gateway, &write(&other, "Elsewhere")).await;
+    assert_eq!(written["data"]["updateClient"]["client"]["company"], "Elsewhere", "{written}");
+    let (_, age) = query(&gateway, &asked).await;
+    assert!(age.is_some(), "a write to another client leaves this answer kept");
+
+    // A write to this client makes the next read fresh.
+    let (written, age) = query(&gateway, &write(documented::CLIENT_ID, "Kept Photo")).await;
+    assert_eq!((written["data"]["updateClient"]["client"]["company"].as_str(), age), (Some("Kept Photo"), None));
+    let (fresh, age) = query(&gateway, &asked).await;
+    assert_eq!((fresh["data"]["client"]["company"].as_str(), age), (Some("Kept Photo"), None), "{fresh}");
+    let (_, age) = query(&gateway, &asked).await;
+    assert!(age.is_some(), "the fresh answer is kept in turn");
+
+    // As does forgetting everything (`POST /admin/invalidate`, a cold start).
+    gateway.cache().invalidate_all();
+    let (_, age) = query(&gateway, &asked).await;
+    assert_eq!(age, None);
+}
+
+#[tokio::test]
+async fn tenants_never_share_an_answer() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let total = json!({ "query": "{ clients(first: 1) { totalCount } }" });
+    let other = [("X-Pixieset-Cookie", sandbox::PIXIESET_OTHER_COOKIE)];
+    let (mine, _) = ask(&gateway, &total, &[]).await;
+    let (theirs, age) = ask(&gateway, &total, &other).await;
+    assert_eq!(age, None, "another tenant's answer is made for it");
+    assert_ne!(mine, theirs, "the two studios hold different numbers of clients");
+    for _ in 0..2 {
+        assert_eq!(ask(&gateway, &total, &[]).await.0, mine);
+        let (again, age) = ask(&gateway, &total, &other).await;
+        assert_eq!((again, age.is_some()), (theirs.clone(), true));
+    }
+    // Refused credentials are another caller too, and their refusal is never kept.
+    let (refused, age) = ask(&gateway, &total, &[("X-Pixieset-Cookie", "session_cookie=nobody")]).await;
+    assert_eq!((refused["errors"][0]["extensions"]["code"].as_str(), age), (Some("UNAUTHENTICATED"), None));
+    let (refused, age) = ask(&gateway, &total, &[("X-Pixieset-Cookie", "session_cookie=nobody")]).await;
+    assert_eq!((refused["errors"][0]["extensions"]["code"].as_str(), age), (Some("UNAUTHENTICATED"), None));
+}
+
+#[tokio::test]
+async fn an_answer_with_an_error_is_never_kept() {
+    let gateway = gateway(ServeArgs::default()).await;
+    // One the upstream refuses, and one refused before any upstream call.
+    for (missing, code) in [("cl_000000000000000000000000000000", "NOT_FOUND"), ("cl_short", "BAD_USER_INPUT")] {
+        let partial = format!(
+            "{{ found: client(id: \"{}\") {{ email }} missing: client(id: \"{missing}\") {{ email }} }}",
+            documented::CLIENT_ID
+        );
+        for _ in 0..3 {
+            let (body, age) = query(&gateway, &partial).await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+            assert_eq!((body["data"]["found"]["email"].as_str(), age), (Some("client@example.com"), None));
+        }
+    }
+}
+
+#[tokio::test]
+async fn variables_and_operation_names_key_separately() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let other = other_client(&gateway).await;
+    let document = "query ById($id: ID!) { client(id: $id) { id } } query Templates { contractTemplates { id } }";
+    let by_id = |id: &str| json!({ "query": document, "operationName": "ById", "variables": { "id": id } });
+    let templates = json!({ "query": document, "operationName": "Templates" });
+    for round in 0..2 {
+        let (mine, age) = ask(&gateway, &by_id(documented::CLIENT_ID), &[]).await;
+        assert_eq!((mine["data"]["client"]["id"].as_str(), age.is_some()), (Some(documented::CLIENT_ID), round > 0));
+        let (theirs, age) = ask(&gateway, &by_id(&other), &[]).await;
+        assert_eq!((theirs["data"]["client"]["id"].as_str(), age.is_some()), (Some(other.as_str()), round > 0));
+        let (listed, age) = ask(&gateway, &templates, &[]).await;
+        assert!(listed["data"]["contractTemplates"].as_array().is_some_and(|t| !t.is_empty()), "{listed}");
+        assert_eq!(age.is_some(), round > 0);
+    }
+}
+
+#[tokio::test]
+async fn a_caller_can_ask_for_an_answer_made_now() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let asked = json!({ "query": client_query(documented::CLIENT_ID) });
+    assert_eq!(ask(&gateway, &asked, &[]).await.1, None);
+    assert_eq!(ask(&gateway, &asked, &[("Cache-Control", "no-cache")]).await.1, None, "made again");
+    assert!(ask(&gateway, &asked, &[]).await.1.is_some());
+
+    // `no-store`: made now, and not kept either.
+    let templates = json!({ "query": "{ contractTemplates { name } }" });
+    assert_eq!(ask(&gateway, &templates, &[("Cache-Control", "no-store")]).await.1, None);
+    assert_eq!(ask(&gateway, &templates, &[]).await.1, None, "the no-store answer was not kept");
+    assert!(ask(&gateway, &templates, &[]).await.1.is_some());
+}
+
+#[tokio::test]
+async fn writes_and_refusals_are_never_kept() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let create = json!({ "query": "mutation { createClient(input: { firstName: \"Once\", email: \"once@example.com\", type: LEAD }) { client { id } } }" });
+    let (first, age) = ask(&gateway, &create, &[]).await;
+    assert_eq!(age, None);
+    let (second, age) = ask(&gateway, &create, &[]).await;
+    assert_eq!(age, None);
+    assert_ne!(first["data"]["createClient"]["client"]["id"], second["data"]["createClient"]["client"]["id"]);
+
+    // The limits judge a hostile document as they did, on every repeat.
+    let deep = format!("{{ {}id{} }}", "clients { edges { node { ".repeat(334), " } } }".repeat(334));
+    let (refused, age) = query(&gateway, &deep).await;
+    assert_eq!((refused["errors"][0]["extensions"]["code"].as_str(), age), (Some("QUERY_TOO_DEEP"), None));
+    let (again, age) = query(&gateway, &deep).await;
+    assert_eq!((again, age), (refused, None));
+}
