@@ -13,7 +13,6 @@
 //! With nginx and redis-server installed, three gateways on one Redis behind nginx are
 //! measured too. `PIXGATE_BENCH_SECS` sets each scenario's length (default 5).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -89,49 +88,8 @@ struct Measured {
     rss_peak_kib: u64,
 }
 
-/// A wrk script: POSTs the query, counts answers that failed, and prints its figures as JSON.
-fn wrk_script(scenario: &Scenario) -> String {
-    let body = json!({ "query": scenario.query }).to_string();
-    let request = if scenario.numbered {
-        "counter = 0\nfunction request()\n  counter = counter + 1\n  return wrk.format(nil, nil, nil, string.format(body, counter))\nend\n"
-    } else {
-        "wrk.body = body\n"
-    };
-    format!(
-        r#"wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-body = [==[{body}]==]
-{request}
-failures = 0
-function response(status, headers, answer)
-  if status ~= 200 or answer:find('"errors"', 1, true) then failures = failures + 1 end
-end
-local threads = {{}}
-function setup(thread) table.insert(threads, thread) end
-function done(summary, latency, requests)
-  local failed = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
-  io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"failures":%d}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, failed))
-end
-"#
-    )
-}
-
-fn wrk_version() -> String {
-    let output = Command::new("wrk").arg("--version").output();
-    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr));
-    text.ok()
-        .and_then(|t| t.lines().next().map(|l| l.split(" Copyright").next().unwrap_or(l).to_string()))
-        .unwrap_or_else(|| {
-            eprintln!("wrk is not installed: `apt-get install wrk`, or run scripts/benchmark, which installs it");
-            std::process::exit(2)
-        })
-}
-
 async fn run_scenario(scenario: &Scenario, target: Target, sandbox: &Sandbox, seconds: u64) -> Measured {
-    let script = std::env::temp_dir().join(format!("pixgate-bench-{}.lua", std::process::id()));
-    std::fs::write(&script, wrk_script(scenario)).expect("the wrk script is written");
+    let body = json!({ "query": scenario.query }).to_string();
     let sampling = Arc::new(AtomicBool::new(true));
     let peak = Arc::new(AtomicU64::new(target.rss_kib()));
     let addr = target.addr.clone();
@@ -145,34 +103,19 @@ async fn run_scenario(scenario: &Scenario, target: Target, sandbox: &Sandbox, se
         })
     };
     sandbox.reset_requests();
-    let output = tokio::process::Command::new("wrk")
-        .args(["--threads", "1", "--connections", &CONNECTIONS.to_string(), "--duration", &format!("{seconds}s")])
-        .arg("--script")
-        .arg(&script)
-        .arg(format!("http://{addr}/graphql"))
-        .output()
-        .await
-        .expect("wrk runs");
+    let figures = support::wrk(&addr, &body, scenario.numbered, &[], CONNECTIONS, seconds).await;
     let upstream_calls = sandbox.requests().total;
     sampling.store(false, Ordering::Relaxed);
     sampler.join().expect("the memory sampler");
-    let _ = std::fs::remove_file(&script);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let figures: Value = stdout
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("wrk printed no figures: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
-    let micros = |field: &str| Duration::from_micros(figures[field].as_u64().unwrap_or(0));
     Measured {
         name: scenario.name,
         on: scenario.on,
-        requests: figures["requests"].as_u64().unwrap_or(0),
-        seconds: figures["duration_us"].as_f64().unwrap_or(1.0) / 1e6,
-        p50: micros("p50_us"),
-        p99: micros("p99_us"),
-        max: micros("max_us"),
-        failures: figures["failures"].as_u64().unwrap_or(u64::MAX),
+        requests: figures.requests,
+        seconds: figures.seconds,
+        p50: figures.p50,
+        p99: figures.p99,
+        max: figures.max,
+        failures: figures.failures,
         upstream_calls,
         rss_peak_kib: peak.load(Ordering::Relaxed),
     }
@@ -252,7 +195,7 @@ fn mib(kib: u64) -> String {
 #[tokio::main]
 async fn main() {
     let seconds: u64 = std::env::var("PIXGATE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let wrk = wrk_version();
+    let wrk = support::wrk_version();
     let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxSettings::default()).await.expect("sandbox starts");
     let http = reqwest::Client::new();
     let warm = Gateway::start(&sandbox, &[]);

@@ -129,6 +129,122 @@ pub fn write_figures(name: &str, contents: &str) {
     std::fs::write(dir.join(name), contents).expect("the figures are written");
 }
 
+/// What wrk measured of one scenario.
+pub struct WrkFigures {
+    pub requests: u64,
+    pub seconds: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    /// Answers that were not HTTP 200 without GraphQL errors, and socket errors.
+    pub failures: u64,
+}
+
+impl WrkFigures {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// wrk's version line; exits when wrk is not installed.
+pub fn wrk_version() -> String {
+    let output = Command::new("wrk").arg("--version").output();
+    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr));
+    text.ok()
+        .and_then(|t| t.lines().next().map(|l| l.split(" Copyright").next().unwrap_or(l).to_string()))
+        .unwrap_or_else(|| {
+            eprintln!("wrk is not installed: `apt-get install wrk`, or run scripts/benchmark, which installs it");
+            std::process::exit(2)
+        })
+}
+
+/// A wrk script: POSTs `body` with `headers`, counts answers that failed, and prints
+/// its figures as JSON. With `numbered`, the body's `%d` is a number unique to each request.
+fn wrk_script(body: &str, numbered: bool, headers: &[(&str, &str)]) -> String {
+    let request = if numbered {
+        "counter = 0\nfunction request()\n  counter = counter + 1\n  return wrk.format(nil, nil, nil, string.format(body, counter))\nend\n"
+    } else {
+        "wrk.body = body\n"
+    };
+    let headers: String =
+        headers.iter().map(|(name, value)| format!("wrk.headers[\"{name}\"] = [==[{value}]==]\n")).collect();
+    format!(
+        r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{headers}body = [==[{body}]==]
+{request}
+failures = 0
+function response(status, headers, answer)
+  if status ~= 200 or answer:find('"errors"', 1, true) then failures = failures + 1 end
+end
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local failed = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
+  io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"failures":%d}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, failed))
+end
+"#
+    )
+}
+
+/// Drives `POST http://{addr}/graphql` with `body` for `seconds`, one wrk thread.
+pub async fn wrk(
+    addr: &str,
+    body: &str,
+    numbered: bool,
+    headers: &[(&str, &str)],
+    connections: usize,
+    seconds: u64,
+) -> WrkFigures {
+    let script = std::env::temp_dir().join(format!("pixgate-bench-{}-{}.lua", std::process::id(), free_port()));
+    std::fs::write(&script, wrk_script(body, numbered, headers)).expect("the wrk script is written");
+    let output = tokio::process::Command::new("wrk")
+        .args(["--threads", "1", "--connections", &connections.to_string(), "--duration", &format!("{seconds}s")])
+        .arg("--script")
+        .arg(&script)
+        .arg(format!("http://{addr}/graphql"))
+        .output()
+        .await
+        .expect("wrk runs");
+    let _ = std::fs::remove_file(&script);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let figures: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("wrk printed no figures: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    let micros = |field: &str| Duration::from_micros(figures[field].as_u64().unwrap_or(0));
+    WrkFigures {
+        requests: figures["requests"].as_u64().unwrap_or(0),
+        seconds: figures["duration_us"].as_f64().unwrap_or(1.0) / 1e6,
+        p50: micros("p50_us"),
+        p99: micros("p99_us"),
+        max: micros("max_us"),
+        failures: figures["failures"].as_u64().unwrap_or(u64::MAX),
+    }
+}
+
+/// Resident memory of a process and every process it started.
+pub fn tree_rss_kib(pid: u32) -> u64 {
+    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|task| {
+            std::fs::read_to_string(task.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    rss_kib(&pid.to_string()) + children.into_iter().map(tree_rss_kib).sum::<u64>()
+}
+
+pub const NGINX: &str = "/usr/sbin/nginx";
+
 /// Three gateways on a Redis of their own behind Debian's nginx, round robin, with the
 /// load balancer's configuration pixgate ships (`deploy/nginx/pixgate.conf`).
 pub struct Fleet {
@@ -140,9 +256,7 @@ pub struct Fleet {
     dir: std::path::PathBuf,
 }
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 

@@ -1,0 +1,502 @@
+//! pixgate beside the gateway a user would pick instead, and beside the machine's floor.
+//!
+//! The peer is GraphQL Mesh, composing the OpenAPI sources in `benches/peer/` (written
+//! for the two documented APIs), served by Hive Gateway, from npm, once with its response
+//! cache (scoped by the caller's Pixieset cookie) and once without. The floor is a bare
+//! hyper service answering every request with the same fixed bytes: each scenario's own
+//! answer. All of
+//! them run on this machine over one in-process sandbox, and wrk drives each in turn, the
+//! same way, in alternating rounds. Then one client asks the 45 contracts cold, in
+//! sequence, with 20 ms added to every upstream answer, and the sandbox counts the calls.
+//!
+//! Writes `target/bench/peer.md`, `peer.json` and `peer.svg` (the chart BENCHMARKS.md
+//! shows). `scripts/benchmark` installs the peer (`npm ci` in `benches/peer/`) and wrk,
+//! runs this and quotes the table. `PIXGATE_BENCH_SECS` sets each run's length (8).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pixgate::sandbox::{self, Faults, Sandbox, SandboxSettings};
+use serde_json::{Value, json};
+use support::{Gateway, WrkFigures, free_port, ms, percentile, tree_rss_kib};
+
+mod support;
+
+const CONNECTIONS: usize = 16;
+const ROUNDS: usize = 2;
+const COLD_RUNS: usize = 7;
+const COLD_LATENCY_MS: u64 = 20;
+const CLIENT_ID: &str = "cl_ABC123DEF456GHI789JKL012MNO345";
+
+/// Who answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Server {
+    Floor,
+    Pixgate,
+    PeerCached,
+    PeerUncached,
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Server::Floor => "floor (hyper, fixed bytes)",
+            Server::Pixgate => "pixgate",
+            Server::PeerCached => "peer with response cache",
+            Server::PeerUncached => "peer without",
+        }
+    }
+}
+
+/// One question, as each schema asks it.
+struct Question {
+    name: &'static str,
+    pixgate: String,
+    peer: String,
+    /// The peer without its cache makes 91 upstream calls an answer here: left out, as too slow to load.
+    uncached_peer: bool,
+}
+
+fn questions() -> Vec<Question> {
+    vec![
+        Question {
+            name: "one client by id, warm",
+            pixgate: format!("{{ client(id: \"{CLIENT_ID}\") {{ firstName lastName email type }} }}"),
+            peer: format!("{{ client(client_id: \"{CLIENT_ID}\") {{ data {{ first_name last_name email type }} }} }}"),
+            uncached_peer: true,
+        },
+        Question {
+            name: "45 contracts with client and template, warm",
+            pixgate: contracts_pixgate(""),
+            peer: contracts_peer(""),
+            uncached_peer: false,
+        },
+    ]
+}
+
+/// `alias` makes a document of its own, which no response cache has seen.
+fn contracts_pixgate(alias: &str) -> String {
+    format!("{{ {alias}contracts(first: 45) {{ edges {{ node {{ client {{ email }} template {{ name }} }} }} }} }}")
+}
+
+fn contracts_peer(alias: &str) -> String {
+    format!(
+        "{{ {alias}contracts(per_page: 45, expand: all) {{ data {{ clientRecord {{ email }} templateRecord {{ name }} }} }} }}"
+    )
+}
+
+/// A process this benchmark started and stops.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SIGTERM, so nginx's master and Hive Gateway's workers go with them.
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn peer_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer")
+}
+
+fn bench_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/peer");
+    std::fs::create_dir_all(&dir).expect("target/bench/peer is writable");
+    dir
+}
+
+/// Composes the peer's supergraph from the OpenAPI sources, pointed at `sandbox`.
+fn compose(sandbox: &Sandbox) -> PathBuf {
+    let supergraph = bench_dir().join("supergraph.graphql");
+    let upstream = sandbox.pixieset_base_url().trim_end_matches("/api/v1").to_string();
+    let status = Command::new(peer_dir().join("node_modules/.bin/mesh-compose"))
+        .current_dir(peer_dir())
+        .args(["-o", &supergraph.display().to_string()])
+        .env("PEER_UPSTREAM", upstream)
+        .stdout(Stdio::null())
+        .status()
+        .expect("mesh-compose runs");
+    assert!(status.success(), "mesh-compose failed");
+    supergraph
+}
+
+fn start_peer(supergraph: &Path, cached: bool) -> (Process, String) {
+    let port = free_port();
+    let child = Command::new(peer_dir().join("node_modules/.bin/hive-gateway"))
+        .current_dir(peer_dir())
+        .args(["supergraph", &supergraph.display().to_string(), "--host", "127.0.0.1", "--port", &port.to_string()])
+        .env("PEER_RESPONSE_CACHE", if cached { "1" } else { "0" })
+        .env("NODE_ENV", "production")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hive-gateway starts");
+    (Process(child), format!("127.0.0.1:{port}"))
+}
+
+/// A bare hyper service (axum's router over it, one route) answering every request with
+/// the bytes in `body_file`: this very binary, started again as a process of its own, so
+/// it runs on its own runtime as pixgate does. nginx cannot serve a POST a long fixed body.
+fn start_floor(body_file: &Path) -> (Process, String) {
+    let port = free_port();
+    let child = Command::new(std::env::current_exe().expect("this benchmark's path"))
+        .env(FLOOR_BODY, body_file)
+        .env(FLOOR_ADDR, format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the floor starts");
+    (Process(child), format!("127.0.0.1:{port}"))
+}
+
+const FLOOR_BODY: &str = "PIXGATE_BENCH_FLOOR_BODY";
+const FLOOR_ADDR: &str = "PIXGATE_BENCH_FLOOR_ADDR";
+
+/// Serves the floor when this process was started as one.
+async fn serve_floor_if_asked() {
+    let (Ok(body_file), Ok(addr)) = (std::env::var(FLOOR_BODY), std::env::var(FLOOR_ADDR)) else { return };
+    let body = bytes::Bytes::from(std::fs::read(body_file).expect("the floor's body"));
+    let answer = move || {
+        let body = body.clone();
+        async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
+    };
+    let listener = tokio::net::TcpListener::bind(&addr).await.expect("the floor binds");
+    let app = axum::Router::new().fallback(answer);
+    let _ = axum::serve(listener, app).await;
+    std::process::exit(0);
+}
+
+async fn post(http: &reqwest::Client, addr: &str, query: &str, headers: &[(&str, &str)]) -> Option<Value> {
+    let mut request = http.post(format!("http://{addr}/graphql")).json(&json!({ "query": query }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.ok()?.json().await.ok()
+}
+
+/// Waits until `addr` answers `query` without errors, then asks it `warmup` more times.
+async fn ready(http: &reqwest::Client, addr: &str, query: &str, headers: &[(&str, &str)], warmup: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(answer) = post(http, addr, query, headers).await
+            && answer["errors"].is_null()
+            && !answer["data"].is_null()
+        {
+            for _ in 0..warmup {
+                post(http, addr, query, headers).await;
+            }
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "{addr} never answered {query}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The measured runs of one question on one server, one per round.
+struct Runs {
+    question: usize,
+    server: Server,
+    rounds: Vec<WrkFigures>,
+}
+
+/// The least and the most of `values`, as a range.
+fn range(values: impl IntoIterator<Item = f64>, format: impl Fn(f64) -> String) -> String {
+    let values: Vec<f64> = values.into_iter().collect();
+    let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    if values.is_empty() {
+        "—".into()
+    } else if format(low) == format(high) {
+        format(low)
+    } else {
+        format!("{}–{}", format(low), format(high))
+    }
+}
+
+fn whole(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn tenth(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// A cold ask: its wall time and the upstream calls it made.
+#[derive(Clone, Copy)]
+struct Cold {
+    wall: Duration,
+    calls: u64,
+}
+
+async fn cold_asks(
+    http: &reqwest::Client,
+    sandbox: &Sandbox,
+    addr: &str,
+    question: impl Fn(usize) -> String,
+    headers: &[(&str, &str)],
+) -> Cold {
+    let (mut walls, mut calls) = (Vec::new(), 0);
+    for run in 0..COLD_RUNS {
+        sandbox.reset_requests();
+        let started = Instant::now();
+        let answer = post(http, addr, &question(run), headers).await.expect("an answer");
+        walls.push(started.elapsed());
+        assert!(answer["errors"].is_null(), "{answer}");
+        calls = sandbox.requests().total;
+    }
+    walls.sort();
+    Cold { wall: percentile(&walls, 0.5), calls }
+}
+
+/// A bar chart of requests per second for each warm question, one bar per server.
+fn chart(questions: &[Question], runs: &[Runs]) -> String {
+    let servers = [Server::Floor, Server::Pixgate, Server::PeerCached, Server::PeerUncached];
+    let colours = ["#9e9e9e", "#1565c0", "#ef6c00", "#ffb74d"];
+    let mean = |r: &Runs| r.rounds.iter().map(WrkFigures::per_second).sum::<f64>() / r.rounds.len().max(1) as f64;
+    let most = runs.iter().map(mean).fold(1.0, f64::max);
+    let (left, width, bar, gap) = (330.0, 420.0, 18.0, 14.0);
+    let mut y = 50.0;
+    let mut body = String::new();
+    for (index, question) in questions.iter().enumerate() {
+        let _ = write!(body, r#"<text x="10" y="{y}" font-weight="bold">{}</text>"#, question.name);
+        y += 10.0;
+        for (server, colour) in servers.iter().zip(colours) {
+            let Some(run) = runs.iter().find(|r| r.question == index && r.server == *server) else { continue };
+            let value = mean(run);
+            let length = value / most * width;
+            let _ = write!(
+                body,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{length:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{}">{value:.0}</text>"#,
+                left - 8.0,
+                y + 13.0,
+                server.label(),
+                left + length + 6.0,
+                y + 13.0
+            );
+            y += bar + 4.0;
+        }
+        y += gap + 10.0;
+    }
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="13"><rect width="100%" height="100%" fill="white"/><text x="10" y="24" font-size="15">Requests per second, warm, mean of {ROUNDS} rounds (longer is better)</text>{body}</svg>
+"#,
+        left + width + 80.0,
+        y
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("PIXGATE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    serve_floor_if_asked().await;
+    let wrk = support::wrk_version();
+    if !peer_dir().join("node_modules/.bin/hive-gateway").exists() {
+        eprintln!("the peer is not installed: run scripts/benchmark, which installs it (npm ci in benches/peer)");
+        std::process::exit(2);
+    }
+    let node =
+        Command::new("node").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), SandboxSettings::default()).await.expect("sandbox starts");
+    let http = reqwest::Client::new();
+    // Both gateways act with the caller's own credentials, as a multi-studio deployment does.
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    let pixgate = Gateway::start(&sandbox, &[]);
+    let pixgate_cold = Gateway::start(&sandbox, &[("PIXGATE_CACHE_MB", "0")]);
+    let supergraph = compose(&sandbox);
+    let (peer_cached, peer_cached_addr) = start_peer(&supergraph, true);
+    let (peer_uncached, peer_uncached_addr) = start_peer(&supergraph, false);
+
+    let questions = questions();
+    let mut floors = Vec::new();
+    for (index, question) in questions.iter().enumerate() {
+        let answer = ready(&http, &pixgate.addr, &question.pixgate, &cookie, 200).await;
+        ready(&http, &peer_cached_addr, &question.peer, &cookie, 200).await;
+        if question.uncached_peer {
+            ready(&http, &peer_uncached_addr, &question.peer, &cookie, 200).await;
+        }
+        let body_file = bench_dir().join(format!("floor-{index}.json"));
+        std::fs::write(&body_file, answer.to_string()).expect("the floor's body is written");
+        let floor = start_floor(&body_file);
+        ready(&http, &floor.1, &question.pixgate, &[], 200).await;
+        floors.push(floor);
+    }
+
+    let mut runs: Vec<Runs> = Vec::new();
+    for round in 0..ROUNDS {
+        for (index, question) in questions.iter().enumerate() {
+            let mut targets = vec![
+                (Server::Floor, floors[index].1.as_str(), &question.pixgate),
+                (Server::Pixgate, pixgate.addr.as_str(), &question.pixgate),
+                (Server::PeerCached, peer_cached_addr.as_str(), &question.peer),
+            ];
+            if question.uncached_peer {
+                targets.push((Server::PeerUncached, peer_uncached_addr.as_str(), &question.peer));
+            }
+            // Alternate the order between rounds, so neither side always runs on a machine just warmed.
+            if round % 2 == 1 {
+                targets.reverse();
+            }
+            for (server, addr, query) in targets {
+                let body = json!({ "query": query }).to_string();
+                eprintln!("round {}: {} on {}", round + 1, question.name, server.label());
+                let figures = support::wrk(addr, &body, false, &cookie, CONNECTIONS, seconds).await;
+                match runs.iter_mut().find(|r| r.question == index && r.server == server) {
+                    Some(run) => run.rounds.push(figures),
+                    None => runs.push(Runs { question: index, server, rounds: vec![figures] }),
+                }
+            }
+        }
+    }
+    let rss = |pid: u32| tree_rss_kib(pid) as f64 / 1024.0;
+    let memory = [
+        (Server::Pixgate, rss(pixgate.pid())),
+        (Server::PeerCached, rss(peer_cached.0.id())),
+        (Server::PeerUncached, rss(peer_uncached.0.id())),
+    ];
+
+    sandbox.set_faults(Faults { latency_ms: COLD_LATENCY_MS, ..Faults::default() });
+    let cold = [
+        (Server::Pixgate, cold_asks(&http, &sandbox, &pixgate_cold.addr, |_| contracts_pixgate(""), &cookie).await),
+        (
+            Server::PeerCached,
+            cold_asks(&http, &sandbox, &peer_cached_addr, |run| contracts_peer(&format!("cold{run}: ")), &cookie).await,
+        ),
+        (Server::PeerUncached, cold_asks(&http, &sandbox, &peer_uncached_addr, |_| contracts_peer(""), &cookie).await),
+    ];
+    sandbox.set_faults(Faults::default());
+    drop((peer_cached, peer_uncached, floors));
+
+    let find = |question: usize, server: Server| runs.iter().find(|r| r.question == question && r.server == server);
+    let per_round = |question: usize, server: Server, measure: &dyn Fn(&WrkFigures) -> f64| -> Vec<f64> {
+        find(question, server).map(|r| r.rounds.iter().map(measure).collect()).unwrap_or_default()
+    };
+    // Ratios within a round: both sides measured minutes apart, on the same machine state.
+    let ratios = |question: usize, a: Server, b: Server, measure: &dyn Fn(&WrkFigures) -> f64| -> Vec<f64> {
+        per_round(question, a, measure).iter().zip(per_round(question, b, measure)).map(|(x, y)| x / y).collect()
+    };
+    let rps = |f: &WrkFigures| f.per_second();
+    let p99 = |f: &WrkFigures| f.p99.as_secs_f64() * 1000.0;
+
+    let machine = support::machine();
+    let mut table = format!(
+        "{}; {wrk}, 1 thread, {CONNECTIONS} connections, {seconds} s a run, {ROUNDS} rounds in alternating order; \
+         the peer is Hive Gateway {} with GraphQL Mesh, on Node.js {}.\n\n",
+        support::machine_line(&machine),
+        peer_version(),
+        node.unwrap_or_default()
+    );
+    table.push_str(
+        "| scenario | floor (hyper, fixed bytes) | pixgate | peer with response cache | peer without | pixgate ÷ cached peer | pixgate ÷ floor |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut targets = Vec::new();
+    for (index, question) in questions.iter().enumerate() {
+        let cell = |server, measure: &dyn Fn(&WrkFigures) -> f64, format: &dyn Fn(f64) -> String| {
+            range(per_round(index, server, measure), format)
+        };
+        let speedup = ratios(index, Server::Pixgate, Server::PeerCached, &rps);
+        let of_floor = ratios(index, Server::Pixgate, Server::Floor, &rps);
+        table.push_str(&format!(
+            "| {}: req/s | {} | {} | {} | {} | {}× | {} |\n",
+            question.name,
+            cell(Server::Floor, &rps, &whole),
+            cell(Server::Pixgate, &rps, &whole),
+            cell(Server::PeerCached, &rps, &whole),
+            cell(Server::PeerUncached, &rps, &whole),
+            range(speedup.iter().copied(), tenth),
+            range(of_floor.iter().map(|r| r * 100.0), |v| format!("{v:.0}%")),
+        ));
+        let p99_ratio = ratios(index, Server::PeerCached, Server::Pixgate, &p99);
+        table.push_str(&format!(
+            "| same: p99 (ms) | {} | {} | {} | {} | 1/{} | |\n",
+            cell(Server::Floor, &p99, &tenth),
+            cell(Server::Pixgate, &p99, &tenth),
+            cell(Server::PeerCached, &p99, &tenth),
+            cell(Server::PeerUncached, &p99, &tenth),
+            range(p99_ratio.iter().copied(), tenth),
+        ));
+        let least = |values: &[f64]| values.iter().copied().fold(f64::MAX, f64::min);
+        targets.push(format!(
+            "- {}: {} (≥ 5× the cached peer's requests per second: at least {:.1}×), {} (p99 at most 1/5 of its: \
+             at least 1/{:.1}), {} (half the floor or more: at least {:.0}%).",
+            question.name,
+            met(least(&speedup) >= 5.0),
+            least(&speedup),
+            met(least(&p99_ratio) >= 5.0),
+            least(&p99_ratio),
+            met(least(&of_floor) >= 0.5),
+            least(&of_floor) * 100.0
+        ));
+    }
+    let cold_of = |server: Server| cold.iter().find(|(s, _)| *s == server).map(|(_, c)| *c);
+    let cold_cell = |server| cold_of(server).map_or("—".into(), |c: Cold| format!("{} / {}", ms(c.wall), c.calls));
+    let pixgate_cold_run = cold_of(Server::Pixgate).expect("measured");
+    let cached_peer_cold = cold_of(Server::PeerCached).expect("measured");
+    table.push_str(&format!(
+        "| 45 contracts, cold, {COLD_LATENCY_MS} ms upstream latency: wall (ms) / upstream calls, median of {COLD_RUNS} | — | {} | {} | {} | {:.1}× / {:.0}× fewer calls | |\n",
+        cold_cell(Server::Pixgate),
+        cold_cell(Server::PeerCached),
+        cold_cell(Server::PeerUncached),
+        cached_peer_cold.wall.as_secs_f64() / pixgate_cold_run.wall.as_secs_f64(),
+        cached_peer_cold.calls as f64 / pixgate_cold_run.calls.max(1) as f64,
+    ));
+    let memory_of = |server: Server| memory.iter().find(|(s, _)| *s == server).map_or(0.0, |(_, m)| *m);
+    table.push_str(&format!(
+        "| RSS after load (MiB) | — | {:.1} | {:.1} | {:.1} | 1/{:.0} | |\n",
+        memory_of(Server::Pixgate),
+        memory_of(Server::PeerCached),
+        memory_of(Server::PeerUncached),
+        memory_of(Server::PeerCached) / memory_of(Server::Pixgate),
+    ));
+    table.push_str("\nTargets:\n\n");
+    for target in &targets {
+        table.push_str(target);
+        table.push('\n');
+    }
+    table.push_str(&format!(
+        "- cold: {} (one upstream call for the 45 contracts: {}); memory: {} (under 1/10 of the cached peer's: 1/{:.0}).\n",
+        met(pixgate_cold_run.calls == 1),
+        pixgate_cold_run.calls,
+        met(memory_of(Server::PeerCached) >= 10.0 * memory_of(Server::Pixgate)),
+        memory_of(Server::PeerCached) / memory_of(Server::Pixgate),
+    ));
+    let failures: u64 = runs.iter().flat_map(|r| r.rounds.iter().map(|f| f.failures)).sum();
+    table.push_str(&format!("\nFailed answers across every run: {failures}.\n"));
+
+    let figures = json!({
+        "machine": machine,
+        "load_generator": { "wrk": wrk, "threads": 1, "connections": CONNECTIONS, "seconds_per_run": seconds, "rounds": ROUNDS },
+        "warm": runs.iter().map(|r| json!({
+            "question": questions[r.question].name,
+            "server": r.server.label(),
+            "rounds": r.rounds.iter().map(|f| json!({
+                "requests_per_second": f.per_second(),
+                "p50_ms": f.p50.as_secs_f64() * 1000.0,
+                "p99_ms": f.p99.as_secs_f64() * 1000.0,
+                "failures": f.failures,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "cold": cold.iter().map(|(server, c)| json!({
+            "server": server.label(), "added_latency_ms": COLD_LATENCY_MS, "wall_ms": c.wall.as_secs_f64() * 1000.0, "upstream_calls": c.calls,
+        })).collect::<Vec<_>>(),
+        "rss_after_load_mib": memory.iter().map(|(server, mib)| json!({ "server": server.label(), "mib": mib })).collect::<Vec<_>>(),
+    });
+    support::write_figures("peer.md", &table);
+    support::write_figures("peer.json", &serde_json::to_string_pretty(&figures).expect("JSON"));
+    support::write_figures("peer.svg", &chart(&questions, &runs));
+    println!("{table}");
+}
+
+fn met(yes: bool) -> &'static str {
+    if yes { "met" } else { "missed" }
+}
+
+/// The Hive Gateway version the lock file installed.
+fn peer_version() -> String {
+    let package = peer_dir().join("node_modules/@graphql-hive/gateway/package.json");
+    std::fs::read_to_string(package)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|package| package["version"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
