@@ -25,7 +25,7 @@ use crate::redis_link::RedisLink;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
 use crate::server::webhook::WebhookSecrets;
-use crate::server::{AppState, app, persisted, rate_limit, subscriptions};
+use crate::server::{AppState, AppStateParts, app, persisted, rate_limit, subscriptions};
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
 
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +205,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         fanout,
     };
     let executions = subscriptions::Executions::new(schema.clone());
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         executions: executions.clone(),
         schema,
         access: Arc::new(access),
@@ -222,7 +222,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         admin_token: config.server.admin_token.clone(),
         stopping: stopped.clone(),
         sockets: sockets.clone(),
-    };
+    });
     tokio::spawn(poller.run(stopped.clone()));
     let server = tokio::spawn(async move {
         // Events are small writes; Nagle's algorithm would hold them back waiting for ACKs.

@@ -17,7 +17,7 @@ use super::Cache;
 use super::reads::{Read, Recorded};
 use crate::auth::Unavailable;
 use crate::session::Session;
-use crate::telemetry::metrics::{RESPONSE_CACHE_LOOKUPS, RESPONSE_CACHE_UNKEPT};
+use crate::telemetry::metrics::{AnsweredOk, RESPONSE_CACHE_LOOKUPS, RESPONSE_CACHE_UNKEPT};
 use crate::upstream::TenantKey;
 
 pub const DEFAULT_CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
@@ -70,8 +70,8 @@ impl ResponseKey {
 
 struct Kept {
     body: Bytes,
-    /// The operation as metrics name it.
-    operation: Arc<str>,
+    /// Where serving it again is counted, with the operations executed.
+    answered: AnsweredOk,
     reads: Box<[Read]>,
     kept_at: Instant,
     time_to_live: Duration,
@@ -80,7 +80,7 @@ struct Kept {
 /// A kept answer served again.
 pub struct Hit {
     pub body: Bytes,
-    pub operation: Arc<str>,
+    pub answered: AnsweredOk,
     /// Since it was made.
     pub age: Duration,
 }
@@ -99,16 +99,29 @@ pub struct ResponseCache {
     /// None when switched off, or when the cache it depends on is.
     kept: Option<moka::sync::Cache<ResponseKey, Arc<Kept>>>,
     cache: Cache,
+    lookups: Lookups,
+}
+
+/// `pixgate_response_cache_lookups_total` by result, found once: every request counts one.
+#[derive(Clone)]
+struct Lookups {
+    hit: metrics::Counter,
+    miss: metrics::Counter,
+    stale: metrics::Counter,
+    bypassed: metrics::Counter,
+}
+
+impl Lookups {
+    fn new() -> Self {
+        let counter = |result: &'static str| metrics::counter!(RESPONSE_CACHE_LOOKUPS, "result" => result);
+        Self { hit: counter("hit"), miss: counter("miss"), stale: counter("stale"), bypassed: counter("bypassed") }
+    }
 }
 
 impl std::fmt::Debug for ResponseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseCache").field("enabled", &self.kept.is_some()).finish_non_exhaustive()
     }
-}
-
-fn count(result: &'static str) {
-    metrics::counter!(RESPONSE_CACHE_LOOKUPS, "result" => result).increment(1);
 }
 
 /// Roughly what one read takes in memory: its key and version.
@@ -127,7 +140,7 @@ impl ResponseCache {
                 .expire_after(UntilFirstReadExpires)
                 .build()
         });
-        Self { kept, cache }
+        Self { kept, cache, lookups: Lookups::new() }
     }
 
     pub fn enabled(&self) -> bool {
@@ -138,27 +151,27 @@ impl ResponseCache {
     pub async fn lookup(&self, key: &ResponseKey) -> Option<Hit> {
         let kept = self.kept.as_ref()?;
         let Some(found) = kept.get(key) else {
-            count("miss");
+            self.lookups.miss.increment(1);
             return None;
         };
         if !self.cache.unchanged(&found.reads).await {
             kept.invalidate(key);
-            count("stale");
+            self.lookups.stale.increment(1);
             return None;
         }
-        count("hit");
-        Some(Hit { body: found.body.clone(), operation: found.operation.clone(), age: found.kept_at.elapsed() })
+        self.lookups.hit.increment(1);
+        Some(Hit { body: found.body.clone(), answered: found.answered.clone(), age: found.kept_at.elapsed() })
     }
 
     /// The caller asked for an answer made now (`Cache-Control: no-cache`).
     pub fn bypassed(&self) {
         if self.kept.is_some() {
-            count("bypassed");
+            self.lookups.bypassed.increment(1);
         }
     }
 
     /// Keeps `body`, the answer to `operation` that `key` was given, made from what `recorded` read.
-    pub fn keep(&self, key: ResponseKey, body: Bytes, recorded: Recorded, operation: String) {
+    pub fn keep(&self, key: ResponseKey, body: Bytes, recorded: Recorded, operation: &str) {
         let Some(kept) = &self.kept else { return };
         let Some((reads, first_expiry)) = recorded.into_reads() else {
             metrics::counter!(RESPONSE_CACHE_UNKEPT, "reason" => "untracked").increment(1);
@@ -170,8 +183,8 @@ impl ResponseCache {
         if time_to_live.is_zero() {
             return;
         }
-        let operation = operation.into();
-        kept.insert(key, Arc::new(Kept { body, operation, reads: reads.into(), kept_at, time_to_live }));
+        let answered = AnsweredOk::of(operation);
+        kept.insert(key, Arc::new(Kept { body, answered, reads: reads.into(), kept_at, time_to_live }));
     }
 
     /// An answer was not kept, for `reason` (a metric label).
@@ -230,7 +243,7 @@ mod tests {
                 assert!(self.cache.get::<String>(&self.invoice).await.is_none());
             })
             .await;
-            self.responses.keep(self.key.clone(), Bytes::from_static(b"answer"), recorded, "op".into());
+            self.responses.keep(self.key.clone(), Bytes::from_static(b"answer"), recorded, "op");
             assert!(self.responses.lookup(&self.key).await.is_some(), "kept");
         }
 
@@ -276,7 +289,7 @@ mod tests {
             untracked();
         })
         .await;
-        fixture.responses.keep(fixture.key.clone(), Bytes::from_static(b"answer"), recorded, "op".into());
+        fixture.responses.keep(fixture.key.clone(), Bytes::from_static(b"answer"), recorded, "op");
         assert!(fixture.stale().await);
     }
 }

@@ -10,7 +10,7 @@ pub mod limits;
 mod money;
 mod mutation;
 mod node;
-pub mod observe;
+mod observe;
 mod pixelz;
 mod pixieset;
 mod scalars;

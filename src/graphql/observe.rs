@@ -43,14 +43,6 @@ fn outcome(response: &Response) -> &'static str {
     }
 }
 
-/// An operation answered from the response cache, without executing: counted and
-/// timed with those executed, so traffic and latency stay whole.
-pub fn answered_again(operation: &str, took: std::time::Duration) {
-    tracing::debug!(operation, "answered from the response cache");
-    metrics::counter!(GRAPHQL_REQUESTS, "operation" => operation.to_string(), "outcome" => "ok").increment(1);
-    metrics::histogram!(GRAPHQL_DURATION, "operation" => operation.to_string()).record(took.as_secs_f64());
-}
-
 #[async_trait::async_trait]
 impl Extension for Observing {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {

@@ -11,7 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::AppState;
 use super::media::{self, Media, Replies, Reply};
@@ -19,7 +19,6 @@ use crate::cache::reads;
 use crate::cache::responses::ResponseKey;
 use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
-use crate::graphql::observe;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
 use crate::session::Session;
@@ -84,15 +83,11 @@ pub async fn post(
         );
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::TooManyOperations.error(message));
     }
-    let asked = Asked { session: &session, idempotency: Some(&idempotency), kept: KeptAnswers::from(&headers) };
-    let loaders = Arc::new(Loaders::new(&state.sources, &session));
+    let asked = Asked::new(&session, Some(&idempotency), &headers);
     let replies = match request.into_inner() {
-        BatchRequest::Single(request) => Replies::Single(execute(&state, request, &loaders, &asked).await),
+        BatchRequest::Single(request) => Replies::Single(execute(&state, request, &asked).await),
         BatchRequest::Batch(requests) => Replies::Batch(
-            futures_util::future::join_all(
-                requests.into_iter().map(|request| execute(&state, request, &loaders, &asked)),
-            )
-            .await,
+            futures_util::future::join_all(requests.into_iter().map(|request| execute(&state, request, &asked))).await,
         ),
     };
     media::answer(replies, media)
@@ -128,6 +123,18 @@ struct Asked<'a> {
     /// None over GET, which never writes.
     idempotency: Option<&'a IdempotencyHeader>,
     kept: KeptAnswers,
+    /// Made when the first operation executes: an answer served kept needs none.
+    loaders: OnceLock<Arc<Loaders>>,
+}
+
+impl<'a> Asked<'a> {
+    fn new(session: &'a Session, idempotency: Option<&'a IdempotencyHeader>, headers: &HeaderMap) -> Self {
+        Self { session, idempotency, kept: KeptAnswers::from(headers), loaders: OnceLock::new() }
+    }
+
+    fn loaders(&self, state: &AppState) -> Arc<Loaders> {
+        self.loaders.get_or_init(|| Arc::new(Loaders::new(&state.sources, self.session))).clone()
+    }
 }
 
 /// The spec's answer to an `Accept` that names neither GraphQL response type.
@@ -138,12 +145,7 @@ fn not_acceptable() -> Response {
 
 /// Runs one operation once its persisted query, if any, is resolved, unless the
 /// answer it was given before still holds.
-async fn execute(
-    state: &AppState,
-    mut request: async_graphql::Request,
-    loaders: &Arc<Loaders>,
-    asked: &Asked<'_>,
-) -> Reply {
+async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &Asked<'_>) -> Reply {
     if let Err(refused) = state.persisted.resolve(&mut request).await {
         return Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
     }
@@ -162,11 +164,12 @@ async fn execute(
         if !asked.kept.serve {
             state.responses.bypassed();
         } else if let Some(hit) = state.responses.lookup(key).await {
-            observe::answered_again(&hit.operation, started.elapsed());
+            tracing::debug!("answered from the response cache");
+            hit.answered.record(started.elapsed());
             return Reply::Serialised { body: hit.body, age: Some(hit.age) };
         }
     }
-    let mut request = request.data(loaders.clone());
+    let mut request = request.data(asked.loaders(state));
     if let Some(idempotency) = asked.idempotency {
         request = request.data(idempotency.clone());
     }
@@ -182,7 +185,7 @@ async fn execute(
     match media::body(&response) {
         Ok(body) if response.http_headers.is_empty() => {
             let operation = operation_label(key.operation_name().or(name.as_deref()));
-            state.responses.keep(key, body.clone(), recorded, operation);
+            state.responses.keep(key, body.clone(), recorded, &operation);
             Reply::Serialised { body, age: None }
         }
         _ => Reply::Executed(response),
@@ -298,9 +301,8 @@ async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, qu
             false,
         );
     }
-    let loaders = Arc::new(Loaders::new(&state.sources, session));
-    let asked = Asked { session, idempotency: None, kept: KeptAnswers::from(headers) };
-    let answer = execute(state, request, &loaders, &asked).await;
+    let asked = Asked::new(session, None, headers);
+    let answer = execute(state, request, &asked).await;
     // A shared cache may keep what anyone would get: answers without credentials
     // or tokens, and without errors. Anything a caller's credentials opened stays private.
     let cacheable = session.is_anonymous() && answer.is_ok();

@@ -30,8 +30,26 @@ use crate::loaders::DataSources;
 use crate::request_id::{self, RequestId};
 use crate::session::Session;
 
+/// What every route reads. Each middleware and handler takes its own handle, so a
+/// clone must cost one reference count, not a copy of every part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateParts>);
+
+impl AppState {
+    pub fn new(parts: AppStateParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+pub struct AppStateParts {
     pub schema: PixgateSchema,
     pub access: Arc<AccessPolicy>,
     pub sources: DataSources,

@@ -77,6 +77,29 @@ const MAX_OPERATION_NAMES: usize = 200;
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static OPERATION_NAMES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
+/// One operation's count and time in `pixgate_graphql_requests_total` (outcome `ok`)
+/// and `pixgate_graphql_request_duration_seconds`, looked up once: a kept answer served
+/// again records through these without finding its series each time.
+#[derive(Clone)]
+pub struct AnsweredOk {
+    count: metrics::Counter,
+    time: metrics::Histogram,
+}
+
+impl AnsweredOk {
+    pub fn of(operation: &str) -> Self {
+        Self {
+            count: metrics::counter!(GRAPHQL_REQUESTS, "operation" => operation.to_string(), "outcome" => "ok"),
+            time: metrics::histogram!(GRAPHQL_DURATION, "operation" => operation.to_string()),
+        }
+    }
+
+    pub fn record(&self, took: std::time::Duration) {
+        self.count.increment(1);
+        self.time.record(took.as_secs_f64());
+    }
+}
+
 /// Counts one subscriber in `pixgate_subscriptions_active` for as long as it lives, however it ends.
 #[derive(Debug)]
 pub struct ActiveSubscription(());

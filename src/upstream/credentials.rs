@@ -31,7 +31,14 @@ impl TenantKey {
             hasher.update([0u8]);
         }
         let digest = hasher.finalize();
-        Self(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+        // Every request derives its keys: hex by table, not a `format!` per byte.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut key = String::with_capacity(32);
+        for byte in &digest[..16] {
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        Self(key)
     }
 
     pub fn as_str(&self) -> &str {
