@@ -75,6 +75,8 @@ const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0];
 const MAX_OPERATION_NAMES: usize = 200;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 static OPERATION_NAMES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
 /// One operation's count and time in `pixgate_graphql_requests_total` (outcome `ok`)
@@ -126,6 +128,16 @@ pub fn handle() -> &'static PrometheusHandle {
             .expect("the bucket lists are not empty")
             .build_recorder();
         let handle = recorder.handle();
+        // A histogram keeps every sample until something folds them into its buckets,
+        // which rendering does; nobody may scrape for hours, and at tens of thousands
+        // of answers a second the samples would grow without bound.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            }
+        });
         // Fails only when something else in the process installed a recorder first.
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed: /metrics shows nothing");
