@@ -104,12 +104,11 @@ impl Supplied {
 
 impl Supplied {
     /// From a WebSocket `connection_init` payload (the `INIT_*` keys).
-    /// What the payload lacks, the upgrade request's headers may give.
-    pub fn from_init_payload(payload: &serde_json::Value, headers: &HeaderMap) -> Self {
+    /// What the payload lacks, the upgrade request's headers (`from_headers`) may give.
+    pub fn from_init_payload(payload: &serde_json::Value, from_headers: Supplied) -> Self {
         let text = |key: &str| {
             payload.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
         };
-        let from_headers = Self::from_headers(headers);
         let bearer = text(INIT_AUTHORIZATION)
             .and_then(|v| {
                 v.split_once(' ')

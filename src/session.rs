@@ -4,12 +4,17 @@
 //! WebSocket all read this; `Loaders::new` turns it into the request's data sources.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::auth::{AccessPolicy, Credentials, Supplied};
 use crate::upstream::TenantKey;
 
+/// Cloned by each layer that reads it, so one reference count, not a copy of every credential.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct Session(Arc<Resolved>);
+
+#[derive(Debug)]
+struct Resolved {
     credentials: Credentials,
     tenant: Option<TenantKey>,
     client: IpAddr,
@@ -28,24 +33,24 @@ impl Session {
             (Err(_), Ok(pixelz)) => Some(pixelz.tenant().clone()),
             (Err(_), Err(_)) => None,
         };
-        Self { credentials, tenant, client, anonymous }
+        Self(Arc::new(Resolved { credentials, tenant, client, anonymous }))
     }
 
     pub fn credentials(&self) -> &Credentials {
-        &self.credentials
+        &self.0.credentials
     }
 
     /// Whom the session acts for, with both upstreams together; None when it can act for nobody.
     /// Its per-tenant rate limit is keyed by this.
     pub fn tenant(&self) -> Option<&TenantKey> {
-        self.tenant.as_ref()
+        self.0.tenant.as_ref()
     }
 
     /// Whom the session acts as with each upstream, or why it cannot: two sessions with
     /// the same identity see the same data and the same refusals, so they may share a
     /// subscription's execution. Hashes, never a secret; made only where a subscription asks.
     pub fn identity(&self) -> String {
-        let (pixieset, pixelz) = (self.credentials.pixieset.as_ref(), self.credentials.pixelz.as_ref());
+        let (pixieset, pixelz) = (self.0.credentials.pixieset.as_ref(), self.0.credentials.pixelz.as_ref());
         format!(
             "{:?}/{:?}",
             pixieset.map(|c| c.tenant().as_str()).map_err(|why| *why),
@@ -55,13 +60,13 @@ impl Session {
 
     /// The address its per-IP rate limit is keyed by: the peer, or the client a trusted proxy names.
     pub fn client(&self) -> IpAddr {
-        self.client
+        self.0.client
     }
 
     /// Sent nothing that identifies the caller: no credentials, no token. What such a
     /// caller gets, anyone would get.
     pub fn is_anonymous(&self) -> bool {
-        self.anonymous
+        self.0.anonymous
     }
 }
 

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::http::HeaderMap;
 use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientMessage, OperationPayload, Protocol, close};
@@ -86,8 +85,10 @@ pub struct Connection {
     socket: WebSocket,
     protocol: Protocol,
     services: Services,
-    /// The upgrade request's headers: credentials `connection_init` does not carry come from them.
-    headers: HeaderMap,
+    /// What the upgrade request's headers carried: credentials `connection_init` does
+    /// not carry come from them. Copied out, since a header value shares the buffer
+    /// hyper read the whole request into (16 KiB a connection, kept for its life).
+    sent_with_upgrade: Supplied,
     /// Whose per-IP bucket the operations draw on.
     client: IpAddr,
     outbox: Arc<Outbox>,
@@ -98,9 +99,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(socket: WebSocket, protocol: Protocol, services: Services, headers: HeaderMap, client: IpAddr) -> Self {
+    pub fn new(
+        socket: WebSocket,
+        protocol: Protocol,
+        services: Services,
+        sent_with_upgrade: Supplied,
+        client: IpAddr,
+    ) -> Self {
         let (outbox, operations) = (Arc::default(), HashMap::new());
-        Self { socket, protocol, services, headers, client, outbox, operations, serials: 0 }
+        Self { socket, protocol, services, sent_with_upgrade, client, outbox, operations, serials: 0 }
     }
 
     /// Talks until the client leaves, breaks the protocol, or `stopping` turns true.
@@ -109,8 +116,10 @@ impl Connection {
         // step would take its lock once per delivered event.
         let stopped = stopped(&mut stopping);
         tokio::pin!(stopped);
+        // The handshake and an operation's start are boxed: inline, their states would
+        // be part of this future, which every connection holds for its whole life.
         let initialised = tokio::select! {
-            initialised = self.handshake() => initialised,
+            initialised = Box::pin(self.handshake()) => initialised,
             () = &mut stopped => return stopping_now(),
         };
         let initialised = match initialised {
@@ -143,7 +152,7 @@ impl Connection {
                 None => continue,
                 Some(ClientMessage::ConnectionInit { payload }) => {
                     let payload = payload.unwrap_or_default();
-                    let supplied = Supplied::from_init_payload(&payload, &self.headers);
+                    let supplied = Supplied::from_init_payload(&payload, self.sent_with_upgrade.clone());
                     let session = Session::resolve(&self.services.access, supplied, self.client);
                     let caller = Caller::new(&self.services.sources, &session);
                     self.send(Protocol::ACK.to_string()).await?;
@@ -187,7 +196,7 @@ impl Connection {
                 Err(Ending::close(close::TOO_MANY_INITS, "Too many initialisation requests"))
             }
             Some(ClientMessage::ConnectionTerminate) => Err(Ending::Gone),
-            Some(ClientMessage::Subscribe { id, payload }) => self.start(id, payload, initialised).await,
+            Some(ClientMessage::Subscribe { id, payload }) => Box::pin(self.start(id, payload, initialised)).await,
             Some(ClientMessage::Complete { id }) => {
                 if let Some(serial) = self.serial_of(&id) {
                     self.operations.remove(&serial);

@@ -21,6 +21,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tracing::Instrument;
 
 use super::AppState;
+use crate::auth::Supplied;
 use crate::error_code::ErrorCode;
 use crate::request_id;
 use crate::session::Session;
@@ -30,8 +31,10 @@ use shared::{Body, Caller, Delivery, Outbox};
 
 pub use shared::Executions;
 
-/// GraphQL messages are small: small buffers keep a connection to a few KiB.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// GraphQL messages are small: small buffers keep a connection to a few KiB. The
+/// read buffer grows for a larger message (up to `MAX_MESSAGE_BYTES`); a subscription
+/// and the pings after it fit in this. From 4 KiB, this took 3 KiB off each connection.
+const READ_BUFFER_BYTES: usize = 1024;
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// A subscriber that stops reading is cut off here instead of growing the gateway.
@@ -51,6 +54,7 @@ pub async fn websocket(
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
     };
     let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
+    let sent_with_upgrade = Supplied::from_headers(&headers);
     let services = Services {
         executions: state.executions.clone(),
         sources: state.sources.clone(),
@@ -67,7 +71,7 @@ pub async fn websocket(
         .on_upgrade(move |socket| {
             let (stopping, alive) = (state.stopping.clone(), state.sockets.clone());
             let conversation = async move {
-                let mut connection = Connection::new(socket, protocol, services, headers, session.client());
+                let mut connection = Connection::new(socket, protocol, services, sent_with_upgrade, session.client());
                 let ending = connection.serve(stopping).await;
                 // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
                 let mut socket = connection.into_socket();
