@@ -243,7 +243,7 @@ pub fn tree_rss_kib(pid: u32) -> u64 {
     rss_kib(&pid.to_string()) + children.into_iter().map(tree_rss_kib).sum::<u64>()
 }
 
-pub const NGINX: &str = "/usr/sbin/nginx";
+const NGINX: &str = "/usr/sbin/nginx";
 
 /// Three gateways on a Redis of their own behind Debian's nginx, round robin, with the
 /// load balancer's configuration pixgate ships (`deploy/nginx/pixgate.conf`).

@@ -174,7 +174,7 @@ impl ResponseCache {
     pub fn keep(&self, key: ResponseKey, body: Bytes, recorded: Recorded, operation: &str) {
         let Some(kept) = &self.kept else { return };
         let Some((reads, first_expiry)) = recorded.into_reads() else {
-            metrics::counter!(RESPONSE_CACHE_UNKEPT, "reason" => "untracked").increment(1);
+            self.unkept("untracked");
             return;
         };
         let kept_at = Instant::now();
@@ -191,13 +191,6 @@ impl ResponseCache {
     pub fn unkept(&self, reason: &'static str) {
         if self.kept.is_some() {
             metrics::counter!(RESPONSE_CACHE_UNKEPT, "reason" => reason).increment(1);
-        }
-    }
-
-    /// Forgets every kept answer.
-    pub fn invalidate_all(&self) {
-        if let Some(kept) = &self.kept {
-            kept.invalidate_all();
         }
     }
 }
