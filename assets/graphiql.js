@@ -22,9 +22,12 @@
     }),
   });
   const viaHttpOrSocket = GraphiQL.createFetcher({ url: settings.endpoint, wsClient });
+  // Every answer over HTTP says what it cost upstream (`extensions.pixgateCost`),
+  // beside the data in the result pane; a header in the pane can say otherwise.
   const fetcher = (params, options) => {
     headers = (options && options.headers) || {};
-    return viaHttpOrSocket(params, options);
+    const asked = header("x-pixgate-cost") === undefined ? { "x-pixgate-cost": "true" } : {};
+    return viaHttpOrSocket(params, { ...options, headers: { ...asked, ...headers } });
   };
 
   const query = new URLSearchParams(window.location.search);

@@ -62,13 +62,13 @@ pub fn scope<F: Future>(id: RequestId, future: F) -> impl Future<Output = F::Out
 
 /// Spawns work done for the current request (a DataLoader batch): it keeps the
 /// request's id, stays inside the request's span, and what it reads from the cache
-/// counts as read by the request.
+/// and costs upstream counts as the request's.
 pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let future = crate::cache::reads::carried(future.in_current_span());
+    let future = crate::cache::reads::carried(crate::telemetry::cost::carried(future.in_current_span()));
     match current() {
         Some(id) => tokio::spawn(scope(id, future)),
         None => tokio::spawn(future),

@@ -259,6 +259,7 @@ fn count(kind: Kind, hit: bool) {
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!(crate::telemetry::metrics::CACHE_LOOKUPS, "kind" => kind.label(), "result" => result)
         .increment(1);
+    crate::telemetry::cost::cache_lookup(kind.label(), hit);
 }
 
 impl Cache {

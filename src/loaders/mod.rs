@@ -88,6 +88,7 @@ where
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, Loaded<V>>, Infallible> {
         metrics::histogram!(crate::telemetry::metrics::LOADER_BATCH_SIZE, "loader" => self.name)
             .record(ids.len() as f64);
+        crate::telemetry::cost::loader_batch(self.name, ids.len());
         let loads = ids.iter().map(|id| {
             let fetch = (self.fetch)(self.source.clone(), id.clone());
             async move { (id.clone(), fetch.await) }

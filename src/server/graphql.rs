@@ -15,13 +15,15 @@ use std::sync::{Arc, OnceLock};
 
 use super::AppState;
 use super::media::{self, Media, Replies, Reply};
-use crate::cache::reads;
+use crate::cache::reads::{self, Recorded};
 use crate::cache::responses::ResponseKey;
 use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
 use crate::session::Session;
+use crate::telemetry;
+use crate::telemetry::cost::{Kept, Tally};
 use crate::telemetry::metrics::operation_label;
 
 /// The `Idempotency-Key` header; None inside when absent, None outside when unusable.
@@ -123,13 +125,21 @@ struct Asked<'a> {
     /// None over GET, which never writes.
     idempotency: Option<&'a IdempotencyHeader>,
     kept: KeptAnswers,
+    /// Every operation's answer says what it cost upstream.
+    cost: bool,
     /// Made when the first operation executes: an answer served kept needs none.
     loaders: OnceLock<Arc<Loaders>>,
 }
 
 impl<'a> Asked<'a> {
     fn new(session: &'a Session, idempotency: Option<&'a IdempotencyHeader>, headers: &HeaderMap) -> Self {
-        Self { session, idempotency, kept: KeptAnswers::from(headers), loaders: OnceLock::new() }
+        Self {
+            session,
+            idempotency,
+            kept: KeptAnswers::from(headers),
+            cost: header_asks_cost(headers),
+            loaders: OnceLock::new(),
+        }
     }
 
     fn loaders(&self, state: &AppState) -> Arc<Loaders> {
@@ -155,26 +165,53 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
         return Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
     }
     let started = std::time::Instant::now();
+    let cost = asked.cost || asks_cost(&mut request);
     let key = state.responses.enabled().then(|| {
         // Variables are a map ordered by name, so equal variables serialise alike.
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         ResponseKey::new(asked.session, &request.query, request.operation_name.as_deref(), variables)
     });
-    if let Some(key) = &key {
-        if !asked.kept.serve {
+    let kept = match &key {
+        None => Kept::Off,
+        Some(_) if !asked.kept.serve => {
             state.responses.bypassed();
-        } else if let Some(hit) = state.responses.lookup(key).await {
-            tracing::debug!("answered from the response cache");
-            hit.answered.record(started.elapsed());
-            return Reply::Serialised { body: hit.body, age: Some(hit.age) };
+            Kept::Bypassed
         }
-    }
+        Some(key) => match state.responses.lookup(key).await {
+            Some(hit) => {
+                tracing::debug!("answered from the response cache");
+                hit.answered.record(started.elapsed());
+                let reply = Reply::Serialised { body: hit.body, age: Some(hit.age) };
+                return if cost {
+                    reply.with_extension(COST_EXTENSION, Tally::default().to_json(Kept::Hit))
+                } else {
+                    reply
+                };
+            }
+            None => Kept::Miss,
+        },
+    };
     let mut request = request.data(asked.loaders(state));
     if let Some(idempotency) = asked.idempotency {
         request = request.data(idempotency.clone());
     }
-    let (response, recorded) = reads::recording(state.schema.execute(request)).await;
-    let Some(key) = key.filter(|_| asked.kept.keep) else { return Reply::Executed(response) };
+    let execution = reads::recording(state.schema.execute(request));
+    let ((response, recorded), tally) = if cost {
+        let (executed, tally) = telemetry::cost::measured(execution).await;
+        (executed, Some(tally))
+    } else {
+        (execution.await, None)
+    };
+    let reply = keep(state, key.filter(|_| asked.kept.keep), response, recorded);
+    match tally {
+        Some(tally) => reply.with_extension(COST_EXTENSION, tally.to_json(kept)),
+        None => reply,
+    }
+}
+
+/// Keeps a query's answer when it has no errors and needs no headers of its own.
+fn keep(state: &AppState, key: Option<ResponseKey>, response: async_graphql::Response, recorded: Recorded) -> Reply {
+    let Some(key) = key else { return Reply::Executed(response) };
     let Some((OperationType::Query, name)) = state.documents.selected(key.query(), key.operation_name()) else {
         return Reply::Executed(response);
     };
@@ -190,6 +227,20 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
         }
         _ => Reply::Executed(response),
     }
+}
+
+/// Where an answer says what it cost upstream.
+const COST_EXTENSION: &str = "pixgateCost";
+/// A request header asking every operation of the request for its cost.
+pub(super) const COST_HEADER: &str = "x-pixgate-cost";
+
+/// `extensions: { pixgateCost: true }`, taken out of the request so nothing else reads it.
+fn asks_cost(request: &mut async_graphql::Request) -> bool {
+    matches!(request.extensions.remove(COST_EXTENSION), Some(async_graphql::Value::Boolean(true)))
+}
+
+fn header_asks_cost(headers: &HeaderMap) -> bool {
+    headers.get(COST_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|v| matches!(v.trim(), "1" | "true"))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

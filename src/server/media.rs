@@ -181,6 +181,30 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The reply with `value` under `extensions.<name>`.
+    pub fn with_extension(self, name: &str, value: serde_json::Value) -> Self {
+        match self {
+            Self::Executed(mut response) => {
+                response
+                    .extensions
+                    .insert(name.to_string(), async_graphql::Value::from_json(value).unwrap_or_default());
+                Self::Executed(response)
+            }
+            Self::Serialised { body, age } => {
+                let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_slice::<serde_json::Value>(&body)
+                else {
+                    return Self::Serialised { body, age };
+                };
+                let extensions = answer.entry("extensions").or_insert_with(|| serde_json::json!({}));
+                if let Some(extensions) = extensions.as_object_mut() {
+                    extensions.insert(name.to_string(), value);
+                }
+                let body = serde_json::to_vec(&answer).map(Bytes::from).unwrap_or(body);
+                Self::Serialised { body, age }
+            }
+        }
+    }
+
     pub fn is_ok(&self) -> bool {
         match self {
             Self::Executed(response) => response.is_ok(),

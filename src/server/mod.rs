@@ -162,6 +162,7 @@ fn cors_layer(cors: &Cors) -> CorsLayer {
                 header::AUTHORIZATION,
                 HeaderName::from_static("idempotency-key"),
                 HeaderName::from_static(request_id::HEADER),
+                HeaderName::from_static(graphql::COST_HEADER),
             ]
             .into_iter()
             .chain(crate::auth::credential_header_names())

@@ -1,7 +1,9 @@
 //! Logs go to stderr (stdout carries the `listening on` line scripts read);
 //! `RUST_LOG` filters them. With an OTLP endpoint configured, spans are also
-//! exported over OTLP/HTTP. Metrics are in `metrics`.
+//! exported over OTLP/HTTP. Metrics are in `metrics`; what one operation cost
+//! upstream, for the developer who asks, in `cost`.
 
+pub mod cost;
 pub mod metrics;
 
 use opentelemetry::trace::TracerProvider as _;

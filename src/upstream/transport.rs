@@ -161,6 +161,7 @@ fn record_attempt(endpoint: Endpoint, status: Option<StatusCode>, took: Duration
         .increment(1);
     metrics::histogram!(UPSTREAM_DURATION, "upstream" => upstream, "method" => verb, "endpoint" => path)
         .record(took.as_secs_f64());
+    crate::telemetry::cost::upstream_call(upstream, verb, path);
 }
 
 impl Transport {

@@ -80,6 +80,9 @@ test("GraphiQL loads from the gateway alone, shows the schema's docs and answers
   const text = await resultText(page, '"John"');
   assert.match(text, /"email": "client@example.com"/);
   assert.match(text, /"type": "CLIENT"/);
+  // Beside the data, what the answer cost upstream.
+  assert.match(text, /"pixgateCost"/);
+  assert.match(text, /"upstreamCalls"/);
 
   // The sandbox's credentials are in the headers pane, for the user to see and change.
   const headers = await page.locator(".graphiql-editor-tool").innerText();

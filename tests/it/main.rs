@@ -3,6 +3,7 @@
 mod browser_pages;
 mod cli;
 mod conformance;
+mod cost;
 mod documented_keys;
 mod documented_parameters;
 mod fleet;
