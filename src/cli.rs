@@ -32,7 +32,11 @@ pub enum Command {
     /// Run only the simulator of both upstream APIs.
     Sandbox(SandboxArgs),
     /// Print the GraphQL schema (SDL).
-    Schema,
+    Schema {
+        /// Print it as the Federation v2 subgraph a router composes (what `_service { sdl }` answers).
+        #[arg(long)]
+        federation: bool,
+    },
 }
 
 #[derive(Clone, Debug, Args)]

@@ -41,11 +41,16 @@ error_codes! {
     /// upstream is limiting the gateway (on the field). `retryAfter` says when to try again, in seconds.
     RateLimited = "RATE_LIMITED",
     /// An automatic persisted query's hash this gateway does not know: send the query with it.
+    /// With trusted documents, a `documentId` or hash the manifest does not hold.
     PersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND",
     /// A `persistedQuery` version other than 1.
     PersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED",
-    /// A query sent with a `sha256Hash` that is not its hash.
+    /// A query sent with a `sha256Hash` that is not its hash, or with a `documentId` whose
+    /// trusted document is another text.
     PersistedQueryHashMismatch = "PERSISTED_QUERY_HASH_MISMATCH",
+    /// The gateway runs only trusted documents (`PIXGATE_TRUSTED_DOCUMENTS`) and the text
+    /// sent is not one of them; nothing was parsed or run.
+    PersistedQueryNotInList = "PERSISTED_QUERY_NOT_IN_LIST",
     /// The document is not GraphQL.
     GraphqlParseFailed = "GRAPHQL_PARSE_FAILED",
     /// The document is GraphQL but not valid for this schema, or a subscription selects more than one root field.

@@ -26,8 +26,8 @@ fn main() -> anyhow::Result<()> {
             let _telemetry = telemetry::init(LogFormat::Human, None);
             runtime()?.block_on(sandbox(args))
         }
-        Command::Schema => {
-            print!("{}", graphql::sdl());
+        Command::Schema { federation } => {
+            print!("{}", if federation { graphql::subgraph_sdl() } else { graphql::sdl() });
             Ok(())
         }
     }

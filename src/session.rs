@@ -19,12 +19,15 @@ struct Resolved {
     tenant: Option<TenantKey>,
     client: IpAddr,
     anonymous: bool,
+    /// Presented one of the configured access tokens.
+    token: bool,
 }
 
 impl Session {
     /// What the caller supplied, under the gateway's access policy, from `client`.
     pub fn resolve(policy: &AccessPolicy, supplied: Supplied, client: IpAddr) -> Self {
         let anonymous = supplied.is_anonymous();
+        let token = policy.holds_token(supplied.bearer.as_ref());
         let credentials = policy.resolve(supplied);
         let (pixieset, pixelz) = (credentials.pixieset.as_ref(), credentials.pixelz.as_ref());
         let tenant = match (pixieset, pixelz) {
@@ -33,7 +36,7 @@ impl Session {
             (Err(_), Ok(pixelz)) => Some(pixelz.tenant().clone()),
             (Err(_), Err(_)) => None,
         };
-        Self(Arc::new(Resolved { credentials, tenant, client, anonymous }))
+        Self(Arc::new(Resolved { credentials, tenant, client, anonymous, token }))
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -67,6 +70,11 @@ impl Session {
     /// caller gets, anyone would get.
     pub fn is_anonymous(&self) -> bool {
         self.0.anonymous
+    }
+
+    /// Presented one of `PIXGATE_ACCESS_TOKENS`: trusted to send any operation.
+    pub fn holds_token(&self) -> bool {
+        self.0.token
     }
 }
 

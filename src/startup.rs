@@ -18,12 +18,13 @@ use crate::events::Hub;
 use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
 use crate::graphql::documents::Documents;
-use crate::graphql::{WebhookUrl, build_schema};
+use crate::graphql::{SchemaParts, WebhookUrl, build_schema};
 use crate::idempotency::Idempotency;
 use crate::loaders::{DataSources, Switches};
 use crate::redis_link::RedisLink;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
+use crate::server::trusted::{self, TrustedDocuments};
 use crate::server::webhook::WebhookSecrets;
 use crate::server::{AppState, AppStateParts, app, persisted, rate_limit, subscriptions};
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
@@ -39,6 +40,8 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error(transparent)]
     Redis(#[from] crate::redis_link::BadRedisUrl),
+    #[error(transparent)]
+    TrustedDocuments(#[from] crate::server::trusted::ManifestError),
 }
 
 /// A gateway that is listening.
@@ -190,8 +193,15 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     let redis = config.events.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
     let idempotency = Idempotency::new(redis.clone());
     let documents = Documents::default();
-    let schema =
-        build_schema(sources.clone(), webhook_url, hub.clone(), idempotency, &config.server.limits, documents.clone());
+    let schema = build_schema(SchemaParts {
+        sources: sources.clone(),
+        webhook_url,
+        hub: hub.clone(),
+        idempotency,
+        limits: &config.server.limits,
+        documents: documents.clone(),
+        federation: config.server.federation,
+    });
     let responses = ResponseCache::new(config.cache.response_bytes, cache.clone());
     if let Some(redis) = &redis {
         cache.join_fleet(redis, sources.upstreams.source(), stopped.clone());
@@ -204,6 +214,10 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         interval: config.events.poll_interval,
         fanout,
     };
+    let trusted = config.server.trusted_documents.as_deref().map(TrustedDocuments::load).transpose()?.map(Arc::new);
+    if let Some(trusted) = &trusted {
+        trusted::reload_on_hangup(trusted.clone(), stopped.clone());
+    }
     let executions = subscriptions::Executions::new(schema.clone());
     let state = AppState::new(AppStateParts {
         executions: executions.clone(),
@@ -216,6 +230,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         webhook_secrets: Arc::new(webhook_secrets),
         limits: Arc::new(config.server.limits.clone()),
         persisted: persisted::PersistedQueries::new(redis.clone()),
+        trusted,
         rate_limits: rate_limit::RateLimits::new(&config.rate_limits, redis.clone()),
         cors: config.server.cors.clone(),
         max_body_bytes: config.server.max_body_bytes,

@@ -63,6 +63,10 @@ pub struct ServerSettings {
     pub limits: Limits,
     /// Guards `POST /admin/invalidate`.
     pub admin_token: Option<Secret>,
+    /// The manifest of the only operations that run.
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Served as a Federation v2 subgraph.
+    pub federation: bool,
 }
 
 /// Which browser origins may call the gateway.
@@ -331,6 +335,8 @@ impl ServerSettings {
             cors: cors(given.cors_origins())?,
             limits: Limits::given(given)?,
             admin_token: given.admin_token(),
+            trusted_documents: given.trusted_documents().filter(|path| !path.trim().is_empty()).map(Into::into),
+            federation: given.federation().unwrap_or(false),
         })
     }
 }

@@ -204,6 +204,12 @@ settings! {
     introspection: bool => bool = "PIXGATE_INTROSPECTION",
     /// Suggest field names in validation errors [default: true; always on with the sandbox].
     field_suggestions: bool => bool = "PIXGATE_FIELD_SUGGESTIONS",
+    /// Persisted-documents manifest (GraphQL Code Generator's or Apollo's): only its operations run,
+    /// except for callers with an access token; read again on SIGHUP [default: none, any operation].
+    trusted_documents: String => String = "PIXGATE_TRUSTED_DOCUMENTS",
+    /// Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`) [default: false].
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    federation: bool => bool = "PIXGATE_FEDERATION",
     /// Serve GraphiQL to browsers at /graphql [default: true; always on with the sandbox].
     graphiql: bool => bool = "PIXGATE_GRAPHIQL",
     /// Requests per second from one client IP on the GraphQL routes; 0 switches the limit off [default: 100].

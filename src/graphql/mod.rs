@@ -5,6 +5,7 @@ mod completion;
 mod connection;
 pub mod documents;
 mod error;
+mod federation;
 mod ids;
 pub mod limits;
 mod money;
@@ -17,32 +18,75 @@ mod scalars;
 mod selection;
 mod subscription;
 
-use async_graphql::{Context, Error, MergedObject, Schema};
+use async_graphql::{Context, Error, MergedObject, ObjectType, Schema, SchemaBuilder};
+use futures_util::stream::BoxStream;
 
 use crate::loaders::{DataSources, Loaders, Pixelz, Pixieset};
 use crate::upstream::Api;
 
 #[derive(Default, MergedObject)]
 pub struct Query(node::NodeQuery, pixieset::PixiesetQuery, pixelz::PixelzQuery);
+// `federation::SubgraphQuery` merges the same parts: a new part goes in both.
 
 pub use ids::is_ticket;
 pub use mutation::{IdempotencyHeader, Mutation, WebhookUrl};
 
 pub use subscription::{EventSubjects, Subscription};
 
-pub type PixgateSchema = Schema<Query, Mutation, Subscription>;
+/// The schema, served as it is or as a Federation v2 subgraph (`PIXGATE_FEDERATION`).
+#[derive(Clone)]
+pub enum PixgateSchema {
+    Plain(Schema<Query, Mutation, Subscription>),
+    Subgraph(Schema<federation::SubgraphQuery, Mutation, Subscription>),
+}
 
-/// `webhook_url` is where Pixelz reports finished images unless a submission names
-/// another; `hub` carries image-status events to subscriptions.
-pub fn build_schema(
-    sources: DataSources,
-    webhook_url: WebhookUrl,
-    hub: crate::events::Hub,
-    idempotency: crate::idempotency::Idempotency,
-    limits: &limits::Limits,
-    documents: documents::Documents,
-) -> PixgateSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
+impl PixgateSchema {
+    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        match self {
+            Self::Plain(schema) => schema.execute(request).await,
+            Self::Subgraph(schema) => schema.execute(request).await,
+        }
+    }
+
+    pub fn execute_stream(&self, request: async_graphql::Request) -> BoxStream<'static, async_graphql::Response> {
+        match self {
+            Self::Plain(schema) => schema.execute_stream(request),
+            Self::Subgraph(schema) => schema.execute_stream(request),
+        }
+    }
+}
+
+/// What the schema is served with.
+pub struct SchemaParts<'a> {
+    pub sources: DataSources,
+    /// Where Pixelz reports finished images unless a submission names another.
+    pub webhook_url: WebhookUrl,
+    /// Carries image-status events to subscriptions.
+    pub hub: crate::events::Hub,
+    pub idempotency: crate::idempotency::Idempotency,
+    pub limits: &'a limits::Limits,
+    pub documents: documents::Documents,
+    /// Served as a Federation v2 subgraph.
+    pub federation: bool,
+}
+
+pub fn build_schema(parts: SchemaParts<'_>) -> PixgateSchema {
+    if parts.federation {
+        let builder = Schema::build(federation::SubgraphQuery::default(), Mutation::default(), Subscription);
+        PixgateSchema::Subgraph(configure(builder, parts).finish())
+    } else {
+        PixgateSchema::Plain(
+            configure(Schema::build(Query::default(), Mutation::default(), Subscription), parts).finish(),
+        )
+    }
+}
+
+fn configure<Q: ObjectType + 'static>(
+    builder: SchemaBuilder<Q, Mutation, Subscription>,
+    parts: SchemaParts<'_>,
+) -> SchemaBuilder<Q, Mutation, Subscription> {
+    let SchemaParts { sources, webhook_url, hub, idempotency, limits, documents, federation: _ } = parts;
+    let mut builder = builder
         .data(sources)
         .data(webhook_url)
         .data(hub)
@@ -58,7 +102,7 @@ pub fn build_schema(
     if !limits.suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// The schema's SDL, as `pixgate schema` prints it and `schema.graphql` holds it.
@@ -66,6 +110,14 @@ pub fn sdl() -> String {
     // With `@specifiedBy`, as introspection reports it: the two must agree.
     let options = async_graphql::SDLExportOptions::new().include_specified_by();
     Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl_with_options(options)
+}
+
+/// The subgraph's SDL, as `_service { sdl }` answers it for a router to compose.
+pub fn subgraph_sdl() -> String {
+    let options = async_graphql::SDLExportOptions::new().federation().compose_directive();
+    Schema::build(federation::SubgraphQuery::default(), Mutation::default(), Subscription)
+        .finish()
+        .sdl_with_options(options)
 }
 
 pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {

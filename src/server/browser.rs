@@ -53,17 +53,20 @@ const DEFAULT_QUERY: &str = r#"# pixgate: Pixieset Studio and Pixelz behind one 
 "#;
 
 /// GraphiQL, with the sandbox's credentials in its headers pane when the gateway runs
-/// on the sandbox (they open nothing real), and an empty pane otherwise.
-pub fn graphiql(on_sandbox: bool) -> Html<String> {
-    let headers = on_sandbox.then(|| {
+/// on the sandbox (they open nothing real), and an empty pane otherwise; with a place
+/// for the access token when only trusted documents run without one.
+pub fn graphiql(on_sandbox: bool, token_needed: bool) -> Html<String> {
+    let mut pane = serde_json::Map::new();
+    if on_sandbox {
         let values = [sandbox::PIXIESET_COOKIE, sandbox::PIXELZ_CONTACT_EMAIL, sandbox::PIXELZ_API_KEY];
-        let pane: serde_json::Map<_, _> = crate::auth::CREDENTIAL_HEADERS
-            .iter()
-            .zip(values)
-            .map(|(name, value)| (name.to_string(), value.into()))
-            .collect();
-        serde_json::to_string_pretty(&pane).unwrap_or_default()
-    });
+        for (name, value) in crate::auth::CREDENTIAL_HEADERS.iter().zip(values) {
+            pane.insert(name.to_string(), value.into());
+        }
+    }
+    if token_needed {
+        pane.insert("Authorization".into(), "Bearer <an access token>".into());
+    }
+    let headers = (!pane.is_empty()).then(|| serde_json::to_string_pretty(&pane).unwrap_or_default());
     let settings = serde_json::json!({
         "endpoint": "/graphql",
         "subscriptionPath": "/graphql/ws",
@@ -142,9 +145,10 @@ mod tests {
 
     #[test]
     fn credentials_are_prefilled_on_the_sandbox_only() {
-        assert!(graphiql(true).0.contains(sandbox::PIXELZ_API_KEY));
-        let page = graphiql(false).0;
+        assert!(graphiql(true, false).0.contains(sandbox::PIXELZ_API_KEY));
+        let page = graphiql(false, false).0;
         assert!(!page.contains(sandbox::PIXELZ_API_KEY) && !page.contains(sandbox::PIXIESET_COOKIE));
         assert!(page.contains("\"headers\":null"));
+        assert!(graphiql(false, true).0.contains("Authorization"), "a place for the token trusted documents ask for");
     }
 }

@@ -1,12 +1,9 @@
 //! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
 //! for a browser, serves GraphiQL. Both take automatic persisted queries.
 
-use async_graphql::BatchRequest;
-use async_graphql::ParseRequestError;
 use async_graphql::parser::types::OperationType;
-use async_graphql_axum::GraphQLBatchRequest;
-use async_graphql_axum::rejection::GraphQLRejection;
 use axum::Extension;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::AppState;
 use super::media::{self, Media, Replies, Reply};
+use super::trusted;
 use crate::cache::reads::{self, Recorded};
 use crate::cache::responses::ResponseKey;
 use crate::error_code::ErrorCode;
@@ -43,39 +41,64 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn unreadable(rejection: GraphQLRejection) -> Response {
-    match rejection.0 {
-        ParseRequestError::PayloadTooLarge => super::refuse(
+/// One operation as sent: what async-graphql reads, and the `documentId` it would drop.
+#[derive(serde::Deserialize)]
+struct Sent {
+    #[serde(flatten)]
+    request: async_graphql::Request,
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
+/// A POST body: one operation, or a batch of them.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum SentBody {
+    Single(Box<Sent>),
+    Batch(Vec<Sent>),
+}
+
+/// The operations a POST body holds, or the answer that refuses it.
+fn read_operations(body: Result<axum::body::Bytes, BytesRejection>) -> Result<SentBody, Box<Response>> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Box::new(super::refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge.error("the request body is over the limit"),
-        ),
-        error => super::refuse(
+        )),
+        status => Box::new(super::refuse(status, ErrorCode::BadRequest.error(rejection.body_text()))),
+    })?;
+    serde_json::from_slice(&body).map_err(|error| {
+        let message = match error.classify() {
+            serde_json::error::Category::Data => "it is neither an operation nor a list of operations".to_string(),
+            _ => error.to_string(),
+        };
+        Box::new(super::refuse(
             StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest.error(format!("the body is not a GraphQL request: {error}")),
-        ),
-    }
+            ErrorCode::BadRequest.error(format!("the body is not a GraphQL request: {message}")),
+        ))
+    })
 }
 
 pub async fn post(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     headers: HeaderMap,
-    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
     if !is_json(&headers) {
         let message = "send GraphQL over POST as `Content-Type: application/json`";
         return super::refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType.error(message));
     }
     let Some(media) = Media::negotiate(&headers) else { return not_acceptable() };
-    let request = match request {
+    let request = match read_operations(body) {
         Ok(request) => request,
-        Err(rejection) => return unreadable(rejection),
+        Err(refused) => return *refused,
     };
     let Some(idempotency) = idempotency_header(&headers) else {
         let message = format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters");
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
     };
-    if let BatchRequest::Batch(operations) = &request.0
+    if let SentBody::Batch(operations) = &request
         && operations.len() > state.limits.max_batch
     {
         let message = format!(
@@ -86,10 +109,10 @@ pub async fn post(
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::TooManyOperations.error(message));
     }
     let asked = Asked::new(&session, Some(&idempotency), &headers);
-    let replies = match request.into_inner() {
-        BatchRequest::Single(request) => Replies::Single(execute(&state, request, &asked).await),
-        BatchRequest::Batch(requests) => Replies::Batch(
-            futures_util::future::join_all(requests.into_iter().map(|request| execute(&state, request, &asked))).await,
+    let replies = match request {
+        SentBody::Single(sent) => Replies::Single(admit_and_execute(&state, *sent, &asked).await),
+        SentBody::Batch(sent) => Replies::Batch(
+            futures_util::future::join_all(sent.into_iter().map(|sent| admit_and_execute(&state, sent, &asked))).await,
         ),
     };
     media::answer(replies, media)
@@ -153,12 +176,17 @@ fn not_acceptable() -> Response {
     super::refuse(StatusCode::NOT_ACCEPTABLE, ErrorCode::NotAcceptable.error(message))
 }
 
-/// Runs one operation once its persisted query, if any, is resolved, unless the
-/// answer it was given before still holds.
-async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &Asked<'_>) -> Reply {
-    if let Err(refused) = state.persisted.resolve(&mut request).await {
-        return Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
+/// Runs one operation once it is admitted.
+async fn admit_and_execute(state: &AppState, sent: Sent, asked: &Asked<'_>) -> Reply {
+    let Sent { mut request, document_id } = sent;
+    match admit(state, &mut request, document_id, asked.session).await {
+        Ok(()) => execute(state, request, asked).await,
+        Err(refused) => Reply::Executed(async_graphql::Response::from_errors(vec![refused])),
     }
+}
+
+/// Runs one admitted operation, unless the answer it was given before still holds.
+async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &Asked<'_>) -> Reply {
     if request.query.trim().is_empty() {
         // Not a GraphQL-over-HTTP request at all (`qeury`, or nothing): a 400, not a parse error.
         let refused = ErrorCode::BadRequest.error("the request has no `query`");
@@ -243,6 +271,28 @@ fn header_asks_cost(headers: &HeaderMap) -> bool {
     headers.get(COST_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|v| matches!(v.trim(), "1" | "true"))
 }
 
+/// A trusted document, or an automatic persisted query, or the text as sent; refused
+/// before it is parsed when the gateway runs only trusted documents.
+async fn admit(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+    document_id: Option<String>,
+    session: &Session,
+) -> Result<(), async_graphql::ServerError> {
+    if let Some(trusted) = &state.trusted {
+        let asked = trusted::Asked { query: &mut request.query, document_id, extensions: &mut request.extensions };
+        return match trusted.admit(asked, session.holds_token())? {
+            trusted::Admitted::Trusted => Ok(()),
+            trusted::Admitted::Unrestricted => state.persisted.resolve(request).await,
+        };
+    }
+    if document_id.is_some() {
+        let message = "this gateway holds no trusted documents: send the operation's `query`";
+        return Err(ErrorCode::PersistedQueryNotFound.error(message));
+    }
+    state.persisted.resolve(request).await
+}
+
 fn wants_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
 }
@@ -278,9 +328,10 @@ struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    document_id: Option<String>,
 }
 
-fn get_request(raw: &str) -> Result<async_graphql::Request, String> {
+fn get_request(raw: &str) -> Result<Sent, String> {
     let params: GetParams = serde_urlencoded::from_str(raw).map_err(|e| e.to_string())?;
     let json = |name: &str, text: Option<String>| {
         text.filter(|t| !t.trim().is_empty())
@@ -298,7 +349,7 @@ fn get_request(raw: &str) -> Result<async_graphql::Request, String> {
         request.extensions =
             serde_json::from_value(extensions).map_err(|e| format!("`extensions` is not an object: {e}"))?;
     }
-    Ok(request)
+    Ok(Sent { request, document_id: params.document_id })
 }
 
 pub async fn get(
@@ -308,8 +359,12 @@ pub async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     // A browser opening a link with a query gets GraphiQL with that query in its editor.
-    let (mut response, cacheable) = if wants_html(&headers) && state.limits.graphiql {
-        (super::browser::graphiql(state.access.defaults_are_sandbox).into_response(), false)
+    // With trusted documents, only a caller with an access token may run what it writes,
+    // so GraphiQL is there only where tokens are.
+    let token_needed = state.trusted.is_some();
+    let graphiql = state.limits.graphiql && !(token_needed && state.access.tokens.is_empty());
+    let (mut response, cacheable) = if wants_html(&headers) && graphiql {
+        (super::browser::graphiql(state.access.defaults_are_sandbox, token_needed).into_response(), false)
     } else {
         answer_get(&state, &session, &headers, query.unwrap_or_default()).await
     };
@@ -323,7 +378,8 @@ pub async fn get(
 
 /// The answer to a GET that is not a browser's page, and whether anyone would get the same.
 async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, query: String) -> (Response, bool) {
-    let has_operation = query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
+    let has_operation =
+        query.split('&').any(|pair| ["query=", "extensions=", "documentId="].iter().any(|name| pair.starts_with(name)));
     if !has_operation && wants_html(headers) {
         return (
             super::refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error("GraphiQL is switched off on this gateway")),
@@ -331,15 +387,15 @@ async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, qu
         );
     }
     let Some(media) = Media::negotiate(headers) else { return (not_acceptable(), false) };
-    let mut request = match get_request(&query) {
-        Ok(request) => request,
+    let Sent { mut request, document_id } = match get_request(&query) {
+        Ok(sent) => sent,
         Err(e) => {
             let message = format!("invalid GraphQL GET request: {e}");
             return (super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message)), false);
         }
     };
-    // The persisted query is resolved first: GET must not run a mutation by its hash either.
-    if let Err(refused) = state.persisted.resolve(&mut request).await {
+    // Admitted first: GET must not run a mutation by its hash or id either.
+    if let Err(refused) = admit(state, &mut request, document_id, session).await {
         let miss = Reply::Executed(async_graphql::Response::from_errors(vec![refused]));
         return (media::answer(Replies::Single(miss), media), false);
     }

@@ -7,6 +7,7 @@ mod media;
 pub mod persisted;
 pub mod rate_limit;
 pub(crate) mod subscriptions;
+pub mod trusted;
 pub(crate) mod webhook;
 
 use std::net::SocketAddr;
@@ -63,6 +64,8 @@ pub struct AppStateParts {
     pub webhook_secrets: Arc<webhook::WebhookSecrets>,
     pub limits: Arc<Limits>,
     pub persisted: persisted::PersistedQueries,
+    /// With a manifest, only its operations run.
+    pub trusted: Option<Arc<trusted::TrustedDocuments>>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
     pub cors: Cors,
     /// Turns true when the gateway begins to stop.

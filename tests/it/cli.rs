@@ -22,10 +22,22 @@ pub fn pixgate(args: &[&str]) -> Command {
 async fn spawn_listening(args: &[&str]) -> (Child, String, Lines<BufReader<ChildStdout>>) {
     let mut child = pixgate(args).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let addr =
-        line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    let addr = listening_on(&mut lines).await;
     (child, addr, lines)
+}
+
+async fn listening_on(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+    line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string()
+}
+
+/// Where a started binary listens, once it says.
+pub async fn listening(child: &mut Child) -> String {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = listening_on(&mut lines).await;
+    // Read on, so the binary never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    addr
 }
 
 pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {

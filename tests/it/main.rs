@@ -26,5 +26,6 @@ mod secrets;
 mod soak;
 mod support;
 mod traffic;
+mod trusted;
 mod upstream;
 mod websocket;

@@ -16,6 +16,7 @@ use crate::auth::{AccessPolicy, Supplied};
 use crate::error_code::ErrorCode;
 use crate::loaders::DataSources;
 use crate::server::rate_limit::{self, RateLimits};
+use crate::server::trusted::TrustedDocuments;
 use crate::session::Session;
 
 /// `graphql-transport-ws` closes a connection that stays silent this long after opening.
@@ -32,6 +33,7 @@ pub struct Services {
     pub access: Arc<AccessPolicy>,
     /// Each operation draws on the caller's buckets, as a request over HTTP does.
     pub rate_limits: Arc<RateLimits>,
+    pub trusted: Option<Arc<TrustedDocuments>>,
 }
 
 /// Whom a connection acts for, from its `connection_init` on.
@@ -224,6 +226,10 @@ impl Connection {
         }
         if let Err(wait) = self.services.rate_limits.check(&initialised.session).await {
             return self.send(self.protocol.error(&id, &rate_limit::over_budget(wait).1)).await;
+        }
+        let mut payload = payload;
+        if let Err(refused) = super::admit(self.services.trusted.as_deref(), &mut payload, &initialised.session) {
+            return self.send(self.protocol.error(&id, &refused)).await;
         }
         self.serials += 1;
         let serial = self.serials;

@@ -21,6 +21,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tracing::Instrument;
 
 use super::AppState;
+use super::trusted::TrustedDocuments;
 use crate::auth::Supplied;
 use crate::error_code::ErrorCode;
 use crate::request_id;
@@ -60,6 +61,7 @@ pub async fn websocket(
         sources: state.sources.clone(),
         access: state.access.clone(),
         rate_limits: state.rate_limits.clone(),
+        trusted: state.trusted.clone(),
     };
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
@@ -94,7 +96,7 @@ pub async fn sse(
     axum::Extension(session): axum::Extension<Session>,
     payload: Result<Json<OperationPayload>, JsonRejection>,
 ) -> Response {
-    let payload = match payload {
+    let mut payload = match payload {
         Ok(Json(payload)) => payload,
         Err(rejection) => {
             let code = match rejection.status() {
@@ -105,6 +107,9 @@ pub async fn sse(
             return super::refuse(rejection.status(), code.error(rejection.body_text()));
         }
     };
+    if let Err(refused) = admit(state.trusted.as_deref(), &mut payload, &session) {
+        return super::refuse(StatusCode::BAD_REQUEST, refused);
+    }
     let caller = Caller::new(&state.sources, &session);
     let outbox = Arc::new(Outbox::default());
     let started = state.executions.start(payload, &caller, &outbox, 0);
@@ -123,6 +128,26 @@ pub async fn sse(
     })
     .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
     sse_response(events)
+}
+
+/// Whether an operation may run, as over HTTP: with trusted documents, only theirs.
+/// Automatic persisted queries travel over HTTP only.
+fn admit(
+    trusted: Option<&TrustedDocuments>,
+    payload: &mut OperationPayload,
+    session: &Session,
+) -> Result<(), async_graphql::ServerError> {
+    let document_id = payload.document_id.take();
+    match trusted {
+        Some(trusted) => {
+            let asked =
+                super::trusted::Asked { query: &mut payload.query, document_id, extensions: &mut payload.extensions };
+            trusted.admit(asked, session.holds_token()).map(drop)
+        }
+        None if document_id.is_some() => Err(ErrorCode::PersistedQueryNotFound
+            .error("this gateway holds no trusted documents: send the operation's `query`")),
+        None => Ok(()),
+    }
 }
 
 fn sse_response(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {

@@ -112,11 +112,17 @@ impl ClientMessage {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationPayload {
+    /// Empty when a trusted document is named instead.
+    #[serde(default)]
     pub query: String,
     #[serde(default)]
     pub operation_name: Option<String>,
     #[serde(default)]
     pub variables: Option<serde_json::Value>,
+    #[serde(default)]
+    pub extensions: std::collections::HashMap<String, async_graphql::Value>,
+    #[serde(default)]
+    pub document_id: Option<String>,
 }
 
 impl OperationPayload {
@@ -184,6 +190,8 @@ mod tests {
             query: query.into(),
             operation_name: name.map(Into::into),
             variables: Some(variables),
+            extensions: Default::default(),
+            document_id: None,
         };
         let two = "query A { a } subscription B { b }";
         assert!(payload(two, Some("B"), serde_json::json!({})).is_subscription());
