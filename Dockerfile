@@ -9,7 +9,7 @@ COPY src ./src
 COPY benches ./benches
 # The browser pages and their scripts are embedded in the binary.
 COPY assets ./assets
-COPY examples ./examples
+COPY examples/demo ./examples/demo
 RUN cargo build --release --locked
 
 # Run: a slim image, a non-root user, listening on every interface.
