@@ -41,18 +41,41 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// One operation as sent: what async-graphql reads, and the `documentId` it would drop.
-#[derive(serde::Deserialize)]
+/// One operation as sent: what async-graphql's `Request` reads, and the `documentId`
+/// it would drop.
 struct Sent {
-    #[serde(flatten)]
     request: async_graphql::Request,
-    #[serde(rename = "documentId")]
     document_id: Option<String>,
 }
 
-/// A POST body: one operation, or a batch of them.
+/// The wire form of `Sent`, field by field: flattening `Request` into it would make
+/// serde buffer every body before reading it.
 #[derive(serde::Deserialize)]
-#[serde(untagged)]
+#[serde(rename_all = "camelCase")]
+struct SentFields {
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: async_graphql::Variables,
+    #[serde(default)]
+    extensions: async_graphql::Extensions,
+    #[serde(default)]
+    document_id: Option<String>,
+}
+
+impl From<SentFields> for Sent {
+    fn from(fields: SentFields) -> Self {
+        let mut request = async_graphql::Request::new(fields.query);
+        request.operation_name = fields.operation_name;
+        request.variables = fields.variables;
+        request.extensions = fields.extensions;
+        Self { request, document_id: fields.document_id }
+    }
+}
+
+/// A POST body: one operation, or a batch of them.
 enum SentBody {
     Single(Box<Sent>),
     Batch(Vec<Sent>),
@@ -67,15 +90,17 @@ fn read_operations(body: Result<axum::body::Bytes, BytesRejection>) -> Result<Se
         )),
         status => Box::new(super::refuse(status, ErrorCode::BadRequest.error(rejection.body_text()))),
     })?;
-    serde_json::from_slice(&body).map_err(|error| {
-        let message = match error.classify() {
-            serde_json::error::Category::Data => "it is neither an operation nor a list of operations".to_string(),
-            _ => error.to_string(),
-        };
-        Box::new(super::refuse(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest.error(format!("the body is not a GraphQL request: {message}")),
-        ))
+    // A batch is a JSON array: its first byte says which to read, so nothing is read twice.
+    let batch = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
+    let read = if batch {
+        serde_json::from_slice::<Vec<SentFields>>(&body)
+            .map(|all| SentBody::Batch(all.into_iter().map(Sent::from).collect()))
+    } else {
+        serde_json::from_slice::<SentFields>(&body).map(|one| SentBody::Single(Box::new(one.into())))
+    };
+    read.map_err(|error| {
+        let message = format!("the body is not a GraphQL request: {error}");
+        Box::new(super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message)))
     })
 }
 
@@ -409,10 +434,12 @@ async fn answer_get(state: &AppState, session: &Session, headers: &HeaderMap, qu
         );
     }
     let asked = Asked::new(session, None, headers);
+    // What one answer cost is true of that answer only.
+    let tells_cost = asked.cost || request.extensions.get(COST_EXTENSION) == Some(&async_graphql::Value::Boolean(true));
     let answer = execute(state, request, &asked).await;
     // A shared cache may keep what anyone would get: answers without credentials
     // or tokens, and without errors. Anything a caller's credentials opened stays private.
-    let cacheable = session.is_anonymous() && answer.is_ok();
+    let cacheable = session.is_anonymous() && answer.is_ok() && !tells_cost;
     (media::answer(Replies::Single(answer), media), cacheable)
 }
 

@@ -54,6 +54,16 @@ async fn the_cost_of_the_contract_list_matches_the_sandbox_cold_and_warm() {
     );
     assert_eq!(sandbox.requests().total, 0);
 
+    // Over GET the cost is this answer's alone: no shared cache may keep it for another.
+    let url = format!("http://{}/graphql", gateway.addr());
+    let get = || http().get(&url).query(&[("query", CONTRACTS)]);
+    let response = get().header("x-pixgate-cost", "true").send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
+    let got: Value = response.json().await.unwrap();
+    assert_eq!(got["extensions"]["pixgateCost"]["upstreamCalls"]["total"], 0, "{got}");
+    let response = get().send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "public, max-age=10", "unasked, a CDN may keep it");
+
     // Unasked, an answer carries no cost.
     let plain = ask(&gateway, json!({ "query": CONTRACTS }), &[]).await;
     assert!(plain.get("extensions").is_none(), "{plain}");
