@@ -1,5 +1,6 @@
 //! GraphQL over HTTP: POST executes (batches too), GET executes queries or,
-//! for a browser, serves GraphiQL. Both take automatic persisted queries.
+//! for a browser, serves GraphiQL. Both take automatic persisted queries, or with a
+//! manifest only trusted documents, and tell an answer's upstream cost when asked.
 
 use async_graphql::parser::types::OperationType;
 use axum::Extension;
@@ -305,16 +306,14 @@ async fn admit(
     session: &Session,
 ) -> Result<(), async_graphql::ServerError> {
     if let Some(trusted) = &state.trusted {
-        let asked = trusted::Asked { query: &mut request.query, document_id, extensions: &mut request.extensions };
-        return match trusted.admit(asked, session.holds_token())? {
+        let operation =
+            trusted::Operation { query: &mut request.query, document_id, extensions: &mut request.extensions };
+        return match trusted.admit(operation, session.holds_token())? {
             trusted::Admitted::Trusted => Ok(()),
             trusted::Admitted::Unrestricted => state.persisted.resolve(request).await,
         };
     }
-    if document_id.is_some() {
-        let message = "this gateway holds no trusted documents: send the operation's `query`";
-        return Err(ErrorCode::PersistedQueryNotFound.error(message));
-    }
+    trusted::without_manifest(document_id.as_deref())?;
     state.persisted.resolve(request).await
 }
 

@@ -89,7 +89,7 @@ pub struct TrustedDocuments {
 }
 
 /// One operation as it arrived: its text, if sent, and the id of a document, if named.
-pub struct Asked<'a> {
+pub struct Operation<'a> {
     pub query: &'a mut String,
     pub document_id: Option<String>,
     pub extensions: &'a mut HashMap<String, async_graphql::Value>,
@@ -117,26 +117,26 @@ impl TrustedDocuments {
     /// Fills in the document an operation names, or refuses an operation the manifest
     /// does not hold. An `unrestricted` caller (one with an access token) may name a
     /// document too, or else goes on as on a gateway without trusted documents.
-    pub fn admit(&self, asked: Asked<'_>, unrestricted: bool) -> Result<Admitted, ServerError> {
+    pub fn admit(&self, operation: Operation<'_>, unrestricted: bool) -> Result<Admitted, ServerError> {
         let manifest = self.current();
-        let id = match asked.document_id {
+        let id = match operation.document_id {
             Some(id) => Some(id),
             None if unrestricted => return Ok(Admitted::Unrestricted),
-            None => apollo_hash(asked.extensions)?,
+            None => apollo_hash(operation.extensions)?,
         };
         if let Some(id) = id {
             let Some(document) = manifest.by_id.get(&id) else {
                 return Err(ErrorCode::PersistedQueryNotFound
                     .error("no trusted document has this id: the operation is not one this gateway was given"));
             };
-            if !asked.query.is_empty() && asked.query.as_str() != &**document {
+            if !operation.query.is_empty() && operation.query.as_str() != &**document {
                 return Err(ErrorCode::PersistedQueryHashMismatch
                     .error("the text sent is not the trusted document its id names"));
             }
-            *asked.query = document.to_string();
+            *operation.query = document.to_string();
             return Ok(Admitted::Trusted);
         }
-        if asked.query.is_empty() || manifest.texts.contains(asked.query.as_str()) {
+        if operation.query.is_empty() || manifest.texts.contains(operation.query.as_str()) {
             return Ok(Admitted::Trusted);
         }
         Err(ErrorCode::PersistedQueryNotInList
@@ -151,6 +151,16 @@ pub enum Admitted {
     Trusted,
     /// An access token lets it be anything.
     Unrestricted,
+}
+
+/// On a gateway without a manifest a `documentId` names nothing: refused, not ignored,
+/// so a client built for trusted documents learns at once that its text is needed.
+pub fn without_manifest(document_id: Option<&str>) -> Result<(), ServerError> {
+    match document_id {
+        Some(_) => Err(ErrorCode::PersistedQueryNotFound
+            .error("this gateway holds no trusted documents: send the operation's `query`")),
+        None => Ok(()),
+    }
 }
 
 /// Apollo's `persistedQuery.sha256Hash`, taken out so automatic persisted queries
@@ -206,8 +216,9 @@ mod tests {
     fn admit(trusted: &TrustedDocuments, query: &str, id: Option<&str>, unrestricted: bool) -> Result<String, String> {
         let mut query = query.to_string();
         let mut extensions = HashMap::new();
-        let asked = Asked { query: &mut query, document_id: id.map(str::to_string), extensions: &mut extensions };
-        match trusted.admit(asked, unrestricted) {
+        let operation =
+            Operation { query: &mut query, document_id: id.map(str::to_string), extensions: &mut extensions };
+        match trusted.admit(operation, unrestricted) {
             Ok(_) => Ok(query),
             Err(error) => Err(error.extensions.and_then(|e| e.get("code").map(|c| c.to_string())).unwrap_or_default()),
         }

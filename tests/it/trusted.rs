@@ -124,6 +124,18 @@ async fn only_the_manifests_operations_run_and_the_rest_cost_nothing() {
 }
 
 #[tokio::test]
+async fn without_a_manifest_a_document_id_names_nothing() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let sandbox = gateway.sandbox().unwrap();
+    sandbox.reset_requests();
+    let unnamed = post(&gateway, json!({ "documentId": sha256(CLIENT) }), &[]).await;
+    assert_eq!(code(&unnamed), "PERSISTED_QUERY_NOT_FOUND", "{unnamed}");
+    assert_eq!(sandbox.requests().total, 0);
+    let free = post(&gateway, json!({ "query": UNLISTED }), &[]).await;
+    assert!(free["data"]["clients"].is_object(), "any text runs: {free}");
+}
+
+#[tokio::test]
 async fn an_access_token_runs_any_operation() {
     let gateway = trusted_gateway(&[CLIENT], Some(vec!["support-token".into()])).await;
     let refused = post(&gateway, json!({ "query": UNLISTED }), &[("Authorization", "Bearer wrong")]).await;

@@ -140,13 +140,14 @@ fn admit(
     let document_id = payload.document_id.take();
     match trusted {
         Some(trusted) => {
-            let asked =
-                super::trusted::Asked { query: &mut payload.query, document_id, extensions: &mut payload.extensions };
-            trusted.admit(asked, session.holds_token()).map(drop)
+            let operation = super::trusted::Operation {
+                query: &mut payload.query,
+                document_id,
+                extensions: &mut payload.extensions,
+            };
+            trusted.admit(operation, session.holds_token()).map(drop)
         }
-        None if document_id.is_some() => Err(ErrorCode::PersistedQueryNotFound
-            .error("this gateway holds no trusted documents: send the operation's `query`")),
-        None => Ok(()),
+        None => super::trusted::without_manifest(document_id.as_deref()),
     }
 }
 
