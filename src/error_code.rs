@@ -37,8 +37,10 @@ error_codes! {
     PayloadTooLarge = "PAYLOAD_TOO_LARGE",
     /// A batch over `PIXGATE_MAX_BATCH` (HTTP 400), or more than 100 operations at once on one WebSocket.
     TooManyOperations = "TOO_MANY_OPERATIONS",
-    /// The caller is over its per-IP or per-tenant budget (HTTP 429 and `Retry-After`), or an
-    /// upstream is limiting the gateway (on the field). `retryAfter` says when to try again, in seconds.
+    /// The caller is over its per-IP or per-tenant budget (HTTP 429 and `Retry-After`; a tenant's
+    /// budget is spent by the upstream calls its operations make), or has guessed admin tokens too
+    /// often, or an upstream is limiting the gateway (on the field). `retryAfter` says when to try
+    /// again, in seconds.
     RateLimited = "RATE_LIMITED",
     /// An automatic persisted query's hash this gateway does not know: send the query with it.
     /// With trusted documents, a `documentId` or hash the manifest does not hold.
@@ -53,11 +55,13 @@ error_codes! {
     PersistedQueryNotInList = "PERSISTED_QUERY_NOT_IN_LIST",
     /// The document is not GraphQL.
     GraphqlParseFailed = "GRAPHQL_PARSE_FAILED",
-    /// The document is GraphQL but not valid for this schema, or a subscription selects more than one root field.
+    /// The document is GraphQL but not valid for this schema, a fragment is spread within itself,
+    /// or a subscription selects more than one root field.
     GraphqlValidationFailed = "GRAPHQL_VALIDATION_FAILED",
-    /// Fields nested deeper than `PIXGATE_MAX_DEPTH`.
+    /// Fields nested deeper than `PIXGATE_MAX_DEPTH`, or selections and fragments nested more than 32 levels.
     QueryTooDeep = "QUERY_TOO_DEEP",
-    /// An operation costing more than `PIXGATE_MAX_COMPLEXITY`.
+    /// An operation costing more than `PIXGATE_MAX_COMPLEXITY`, or a document whose fragments,
+    /// spread out, hold more than four times that many selections (each fragment is looked at once).
     QueryTooComplex = "QUERY_TOO_COMPLEX",
     /// More aliases in one document than `PIXGATE_MAX_ALIASES`.
     TooManyAliases = "TOO_MANY_ALIASES",
@@ -84,7 +88,19 @@ error_codes! {
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
     /// An upstream that is down, timed out, or answered what cannot be read or contradicts
     /// itself. `upstream`, `endpoint` and `upstreamStatus` say where; the log has the cause.
+    /// While its circuit is open for these credentials (after failures, or a 429) the call is not
+    /// made, and `retryAfter` says when it will be tried again.
     UpstreamUnavailable = "UPSTREAM_UNAVAILABLE",
+    /// An operation that would make, or made, more upstream calls than `PIXGATE_MAX_UPSTREAM_CALLS`:
+    /// refused before it runs when its arguments tell (ids in `nodes`, `_entities` representations),
+    /// else the fields past the budget fail with it. `limit` and `estimated` say how many.
+    UpstreamBudgetExceeded = "UPSTREAM_BUDGET_EXCEEDED",
+    /// `operationName` names no operation of the document, or the document holds several and
+    /// none is named. HTTP 400.
+    OperationResolutionFailure = "OPERATION_RESOLUTION_FAILURE",
+    /// A WebSocket upgrade whose `Origin` is neither the gateway's own nor one of
+    /// `PIXGATE_CORS_ORIGINS`: a page elsewhere may not act with this gateway's credentials. HTTP 403.
+    OriginNotAllowed = "ORIGIN_NOT_ALLOWED",
     /// An answer that could not be serialised: a defect in pixgate, never expected.
     InternalServerError = "INTERNAL_SERVER_ERROR",
 }

@@ -21,6 +21,7 @@ pub mod money;
 pub mod redis_link;
 pub mod request_id;
 pub mod sandbox;
+pub mod scope;
 pub mod secret;
 pub mod server;
 pub mod session;

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -26,7 +25,7 @@ use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
 use crate::secret::Secret;
 use crate::server::trusted::{self, TrustedDocuments};
 use crate::server::webhook::WebhookSecrets;
-use crate::server::{AppState, AppStateParts, app, persisted, rate_limit, subscriptions};
+use crate::server::{AppState, AppStateParts, app, connections, persisted, rate_limit, subscriptions};
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
 
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +187,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
     let webhook_url = WebhookUrl(format!("{}/webhooks/pixelz", public_base(config.server.public_url.as_ref(), addr)));
     let hub = Hub::default();
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let (sockets, sockets_closed) = tokio::sync::mpsc::channel(1);
     let redis = config.events.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
     let idempotency = Idempotency::new(redis.clone());
@@ -218,7 +217,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     if let Some(trusted) = &trusted {
         trusted::reload_on_hangup(trusted.clone(), stopped.clone());
     }
-    let executions = subscriptions::Executions::new(schema.clone());
+    let executions = subscriptions::Executions::new(schema.clone(), config.server.limits.max_upstream_calls);
     let state = AppState::new(AppStateParts {
         executions: executions.clone(),
         schema,
@@ -233,23 +232,15 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         trusted,
         rate_limits: rate_limit::RateLimits::new(&config.rate_limits, redis.clone()),
         cors: config.server.cors.clone(),
+        public_origin: config.server.public_url.as_ref().map(|url| url.origin().ascii_serialization()),
         max_body_bytes: config.server.max_body_bytes,
+        connections: config.server.connections.clone(),
         admin_token: config.server.admin_token.clone(),
         stopping: stopped.clone(),
         sockets: sockets.clone(),
     });
     tokio::spawn(poller.run(stopped.clone()));
-    let server = tokio::spawn(async move {
-        // Events are small writes; Nagle's algorithm would hold them back waiting for ACKs.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.changed().await;
-            })
-            .await
-    });
+    let server = tokio::spawn(connections::serve(listener, app(state), config.server.connections.clone(), stopped));
     drop(sockets);
     Ok(Running { addr, sandbox, cache, hub, executions, server, stop, sockets_closed })
 }

@@ -17,7 +17,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// The release binary over `sandbox`, rate limits off (a benchmark measures the work),
+    /// The release binary over `sandbox`, rate limits and connection caps off (a benchmark measures the work),
     /// logging only warnings, with `settings` as extra environment. `PIXGATE_BENCH_GATEWAY`
     /// names another binary to measure: a build with frame pointers for `perf`, say.
     pub fn start(sandbox: &Sandbox, settings: &[(&str, &str)]) -> Gateway {
@@ -29,6 +29,9 @@ impl Gateway {
             .env("RUST_LOG", "warn")
             .env("PIXGATE_RATE_LIMIT_IP", "0")
             .env("PIXGATE_RATE_LIMIT_TENANT", "0")
+            // Its thousands of clients share one address: the connection caps are for strangers.
+            .env("PIXGATE_MAX_CONNECTIONS", "0")
+            .env("PIXGATE_MAX_CONNECTIONS_PER_IP", "0")
             .env_remove("PIXGATE_REDIS_URL")
             .envs(settings.iter().copied())
             .stdout(Stdio::piped());

@@ -3,19 +3,13 @@
 //! again for as long as every one of them still finds what it found, which is how
 //! `responses.rs` knows when a kept answer went stale without being told.
 //!
-//! Reads made on a DataLoader's task count too: `request_id::spawn` carries the
-//! recording there with the request's id.
+//! The recording lives in the operation's `scope` (which keeps a `Recorded`), so
+//! reads made on a DataLoader's task count too.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::{Entry, Stored};
-
-tokio::task_local! {
-    static RECORDING: Arc<Recording>;
-}
 
 /// One entry read: the version found, or None when nothing was held.
 #[derive(Clone, Debug)]
@@ -47,37 +41,17 @@ impl Recorded {
     }
 }
 
-#[derive(Default)]
-struct Recording(Mutex<Recorded>);
-
-impl Recording {
-    fn with(&self, note: impl FnOnce(&mut Recorded)) {
-        note(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
-    }
-}
-
-/// Runs `future`, recording what it reads from the cache.
-pub async fn recording<F: Future>(future: F) -> (F::Output, Recorded) {
-    let recording = Arc::new(Recording::default());
-    let output = RECORDING.scope(recording.clone(), future).await;
-    let recorded = std::mem::take(&mut *recording.0.lock().unwrap_or_else(PoisonError::into_inner));
-    (output, recorded)
-}
-
-/// `future`, recording into the recording of the task that calls this, if any: for
-/// work spawned onto a task of its own on the request's behalf.
-pub fn carried<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    let recording = RECORDING.try_with(Arc::clone).ok();
-    async move {
-        match recording {
-            Some(recording) => RECORDING.scope(recording, future).await,
-            None => future.await,
-        }
-    }
-}
-
 fn note(note: impl FnOnce(&mut Recorded)) {
-    let _ = RECORDING.try_with(|recording| recording.with(note));
+    crate::scope::note(note);
+}
+
+/// Runs `future` in a scope of its own, recording what it reads.
+#[cfg(test)]
+pub async fn recording<F: std::future::Future>(future: F) -> (F::Output, Recorded) {
+    use crate::scope::{self, Scope};
+    let recording = std::sync::Arc::new(Scope::operation(u32::MAX).keeping::<Recorded>());
+    let output = scope::run(recording.clone(), future).await;
+    (output, recording.take::<Recorded>().unwrap_or_default())
 }
 
 pub(super) fn found(stored: &Stored, entry: &Entry) {

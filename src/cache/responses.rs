@@ -231,7 +231,7 @@ mod tests {
             let cache = self.cache.clone();
             let client = self.client.clone();
             let ((), recorded) = recording(async {
-                let read = crate::request_id::spawn(async move { cache.get::<String>(&client).await });
+                let read = crate::scope::spawn(async move { cache.get::<String>(&client).await });
                 assert!(read.await.unwrap().is_some());
                 assert!(self.cache.get::<String>(&self.invoice).await.is_none());
             })

@@ -2,6 +2,7 @@
 //! and grouped in one section per concern. Each setting is declared once, in
 //! `settings.rs`; `Config::merge` reads each into its section with its default and check.
 
+mod connections;
 mod settings;
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use crate::cache::{DEFAULT_CAPACITY_BYTES, Ttls};
 use crate::secret::Secret;
 use crate::telemetry::LogFormat;
 use crate::upstream::UpstreamSettings;
+pub use connections::ConnectionSettings;
 use settings::Given;
 pub use settings::{FileConfig, ServeArgs, Setting, key};
 
@@ -67,6 +69,7 @@ pub struct ServerSettings {
     pub trusted_documents: Option<std::path::PathBuf>,
     /// Served as a Federation v2 subgraph.
     pub federation: bool,
+    pub connections: ConnectionSettings,
 }
 
 /// Which browser origins may call the gateway.
@@ -87,6 +90,8 @@ pub const DEFAULT_MAX_DIRECTIVES: usize = 50;
 pub const DEFAULT_MAX_ROOT_FIELDS: usize = 20;
 pub const DEFAULT_MAX_BATCH: usize = 10;
 pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upstream calls one operation may make: a studio's upstream quota is shared by everyone who uses it.
+pub const DEFAULT_MAX_UPSTREAM_CALLS: u32 = 100;
 
 /// What one operation may ask (enforced by `graphql::limits`), with safe defaults.
 /// Introspection, field suggestions and GraphiQL help people explore; production
@@ -104,6 +109,8 @@ pub struct Limits {
     /// Operations in one batched HTTP request.
     pub max_batch: usize,
     pub execution_timeout: Duration,
+    /// Upstream calls one operation may make, every attempt counted.
+    pub max_upstream_calls: u32,
     pub introspection: bool,
     pub suggestions: bool,
     pub graphiql: bool,
@@ -119,6 +126,7 @@ impl Default for Limits {
             max_root_fields: DEFAULT_MAX_ROOT_FIELDS,
             max_batch: DEFAULT_MAX_BATCH,
             execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
+            max_upstream_calls: DEFAULT_MAX_UPSTREAM_CALLS,
             introspection: true,
             suggestions: true,
             graphiql: true,
@@ -313,6 +321,11 @@ impl Limits {
                 0 => defaults.execution_timeout,
                 ms => Duration::from_millis(ms),
             },
+            max_upstream_calls: at_least_one(
+                key::max_upstream_calls,
+                given.max_upstream_calls(),
+                defaults.max_upstream_calls,
+            )?,
             introspection: exploring(given.introspection()),
             suggestions: exploring(given.field_suggestions()),
             graphiql: exploring(given.graphiql()),
@@ -337,6 +350,7 @@ impl ServerSettings {
             admin_token: given.admin_token(),
             trusted_documents: given.trusted_documents().filter(|path| !path.trim().is_empty()).map(Into::into),
             federation: given.federation().unwrap_or(false),
+            connections: ConnectionSettings::given(given)?,
         })
     }
 }
@@ -363,6 +377,15 @@ impl UpstreamConfig {
             timeout: if timeout_ms == 0 { defaults.timeout } else { Duration::from_millis(timeout_ms) },
             max_attempts,
             concurrency: at_least_one(key::upstream_concurrency, given.upstream_concurrency(), defaults.concurrency)?,
+            failures_to_open: at_least_one(
+                key::upstream_breaker_failures,
+                given.upstream_breaker_failures(),
+                defaults.failures_to_open,
+            )?,
+            open_for: match at_least_one(key::upstream_breaker_open_ms, given.upstream_breaker_open_ms(), 0)? {
+                0 => defaults.open_for,
+                ms => Duration::from_millis(ms),
+            },
             ..defaults
         };
         let pixelz_asset_base_url = optional_url(key::pixelz_asset_base_url, given.pixelz_asset_base_url())?;

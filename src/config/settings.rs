@@ -198,6 +198,13 @@ settings! {
     max_batch: usize => usize = "PIXGATE_MAX_BATCH",
     /// Largest request body, in KiB [default: 256].
     max_body_kb: usize => usize = "PIXGATE_MAX_BODY_KB",
+    /// Upstream calls one operation may make (each attempt counts); an operation whose arguments
+    /// name more objects is refused before it runs [default: 100].
+    max_upstream_calls: u32 => u32 = "PIXGATE_MAX_UPSTREAM_CALLS",
+    /// Consecutive failed upstream calls (5xx, timeouts) of one credential that open its circuit [default: 5].
+    upstream_breaker_failures: u32 => u32 = "PIXGATE_UPSTREAM_BREAKER_FAILURES",
+    /// How long a circuit opened by failures stays open before one probe, in milliseconds [default: 1000].
+    upstream_breaker_open_ms: u64 => u64 = "PIXGATE_UPSTREAM_BREAKER_OPEN_MS",
     /// Time limit of one operation, in milliseconds [default: 30000].
     execution_timeout_ms: u64 => u64 = "PIXGATE_EXECUTION_TIMEOUT_MS",
     /// Answer introspection queries [default: true; always on with the sandbox].
@@ -220,6 +227,21 @@ settings! {
     rate_limit_tenant: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT",
     /// Requests one tenant may send at once above its rate [default: 100].
     rate_limit_tenant_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT_BURST",
+    /// Time a client has to send a whole request head, from its first byte (and a new
+    /// connection, from connecting), in milliseconds [default: 20000].
+    header_timeout_ms: u64 => u64 = "PIXGATE_HEADER_TIMEOUT_MS",
+    /// Time a kept-alive connection may wait for its next request, in milliseconds [default: 75000].
+    keep_alive_timeout_ms: u64 => u64 = "PIXGATE_KEEP_ALIVE_TIMEOUT_MS",
+    /// Longest pause between two reads of a request body, in milliseconds [default: 60000].
+    body_timeout_ms: u64 => u64 = "PIXGATE_BODY_TIMEOUT_MS",
+    /// Client connections open at once; more are closed on arrival; 0 switches the cap off [default: 16384].
+    max_connections: usize => usize = "PIXGATE_MAX_CONNECTIONS",
+    /// Client connections open at once from one address; 0 switches the cap off [default: 1024].
+    max_connections_per_ip: usize => usize = "PIXGATE_MAX_CONNECTIONS_PER_IP",
+    /// How often a quiet WebSocket is pinged, in milliseconds [default: 15000].
+    websocket_ping_ms: u64 => u64 = "PIXGATE_WEBSOCKET_PING_MS",
+    /// A WebSocket that sends no frame (a pong included) for this long is closed, in milliseconds [default: 60000].
+    websocket_idle_ms: u64 => u64 = "PIXGATE_WEBSOCKET_IDLE_MS",
     /// Comma-separated proxies in front of the gateway (addresses or CIDR ranges, `10.0.0.0/8`)
     /// whose `X-Forwarded-For` names the client IP for the per-IP limit [default: none, the peer is the client].
     #[arg(value_delimiter = ',')]

@@ -17,8 +17,10 @@ pub fn upstream(error: &UpstreamError) -> Error {
         if let Some(status) = error.status() {
             ext.set("upstreamStatus", status);
         }
+        if let Some(after) = error.retry_after() {
+            ext.set("retryAfter", after.as_secs().max(1));
+        }
         match error {
-            UpstreamError::RateLimited { retry_after: Some(after), .. } => ext.set("retryAfter", after.as_secs()),
             UpstreamError::Invalid { details: Some(details), .. } => {
                 if let Ok(details) = async_graphql::Value::from_json(details.clone()) {
                     ext.set("details", details);

@@ -6,19 +6,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 pub use crate::config::Limits;
 
+use super::analysis::{MAX_NESTING, Unsound, analyse};
 use super::documents::{Documents, ValidationKey};
+use super::estimate;
 use crate::error_code::ErrorCode;
 
 /// A field, fragment or operation can use each of `@include` and `@skip` once; a
 /// few more leave room for directives a later schema adds.
 pub const MAX_DIRECTIVES_PER_PLACE: usize = 4;
+
+/// See [`Limits::max_expanded_selections`].
+const EXPANSION_PER_COMPLEXITY: u64 = 4;
+
+/// A document longer than this is parsed and analysed on the blocking pool, so the
+/// runtime's workers go on answering others meanwhile.
+const PARSE_ON_A_WORKER_BYTES: usize = 16 * 1024;
 
 /// The cost of a connection field: its page size times the cost of one node.
 pub fn connection_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
@@ -134,34 +144,30 @@ fn count(selections: &SelectionSet, count: &mut Count) {
     }
 }
 
-/// Root fields of an operation, fragments at the root included.
-fn root_fields(document: &ExecutableDocument, selections: &Positioned<SelectionSet>, depth: usize) -> usize {
-    selections
-        .node
-        .items
-        .iter()
-        .map(|selection| match &selection.node {
-            Selection::Field(_) => 1,
-            Selection::InlineFragment(fragment) => root_fields(document, &fragment.node.selection_set, depth + 1),
-            Selection::FragmentSpread(spread) if depth < 8 => document
-                .fragments
-                .get(&spread.node.fragment_name.node)
-                .map_or(0, |fragment| root_fields(document, &fragment.node.selection_set, depth + 1)),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
-}
-
-fn selects_introspection(document: &ExecutableDocument) -> bool {
-    document.operations.iter().any(|(_, operation)| {
-        operation.node.selection_set.node.items.iter().any(|selection| {
-            matches!(&selection.node, Selection::Field(field) if matches!(field.node.name.node.as_str(), "__schema" | "__type"))
-        })
-    })
-}
-
 impl Limits {
+    /// Selections the passes after parsing may visit with fragments spread out. Each
+    /// field costs at least 1 of the complexity, but spreads, inline fragments and
+    /// `__typename` cost nothing there, so the complexity alone does not bound them.
+    pub fn max_expanded_selections(&self) -> u64 {
+        u64::try_from(self.max_complexity).unwrap_or(u64::MAX).saturating_mul(EXPANSION_PER_COMPLEXITY)
+    }
+
     fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let analysis = analyse(document).map_err(|unsound| match unsound {
+            Unsound::Cycle(name) => {
+                ErrorCode::GraphqlValidationFailed.error(format!("fragment \"{name}\" is spread within itself"))
+            }
+            Unsound::TooDeep => ErrorCode::QueryTooDeep
+                .error(format!("fragments and selections are nested more than {MAX_NESTING} levels deep")),
+        })?;
+        let expanded = analysis.expanded();
+        tracing::debug!(visits = analysis.visits, expanded, "document analysed");
+        if expanded > self.max_expanded_selections() {
+            return Err(ErrorCode::QueryTooComplex.error(format!(
+                "with its fragments spread out the document holds {expanded} selections; the limit is {}",
+                self.max_expanded_selections()
+            )));
+        }
         let mut count = Count::default();
         for (_, operation) in document.operations.iter() {
             count.directives(&operation.node.directives);
@@ -189,20 +195,19 @@ impl Limits {
                 self.max_aliases, count.aliases
             )));
         }
-        for (_, operation) in document.operations.iter() {
-            let roots = root_fields(document, &operation.node.selection_set, 0);
-            if roots > self.max_root_fields {
+        for (_, facts) in &analysis.operations {
+            if facts.fields > self.max_root_fields {
                 return Err(ErrorCode::TooManyRootFields.error(format!(
-                    "an operation selects at most {} root fields; this one selects {roots}",
-                    self.max_root_fields
+                    "an operation selects at most {} root fields; this one selects {}",
+                    self.max_root_fields, facts.fields
                 )));
             }
         }
-        if !self.introspection && selects_introspection(document) {
+        if !self.introspection && analysis.operations.iter().any(|(_, facts)| facts.introspection) {
             return Err(ErrorCode::IntrospectionDisabled.error("introspection is switched off on this gateway"));
         }
-        let subscriptions = document.operations.iter().filter(|(_, o)| o.node.ty == OperationType::Subscription);
-        if subscriptions.clone().any(|(_, o)| root_fields(document, &o.node.selection_set, 0) > 1) {
+        let mut subscriptions = analysis.operations.iter().filter(|(ty, _)| *ty == OperationType::Subscription);
+        if subscriptions.any(|(_, facts)| facts.fields > 1) {
             return Err(ErrorCode::GraphqlValidationFailed.error("a subscription selects exactly one root field"));
         }
         Ok(())
@@ -216,12 +221,21 @@ pub struct Enforce {
     pub documents: Documents,
 }
 
+/// What the operation was judged to need before it runs.
+#[derive(Default)]
+struct Judged {
+    operation_name: OnceLock<Option<String>>,
+    /// Upstream calls its arguments promise; see `estimate`.
+    upstream_calls: OnceLock<u64>,
+}
+
 impl ExtensionFactory for Enforce {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(Enforcing {
             limits: self.limits.clone(),
             documents: self.documents.clone(),
             validation_key: OnceLock::new(),
+            judged: Judged::default(),
             only_subscriptions: AtomicBool::new(false),
         })
     }
@@ -232,40 +246,68 @@ struct Enforcing {
     limits: Arc<Limits>,
     documents: Documents,
     validation_key: OnceLock<ValidationKey>,
+    judged: Judged,
     /// A subscription's events are resolved from memory, one `execute` each: a
     /// timer per event would cost every subscriber and could never fire.
     only_subscriptions: AtomicBool,
 }
 
-impl Enforcing {
+impl Limits {
     /// Parses `query` and applies the limits: what `documents` keeps for it.
-    async fn parse(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
+    ///
+    /// async-graphql's own parse step also runs `check_recursive_depth`, which walks
+    /// every fragment spread anew: thirty fragments each spreading the next twice
+    /// (1.3 KB) kept a worker busy for minutes. So pixgate parses with its parser and
+    /// never hands the text on; [`analyse`] takes the place of that check, visiting each
+    /// fragment once, and refuses what validation's inlining passes could not walk.
+    fn parse(&self, query: &str) -> ServerResult<ExecutableDocument> {
         // The parser recurses per level: a hostile nesting is refused before it gets there.
         let nesting = brace_nesting(query);
-        if nesting > self.limits.max_depth + NESTING_ALLOWANCE {
-            return Err(ErrorCode::QueryTooDeep.error(format!(
-                "the operation is nested {nesting} levels deep; the limit is {}",
-                self.limits.max_depth
-            )));
+        if nesting > self.max_depth + NESTING_ALLOWANCE {
+            return Err(ErrorCode::QueryTooDeep
+                .error(format!("the operation is nested {nesting} levels deep; the limit is {}", self.max_depth)));
         }
-        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
+        let document = async_graphql::parser::parse_query(query).map_err(|e| {
+            let mut e = ServerError::from(e);
             let code = derived::parse(&e.message);
             e.message = one_line(&e.message);
             code.mark(e)
         })?;
-        self.limits.check_document(&document)?;
+        self.check_document(&document)?;
         Ok(document)
+    }
+}
+
+impl Enforcing {
+    /// [`Limits::parse`], on the blocking pool when the text is long.
+    async fn parse(&self, query: &str) -> ServerResult<ExecutableDocument> {
+        if query.len() <= PARSE_ON_A_WORKER_BYTES {
+            return self.limits.parse(query);
+        }
+        let (limits, query) = (self.limits.clone(), query.to_string());
+        tokio::task::spawn_blocking(move || limits.parse(&query)).await.unwrap_or_else(|_| {
+            Err(ErrorCode::InternalServerError.error("the document's analysis stopped unexpectedly"))
+        })
     }
 }
 
 #[async_trait::async_trait]
 impl Extension for Enforcing {
+    /// async-graphql picks the operation after validation and words a failure to find
+    /// it without a code; every error leaves pixgate with one.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let picking = error.message.starts_with("Unknown operation named")
+                || error.message.starts_with("Operation name required");
+            if picking && ErrorCode::of(error).is_none() {
+                *error =
+                    ErrorCode::OperationResolutionFailure.mark(std::mem::replace(error, ServerError::new("", None)));
+            }
+        }
+        response
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -274,20 +316,22 @@ impl Extension for Enforcing {
     ) -> ServerResult<Request> {
         let key = ValidationKey::new(&request.query, request.operation_name.as_deref(), &request.variables);
         let _ = self.validation_key.set(key);
+        let _ = self.judged.operation_name.set(request.operation_name.clone());
         next.run(ctx, request).await
     }
 
     async fn parse_query(
         &self,
-        ctx: &ExtensionContext<'_>,
+        _ctx: &ExtensionContext<'_>,
         query: &str,
         variables: &Variables,
-        next: NextParseQuery<'_>,
+        // Never run: see `Limits::parse`.
+        _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let parsed = match self.documents.parsed(query) {
             Some(parsed) => parsed,
             None => {
-                let parsed = self.parse(ctx, query, variables, next).await.map(|document| {
+                let parsed = self.parse(query).await.map(|document| {
                     let only_subscriptions =
                         document.operations.iter().all(|(_, o)| o.node.ty == OperationType::Subscription);
                     (Arc::new(document), only_subscriptions)
@@ -298,6 +342,8 @@ impl Extension for Enforcing {
         };
         let (document, only_subscriptions) = parsed?;
         self.only_subscriptions.store(only_subscriptions, Ordering::Relaxed);
+        let operation_name = self.judged.operation_name.get().and_then(Option::as_deref);
+        let _ = self.judged.upstream_calls.set(estimate::upstream_calls(&document, operation_name, variables));
         Ok(ExecutableDocument::clone(&document))
     }
 
@@ -328,6 +374,19 @@ impl Extension for Enforcing {
     ) -> Response {
         if self.only_subscriptions.load(Ordering::Relaxed) {
             return next.run(ctx, operation_name).await;
+        }
+        let estimated = self.judged.upstream_calls.get().copied().unwrap_or(0);
+        let limit = self.limits.max_upstream_calls;
+        if estimated > u64::from(limit) {
+            metrics::counter!(crate::telemetry::metrics::UPSTREAM_BUDGET_REFUSALS, "stage" => "estimate").increment(1);
+            let mut error = ErrorCode::UpstreamBudgetExceeded.error(format!(
+                "the operation names objects that take {estimated} upstream calls to fetch; one operation may make {limit}"
+            ));
+            if let Some(extensions) = error.extensions.as_mut() {
+                extensions.set("limit", limit);
+                extensions.set("estimated", estimated);
+            }
+            return Response::from_errors(vec![error]);
         }
         let limit = self.limits.execution_timeout;
         tokio::time::timeout(limit, next.run(ctx, operation_name)).await.unwrap_or_else(|_| {

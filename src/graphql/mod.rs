@@ -1,10 +1,12 @@
 //! The GraphQL schema: types, resolvers, connections, and errors with a stable
 //! `extensions.code`. Resolvers read through the request's `Loaders` only.
 
+mod analysis;
 mod completion;
 mod connection;
 pub mod documents;
 mod error;
+mod estimate;
 mod federation;
 mod ids;
 pub mod limits;

@@ -61,15 +61,16 @@ impl NodeQuery {
         resolve(ctx, ids::parse_node(&id)?).await
     }
 
-    /// Objects by their global ids, in order; null where one is missing or failed
-    /// (its error is reported beside the data).
+    /// Objects by their global ids, in order; null where one is missing, malformed or
+    /// failed (its error is reported beside the data, at its index).
+    #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity).saturating_add(1)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>, Error> {
         if ids.len() > MAX_NODES {
             return Err(bad_input(format!("at most {MAX_NODES} ids at a time")));
         }
-        // Every id is checked before any upstream call.
-        let parsed = ids.iter().map(ids::parse_node).collect::<Result<Vec<_>, _>>()?;
-        let resolved = join_all(parsed.into_iter().map(|id| resolve(ctx, id))).await;
+        // Every id is checked before any upstream call; a malformed one costs none.
+        let parsed = ids.iter().map(ids::parse_node).collect::<Vec<_>>();
+        let resolved = join_all(parsed.into_iter().map(|id| async move { resolve(ctx, id?).await })).await;
         Ok(resolved
             .into_iter()
             .enumerate()

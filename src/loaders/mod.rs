@@ -106,7 +106,7 @@ where
     S: Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    DataLoader::new(ById { name, source: source.clone(), fetch }, crate::request_id::spawn)
+    DataLoader::new(ById { name, source: source.clone(), fetch }, crate::scope::spawn)
 }
 
 pub(super) async fn load<S, V>(batching: bool, loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>

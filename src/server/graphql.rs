@@ -14,15 +14,15 @@ use std::sync::{Arc, OnceLock};
 use super::AppState;
 use super::media::{self, Media, Replies, Reply};
 use super::trusted;
-use crate::cache::reads::{self, Recorded};
+use crate::cache::reads::Recorded;
 use crate::cache::responses::ResponseKey;
 use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
 use crate::loaders::Loaders;
+use crate::scope::{self, Scope};
 use crate::session::Session;
-use crate::telemetry;
-use crate::telemetry::cost::{Kept, Tally};
+use crate::telemetry::cost::{Kept, Spent, Tally};
 use crate::telemetry::metrics::operation_label;
 
 /// The `Idempotency-Key` header; None inside when absent, None outside when unusable.
@@ -237,7 +237,8 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
                 hit.answered.record(started.elapsed());
                 let reply = Reply::Serialised { body: hit.body, age: Some(hit.age) };
                 return if cost {
-                    reply.with_extension(COST_EXTENSION, Tally::default().to_json(Kept::Hit))
+                    let budget = Spent { used: 0, limit: state.limits.max_upstream_calls };
+                    reply.with_extension(COST_EXTENSION, Tally::default().to_json(Kept::Hit, budget))
                 } else {
                     reply
                 };
@@ -249,16 +250,19 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
     if let Some(idempotency) = asked.idempotency {
         request = request.data(idempotency.clone());
     }
-    let execution = reads::recording(state.schema.execute(request));
-    let ((response, recorded), tally) = if cost {
-        let (executed, tally) = telemetry::cost::measured(execution).await;
-        (executed, Some(tally))
-    } else {
-        (execution.await, None)
-    };
+    let mut operation = Scope::operation(state.limits.max_upstream_calls).keeping::<Recorded>();
+    if cost {
+        operation = operation.keeping::<Tally>();
+    }
+    let operation = Arc::new(operation);
+    let response = scope::run(operation.clone(), state.schema.execute(request)).await;
+    let spent = Spent { used: operation.upstream_calls(), limit: operation.upstream_budget() };
+    // A tenant's rate is spent by what its operations cost upstream, not by their count alone.
+    state.rate_limits.charge(asked.session, spent.used).await;
+    let recorded = operation.take::<Recorded>().unwrap_or_default();
     let reply = keep(state, key.filter(|_| asked.kept.keep), response, recorded);
-    match tally {
-        Some(tally) => reply.with_extension(COST_EXTENSION, tally.to_json(kept)),
+    match operation.take::<Tally>() {
+        Some(tally) => reply.with_extension(COST_EXTENSION, tally.to_json(kept, spent)),
         None => reply,
     }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod browser;
+pub mod connections;
 mod graphql;
 mod media;
 pub mod persisted;
@@ -20,6 +21,7 @@ use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{AccessPolicy, Supplied};
@@ -29,6 +31,7 @@ use crate::graphql::PixgateSchema;
 use crate::graphql::limits::Limits;
 use crate::loaders::DataSources;
 use crate::request_id::{self, RequestId};
+use crate::scope::{self, Scope};
 use crate::session::Session;
 
 /// What every route reads. Each middleware and handler takes its own handle, so a
@@ -68,12 +71,16 @@ pub struct AppStateParts {
     pub trusted: Option<Arc<trusted::TrustedDocuments>>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
     pub cors: Cors,
+    /// `scheme://host[:port]` of `PIXGATE_PUBLIC_URL`, when set: pages there are the gateway's own.
+    pub public_origin: Option<String>,
     /// Turns true when the gateway begins to stop.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Held by every WebSocket connection while it lives.
     pub sockets: tokio::sync::mpsc::Sender<()>,
     /// A bigger body is refused before it is read.
     pub max_body_bytes: usize,
+    /// How long connections may idle or dribble; WebSocket pings.
+    pub connections: crate::config::ConnectionSettings,
     /// Guards `POST /admin/invalidate`; without it the route is not there.
     pub admin_token: Option<crate::secret::Secret>,
 }
@@ -108,6 +115,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(RequestBodyTimeoutLayer::new(state.connections.body_timeout))
         .layer(axum::middleware::from_fn(assign_request_id))
         .with_state(state)
 }
@@ -142,7 +150,8 @@ async fn assign_request_id(
 ) -> axum::response::Response {
     let id = RequestId::from_headers(request.headers());
     request.extensions_mut().insert(id.clone());
-    let mut response = request_id::scope(id.clone(), next.run(request)).await;
+    let scope = Arc::new(Scope::request(id.clone()));
+    let mut response = scope::run(scope, next.run(request)).await;
     response.headers_mut().insert(request_id::HEADER, id.header_value());
     response
 }

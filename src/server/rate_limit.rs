@@ -4,6 +4,11 @@
 //! Over a WebSocket each operation draws a token, and a refused one gets the same
 //! error in the protocol's `error` message.
 //!
+//! A tenant's bucket is spent by upstream calls too: an operation that cost n calls
+//! takes n tokens in all (the one it was admitted with and n - 1 after), as GitHub's
+//! and Shopify's GraphQL APIs charge points, so one tenant cannot spend the studio's
+//! upstream quota with a few costly operations.
+//!
 //! With Redis, the buckets are the fleet's: one GCRA per bucket in Redis, checked and
 //! drawn for both buckets in one script, on Redis's clock, so N instances allow the
 //! configured rate, not N times it. When Redis is away or slow, each instance falls
@@ -81,6 +86,26 @@ fn gcra() -> &'static redis::Script {
             for i, key in ipairs(KEYS) do
               redis.call("SET", key, next[i], "PX", math.ceil((next[i] - now) / 1000) + 1)
             end
+            return 0
+            "#,
+        )
+    })
+}
+
+/// Charges `KEYS[1]`'s GCRA for `ARGV[3]` more tokens at once, in debt if need be:
+/// the calls were made already. `ARGV` holds the emission interval and the tolerance.
+fn gcra_charge() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r#"
+            local time = redis.call("TIME")
+            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+            local interval = tonumber(ARGV[1])
+            local tat = tonumber(redis.call("GET", KEYS[1]) or now)
+            if tat < now then tat = now end
+            local new_tat = tat + interval * tonumber(ARGV[3])
+            redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000) + 1)
             return 0
             "#,
         )
@@ -185,6 +210,34 @@ impl RateLimits {
                 None
             }
             Err(_) => None,
+        }
+    }
+
+    /// Takes from the session's tenant bucket what an admitted operation cost beyond
+    /// its first token: one per upstream call after the first.
+    pub async fn charge(&self, session: &Session, upstream_calls: u32) {
+        let extra = upstream_calls.saturating_sub(1);
+        let Some(tenant) = session.tenant().filter(|_| extra > 0 && self.settings.per_tenant.per_second > 0) else {
+            return;
+        };
+        if let Some(redis) = &self.redis
+            && let Some(mut connection) = redis.connection().await
+        {
+            let interval_us = 1_000_000 / u64::from(self.settings.per_tenant.per_second.max(1));
+            let mut invocation = gcra_charge().prepare_invoke();
+            invocation.key(format!("{FLEET_PREFIX}tenant:{tenant}")).arg(interval_us).arg(0).arg(extra);
+            if let Ok(Ok(_)) = tokio::time::timeout(FLEET_WAIT, invocation.invoke_async::<i64>(&mut connection)).await {
+                return;
+            }
+        }
+        // This instance's bucket cannot go into debt: it gives what it holds, which
+        // leaves the tenant refused until it refills.
+        if let Some(limiter) = &self.per_tenant {
+            for _ in 0..extra {
+                if limiter.check_key(tenant).is_err() {
+                    break;
+                }
+            }
         }
     }
 

@@ -4,17 +4,11 @@
 //! id, a credential or a value, so the tally can go back in the answer's
 //! `extensions.pixgateCost` as it is.
 //!
-//! Counting happens only inside `measured`; elsewhere each note is one failed
-//! task-local lookup. Work a DataLoader does on its own task counts too:
-//! `request_id::spawn` carries the tally there.
+//! Counting happens only in an operation `scope` that keeps a `Tally`; elsewhere a
+//! note finds no tally and costs nothing more. Work a DataLoader does on its own
+//! task counts too: the scope goes there with it.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
-
-tokio::task_local! {
-    static TALLY: Arc<Mutex<Tally>>;
-}
 
 /// An upstream endpoint as metrics name it: API, method and path template.
 type Endpoint = (&'static str, &'static str, &'static str);
@@ -28,28 +22,8 @@ pub struct Tally {
     loaders: BTreeMap<&'static str, (u32, u32)>,
 }
 
-/// Runs `future`, tallying what it costs upstream.
-pub async fn measured<F: Future>(future: F) -> (F::Output, Tally) {
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let output = TALLY.scope(tally.clone(), future).await;
-    let tally = std::mem::take(&mut *tally.lock().unwrap_or_else(PoisonError::into_inner));
-    (output, tally)
-}
-
-/// `future`, tallying into the tally of the task that calls this, if any: for work
-/// spawned onto a task of its own on the operation's behalf.
-pub fn carried<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    let tally = TALLY.try_with(Arc::clone).ok();
-    async move {
-        match tally {
-            Some(tally) => TALLY.scope(tally, future).await,
-            None => future.await,
-        }
-    }
-}
-
 fn note(note: impl FnOnce(&mut Tally)) {
-    let _ = TALLY.try_with(|tally| note(&mut tally.lock().unwrap_or_else(PoisonError::into_inner)));
+    crate::scope::note(note);
 }
 
 /// One HTTP exchange with an upstream, as its server counts it: every attempt.
@@ -70,6 +44,13 @@ pub fn loader_batch(loader: &'static str, keys: usize) {
         *batches += 1;
         *total += u32::try_from(keys).unwrap_or(u32::MAX);
     });
+}
+
+/// An operation's upstream-call budget and what it used of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub used: u32,
+    pub limit: u32,
 }
 
 /// Whether the answer came from the response cache.
@@ -102,7 +83,7 @@ impl Tally {
     }
 
     /// The `extensions.pixgateCost` of an answer.
-    pub fn to_json(&self, kept: Kept) -> serde_json::Value {
+    pub fn to_json(&self, kept: Kept, budget: Spent) -> serde_json::Value {
         use serde_json::json;
         let per_api = |api: &str| self.calls.iter().filter(|((a, ..), _)| *a == api).map(|(_, n)| n).sum::<u32>();
         let (hits, misses) = self.cache.values().fold((0, 0), |(h, m), (hits, misses)| (h + hits, m + misses));
@@ -126,6 +107,7 @@ impl Tally {
                 json!({ "loader": loader, "batches": batches, "keys": keys })
             }).collect::<Vec<_>>(),
             "responseCache": kept.as_str(),
+            "upstreamBudget": { "limit": budget.limit, "used": budget.used },
         })
     }
 }
@@ -135,21 +117,24 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn counts_only_inside_a_measurement_and_on_carried_tasks() {
+    async fn counts_only_in_a_scope_keeping_a_tally_and_on_its_spawned_tasks() {
+        use crate::scope::{self, Scope};
         upstream_call("pixieset", "GET", "/clients/{id}");
-        let ((), tally) = measured(async {
+        let measured = std::sync::Arc::new(Scope::operation(10).keeping::<Tally>());
+        scope::run(measured.clone(), async {
             upstream_call("pixieset", "GET", "/clients/{id}");
             cache_lookup("client", true);
-            tokio::spawn(carried(async {
+            scope::spawn(async {
                 upstream_call("pixieset", "GET", "/clients/{id}");
                 upstream_call("pixelz", "GET", "/Templates");
                 loader_batch("client", 3);
-            }))
+            })
             .await
             .unwrap();
         })
         .await;
-        let cost = tally.to_json(Kept::Miss);
+        let tally = measured.take::<Tally>().unwrap();
+        let cost = tally.to_json(Kept::Miss, Spent { used: 3, limit: 10 });
         assert_eq!(cost["upstreamCalls"], serde_json::json!({ "total": 3, "pixieset": 2, "pixelz": 1 }));
         assert_eq!(
             cost["endpoints"][0],
@@ -157,5 +142,6 @@ mod tests {
         );
         assert_eq!(cost["cache"]["hits"], 1);
         assert_eq!(cost["loaders"][0], serde_json::json!({ "loader": "client", "batches": 1, "keys": 3 }));
+        assert_eq!(cost["upstreamBudget"], serde_json::json!({ "limit": 10, "used": 3 }));
     }
 }

@@ -32,6 +32,14 @@ pub const RATE_LIMIT_CHECKS: &str = "pixgate_rate_limit_checks_total";
 pub const REDIS_LINK_UP: &str = "pixgate_redis_link_up";
 /// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
 pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
+/// Credentials whose circuit to an upstream is open (or probing) now.
+pub const UPSTREAM_BREAKERS_OPEN: &str = "pixgate_upstream_breakers_open";
+pub const UPSTREAM_BREAKER_TRANSITIONS: &str = "pixgate_upstream_breaker_transitions_total";
+pub const UPSTREAM_CALLS_SHORT_CIRCUITED: &str = "pixgate_upstream_calls_short_circuited_total";
+/// Operations refused before running, and calls refused while running, for the upstream-call budget.
+pub const UPSTREAM_BUDGET_REFUSALS: &str = "pixgate_upstream_budget_refusals_total";
+pub const CONNECTIONS_OPEN: &str = "pixgate_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "pixgate_connections_refused_total";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeriesType {
@@ -42,7 +50,7 @@ pub enum SeriesType {
 
 /// Every series pixgate exports, with its `# HELP` line. `deploy/grafana/pixgate.json`
 /// charts each of them and nothing else (a test checks).
-pub const SERIES: [(&str, SeriesType, &str); 16] = [
+pub const SERIES: [(&str, SeriesType, &str); 22] = [
     (GRAPHQL_REQUESTS, SeriesType::Counter, "GraphQL operations answered, by operation name and outcome."),
     (GRAPHQL_DURATION, SeriesType::Histogram, "Time to answer a GraphQL operation."),
     (UPSTREAM_REQUESTS, SeriesType::Counter, "HTTP attempts to an upstream, by endpoint template and status."),
@@ -67,6 +75,16 @@ pub const SERIES: [(&str, SeriesType, &str); 16] = [
         SeriesType::Counter,
         "Writes under an Idempotency-Key, by whether the fleet or one instance kept them.",
     ),
+    (UPSTREAM_BREAKERS_OPEN, SeriesType::Gauge, "Credentials whose circuit to an upstream is open or probing."),
+    (UPSTREAM_BREAKER_TRANSITIONS, SeriesType::Counter, "Circuits to an upstream opened, probing or closed."),
+    (UPSTREAM_CALLS_SHORT_CIRCUITED, SeriesType::Counter, "Upstream calls failed fast while their circuit was open."),
+    (
+        UPSTREAM_BUDGET_REFUSALS,
+        SeriesType::Counter,
+        "Operations refused (estimate) and upstream calls refused (execution) for the per-operation budget.",
+    ),
+    (CONNECTIONS_OPEN, SeriesType::Gauge, "Client connections open now."),
+    (CONNECTIONS_REFUSED, SeriesType::Counter, "Client connections closed at once: over the cap overall or per IP."),
 ];
 
 const SECONDS_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];

@@ -46,8 +46,23 @@ fn traces(endpoint: &Url) -> Result<SdkTracerProvider, opentelemetry_otlp::Expor
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
+/// The libraries under pixgate that log what passes on the wire at their finest
+/// levels: WebSocket frames (a `connection_init` carries a cookie and an API key),
+/// HTTP/2 header blocks, TLS records. Whatever `RUST_LOG` asks, they say no more
+/// than `debug`, which names events but not payloads.
+const WIRE_LEVEL: &[&str] = &["tungstenite", "tokio_tungstenite", "h2", "hyper", "hyper_util", "rustls", "reqwest"];
+
+/// `directives` with the wire-level libraries capped, so no level writes a secret.
+pub fn log_filter(directives: &str) -> EnvFilter {
+    WIRE_LEVEL.iter().fold(EnvFilter::new(directives), |filter, target| match format!("{target}=debug").parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    })
+}
+
 pub fn init(format: LogFormat, otlp: Option<&Url>) -> Telemetry {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let directives = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| "info".into());
+    let filter = log_filter(&directives);
     let (traces, failure) = match otlp.map(traces) {
         Some(Ok(provider)) => (Some(provider), None),
         Some(Err(error)) => (None, Some(error)),

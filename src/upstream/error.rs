@@ -104,6 +104,12 @@ pub enum UpstreamError {
     /// name no code but `NoError`, so `meaning` comes from the call, never the code.
     #[error("{endpoint}: Pixelz answered {code}: {message}")]
     Refused { endpoint: Endpoint, code: String, message: String, meaning: Refusal },
+    /// Not called: the operation has made every upstream call its budget allows.
+    #[error("{endpoint}: not called, the operation's budget of {limit} upstream calls is spent")]
+    BudgetSpent { endpoint: Endpoint, limit: u32 },
+    /// Not called: the circuit to the upstream is open for these credentials.
+    #[error("{endpoint}: not called, the circuit is open for {} ms more", retry_after.as_millis())]
+    CircuitOpen { endpoint: Endpoint, retry_after: Duration },
 }
 
 /// What a Pixelz refusal turned out to mean, found from the call's context.
@@ -126,7 +132,9 @@ impl UpstreamError {
             | Self::RateLimited { endpoint, .. }
             | Self::Unavailable { endpoint, .. }
             | Self::Malformed { endpoint, .. }
-            | Self::Refused { endpoint, .. } => *endpoint,
+            | Self::Refused { endpoint, .. }
+            | Self::BudgetSpent { endpoint, .. }
+            | Self::CircuitOpen { endpoint, .. } => *endpoint,
         }
     }
 
@@ -139,7 +147,10 @@ impl UpstreamError {
             Self::NotFound { .. } | Self::Refused { meaning: Refusal::NotFound, .. } => ErrorCode::NotFound,
             Self::Invalid { .. } | Self::Refused { meaning: Refusal::Input, .. } => ErrorCode::BadUserInput,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::Unavailable { .. } | Self::Malformed { .. } => ErrorCode::UpstreamUnavailable,
+            Self::Unavailable { .. } | Self::Malformed { .. } | Self::CircuitOpen { .. } => {
+                ErrorCode::UpstreamUnavailable
+            }
+            Self::BudgetSpent { .. } => ErrorCode::UpstreamBudgetExceeded,
         }
     }
 
@@ -162,6 +173,23 @@ impl UpstreamError {
             Self::RateLimited { retry_after: None, .. } => format!("{api} is limiting this gateway's calls"),
             Self::Unavailable { .. } => format!("{api} is unavailable"),
             Self::Malformed { .. } => format!("{api} answered something this gateway cannot read"),
+            Self::BudgetSpent { limit, .. } => {
+                format!("not asked of {api}: this operation made the {limit} upstream calls one operation may make")
+            }
+            Self::CircuitOpen { retry_after, .. } => format!(
+                "{api} is given room after failing or limiting these credentials' calls: retry after {} s",
+                retry_after.as_secs().max(1)
+            ),
+        }
+    }
+
+    /// When to try again, where the failure says.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            // Whole seconds, rounded up: rounding down would invite an early retry.
+            Self::CircuitOpen { retry_after, .. } => Some(Duration::from_secs(retry_after.as_secs_f64().ceil() as u64)),
+            _ => None,
         }
     }
 
@@ -174,6 +202,7 @@ impl UpstreamError {
             Self::RateLimited { .. } => Some(429),
             Self::Unavailable { status, .. } => *status,
             Self::Refused { .. } => Some(200),
+            Self::BudgetSpent { .. } | Self::CircuitOpen { .. } => None,
         }
     }
 }

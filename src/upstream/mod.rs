@@ -1,6 +1,7 @@
 //! The only code that speaks HTTP to Pixieset and Pixelz: one typed client per
 //! API over one shared connection pool, lenient wire types, one error type.
 
+mod breaker;
 mod credentials;
 mod error;
 #[cfg(test)]

@@ -1,26 +1,28 @@
 //! How every upstream call is made: a concurrency limit per API, a timeout per
-//! attempt, bounded retries with exponential backoff and jitter, one tracing
-//! span per call, and answers sorted into bodies or typed errors.
+//! attempt, bounded retries with exponential backoff and jitter, a circuit per
+//! credential, the operation's upstream-call budget, one tracing span per call,
+//! and answers sorted into bodies or typed errors.
 //! Nothing here knows a particular endpoint.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::breaker::{Breakers, Outcome};
 use super::health::Health;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use super::{Endpoint, UpstreamError};
+use super::{Api, Endpoint, TenantKey, UpstreamError};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const DEFAULT_CONCURRENCY: usize = 32;
 const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
-/// A `Retry-After` longer than this is handed to the caller instead of waited out.
-const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+/// Retries of one call wait at most this long.
+const LONGEST_BACKOFF: Duration = Duration::from_secs(5);
 const EXCERPT_CHARS: usize = 120;
 
 #[derive(Clone, Debug)]
@@ -32,7 +34,10 @@ pub struct UpstreamSettings {
     /// Calls in flight per API, across all requests.
     pub concurrency: usize,
     pub backoff_base: Duration,
-    pub max_retry_wait: Duration,
+    /// Consecutive failures of one credential's calls that open its circuit.
+    pub failures_to_open: u32,
+    /// How long a circuit opened by failures stays open before a probe.
+    pub open_for: Duration,
 }
 
 impl Default for UpstreamSettings {
@@ -42,7 +47,8 @@ impl Default for UpstreamSettings {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             concurrency: DEFAULT_CONCURRENCY,
             backoff_base: DEFAULT_BACKOFF_BASE,
-            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
+            failures_to_open: super::breaker::DEFAULT_FAILURES_TO_OPEN,
+            open_for: super::breaker::DEFAULT_OPEN_FOR,
         }
     }
 }
@@ -50,7 +56,8 @@ impl Default for UpstreamSettings {
 /// When a failed call may be tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Retry {
-    /// Repeating it changes nothing: retry on transport errors, 5xx, 429 and unreadable answers.
+    /// Repeating it changes nothing: retry on transport errors, 5xx and unreadable answers
+    /// (never on a 429: the circuit waits out its `Retry-After` for every call).
     Idempotent,
     /// It may cost money or change state twice: retry only when it provably never left.
     UnlessSent,
@@ -67,6 +74,7 @@ pub(crate) struct Transport {
     pub http: reqwest::Client,
     limit: Arc<Semaphore>,
     settings: UpstreamSettings,
+    breakers: Breakers,
     pub health: Health,
 }
 
@@ -165,16 +173,23 @@ fn record_attempt(endpoint: Endpoint, status: Option<StatusCode>, took: Duration
 }
 
 impl Transport {
-    pub fn new(http: reqwest::Client, settings: UpstreamSettings) -> Self {
-        Self { http, limit: Arc::new(Semaphore::new(settings.concurrency.max(1))), settings, health: Health::default() }
+    pub fn new(api: Api, http: reqwest::Client, settings: UpstreamSettings) -> Self {
+        Self {
+            http,
+            limit: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            breakers: Breakers::new(api, settings.failures_to_open, settings.open_for),
+            settings,
+            health: Health::default(),
+        }
     }
 
-    /// Runs a call: `build` makes each attempt's request, `read` turns a 2xx body into `T`.
-    /// `secrets` are scrubbed from anything kept from an answer.
+    /// Runs a call for `tenant`: `build` makes each attempt's request, `read` turns a 2xx
+    /// body into `T`. `secrets` are scrubbed from anything kept from an answer.
     pub async fn call<T>(
         &self,
         endpoint: Endpoint,
         retry: Retry,
+        tenant: &TenantKey,
         secrets: &[&str],
         build: impl Fn() -> RequestBuilder,
         read: impl Fn(StatusCode, &[u8]) -> Result<T, UpstreamError>,
@@ -190,7 +205,7 @@ impl Transport {
         );
         let started = Instant::now();
         // The upstream's own logs can then be matched with this gateway's.
-        let request_id = crate::request_id::current();
+        let request_id = crate::scope::current_id();
         let result = async {
             let mut attempt = 1;
             loop {
@@ -198,7 +213,9 @@ impl Transport {
                 if let Some(id) = &request_id {
                     request = request.header(crate::request_id::HEADER, id.as_str());
                 }
+                let admitted = self.admit(endpoint, tenant)?;
                 let outcome = self.attempt(endpoint, secrets, request, &read).await;
+                self.breakers.record(admitted, circuit_outcome(&outcome));
                 let failure = match outcome {
                     Ok((status, value)) => {
                         tracing::Span::current().record("status", status.as_u16()).record("attempt", attempt);
@@ -232,6 +249,19 @@ impl Transport {
             Err(error) => tracing::info!(%error, "upstream call refused"),
         });
         result
+    }
+
+    /// One attempt's place: a circuit that lets it through, and a unit of the operation's budget.
+    fn admit(&self, endpoint: Endpoint, tenant: &TenantKey) -> Result<super::breaker::Admitted, UpstreamError> {
+        crate::scope::spend_upstream_call().map_err(|spent| {
+            metrics::counter!(crate::telemetry::metrics::UPSTREAM_BUDGET_REFUSALS, "stage" => "execution").increment(1);
+            UpstreamError::BudgetSpent { endpoint, limit: spent.limit }
+        })?;
+        self.breakers.admit(tenant).map_err(|retry_after| {
+            // Failing fast is no call: the budget gets its unit back.
+            crate::scope::refund_upstream_call();
+            UpstreamError::CircuitOpen { endpoint, retry_after }
+        })
     }
 
     async fn attempt<T>(
@@ -278,21 +308,27 @@ impl Transport {
         if attempt >= self.settings.max_attempts {
             return None;
         }
-        let transient = matches!(
-            failure.error,
-            UpstreamError::Unavailable { .. } | UpstreamError::RateLimited { .. } | UpstreamError::Malformed { .. }
-        );
+        let transient = matches!(failure.error, UpstreamError::Unavailable { .. } | UpstreamError::Malformed { .. });
         if failure.sent && !(retry == Retry::Idempotent && transient) {
             return None;
         }
-        let ceiling =
-            self.settings.backoff_base.saturating_mul(1 << (attempt - 1).min(16)).min(self.settings.max_retry_wait);
-        // Equal jitter: at least half the backoff, so retries spread out but never bunch at zero.
-        let backoff = ceiling / 2 + ceiling.mul_f64(random_fraction() / 2.0);
-        match failure.error {
-            UpstreamError::RateLimited { retry_after: Some(wait), .. } if wait > self.settings.max_retry_wait => None,
-            UpstreamError::RateLimited { retry_after: Some(wait), .. } => Some(wait.max(backoff)),
-            _ => Some(backoff),
+        if matches!(failure.error, UpstreamError::RateLimited { .. }) {
+            return None;
         }
+        let ceiling = self.settings.backoff_base.saturating_mul(1 << (attempt - 1).min(16)).min(LONGEST_BACKOFF);
+        // Equal jitter: at least half the backoff, so retries spread out but never bunch at zero.
+        Some(ceiling / 2 + ceiling.mul_f64(random_fraction() / 2.0))
+    }
+}
+
+/// What an attempt tells the circuit: refusals of the input or the credentials are answers.
+fn circuit_outcome<T>(outcome: &Result<(StatusCode, T), Failure>) -> Outcome {
+    match outcome {
+        Ok(_) => Outcome::Answered,
+        Err(Failure { error: UpstreamError::RateLimited { retry_after, .. }, .. }) => Outcome::Limited(*retry_after),
+        Err(Failure { error: UpstreamError::Unavailable { .. } | UpstreamError::Malformed { .. }, .. }) => {
+            Outcome::Failed
+        }
+        Err(_) => Outcome::Answered,
     }
 }

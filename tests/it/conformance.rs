@@ -54,10 +54,10 @@ async fn a_failed_field_is_null_and_the_null_climbs_to_the_nearest_nullable_posi
         "errors in path order, whichever finished first"
     );
 
-    // `nodes` is `[Node]!`, as Relay has it: refused, its null climbs to `data`.
+    // `nodes` is `[Node]!`, as Relay has it: refused whole (over 100 ids), its null climbs to `data`.
+    let ids = vec!["\"nonsense\""; 101].join(", ");
     let body =
-        graphql(&gateway, &format!("{{ client(id: \"{KNOWN}\") {{ id }} nodes(ids: [\"nonsense\"]) {{ id }} }}"), &[])
-            .await;
+        graphql(&gateway, &format!("{{ client(id: \"{KNOWN}\") {{ id }} nodes(ids: [{ids}]) {{ id }} }}"), &[]).await;
     assert_eq!(body["data"], Value::Null, "{body}");
     assert!(body.as_object().unwrap().contains_key("data"), "execution ran, so `data` is there: {body}");
     assert_eq!(paths(&body), vec![json!(["nodes"])]);

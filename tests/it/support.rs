@@ -28,10 +28,11 @@ pub fn capture_logs() {
     ONCE.call_once(|| {
         let Some(path) = std::env::var_os("PIXGATE_TEST_LOG") else { return };
         let file = std::fs::File::create(path).expect("the test log file can be created");
-        let filter =
-            "pixgate=trace,tower_http=trace,reqwest=trace,hyper_util=debug,async_graphql=trace,redis=debug,info";
+        // The wire-level libraries asked at TRACE too: `log_filter` must hold them back.
+        let filter = "pixgate=trace,tower_http=trace,reqwest=trace,hyper=trace,hyper_util=trace,tungstenite=trace,\
+                      tokio_tungstenite=trace,async_graphql=trace,redis=debug,info";
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
+            .with_env_filter(pixgate::telemetry::log_filter(filter))
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(file))
             .try_init();

@@ -18,6 +18,8 @@ pub fn settings() -> UpstreamSettings {
     UpstreamSettings {
         backoff_base: Duration::from_millis(2),
         timeout: Duration::from_secs(5),
+        // These tests count retries; the circuit has tests of its own.
+        failures_to_open: 1_000,
         ..UpstreamSettings::default()
     }
 }
@@ -327,19 +329,24 @@ async fn server_errors_are_retried_to_the_bound_for_reads_only() {
 async fn rate_limits_honour_retry_after() {
     let sandbox = sandbox().await;
     let upstreams = clients_for(&sandbox, settings());
-    sandbox.set_faults(Faults { error_rate: 1.0, error_status: 429, retry_after_secs: 0, ..Faults::default() });
-    let error = upstreams.pixelz.contact(&contact()).await.unwrap_err();
-    assert!(matches!(error, UpstreamError::RateLimited { retry_after: Some(d), .. } if d.is_zero()), "{error:?}");
-    assert_eq!(count(&sandbox, "GET /REST.svc/JSON/Contact"), 3);
-
-    sandbox.reset_requests();
     sandbox.set_faults(Faults { error_rate: 1.0, error_status: 429, retry_after_secs: 30, ..Faults::default() });
     let started = std::time::Instant::now();
     let error = upstreams.pixelz.contact(&contact()).await.unwrap_err();
     assert!(matches!(error, UpstreamError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 30), "{error:?}");
     assert_eq!(error.code(), "RATE_LIMITED");
-    assert_eq!(count(&sandbox, "GET /REST.svc/JSON/Contact"), 1, "a long Retry-After goes back to the caller");
+    assert_eq!(count(&sandbox, "GET /REST.svc/JSON/Contact"), 1, "a 429 is never retried: it goes back to the caller");
     assert!(started.elapsed() < Duration::from_secs(5));
+    // Until the Retry-After passes, these credentials' calls fail fast, and none is made.
+    let error = upstreams.pixelz.templates(&contact()).await.unwrap_err();
+    assert!(
+        matches!(error, UpstreamError::CircuitOpen { retry_after, .. } if retry_after.as_secs() >= 29),
+        "{error:?}"
+    );
+    assert_eq!(
+        (error.code(), error.retry_after().map(|d| d.as_secs())),
+        (pixgate::error_code::ErrorCode::UpstreamUnavailable, Some(30))
+    );
+    assert_eq!(sandbox.requests().total, 1);
 }
 
 #[tokio::test]

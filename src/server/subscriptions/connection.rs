@@ -34,6 +34,9 @@ pub struct Services {
     /// Each operation draws on the caller's buckets, as a request over HTTP does.
     pub rate_limits: Arc<RateLimits>,
     pub trusted: Option<Arc<TrustedDocuments>>,
+    /// How often a quiet connection is pinged, and how long it may send nothing at all.
+    pub ping_every: Duration,
+    pub idle_after: Duration,
 }
 
 /// Whom a connection acts for, from its `connection_init` on.
@@ -128,10 +131,27 @@ impl Connection {
             Ok(initialised) => initialised,
             Err(ending) => return ending,
         };
+        // A peer that vanished without a close (a laptop lid, a dropped route) sends
+        // nothing, not even a pong: after `idle_after` its connection is closed.
+        let mut heard = tokio::time::Instant::now();
+        let heartbeat = tokio::time::sleep(self.services.ping_every);
+        tokio::pin!(heartbeat);
         let ending = loop {
             let step = tokio::select! {
-                message = self.socket.next() => self.receive(message, &initialised).await,
+                message = self.socket.next() => {
+                    heard = tokio::time::Instant::now();
+                    self.receive(message, &initialised).await
+                }
                 () = self.outbox.ready() => self.flush().await,
+                () = &mut heartbeat => {
+                    heartbeat.as_mut().reset(tokio::time::Instant::now() + self.services.ping_every);
+                    if heard.elapsed() >= self.services.idle_after {
+                        let idle = self.services.idle_after.as_secs();
+                        Err(Ending::close(close::GOING_AWAY, format!("no frame from the client in {idle} s")))
+                    } else {
+                        self.socket.send(Message::Ping(Default::default())).await.map_err(|_| Ending::Gone)
+                    }
+                }
                 () = &mut stopped => Err(stopping_now()),
             };
             if let Err(ending) = step {

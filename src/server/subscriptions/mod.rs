@@ -24,7 +24,7 @@ use super::AppState;
 use super::trusted::TrustedDocuments;
 use crate::auth::Supplied;
 use crate::error_code::ErrorCode;
-use crate::request_id;
+use crate::scope::{self, Scope};
 use crate::session::Session;
 use connection::{Connection, Ending, Services};
 use protocol::{OperationPayload, Protocol};
@@ -49,12 +49,19 @@ pub async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if !origin_allowed(&headers, &state.cors, state.public_origin.as_deref()) {
+        // A browser sends `Origin` with every upgrade, and a page elsewhere must not act with
+        // the credentials this gateway holds (cross-site WebSocket hijacking); CORS does not
+        // cover WebSockets, so the check is here. Servers and CLIs send no `Origin`.
+        let message = "this page's origin may not open a WebSocket here: add it to PIXGATE_CORS_ORIGINS";
+        return super::refuse(StatusCode::FORBIDDEN, ErrorCode::OriginNotAllowed.error(message));
+    }
     let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let Some(protocol) = Protocol::negotiate(offered) else {
         let message = "offer `graphql-transport-ws` or `graphql-ws` in Sec-WebSocket-Protocol";
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
     };
-    let (id, span) = (request_id::current().unwrap_or_default(), tracing::Span::current());
+    let (id, span) = (scope::current_id().unwrap_or_default(), tracing::Span::current());
     let sent_with_upgrade = Supplied::from_headers(&headers);
     let services = Services {
         executions: state.executions.clone(),
@@ -62,6 +69,8 @@ pub async fn websocket(
         access: state.access.clone(),
         rate_limits: state.rate_limits.clone(),
         trusted: state.trusted.clone(),
+        ping_every: state.connections.websocket_ping,
+        idle_after: state.connections.websocket_idle,
     };
     upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
@@ -85,9 +94,32 @@ pub async fn websocket(
                 drop(alive);
             };
             // The connection outlives the upgrade request; it keeps its id and span.
-            request_id::scope(id, conversation.instrument(span))
+            scope::run(Arc::new(Scope::request(id)), conversation.instrument(span))
         })
         .into_response()
+}
+
+/// No `Origin` (not a browser), the gateway's own (its `Host`, or its public URL), or one
+/// CORS allows.
+fn origin_allowed(headers: &HeaderMap, cors: &crate::config::Cors, public_origin: Option<&str>) -> bool {
+    use crate::config::Cors;
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let authority = origin.split_once("://").map(|(_, authority)| authority);
+    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+    if authority.zip(host).is_some_and(|(authority, host)| authority.eq_ignore_ascii_case(host)) {
+        return true;
+    }
+    if public_origin.is_some_and(|own| own.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    match cors {
+        Cors::Closed => false,
+        Cors::Any => true,
+        Cors::Origins(allowed) => {
+            allowed.iter().any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
+        }
+    }
 }
 
 /// One operation per request; its results stream back as `next` events, then `complete`.

@@ -11,6 +11,8 @@ pub mod close {
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const DUPLICATE_ID: u16 = 4409;
     pub const TOO_MANY_INITS: u16 = 4429;
+    /// RFC 6455's "going away": here, a peer that went silent.
+    pub const GOING_AWAY: u16 = 1001;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

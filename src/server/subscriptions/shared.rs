@@ -28,7 +28,7 @@ use crate::error_code::ErrorCode;
 use crate::graphql::{EventSubjects, PixgateSchema};
 use crate::loaders::{DataSources, Loaders};
 use crate::lock::locked;
-use crate::request_id;
+use crate::scope;
 use crate::session::Session;
 use crate::telemetry::metrics::ActiveSubscription;
 
@@ -121,6 +121,8 @@ impl Drop for AbortOnDrop {
 #[derive(Clone)]
 pub struct Executions {
     schema: PixgateSchema,
+    /// Upstream calls one query or mutation may make; subscriptions resolve their events from memory.
+    upstream_calls: u32,
     /// The joinable execution under each key.
     running: Arc<Mutex<HashMap<String, Arc<Execution>>>>,
     /// Executions not ended, joinable or not.
@@ -172,8 +174,8 @@ impl Drop for Membership {
 }
 
 impl Executions {
-    pub fn new(schema: PixgateSchema) -> Self {
-        Self { schema, running: Arc::default(), live: Arc::default() }
+    pub fn new(schema: PixgateSchema, upstream_calls: u32) -> Self {
+        Self { schema, upstream_calls, running: Arc::default(), live: Arc::default() }
     }
 
     /// Starts `payload` for `caller`; its results go to `outbox` under `operation`,
@@ -189,7 +191,7 @@ impl Executions {
         }
         let mut results = self.schema.execute_stream(payload.into_request().data(loaders));
         let outbox = outbox.clone();
-        let task = request_id::spawn(async move {
+        let task = scope::spawn_operation(self.upstream_calls, async move {
             while let Some(result) = results.next().await {
                 let body = Body::Next(serialise(&result));
                 outbox.push(Delivery { operation, subject: None, body });
@@ -229,7 +231,7 @@ impl Executions {
                 // A member before the first result: the task waits for this lock.
                 let mut state = locked(&execution.state);
                 state.members.insert(member, joined);
-                let task = request_id::spawn(self.clone().run(execution.clone(), results));
+                let task = scope::spawn(self.clone().run(execution.clone(), results));
                 state.task = Some(task.abort_handle());
                 self.live.fetch_add(1, Ordering::Relaxed);
                 drop(state);

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::transport::{Retry, Transport, malformed, scrub};
-use super::{Endpoint, PixelzCredentials, Refusal, UpstreamError, UpstreamSettings, Verb, url_with};
+use super::{Api, Endpoint, PixelzCredentials, Refusal, TenantKey, UpstreamError, UpstreamSettings, Verb, url_with};
 use wire::*;
 
 /// Pixelz requires this header on every call, GETs included, whatever they carry.
@@ -80,7 +80,7 @@ pub struct PixelzClient {
 
 impl PixelzClient {
     pub(crate) fn new(http: reqwest::Client, base: Url, assets: Url, settings: UpstreamSettings) -> Self {
-        Self { transport: Transport::new(http, settings), base, assets }
+        Self { transport: Transport::new(Api::Pixelz, http, settings), base, assets }
     }
 
     /// A Pixelz URL made absolute against the asset base; None for an empty one.
@@ -181,7 +181,7 @@ impl PixelzClient {
         query.extend(params);
         let build = || self.transport.http.get(url.clone()).header(CONTENT_TYPE, JSON_UTF8).query(&query);
         let read = |status, bytes: &[u8]| Self::read(endpoint, status, bytes, &secrets);
-        self.transport.call(endpoint, Retry::Idempotent, &secrets, build, read).await
+        self.transport.call(endpoint, Retry::Idempotent, credentials.tenant(), &secrets, build, read).await
     }
 
     /// A write: parameters and the given credentials in a JSON body, every value a string as
@@ -190,6 +190,7 @@ impl PixelzClient {
         &self,
         endpoint: Endpoint,
         segments: &[&str],
+        tenant: &TenantKey,
         secrets: &[&str],
         body: Map<String, Value>,
     ) -> Result<T, UpstreamError> {
@@ -203,7 +204,7 @@ impl PixelzClient {
                 .body(body.clone())
         };
         let read = |status, bytes: &[u8]| Self::read(endpoint, status, bytes, secrets);
-        self.transport.call(endpoint, Retry::UnlessSent, secrets, build, read).await
+        self.transport.call(endpoint, Retry::UnlessSent, tenant, secrets, build, read).await
     }
 
     /// Whether the object a refused call named is there for these credentials.
@@ -229,7 +230,7 @@ impl PixelzClient {
         body: Map<String, Value>,
         subject: Option<Subject<'_>>,
     ) -> Result<T, UpstreamError> {
-        match self.send(endpoint, segments, &Self::secrets(credentials), body).await {
+        match self.send(endpoint, segments, credentials.tenant(), &Self::secrets(credentials), body).await {
             Err(error @ UpstreamError::Refused { .. }) => Err(self.explained(credentials, error, subject).await),
             answer => answer,
         }

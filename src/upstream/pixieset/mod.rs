@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::transport::{Retry, Transport, malformed};
-use super::{Endpoint, PixiesetCredentials, UpstreamError, UpstreamSettings, Verb, url_with};
+use super::{Api, Endpoint, PixiesetCredentials, UpstreamError, UpstreamSettings, Verb, url_with};
 use wire::*;
 
 const LIST_CLIENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/");
@@ -94,7 +94,11 @@ pub struct PixiesetClient {
 
 impl PixiesetClient {
     pub(crate) fn new(http: reqwest::Client, base: Url, settings: UpstreamSettings) -> Self {
-        Self { transport: Transport::new(http, settings), base, invoice_endpoint: Arc::new(AtomicBool::new(true)) }
+        Self {
+            transport: Transport::new(Api::Pixieset, http, settings),
+            base,
+            invoice_endpoint: Arc::new(AtomicBool::new(true)),
+        }
     }
 
     /// Whether `GET /invoices/{id}` may exist here: true until a call showed otherwise.
@@ -139,7 +143,7 @@ impl PixiesetClient {
         let read = |status, bytes: &[u8]| {
             serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, &secrets))
         };
-        self.transport.call(endpoint, retry, &secrets, build, read).await
+        self.transport.call(endpoint, retry, credentials.tenant(), &secrets, build, read).await
     }
 
     /// Whether Pixieset answered lately, probing without credentials when nothing was heard.
