@@ -236,6 +236,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         max_body_bytes: config.server.max_body_bytes,
         connections: config.server.connections.clone(),
         admin_token: config.server.admin_token.clone(),
+        admin_guesses: Default::default(),
         stopping: stopped.clone(),
         sockets: sockets.clone(),
     });

@@ -35,6 +35,16 @@ struct Estimate<'a> {
     /// Fragments already counted at the root: a field spread twice merges into one.
     spread: HashSet<&'a str>,
     others: u64,
+    service: bool,
+}
+
+/// What the selected operation asks at its root, before it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// The least number of upstream calls it makes cold.
+    pub upstream_calls: u64,
+    /// `_service { sdl }`: the schema, which follows the introspection switch.
+    pub service: bool,
 }
 
 impl<'a> Estimate<'a> {
@@ -70,6 +80,7 @@ impl<'a> Estimate<'a> {
 
     fn field(&mut self, field: &Field) {
         let name = field.name.node.as_str();
+        self.service |= name == "_service";
         if LOCAL.contains(&name) {
             return;
         }
@@ -92,24 +103,26 @@ impl<'a> Estimate<'a> {
     }
 }
 
-/// The least number of upstream calls the selected operation makes cold; 0 when the
-/// request names no operation of the document (it is refused for that).
-pub fn upstream_calls(document: &ExecutableDocument, operation_name: Option<&str>, variables: &Variables) -> u64 {
+/// What the selected operation asks; nothing when the request names no operation of
+/// the document (it is refused for that).
+pub fn asked(document: &ExecutableDocument, operation_name: Option<&str>, variables: &Variables) -> Asked {
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => operation,
         (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
             Some(operation) => operation,
-            None => return 0,
+            None => return Asked::default(),
         },
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => match operations.values().next() {
             Some(operation) => operation,
-            None => return 0,
+            None => return Asked::default(),
         },
-        (DocumentOperations::Multiple(_), None) => return 0,
+        (DocumentOperations::Multiple(_), None) => return Asked::default(),
     };
-    let mut estimate = Estimate { document, variables, named: HashSet::new(), spread: HashSet::new(), others: 0 };
+    let mut estimate =
+        Estimate { document, variables, named: HashSet::new(), spread: HashSet::new(), others: 0, service: false };
     estimate.root(&operation.node.selection_set.node);
-    estimate.others.saturating_add(u64::try_from(estimate.named.len()).unwrap_or(u64::MAX))
+    let named = u64::try_from(estimate.named.len()).unwrap_or(u64::MAX);
+    Asked { upstream_calls: estimate.others.saturating_add(named), service: estimate.service }
 }
 
 #[cfg(test)]
@@ -118,7 +131,7 @@ mod tests {
 
     fn estimated(query: &str, variables: serde_json::Value) -> u64 {
         let document = async_graphql::parser::parse_query(query).unwrap();
-        upstream_calls(&document, None, &Variables::from_json(variables))
+        asked(&document, None, &Variables::from_json(variables)).upstream_calls
     }
 
     #[test]

@@ -214,6 +214,9 @@ impl Limits {
     }
 }
 
+/// Request data marking a caller that presented one of `PIXGATE_ACCESS_TOKENS`.
+pub struct HoldsAccessToken;
+
 /// Enforces [`Limits`] on every operation, whatever its transport. A document seen
 /// before is not parsed, analysed or validated again: its verdicts are in `documents`.
 pub struct Enforce {
@@ -225,8 +228,8 @@ pub struct Enforce {
 #[derive(Default)]
 struct Judged {
     operation_name: OnceLock<Option<String>>,
-    /// Upstream calls its arguments promise; see `estimate`.
-    upstream_calls: OnceLock<u64>,
+    /// What its root asks; see `estimate`.
+    asked: OnceLock<estimate::Asked>,
 }
 
 impl ExtensionFactory for Enforce {
@@ -343,7 +346,7 @@ impl Extension for Enforcing {
         let (document, only_subscriptions) = parsed?;
         self.only_subscriptions.store(only_subscriptions, Ordering::Relaxed);
         let operation_name = self.judged.operation_name.get().and_then(Option::as_deref);
-        let _ = self.judged.upstream_calls.set(estimate::upstream_calls(&document, operation_name, variables));
+        let _ = self.judged.asked.set(estimate::asked(&document, operation_name, variables));
         Ok(ExecutableDocument::clone(&document))
     }
 
@@ -375,7 +378,15 @@ impl Extension for Enforcing {
         if self.only_subscriptions.load(Ordering::Relaxed) {
             return next.run(ctx, operation_name).await;
         }
-        let estimated = self.judged.upstream_calls.get().copied().unwrap_or(0);
+        let asked = self.judged.asked.get().copied().unwrap_or_default();
+        // A router composing the supergraph holds an access token (or reads `pixgate schema
+        // --federation`); anyone else is told no more of the schema than introspection tells.
+        if asked.service && !self.limits.introspection && ctx.data_opt::<HoldsAccessToken>().is_none() {
+            let error =
+                ErrorCode::IntrospectionDisabled.error("introspection, `_service` included, is switched off here");
+            return Response::from_errors(vec![error]);
+        }
+        let estimated = asked.upstream_calls;
         let limit = self.limits.max_upstream_calls;
         if estimated > u64::from(limit) {
             metrics::counter!(crate::telemetry::metrics::UPSTREAM_BUDGET_REFUSALS, "stage" => "estimate").increment(1);

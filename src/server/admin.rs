@@ -2,9 +2,16 @@
 //! Pixieset web app) drops what the gateway holds of it, on every instance. Guarded
 //! by its own token (`PIXGATE_ADMIN_TOKEN`); without one configured, the route is not
 //! there. Whose entries go is whom the request's credentials act for, as for a query.
+//! An address that presented ten wrong tokens within a minute is refused before its
+//! next token is even compared, so the token cannot be guessed at full speed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
@@ -51,6 +58,30 @@ impl Dropped {
     }
 }
 
+/// Wrong admin tokens one address may present within [`GUESSES_FORGOTTEN_AFTER`].
+pub const MAX_WRONG_TOKENS: u32 = 10;
+pub const GUESSES_FORGOTTEN_AFTER: Duration = Duration::from_secs(60);
+
+/// Wrong admin tokens per address, each count forgotten a minute after its first.
+#[derive(Clone)]
+pub struct Guesses(moka::sync::Cache<IpAddr, Arc<AtomicU32>>);
+
+impl Default for Guesses {
+    fn default() -> Self {
+        Self(moka::sync::Cache::builder().max_capacity(100_000).time_to_live(GUESSES_FORGOTTEN_AFTER).build())
+    }
+}
+
+impl Guesses {
+    fn exhausted(&self, client: IpAddr) -> bool {
+        self.0.get(&client).is_some_and(|wrong| wrong.load(Ordering::Relaxed) >= MAX_WRONG_TOKENS)
+    }
+
+    fn wrong(&self, client: IpAddr) {
+        self.0.get_with(client, Arc::default).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 fn token_accepted(expected: &crate::secret::Secret, headers: &HeaderMap) -> bool {
     let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.split_once(' '));
     match presented {
@@ -63,13 +94,22 @@ fn token_accepted(expected: &crate::secret::Secret, headers: &HeaderMap) -> bool
 
 pub async fn invalidate(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Option<Json<DropRequest>>,
 ) -> Response {
     let Some(expected) = &state.admin_token else {
         return super::refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error("no admin token is configured"));
     };
+    let client = state.rate_limits.client_ip(peer.ip(), &headers);
+    if state.admin_guesses.exhausted(client) {
+        let (seconds, error) = super::rate_limit::over_budget(GUESSES_FORGOTTEN_AFTER);
+        let mut refused = super::refuse(StatusCode::TOO_MANY_REQUESTS, error);
+        refused.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        return refused;
+    }
     if !token_accepted(expected, &headers) {
+        state.admin_guesses.wrong(client);
         let refused = ErrorCode::Unauthenticated.error("send the admin token as Authorization: Bearer …");
         return super::refuse(StatusCode::UNAUTHORIZED, refused);
     }

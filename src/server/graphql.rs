@@ -247,6 +247,9 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
         },
     };
     let mut request = request.data(asked.loaders(state));
+    if asked.session.holds_token() {
+        request = request.data(crate::graphql::limits::HoldsAccessToken);
+    }
     if let Some(idempotency) = asked.idempotency {
         request = request.data(idempotency.clone());
     }

@@ -83,6 +83,8 @@ pub struct AppStateParts {
     pub connections: crate::config::ConnectionSettings,
     /// Guards `POST /admin/invalidate`; without it the route is not there.
     pub admin_token: Option<crate::secret::Secret>,
+    /// Wrong admin tokens per address lately.
+    pub admin_guesses: admin::Guesses,
 }
 
 pub fn app(state: AppState) -> Router {

@@ -311,3 +311,54 @@ async fn a_silent_websocket_is_pinged_then_closed() {
     }
     assert!(ended, "the silent connection was closed");
 }
+
+#[tokio::test]
+async fn wrong_admin_tokens_are_limited_per_address() {
+    let gateway = start(ServeArgs { admin_token: Some("admin-secret".into()), ..ServeArgs::default() }).await;
+    let drop = |token: &'static str| {
+        http()
+            .post(format!("http://{}/admin/invalidate", gateway.addr()))
+            .bearer_auth(token)
+            .header("X-Pixieset-Cookie", pixgate::sandbox::PIXIESET_COOKIE)
+            .json(&json!({}))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(drop("guess").await.unwrap().status(), 401);
+    }
+    let locked = drop("admin-secret").await.unwrap();
+    assert_eq!(locked.status(), 429, "after ten wrong tokens even the right one waits");
+    assert!(locked.headers().contains_key("retry-after"));
+    let body: Value = locked.json().await.unwrap();
+    assert_eq!(code(&body), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn the_subgraph_sdl_follows_the_introspection_switch_for_callers_without_a_token() {
+    let upstream = crate::support::sandbox().await;
+    let gateway = start(ServeArgs {
+        pixieset_base_url: Some(upstream.pixieset_base_url()),
+        pixelz_base_url: Some(upstream.pixelz_base_url()),
+        federation: Some(true),
+        introspection: Some(false),
+        access_tokens: Some(vec!["router-token".into()]),
+        ..ServeArgs::default()
+    })
+    .await;
+    let sdl = json!({ "query": "{ _service { sdl } }" });
+    let stranger = post(&gateway, sdl.clone()).await;
+    assert_eq!(code(&stranger), "INTROSPECTION_DISABLED", "{stranger}");
+    let router = http().post(format!("http://{}/graphql", gateway.addr())).bearer_auth("router-token").json(&sdl);
+    let (_, router) = answer(router).await;
+    assert!(router["data"]["_service"]["sdl"].as_str().is_some_and(|sdl| sdl.contains("type Client")), "{router}");
+}
+
+#[tokio::test]
+async fn every_error_of_picking_an_operation_has_a_code() {
+    let gateway = start(ServeArgs::default()).await;
+    let two = "query A { __typename } query B { __typename }";
+    let unnamed = post(&gateway, json!({ "query": two })).await;
+    assert_eq!(code(&unnamed), "OPERATION_RESOLUTION_FAILURE", "{unnamed}");
+    let unknown = post(&gateway, json!({ "query": two, "operationName": "C" })).await;
+    assert_eq!(code(&unknown), "OPERATION_RESOLUTION_FAILURE", "{unknown}");
+}

@@ -15,6 +15,9 @@ use crate::upstream::{clients_for, contact, settings, studio};
 
 const WRONG_KEY: &str = "wrong-key-7f3a9c";
 const WRONG_COOKIE: &str = "session_cookie=stolen-5d1e";
+const SSE_COOKIE: &str = "session_cookie=sse-2b8e41";
+const WS_COOKIE: &str = "session_cookie=socket-9c04d7";
+const WS_KEY: &str = "socket-key-61f2aa";
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -38,6 +41,9 @@ async fn trace_logs_hold_no_credentials() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    // As the gateway filters its own logs: the wire-level libraries at TRACE are capped.
+    let subscriber =
+        tracing_subscriber::layer::SubscriberExt::with(subscriber, pixgate::telemetry::log_filter("trace"));
     let _guard = tracing::subscriber::set_default(subscriber);
     // Another test's thread may have met the transport's callsites first, while no
     // subscriber wanted them; without this, they could stay switched off here.
@@ -74,6 +80,35 @@ async fn trace_logs_hold_no_credentials() {
     ];
     graphql(&gateway, "{ pixelzAccount { email } client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { id } }", &headers)
         .await;
+    // Over SSE, credentials in headers; over a WebSocket, in `connection_init`, whose frames
+    // the WebSocket library would trace byte for byte.
+    let sse = http()
+        .post(format!("http://{}/graphql/sse", gateway.addr()))
+        .header("Accept", "text/event-stream")
+        .header("X-Pixieset-Cookie", SSE_COOKIE)
+        .json(&serde_json::json!({ "query": "{ contractTemplates { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), sse.text()).await;
+    {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/graphql/ws", gateway.addr()).into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let init = serde_json::json!({ "type": "connection_init", "payload": {
+            "pixiesetCookie": WS_COOKIE, "pixelzEmail": sandbox::PIXELZ_CONTACT_EMAIL, "pixelzApiKey": WS_KEY,
+        } });
+        socket.send(Message::Text(init.to_string().into())).await.unwrap();
+        let query = serde_json::json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ pixelzAccount { email } }" } });
+        socket.send(Message::Text(query.to_string().into())).await.unwrap();
+        for _ in 0..3 {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next()).await;
+        }
+        let _ = socket.close(None).await;
+    }
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("upstream") && logs.contains("retrying upstream call"), "the capture saw the calls:\n{logs}");
@@ -85,6 +120,9 @@ async fn trace_logs_hold_no_credentials() {
         "session_cookie=sandbox",
         WRONG_KEY,
         WRONG_COOKIE,
+        SSE_COOKIE,
+        WS_COOKIE,
+        WS_KEY,
     ] {
         assert!(
             !logs.contains(secret),
