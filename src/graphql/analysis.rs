@@ -50,15 +50,19 @@ pub enum Unsound {
 #[derive(Clone, Debug)]
 pub struct Analysis {
     pub operations: Vec<(OperationType, Facts)>,
+    /// Every fragment definition's own spread-out size: validation walks each definition
+    /// too, used or not, comparing its fields with those of the fragments it spreads.
+    pub fragments_expanded: u64,
     /// Selections the analysis itself visited: each one in the document at most once.
     pub visits: usize,
 }
 
 impl Analysis {
-    /// Selections every operation of the document holds when spread out: what
-    /// validation's inlining passes walk.
+    /// Selections every operation and every fragment definition of the document holds
+    /// when spread out: a bound on what validation's passes walk.
     pub fn expanded(&self) -> u64 {
-        self.operations.iter().fold(0u64, |sum, (_, facts)| sum.saturating_add(facts.expanded))
+        let operations = self.operations.iter().fold(0u64, |sum, (_, facts)| sum.saturating_add(facts.expanded));
+        operations.saturating_add(self.fragments_expanded)
     }
 }
 
@@ -135,10 +139,12 @@ pub fn analyse(document: &ExecutableDocument) -> Result<Analysis, Unsound> {
         let facts = analyser.selection_set(&operation.node.selection_set.node, 0)?;
         operations.push((operation.node.ty, facts));
     }
+    let mut fragments_expanded = 0u64;
     for name in document.fragments.keys() {
-        analyser.fragment(name.as_str(), 0)?;
+        let facts = analyser.fragment(name.as_str(), 0)?.unwrap_or_default();
+        fragments_expanded = fragments_expanded.saturating_add(facts.expanded);
     }
-    Ok(Analysis { operations, visits: analyser.visits })
+    Ok(Analysis { operations, fragments_expanded, visits: analyser.visits })
 }
 
 #[cfg(test)]
@@ -168,9 +174,22 @@ mod tests {
         let facts = analysis.operations[0].1;
         // 2 + 4 + … + 2^30 spreads, 2^30 fields, the operation's own spread.
         assert_eq!(facts.expanded, (1u64 << 31) - 2 + (1 << 30) + 1);
+        assert!(analysis.expanded() > facts.expanded, "the definitions count too");
         assert_eq!(facts.fields, 1 << 30);
         assert_eq!(facts.nesting, 31);
         assert_eq!(analysis.visits, 1 + 30 * 2 + 1, "each selection of the document once");
+    }
+
+    /// Validation compares each selection set's fields with those of the fragments it
+    /// spreads, definitions included: ten thousand unused fragments spreading one wide
+    /// fragment are a quadratic walk for it, and a large size here.
+    #[test]
+    fn unused_fragments_count_what_they_spread() {
+        let wide: String = (0..1000).map(|n| format!("f{n} ")).collect();
+        let unused: String = (0..1000).map(|n| format!(" fragment U{n} on Q {{ ...W }}")).collect();
+        let analysis = analysed(&format!("{{ a }} fragment W on Q {{ {wide}}}{unused}")).unwrap();
+        assert!(analysis.expanded() > 1_000_000, "{}", analysis.expanded());
+        assert!(analysis.visits < 3000);
     }
 
     #[test]
