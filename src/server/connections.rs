@@ -99,9 +99,12 @@ impl Activity {
 }
 
 /// A socket that tells its connection's watchdog when bytes of a new request arrive.
+/// It holds the connection's place under the caps, so a WebSocket, which takes the
+/// socket with it when it leaves hyper, counts until it closes.
 struct Watched {
     inner: TcpStream,
     activity: Arc<Activity>,
+    _place: Place,
 }
 
 impl AsyncRead for Watched {
@@ -243,10 +246,10 @@ async fn connection(
     settings: ConnectionSettings,
     mut draining: watch::Receiver<bool>,
     _closed: tokio::sync::mpsc::Sender<()>,
-    _place: Place,
+    place: Place,
 ) {
     let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched { inner: socket, activity: activity.clone() });
+    let io = TokioIo::new(Watched { inner: socket, activity: activity.clone(), _place: place });
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {

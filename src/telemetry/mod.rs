@@ -11,6 +11,7 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use reqwest::Url;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -52,17 +53,16 @@ fn traces(endpoint: &Url) -> Result<SdkTracerProvider, opentelemetry_otlp::Expor
 /// than `debug`, which names events but not payloads.
 const WIRE_LEVEL: &[&str] = &["tungstenite", "tokio_tungstenite", "h2", "hyper", "hyper_util", "rustls", "reqwest"];
 
-/// `directives` with the wire-level libraries capped, so no level writes a secret.
-pub fn log_filter(directives: &str) -> EnvFilter {
-    WIRE_LEVEL.iter().fold(EnvFilter::new(directives), |filter, target| match format!("{target}=debug").parse() {
-        Ok(cap) => filter.add_directive(cap),
-        Err(_) => filter,
-    })
+/// A filter that lets every event through but the wire-level libraries' finest: set
+/// beside `RUST_LOG`'s filter, an event must pass both, so it caps them and never
+/// makes them say more than asked.
+pub fn wire_cap() -> Targets {
+    let everything = Targets::new().with_default(LevelFilter::TRACE);
+    WIRE_LEVEL.iter().fold(everything, |cap, target| cap.with_target(*target, LevelFilter::DEBUG))
 }
 
 pub fn init(format: LogFormat, otlp: Option<&Url>) -> Telemetry {
-    let directives = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| "info".into());
-    let filter = log_filter(&directives);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (traces, failure) = match otlp.map(traces) {
         Some(Ok(provider)) => (Some(provider), None),
         Some(Err(error)) => (None, Some(error)),
@@ -70,7 +70,7 @@ pub fn init(format: LogFormat, otlp: Option<&Url>) -> Telemetry {
     };
     let export = traces.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("pixgate")));
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let registry = tracing_subscriber::registry().with(filter).with(export);
+    let registry = tracing_subscriber::registry().with(filter).with(wire_cap()).with(export);
     // A second init (tests, embedding) keeps the first subscriber.
     let _ = match format {
         LogFormat::Human => registry.with(logs).try_init(),

@@ -51,6 +51,21 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Admitted {
     circuit: Arc<Mutex<State>>,
+    recorded: bool,
+}
+
+/// A probe whose call was abandoned (its request went away, its operation timed out)
+/// gives its place back: otherwise the circuit would wait for its verdict forever.
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if self.recorded {
+            return;
+        }
+        let mut state = locked(&self.circuit);
+        if let State::Probing { open_for } = *state {
+            *state = State::Open { until: Instant::now(), open_for };
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -104,10 +119,11 @@ impl Breakers {
             State::Probing { .. } => return Err(self.short_circuited(Duration::from_secs(1))),
         }
         drop(state);
-        Ok(Admitted { circuit })
+        Ok(Admitted { circuit, recorded: false })
     }
 
-    pub fn record(&self, admitted: Admitted, outcome: Outcome) {
+    pub fn record(&self, mut admitted: Admitted, outcome: Outcome) {
+        admitted.recorded = true;
         let mut state = locked(&admitted.circuit);
         let was_open = is_open(&state);
         let next = match (*state, outcome) {
@@ -190,6 +206,11 @@ mod tests {
         breakers.record(probe, Outcome::Failed);
         let wait = breakers.admit(&a).unwrap_err();
         assert!(wait > Duration::from_millis(1500), "a failed probe doubles the wait: {wait:?}");
+
+        let abandoned = Breakers::new(Api::Pixelz, 5, Duration::from_secs(1));
+        abandoned.record(abandoned.admit(&a).unwrap(), Outcome::Limited(Some(Duration::ZERO)));
+        drop(abandoned.admit(&a).expect("a probe"));
+        assert!(abandoned.admit(&a).is_ok(), "an abandoned probe gives its place back");
 
         let closing = Breakers::new(Api::Pixelz, 5, Duration::from_secs(1));
         closing.record(closing.admit(&a).unwrap(), Outcome::Limited(Some(Duration::ZERO)));

@@ -245,6 +245,20 @@ async fn connections_over_the_cap_per_address_are_closed_at_once() {
         answer(http().get(format!("http://{}/healthz", gateway.addr()))).await.0 == 200
     })
     .await;
+
+    // A WebSocket keeps its place for as long as it is open, though it left HTTP.
+    let gateway = start(ServeArgs { max_connections_per_ip: Some(3), ..ServeArgs::default() }).await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut request = format!("ws://{}/graphql/ws", gateway.addr()).into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        sockets.push(tokio_tungstenite::connect_async(request).await.unwrap().0);
+    }
+    let mut fourth = tokio::net::TcpStream::connect(gateway.addr()).await.unwrap();
+    let _ = fourth.write_all(b"GET /healthz HTTP/1.1\r\nHost: pixgate\r\n\r\n").await;
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), fourth.read_to_end(&mut reply)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "three WebSockets hold the places: {read:?}");
 }
 
 async fn upgrade(gateway: &Running, origin: Option<&str>) -> Result<(), u16> {

@@ -42,8 +42,7 @@ async fn trace_logs_hold_no_credentials() {
         .with_writer(move || writer.clone())
         .finish();
     // As the gateway filters its own logs: the wire-level libraries at TRACE are capped.
-    let subscriber =
-        tracing_subscriber::layer::SubscriberExt::with(subscriber, pixgate::telemetry::log_filter("trace"));
+    let subscriber = tracing_subscriber::layer::SubscriberExt::with(subscriber, pixgate::telemetry::wire_cap());
     let _guard = tracing::subscriber::set_default(subscriber);
     // Another test's thread may have met the transport's callsites first, while no
     // subscriber wanted them; without this, they could stay switched off here.

@@ -31,11 +31,15 @@ pub fn capture_logs() {
         // The wire-level libraries asked at TRACE too: `log_filter` must hold them back.
         let filter = "pixgate=trace,tower_http=trace,reqwest=trace,hyper=trace,hyper_util=trace,tungstenite=trace,\
                       tokio_tungstenite=trace,async_graphql=trace,redis=debug,info";
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(pixgate::telemetry::log_filter(filter))
+        let logs = tracing_subscriber::fmt()
+            .with_env_filter(filter)
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(file))
-            .try_init();
+            .finish();
+        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(tracing_subscriber::layer::SubscriberExt::with(
+            logs,
+            pixgate::telemetry::wire_cap(),
+        ));
     });
 }
 
