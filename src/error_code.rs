@@ -101,7 +101,8 @@ error_codes! {
     /// A WebSocket upgrade whose `Origin` is neither the gateway's own nor one of
     /// `PIXGATE_CORS_ORIGINS`: a page elsewhere may not act with this gateway's credentials. HTTP 403.
     OriginNotAllowed = "ORIGIN_NOT_ALLOWED",
-    /// An answer that could not be serialised: a defect in pixgate, never expected.
+    /// An answer that could not be serialised, or an error that came without a code: a defect in
+    /// pixgate, never expected (the log says which).
     InternalServerError = "INTERNAL_SERVER_ERROR",
 }
 

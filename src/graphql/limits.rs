@@ -53,6 +53,18 @@ mod derived {
         }
     }
 
+    /// An error async-graphql sent without a code, outside a field or on one.
+    pub fn uncoded(message: &str, on_a_field: bool) -> ErrorCode {
+        let coercion = ["Variable ", "Failed to parse", "Invalid value"];
+        if message.starts_with("Unknown operation named") || message.starts_with("Operation name required") {
+            ErrorCode::OperationResolutionFailure
+        } else if on_a_field && coercion.iter().any(|words| message.contains(words)) {
+            ErrorCode::BadUserInput
+        } else {
+            ErrorCode::InternalServerError
+        }
+    }
+
     pub fn validation(message: &str) -> ErrorCode {
         if message.contains("nested too deep") {
             ErrorCode::QueryTooDeep
@@ -296,17 +308,17 @@ impl Enforcing {
 
 #[async_trait::async_trait]
 impl Extension for Enforcing {
-    /// async-graphql picks the operation after validation and words a failure to find
-    /// it without a code; every error leaves pixgate with one.
+    /// async-graphql words some failures without a code: picking the operation after
+    /// validation, and coercing a field's arguments and variables as it resolves. Every
+    /// error leaves pixgate with one.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            let picking = error.message.starts_with("Unknown operation named")
-                || error.message.starts_with("Operation name required");
-            if picking && ErrorCode::of(error).is_none() {
-                *error =
-                    ErrorCode::OperationResolutionFailure.mark(std::mem::replace(error, ServerError::new("", None)));
+        for error in response.errors.iter_mut().filter(|error| ErrorCode::of(error).is_none()) {
+            let code = derived::uncoded(&error.message, !error.path.is_empty());
+            if code == ErrorCode::InternalServerError {
+                tracing::warn!(message = %error.message, "an error without a code: answered as INTERNAL_SERVER_ERROR");
             }
+            *error = code.mark(std::mem::replace(error, ServerError::new("", None)));
         }
         response
     }

@@ -82,7 +82,7 @@ test("GraphiQL loads from the gateway alone, shows the schema's docs and answers
   assert.match(text, /"type": "CLIENT"/);
   // Beside the data, what the answer cost upstream.
   assert.match(text, /"pixgateCost"/);
-  assert.match(text, /"upstreamCalls"/);
+  assert.match(text, /"endpoints"/);
 
   // The sandbox's credentials are in the headers pane, for the user to see and change.
   const headers = await page.locator(".graphiql-editor-tool").innerText();

@@ -376,3 +376,79 @@ async fn every_error_of_picking_an_operation_has_a_code() {
     let unknown = post(&gateway, json!({ "query": two, "operationName": "C" })).await;
     assert_eq!(code(&unknown), "OPERATION_RESOLUTION_FAILURE", "{unknown}");
 }
+
+/// Every kind of error the gateway writes carries a code from `ErrorCode`: refusals over
+/// HTTP, the parse, validation and limits, picking the operation, coercing variables,
+/// resolvers and the upstream's failures.
+#[tokio::test]
+async fn every_kind_of_error_carries_a_code() {
+    let gateway = start(ServeArgs { admin_token: Some("admin-secret".into()), ..ServeArgs::default() }).await;
+    let url = format!("http://{}/graphql", gateway.addr());
+    let mut answers: Vec<(&str, Value)> = Vec::new();
+    let sent = |request: reqwest::RequestBuilder| async move { answer(request).await.1 };
+    answers.push(("a form body", sent(http().post(&url).header("Content-Type", "text/plain").body("{}")).await));
+    answers.push((
+        "no acceptable type",
+        sent(http().post(&url).header("Accept", "text/html").json(&json!({ "query": "{ __typename }" }))).await,
+    ));
+    answers.push(("not JSON", sent(http().post(&url).header("Content-Type", "application/json").body("{")).await));
+    answers.push(("no query", sent(http().post(&url).json(&json!({ "qeury": "{ __typename }" }))).await));
+    answers.push((
+        "a mutation over GET",
+        sent(http().get(format!("{url}?query=mutation%20%7B%20__typename%20%7D"))).await,
+    ));
+    answers.push((
+        "an unknown persisted query",
+        sent(
+            http()
+                .post(&url)
+                .json(&json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "00" } } })),
+        )
+        .await,
+    ));
+    answers.push((
+        "the admin route without its token",
+        sent(http().post(format!("http://{}/admin/invalidate", gateway.addr())).json(&json!({}))).await,
+    ));
+    for (what, query, variables) in [
+        ("a syntax error", "{", json!({})),
+        ("an unknown field", "{ nope }", json!({})),
+        (
+            "a variable of the wrong type",
+            "query($n: Int) { clients(first: $n) { totalCount } }",
+            json!({ "n": "many" }),
+        ),
+        ("a missing variable", "query($id: ID!) { client(id: $id) { id } }", json!({})),
+        ("an argument out of range", "{ clients(first: -3) { totalCount } }", json!({})),
+        ("an invalid id", "{ client(id: \"nonsense\") { id } }", json!({})),
+        ("an unknown id", "{ client(id: \"cl_ZZZ123DEF456GHI789JKL012MNO345\") { id } }", json!({})),
+        ("an unknown operation", "query A { __typename }", json!({})),
+        ("a cycle", "{ ...A } fragment A on Query { ...A }", json!({})),
+    ] {
+        let mut body = json!({ "query": query, "variables": variables });
+        if what == "an unknown operation" {
+            body["operationName"] = json!("B");
+        }
+        answers.push((what, post(&gateway, body).await));
+    }
+    let unauthenticated = http()
+        .post(&url)
+        .header("X-Pixieset-Cookie", "")
+        .header("X-Pixelz-Api-Key", "wrong")
+        .header("X-Pixelz-Email", "x@y.test");
+    answers.push((
+        "refused credentials",
+        sent(unauthenticated.json(&json!({ "query": "{ pixelzAccount { email } }" }))).await,
+    ));
+    for (what, body) in &answers {
+        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("{what}: an error: {body}"));
+        assert!(!errors.is_empty(), "{what}: {body}");
+        for error in errors {
+            let code = error["extensions"]["code"].as_str().unwrap_or_else(|| panic!("{what}: no code: {error}"));
+            assert!(
+                pixgate::error_code::ErrorCode::ALL.iter().any(|known| known.as_str() == code),
+                "{what}: {code} is not one of pixgate's codes"
+            );
+        }
+    }
+}
