@@ -62,54 +62,57 @@ const FLEET_PREFIX: &str = "pixgate:rate:";
 /// A check is on every request's path: Redis slower than this, and the instance decides alone.
 const FLEET_WAIT: Duration = Duration::from_millis(50);
 
+/// Both scripts read the time on Redis's clock, so every instance's buckets run on one.
+const REDIS_NOW: &str = r#"
+    local time = redis.call("TIME")
+    local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+"#;
+
+fn script(cell: &'static std::sync::OnceLock<redis::Script>, body: &str) -> &'static redis::Script {
+    cell.get_or_init(|| redis::Script::new(&format!("{REDIS_NOW}{body}")))
+}
+
 /// GCRA over every bucket a request draws on, all or nothing: a refusal by one bucket
 /// takes no token from the other. `KEYS` are the buckets; `ARGV` holds, per bucket, its
 /// emission interval and its tolerance (interval times burst), in microseconds. Answers
 /// 0 when allowed, else the microseconds to wait.
 fn gcra() -> &'static redis::Script {
     static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| {
-        redis::Script::new(
-            r#"
-            local time = redis.call("TIME")
-            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-            local next = {}
-            for i, key in ipairs(KEYS) do
-              local interval = tonumber(ARGV[2 * i - 1])
-              local tolerance = tonumber(ARGV[2 * i])
-              local tat = tonumber(redis.call("GET", key) or now)
-              if tat < now then tat = now end
-              local new_tat = tat + interval
-              if new_tat - now > tolerance then return new_tat - now - tolerance end
-              next[i] = new_tat
-            end
-            for i, key in ipairs(KEYS) do
-              redis.call("SET", key, next[i], "PX", math.ceil((next[i] - now) / 1000) + 1)
-            end
-            return 0
-            "#,
-        )
-    })
+    script(
+        &SCRIPT,
+        r#"
+        local next = {}
+        for i, key in ipairs(KEYS) do
+          local interval = tonumber(ARGV[2 * i - 1])
+          local tolerance = tonumber(ARGV[2 * i])
+          local tat = tonumber(redis.call("GET", key) or now)
+          if tat < now then tat = now end
+          local new_tat = tat + interval
+          if new_tat - now > tolerance then return new_tat - now - tolerance end
+          next[i] = new_tat
+        end
+        for i, key in ipairs(KEYS) do
+          redis.call("SET", key, next[i], "PX", math.ceil((next[i] - now) / 1000) + 1)
+        end
+        return 0
+        "#,
+    )
 }
 
-/// Charges `KEYS[1]`'s GCRA for `ARGV[3]` more tokens at once, in debt if need be:
-/// the calls were made already. `ARGV` holds the emission interval and the tolerance.
+/// Charges `KEYS[1]`'s GCRA for `ARGV[2]` more tokens at once, in debt if need be: the
+/// calls were made already. `ARGV[1]` is the emission interval in microseconds.
 fn gcra_charge() -> &'static redis::Script {
     static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
-    SCRIPT.get_or_init(|| {
-        redis::Script::new(
-            r#"
-            local time = redis.call("TIME")
-            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-            local interval = tonumber(ARGV[1])
-            local tat = tonumber(redis.call("GET", KEYS[1]) or now)
-            if tat < now then tat = now end
-            local new_tat = tat + interval * tonumber(ARGV[3])
-            redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000) + 1)
-            return 0
-            "#,
-        )
-    })
+    script(
+        &SCRIPT,
+        r#"
+        local tat = tonumber(redis.call("GET", KEYS[1]) or now)
+        if tat < now then tat = now end
+        local new_tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
+        redis.call("SET", KEYS[1], new_tat, "PX", math.ceil((new_tat - now) / 1000) + 1)
+        return 0
+        "#,
+    )
 }
 
 /// How often buckets that have refilled are forgotten, so idle callers cost no memory.
@@ -225,7 +228,7 @@ impl RateLimits {
         {
             let interval_us = 1_000_000 / u64::from(self.settings.per_tenant.per_second.max(1));
             let mut invocation = gcra_charge().prepare_invoke();
-            invocation.key(format!("{FLEET_PREFIX}tenant:{tenant}")).arg(interval_us).arg(0).arg(extra);
+            invocation.key(format!("{FLEET_PREFIX}tenant:{tenant}")).arg(interval_us).arg(extra);
             if let Ok(Ok(_)) = tokio::time::timeout(FLEET_WAIT, invocation.invoke_async::<i64>(&mut connection)).await {
                 return;
             }

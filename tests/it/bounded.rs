@@ -452,3 +452,57 @@ async fn every_kind_of_error_carries_a_code() {
         }
     }
 }
+
+/// With Redis the charge is the fleet's: the tenant's bucket there goes into debt for
+/// the calls already made, and every instance sees it.
+#[tokio::test]
+async fn the_fleet_bucket_is_charged_for_upstream_calls() {
+    use pixgate::sandbox::PIXIESET_OTHER_COOKIE;
+    // A tenant of its own, so no other test's requests share its bucket in this Redis.
+    use pixgate::secret::Secret;
+    use pixgate::upstream::{PixelzCredentials, PixiesetCredentials};
+    let studio = PixiesetCredentials::new(Secret::new(PIXIESET_OTHER_COOKIE));
+    let pixelz =
+        PixelzCredentials::new(pixgate::sandbox::PIXELZ_CONTACT_EMAIL, Secret::new(pixgate::sandbox::PIXELZ_API_KEY));
+    // Whoever acts with both sets of credentials at once, as the session names them.
+    let tenant = studio.tenant().joined(pixelz.tenant());
+    let redis = redis::Client::open(crate::instances::REDIS).unwrap();
+    let mut connection = redis.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("pixgate:rate:tenant:{tenant}");
+    let _: () = redis::AsyncCommands::del(&mut connection, &key).await.unwrap();
+    let args = ServeArgs {
+        redis_url: Some(crate::instances::REDIS.into()),
+        max_upstream_calls: Some(3),
+        cache_mb: Some(0),
+        rate_limit_tenant: Some(1),
+        rate_limit_tenant_burst: Some(12),
+        ..ServeArgs::default()
+    };
+    let gateway = start(args).await;
+    let query =
+        json!({ "query": "{ clients(first: 10) { edges { node { id invoices(first: 1) { totalCount } } } } }" });
+    let send = || {
+        http()
+            .post(format!("http://{}/graphql", gateway.addr()))
+            .header("X-Pixieset-Cookie", PIXIESET_OTHER_COOKIE)
+            .json(&query)
+            .send()
+    };
+    let metrics = format!("http://{}/metrics", gateway.addr());
+    eventually("the instance hears Redis", || async {
+        let text = http().get(&metrics).send().await.unwrap().text().await.unwrap();
+        text.contains("pixgate_redis_link_up{channel=\"pixgate:image-status\"} 1")
+    })
+    .await;
+    assert_eq!(send().await.unwrap().status(), 200);
+    let mut admitted = 0;
+    for _ in 0..12 {
+        if send().await.unwrap().status() == 429 {
+            break;
+        }
+        admitted += 1;
+    }
+    assert!(admitted <= 4, "{admitted} more operations of 3 calls each were admitted from a burst of 12");
+    let debt: i64 = redis::AsyncCommands::pttl(&mut connection, &key).await.unwrap();
+    assert!(debt > 5_000, "the bucket is in debt for seconds: {debt} ms");
+}
