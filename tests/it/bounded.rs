@@ -111,16 +111,21 @@ async fn an_operation_naming_more_objects_than_its_budget_is_refused_before_any_
     assert_eq!((code(&answer), &answer["errors"][0]["path"]), ("BAD_USER_INPUT", &json!(["nodes", 0])));
 }
 
-#[tokio::test]
-async fn calls_past_the_budget_fail_while_running_and_spend_the_tenants_rate() {
-    let args = ServeArgs {
+/// Three upstream calls an operation, no cache to spare them, and a tenant's burst of
+/// twelve refilled at one a second.
+fn three_calls_a_burst_of_twelve() -> ServeArgs {
+    ServeArgs {
         max_upstream_calls: Some(3),
         cache_mb: Some(0),
         rate_limit_tenant: Some(1),
         rate_limit_tenant_burst: Some(12),
         ..ServeArgs::default()
-    };
-    let gateway = start(args).await;
+    }
+}
+
+#[tokio::test]
+async fn calls_past_the_budget_fail_while_running_and_spend_the_tenants_rate() {
+    let gateway = start(three_calls_a_burst_of_twelve()).await;
     let sandbox = gateway.sandbox().unwrap();
     sandbox.reset_requests();
     // One list, then one contract list per client: the page's size decides how many.
@@ -470,14 +475,7 @@ async fn the_fleet_bucket_is_charged_for_upstream_calls() {
     let mut connection = redis.get_multiplexed_async_connection().await.unwrap();
     let key = format!("pixgate:rate:tenant:{tenant}");
     let _: () = redis::AsyncCommands::del(&mut connection, &key).await.unwrap();
-    let args = ServeArgs {
-        redis_url: Some(crate::instances::REDIS.into()),
-        max_upstream_calls: Some(3),
-        cache_mb: Some(0),
-        rate_limit_tenant: Some(1),
-        rate_limit_tenant_burst: Some(12),
-        ..ServeArgs::default()
-    };
+    let args = ServeArgs { redis_url: Some(crate::instances::REDIS.into()), ..three_calls_a_burst_of_twelve() };
     let gateway = start(args).await;
     let query =
         json!({ "query": "{ clients(first: 10) { edges { node { id invoices(first: 1) { totalCount } } } } }" });
