@@ -86,6 +86,18 @@ error_codes! {
     /// An `Idempotency-Key` (or `clientMutationId`) used before with another input: send a new key
     /// for a new write. As the IETF Idempotency-Key draft says, nothing is written.
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
+    /// A write under this `Idempotency-Key` is being made by another request, on this instance or
+    /// another: its answer will be this one's. `retryAfter` says when to ask again.
+    InProgress = "IN_PROGRESS",
+    /// A write that may have been made upstream without the gateway knowing: its answer was lost
+    /// (a timeout or reset after sending, an unreadable answer, a 500, 502 or 504), and asking the
+    /// upstream by the write's natural key did not settle it. Nothing is sent again under this key
+    /// until the upstream shows whether it was made; `check` says what to look for.
+    WriteOutcomeUnknown = "WRITE_OUTCOME_UNKNOWN",
+    /// A write under an `Idempotency-Key` refused because the store of idempotency records (Redis)
+    /// cannot be reached and the upstream offers no way to check for an earlier write: nothing was
+    /// sent. A write without a key is unaffected. `retryAfter` says when to try again.
+    IdempotencyUnavailable = "IDEMPOTENCY_UNAVAILABLE",
     /// An upstream that is down, timed out, or answered what cannot be read or contradicts
     /// itself. `upstream`, `endpoint` and `upstreamStatus` say where; the log has the cause.
     /// While its circuit is open for these credentials (after failures, or a 429) the call is not

@@ -55,6 +55,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         retry_after_secs: args.retry_after_secs,
         malformed_rate: args.malformed_rate,
         target: args.fault_target.into(),
+        ..Faults::default()
     };
     faults.validate().map_err(anyhow::Error::msg).context("invalid fault settings")?;
     let processing = ProcessingSettings { step_ms: args.step_ms, webhook_encoding: args.webhook_encoding.into() };

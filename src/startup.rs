@@ -18,7 +18,7 @@ use crate::events::fanout::Fanout;
 use crate::events::poller::Poller;
 use crate::graphql::documents::Documents;
 use crate::graphql::{SchemaParts, WebhookUrl, build_schema};
-use crate::idempotency::Idempotency;
+use crate::idempotency::{Idempotency, Timing};
 use crate::loaders::{DataSources, Switches};
 use crate::redis_link::RedisLink;
 use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
@@ -190,7 +190,14 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (sockets, sockets_closed) = tokio::sync::mpsc::channel(1);
     let redis = config.events.redis_url.as_ref().map(|url| RedisLink::start(url, stopped.clone())).transpose()?;
-    let idempotency = Idempotency::new(redis.clone());
+    let records = match &config.events.records_redis_url {
+        Some(url) => Some(RedisLink::start(url, stopped.clone())?),
+        None => redis.clone(),
+    };
+    if let Some(records) = &records {
+        tokio::spawn(crate::idempotency::check_keeping(records.clone()));
+    }
+    let idempotency = Idempotency::new(records, Timing::for_writes(&config.upstreams.settings));
     let documents = Documents::default();
     let schema = build_schema(SchemaParts {
         sources: sources.clone(),

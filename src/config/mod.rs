@@ -218,6 +218,8 @@ impl Default for RateSettings {
 #[derive(Clone, Debug)]
 pub struct EventSettings {
     pub redis_url: Option<Secret>,
+    /// Where idempotency records are kept, when not in `redis_url`'s Redis: they may not be lost.
+    pub records_redis_url: Option<Secret>,
     pub poll_interval: Duration,
 }
 
@@ -491,6 +493,7 @@ impl Config {
             rate_limits: RateSettings::given(&given)?,
             events: EventSettings {
                 redis_url: given.redis_url(),
+                records_redis_url: given.records_redis_url(),
                 poll_interval: given
                     .poll_interval_ms()
                     .filter(|ms| *ms > 0)

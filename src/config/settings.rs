@@ -158,6 +158,10 @@ settings! {
     /// Redis URL; enables event fan-out across instances.
     #[arg(hide_env_values = true)]
     redis_url: String => Secret = "PIXGATE_REDIS_URL",
+    /// Redis URL for idempotency records, which must survive a restart and never be evicted
+    /// (append-only file, `noeviction`) [default: PIXGATE_REDIS_URL].
+    #[arg(hide_env_values = true)]
+    records_redis_url: String => Secret = "PIXGATE_RECORDS_REDIS_URL",
     /// Bearer token that guards POST /admin/invalidate [default: none, the route is not there].
     #[arg(hide_env_values = true)]
     admin_token: String => Secret = "PIXGATE_ADMIN_TOKEN",

@@ -26,6 +26,11 @@ use crate::upstream::{TenantKey, UpstreamError, Upstreams};
 
 pub type Loaded<T> = Result<Arc<T>, UpstreamError>;
 
+/// Whether a write's answer leaves the copies of what it may change stale: it was made, or may have been.
+fn may_have_written<T>(answer: &Result<T, UpstreamError>) -> bool {
+    matches!(answer, Ok(_) | Err(UpstreamError::OutcomeUnknown { .. }))
+}
+
 /// Shared by every request.
 #[derive(Clone, Debug)]
 pub struct DataSources {

@@ -5,10 +5,10 @@ use std::fmt::Debug;
 use async_graphql::dataloader::DataLoader;
 use chrono::NaiveDate;
 
-use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader};
+use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader, may_have_written};
 use crate::cache::{Cache, Key, Kind};
 use crate::upstream::pixelz::wire;
-use crate::upstream::{PixelzClient, PixelzCredentials, TenantKey, UpstreamError};
+use crate::upstream::{PixelzClient, PixelzCredentials, Refusal, TenantKey, UpstreamError};
 
 #[derive(Clone, Debug)]
 struct PixelzSource {
@@ -92,6 +92,21 @@ impl Pixelz {
         s.cache.get_or_fetch(key, || s.api.image_status(&s.credentials, &reference)).await
     }
 
+    /// An image by a `customerImageId`, asked of Pixelz now, past every cache: whether a write was made.
+    /// None when Pixelz has no image by that id.
+    pub async fn image_by_customer_id_now(
+        &self,
+        customer_image_id: &str,
+    ) -> Result<Option<wire::ImageStatus>, UpstreamError> {
+        let s = &self.source;
+        let reference = wire::ImageRef::CustomerImageId(customer_image_id.to_string());
+        match s.api.image_status(&s.credentials, &reference).await {
+            Ok(image) => Ok(Some(image)),
+            Err(UpstreamError::Refused { meaning: Refusal::NotFound, .. } | UpstreamError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     pub async fn images(&self, query: &wire::ImageQuery) -> Loaded<Vec<wire::ImageStatus>> {
         let s = &self.source;
         let key = s.key(Kind::PixelzImagePage, format!("{query:?}"));
@@ -146,13 +161,15 @@ impl Pixelz {
     ) -> Result<wire::SubmittedImage, UpstreamError> {
         let s = &self.source;
         let submitted = if white_glove {
-            s.api.request_white_glove(&s.credentials, image).await?
+            s.api.request_white_glove(&s.credentials, image).await
         } else {
-            s.api.submit_image(&s.credentials, image).await?
+            s.api.submit_image(&s.credentials, image).await
         };
-        self.forget(&[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage, Kind::PixelzAccount])
-            .await;
-        Ok(submitted)
+        if may_have_written(&submitted) {
+            self.forget(&[Kind::PixelzImagePage, Kind::PixelzImageCount, Kind::PixelzProductPage, Kind::PixelzAccount])
+                .await;
+        }
+        submitted
     }
 
     pub async fn delete_image(&self, image: &wire::ImageRef) -> Result<(), UpstreamError> {

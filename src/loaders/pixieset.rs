@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 
-use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader};
+use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader, may_have_written};
 use crate::cache::{Cache, Cacheable, Key, Kind};
 use crate::upstream::pixieset::wire;
 use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
@@ -209,8 +209,11 @@ impl Pixieset {
 
     pub async fn create_client(&self, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
-        let client = s.api.create_client(&s.credentials, input).await?;
-        self.forget(&[Kind::ClientPage, Kind::ClientSearch]).await;
+        let created = s.api.create_client(&s.credentials, input).await;
+        if may_have_written(&created) {
+            self.forget(&[Kind::ClientPage, Kind::ClientSearch]).await;
+        }
+        let client = created?;
         Ok(self.remember(Kind::Client, &client.id.clone(), client).await)
     }
 
@@ -224,9 +227,29 @@ impl Pixieset {
 
     pub async fn create_invoice(&self, invoice: &wire::NewInvoice) -> Loaded<wire::Invoice> {
         let s = &self.source;
-        let created = s.api.create_invoice(&s.credentials, invoice).await?;
-        self.forget(Kind::Invoice.copies()).await;
+        let created = s.api.create_invoice(&s.credentials, invoice).await;
+        if may_have_written(&created) {
+            self.forget(Kind::Invoice.copies()).await;
+        }
+        let created = created?;
         Ok(self.remember(Kind::Invoice, &created.id.clone(), created).await)
+    }
+
+    /// Clients found by searching for `email`, asked of Pixieset now, past every cache (whether a
+    /// write was made), and whether every page was read.
+    pub async fn search_clients_now(&self, email: &str) -> Result<(Vec<wire::Client>, bool), UpstreamError> {
+        let s = &self.source;
+        every_page(|page| s.api.search_clients(&s.credentials, email, Some("all"), page)).await
+    }
+
+    /// A client's invoices, asked of Pixieset now, past every cache, and whether every page was read.
+    pub async fn invoices_now(&self, client_id: &str) -> Result<(Vec<wire::Invoice>, bool), UpstreamError> {
+        let s = &self.source;
+        every_page(|paging| {
+            let query = InvoiceQuery { paging, client_id: Some(client_id.to_string()), expand_client: false };
+            async move { s.api.invoices(&s.credentials, &query).await }
+        })
+        .await
     }
 
     /// Pixieset answers only the changed fields, so the template is read back whole.
@@ -254,4 +277,30 @@ impl Pixieset {
         let fetch = || s.api.client_documents(&s.credentials, client_id, Some(page), gift_card_activities);
         s.cache.get_or_fetch(key, fetch).await
     }
+}
+
+/// How many pages a look for a write reads before saying it could not read them all.
+const PAGES_TO_SETTLE: u32 = 5;
+
+/// The items of a list's pages, up to `PAGES_TO_SETTLE` of them, as the upstream's paging says;
+/// and whether that was every page.
+async fn every_page<T, F, Fut>(read: F) -> Result<(Vec<T>, bool), UpstreamError>
+where
+    F: Fn(Paging) -> Fut,
+    Fut: std::future::Future<Output = Result<wire::Page<T>, UpstreamError>>,
+{
+    let mut items = Vec::new();
+    for page in 1..=PAGES_TO_SETTLE {
+        let answer = read(Paging { page: Some(page), per_page: Some(100) }).await?;
+        let empty = answer.data.is_empty();
+        items.extend(answer.data);
+        let last = match (answer.meta.current_page, answer.meta.last_page) {
+            (Some(current), Some(last)) => current >= last,
+            _ => answer.meta.total.is_some_and(|total| items.len() as i64 >= total),
+        };
+        if last || empty {
+            return Ok((items, true));
+        }
+    }
+    Ok((items, false))
 }

@@ -36,9 +36,17 @@ pub struct Faults {
     pub error_status: u16,
     /// Sent as `Retry-After` when `error_status` is 429.
     pub retry_after_secs: u64,
-    /// Share of answers whose JSON body is cut in half, in [0, 1].
+    /// Share of answers whose JSON body is cut in half, in [0, 1]. The request is served first:
+    /// a write is made, and its answer lost.
     pub malformed_rate: f64,
+    /// Added after the request was served and before its answer: a write is made, and answered
+    /// late (past a client's timeout, say).
+    pub late_answer_ms: u64,
+    /// Share of requests served and then answered by closing the connection, in [0, 1].
+    pub drop_answer_rate: f64,
     pub target: FaultTarget,
+    /// The methods faults apply to (`["POST"]`, say); empty for all.
+    pub methods: Vec<String>,
 }
 
 impl Default for Faults {
@@ -49,15 +57,19 @@ impl Default for Faults {
             error_status: 503,
             retry_after_secs: 1,
             malformed_rate: 0.0,
+            late_answer_ms: 0,
+            drop_answer_rate: 0.0,
             target: FaultTarget::All,
+            methods: Vec::new(),
         }
     }
 }
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {
-        if !(0.0..=1.0).contains(&self.error_rate) || !(0.0..=1.0).contains(&self.malformed_rate) {
-            return Err("error_rate and malformed_rate must lie in [0, 1]".into());
+        if [self.error_rate, self.malformed_rate, self.drop_answer_rate].iter().any(|rate| !(0.0..=1.0).contains(rate))
+        {
+            return Err("error_rate, malformed_rate and drop_answer_rate must lie in [0, 1]".into());
         }
         if !(400..=599).contains(&self.error_status) {
             return Err("error_status must be a 4xx or 5xx status".into());
@@ -65,12 +77,13 @@ impl Faults {
         Ok(())
     }
 
-    fn applies_to(&self, path: &str) -> bool {
-        match self.target {
+    fn applies_to(&self, method: &str, path: &str) -> bool {
+        let api = match self.target {
             FaultTarget::All => true,
             FaultTarget::Pixieset => path.starts_with("/api/"),
             FaultTarget::Pixelz => path.starts_with("/REST.svc/"),
-        }
+        };
+        api && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
     }
 }
 
@@ -149,7 +162,7 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
     let endpoint = format!("{method} {}", template.trim_end_matches('/'));
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let faults = read(&state.faults).clone();
-    let faults = faults.applies_to(&path).then_some(faults);
+    let faults = faults.applies_to(&method, &path).then_some(faults);
 
     let response = match &faults {
         Some(f) if f.latency_ms > 0 || f.error_rate > 0.0 => {
@@ -164,6 +177,7 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
     };
     let response = match &faults {
         Some(f) if f.malformed_rate > 0.0 && state.rng.next_f64() < f.malformed_rate => malformed(response).await,
+        Some(f) if f.drop_answer_rate > 0.0 && state.rng.next_f64() < f.drop_answer_rate => dropped(response),
         _ => response,
     };
     locked(&state.requests).record(LoggedRequest {
@@ -174,6 +188,10 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
         request_id,
         missing_headers,
     });
+    // Served and counted; only the answer is late.
+    if let Some(f) = faults.as_ref().filter(|f| f.late_answer_ms > 0) {
+        tokio::time::sleep(Duration::from_millis(f.late_answer_ms)).await;
+    }
     response
 }
 
@@ -193,4 +211,14 @@ async fn malformed(response: Response) -> Response {
     let cut = bytes.slice(..bytes.len() / 2);
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(cut))
+}
+
+/// No answer at all: the body fails before its first byte, so the server closes the connection
+/// (what a crash or a reset after the request was read leaves a client with).
+fn dropped(response: Response) -> Response {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let failing =
+        futures_util::stream::once(async { Err::<axum::body::Bytes, _>(std::io::Error::other("answer dropped")) });
+    Response::from_parts(parts, Body::from_stream(failing))
 }

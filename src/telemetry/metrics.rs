@@ -32,6 +32,8 @@ pub const RATE_LIMIT_CHECKS: &str = "pixgate_rate_limit_checks_total";
 pub const REDIS_LINK_UP: &str = "pixgate_redis_link_up";
 /// Writes run under an idempotency key, by whether the fleet (Redis) or this instance alone kept them once.
 pub const IDEMPOTENT_WRITES: &str = "pixgate_idempotent_writes_total";
+/// What became of keyed writes and their retries: written, repeated, settled by asking the upstream, unknown, refused.
+pub const IDEMPOTENT_OUTCOMES: &str = "pixgate_idempotent_outcomes_total";
 /// Credentials whose circuit to an upstream is open (or probing) now.
 pub const UPSTREAM_BREAKERS_OPEN: &str = "pixgate_upstream_breakers_open";
 pub const UPSTREAM_BREAKER_TRANSITIONS: &str = "pixgate_upstream_breaker_transitions_total";
@@ -50,7 +52,7 @@ pub enum SeriesType {
 
 /// Every series pixgate exports, with its `# HELP` line. `deploy/grafana/pixgate.json`
 /// charts each of them and nothing else (a test checks).
-pub const SERIES: [(&str, SeriesType, &str); 22] = [
+pub const SERIES: [(&str, SeriesType, &str); 23] = [
     (GRAPHQL_REQUESTS, SeriesType::Counter, "GraphQL operations answered, by operation name and outcome."),
     (GRAPHQL_DURATION, SeriesType::Histogram, "Time to answer a GraphQL operation."),
     (UPSTREAM_REQUESTS, SeriesType::Counter, "HTTP attempts to an upstream, by endpoint template and status."),
@@ -74,6 +76,11 @@ pub const SERIES: [(&str, SeriesType, &str); 22] = [
         IDEMPOTENT_WRITES,
         SeriesType::Counter,
         "Writes under an Idempotency-Key, by whether the fleet or one instance kept them.",
+    ),
+    (
+        IDEMPOTENT_OUTCOMES,
+        SeriesType::Counter,
+        "Keyed writes and retries by outcome: written, repeated, settled upstream, unknown, refused.",
     ),
     (UPSTREAM_BREAKERS_OPEN, SeriesType::Gauge, "Credentials whose circuit to an upstream is open or probing."),
     (UPSTREAM_BREAKER_TRANSITIONS, SeriesType::Counter, "Circuits to an upstream opened, probing or closed."),

@@ -100,6 +100,11 @@ pub enum UpstreamError {
     Unavailable { endpoint: Endpoint, status: Option<u16>, reason: String },
     #[error("{endpoint}: the answer could not be read ({reason}; it began {excerpt:?})")]
     Malformed { endpoint: Endpoint, status: u16, reason: String, excerpt: String },
+    /// A write whose request may have reached the upstream, with no answer that says what it
+    /// did: a timeout or a reset after sending, an unreadable 2xx, a 500, 502 or 504. It may
+    /// have been made; it is never sent again blindly.
+    #[error("{endpoint}: the write may have been made, its answer was lost ({reason})")]
+    OutcomeUnknown { endpoint: Endpoint, status: Option<u16>, reason: String },
     /// Pixelz answers its failures with HTTP 200 and an `ErrorCode`. The documents
     /// name no code but `NoError`, so `meaning` comes from the call, never the code.
     #[error("{endpoint}: Pixelz answered {code}: {message}")]
@@ -132,6 +137,7 @@ impl UpstreamError {
             | Self::RateLimited { endpoint, .. }
             | Self::Unavailable { endpoint, .. }
             | Self::Malformed { endpoint, .. }
+            | Self::OutcomeUnknown { endpoint, .. }
             | Self::Refused { endpoint, .. }
             | Self::BudgetSpent { endpoint, .. }
             | Self::CircuitOpen { endpoint, .. } => *endpoint,
@@ -151,6 +157,7 @@ impl UpstreamError {
                 ErrorCode::UpstreamUnavailable
             }
             Self::BudgetSpent { .. } => ErrorCode::UpstreamBudgetExceeded,
+            Self::OutcomeUnknown { .. } => ErrorCode::WriteOutcomeUnknown,
         }
     }
 
@@ -173,6 +180,9 @@ impl UpstreamError {
             Self::RateLimited { retry_after: None, .. } => format!("{api} is limiting this gateway's calls"),
             Self::Unavailable { .. } => format!("{api} is unavailable"),
             Self::Malformed { .. } => format!("{api} answered something this gateway cannot read"),
+            Self::OutcomeUnknown { .. } => {
+                format!("{api} may have made this write: its answer was lost. Look for the object before writing again")
+            }
             Self::BudgetSpent { limit, .. } => {
                 format!("not asked of {api}: this operation made the {limit} upstream calls one operation may make")
             }
@@ -200,7 +210,7 @@ impl UpstreamError {
             }
             Self::NotFound { .. } => Some(404),
             Self::RateLimited { .. } => Some(429),
-            Self::Unavailable { status, .. } => *status,
+            Self::Unavailable { status, .. } | Self::OutcomeUnknown { status, .. } => *status,
             Self::Refused { .. } => Some(200),
             Self::BudgetSpent { .. } | Self::CircuitOpen { .. } => None,
         }

@@ -40,6 +40,14 @@ pub struct UpstreamSettings {
     pub open_for: Duration,
 }
 
+impl UpstreamSettings {
+    /// The longest one call may take: every attempt's timeout, and the waits between them.
+    pub fn longest_call(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        self.timeout * attempts + LONGEST_BACKOFF * (attempts - 1)
+    }
+}
+
 impl Default for UpstreamSettings {
     fn default() -> Self {
         Self {
@@ -56,10 +64,12 @@ impl Default for UpstreamSettings {
 /// When a failed call may be tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Retry {
-    /// Repeating it changes nothing: retry on transport errors, 5xx and unreadable answers
+    /// A read: retry on transport errors, 5xx and unreadable answers
     /// (never on a 429: the circuit waits out its `Retry-After` for every call).
     Idempotent,
-    /// It may cost money or change state twice: retry only when it provably never left.
+    /// A write: retried only when it provably never left (the connection was never made).
+    /// Once its bytes may have reached the upstream, a failure without a clear answer is
+    /// `OutcomeUnknown`, for the caller to settle by asking the upstream, never by sending again.
     UnlessSent,
 }
 
@@ -69,6 +79,26 @@ struct Failure {
     sent: bool,
 }
 
+impl Failure {
+    /// A write's failure as its caller must see it: when the request may have been acted on
+    /// and nothing says what happened, the outcome is unknown. A 503 and a 429 say the server
+    /// did not take the request on; a 500, 502 or 504 may come after it acted.
+    fn unclear_write(self) -> UpstreamError {
+        if !self.sent {
+            return self.error;
+        }
+        match self.error {
+            UpstreamError::Unavailable { endpoint, status, reason } if status.is_none_or(may_follow_an_act) => {
+                UpstreamError::OutcomeUnknown { endpoint, status, reason }
+            }
+            UpstreamError::Malformed { endpoint, status, reason, .. } => {
+                UpstreamError::OutcomeUnknown { endpoint, status: Some(status), reason }
+            }
+            error => error,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub http: reqwest::Client,
@@ -76,6 +106,12 @@ pub(crate) struct Transport {
     settings: UpstreamSettings,
     breakers: Breakers,
     pub health: Health,
+}
+
+/// Whether an answer with this status may come from a server that acted on the request: a
+/// success whose body was lost, or a failure behind or inside the server after it began.
+fn may_follow_an_act(status: u16) -> bool {
+    matches!(status, 200..=299 | 500 | 502 | 504)
 }
 
 /// A number in [0, 1) that differs on every call; jitter needs no more than that.
@@ -233,6 +269,7 @@ impl Transport {
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
+                    None if retry == Retry::UnlessSent => return Err(failure.unclear_write()),
                     None => return Err(failure.error),
                 }
             }
@@ -243,7 +280,11 @@ impl Transport {
         span.in_scope(|| match &result {
             Ok(_) => tracing::debug!("upstream call succeeded"),
             // The cause a client is not told (see `UpstreamError::public_message`) is kept here.
-            Err(error @ (UpstreamError::Unavailable { .. } | UpstreamError::Malformed { .. })) => {
+            Err(
+                error @ (UpstreamError::Unavailable { .. }
+                | UpstreamError::Malformed { .. }
+                | UpstreamError::OutcomeUnknown { .. }),
+            ) => {
                 tracing::warn!(%error, "upstream call failed")
             }
             Err(error) => tracing::info!(%error, "upstream call refused"),

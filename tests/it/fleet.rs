@@ -21,7 +21,7 @@ const CLIENT: &str = "cl_ABC123DEF456GHI789JKL012MNO345";
 /// A process the test started, stopped when the test ends however it ends: with
 /// SIGTERM, so nginx's master takes its workers with it (SIGKILL would orphan them,
 /// holding the port and the test's output open).
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -33,12 +33,12 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// nginx and redis-server come from Debian on the test machines (`.ci/run` installs them).
-fn tools_available() -> bool {
+pub(crate) fn tools_available() -> bool {
     let present =
         std::path::Path::new(NGINX).exists() && Command::new("redis-server").arg("--version").output().is_ok();
     if !present {
@@ -60,8 +60,19 @@ fn redis(port: u16) -> Process {
 
 /// One pixgate process over `upstream`, sharing `redis_url`; its address.
 fn pixgate(upstream: &Sandbox, redis_url: &str, public_url: &str) -> (Process, String) {
+    pixgate_with(upstream, redis_url, public_url, &[])
+}
+
+/// The same, with more of the environment.
+pub(crate) fn pixgate_with(
+    upstream: &Sandbox,
+    redis_url: &str,
+    public_url: &str,
+    env: &[(&str, &str)],
+) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pixgate"))
         .args(["--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .env("PIXIESET_BASE_URL", upstream.pixieset_base_url())
         .env("PIXELZ_BASE_URL", upstream.pixelz_base_url())
         .env("PIXELZ_APP_SECRET", sandbox::PIXELZ_APP_SECRET)
@@ -113,7 +124,7 @@ fn nginx(port: u16, instances: &[String], dir: &std::path::Path) -> Process {
     Process(child)
 }
 
-async fn post(addr: &str, query: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn post(addr: &str, query: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let mut request = http().post(format!("http://{addr}/graphql")).json(&json!({ "query": query }));
     for (name, value) in headers {
         request = request.header(*name, *value);

@@ -30,3 +30,4 @@ mod traffic;
 mod trusted;
 mod upstream;
 mod websocket;
+mod write_once;

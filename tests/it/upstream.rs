@@ -298,8 +298,8 @@ async fn server_errors_are_retried_to_the_bound_for_reads_only() {
     upstreams.pixieset.update_client(&studio(), CLIENT_ID, &ClientInput::default()).await.unwrap_err();
     assert_eq!(
         count(&sandbox, "PUT /api/v1/clients/{client_id}"),
-        3,
-        "Pixieset's PUT overwrites, so it repeats safely"
+        1,
+        "an overwrite sent again could undo a change made in between"
     );
 
     let input = ClientInput {
@@ -368,7 +368,8 @@ async fn malformed_answers_and_timeouts() {
         send_email: false,
     };
     let error = upstreams.pixieset.create_invoice(&studio(), &input).await.unwrap_err();
-    assert!(matches!(error, UpstreamError::Malformed { .. }));
+    assert!(matches!(error, UpstreamError::OutcomeUnknown { status: Some(201), .. }), "{error:?}");
+    assert_eq!(error.code(), "WRITE_OUTCOME_UNKNOWN");
     assert_eq!(count(&sandbox, "POST /api/v1/invoices"), 1, "the invoice may exist: never sent twice");
 
     sandbox.set_faults(Faults { latency_ms: 400, ..Faults::default() });
@@ -400,4 +401,78 @@ async fn the_concurrency_limit_holds_calls_back() {
     assert!(calls.join_all().await.iter().all(Result::is_ok));
     // Six calls of 100 ms, two at a time: three rounds.
     assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+}
+
+/// Every write, with its answer garbled, late past the timeout, or dropped after the request was
+/// served: sent once, never again, and its outcome unknown (the write may have been made).
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_sent_once_and_its_outcome_is_unknown() {
+    let writes = || Faults { methods: vec!["POST".into(), "PUT".into(), "DELETE".into()], ..Faults::default() };
+    let faults = [
+        ("garbled", Faults { malformed_rate: 1.0, ..writes() }),
+        ("late", Faults { late_answer_ms: 600, ..writes() }),
+        ("dropped", Faults { drop_answer_rate: 1.0, ..writes() }),
+    ];
+    for (fault, injected) in faults {
+        let sandbox = sandbox().await;
+        let api = clients_for(&sandbox, UpstreamSettings { timeout: Duration::from_millis(300), ..settings() });
+        sandbox.set_faults(injected);
+        let (me, studio) = (contact(), studio());
+        let partner = PixelzCredentials::new(sandbox::PIXELZ_PARTNER_EMAIL, Secret::new(sandbox::PIXELZ_PARTNER_KEY));
+        let image = ImageSubmission {
+            image_urls: vec!["https://images.example.com/lost.jpg".into()],
+            ..ImageSubmission::default()
+        };
+        let invoice = NewInvoice {
+            client_id: CLIENT_ID.into(),
+            due_date: NaiveDate::from_ymd_opt(2027, 1, 31),
+            line_items: vec![LineItem { id: None, name: "x".into(), description: None, amount: 1, quantity: 1 }],
+            send_email: false,
+        };
+        let new_client = ClientInput {
+            first_name: Some("Lost".into()),
+            email: Some("lost@example.com".into()),
+            ..ClientInput::default()
+        };
+        let template = NewTemplate {
+            name: "Lost".into(),
+            output_format: "JPG".into(),
+            delivery_hours: 24,
+            ..NewTemplate::default()
+        };
+        let new_contact = NewContact {
+            email: "lost@studio.test".into(),
+            name: "Lost".into(),
+            country_code: "CA".into(),
+            ..NewContact::default()
+        };
+        let renamed = ContractTemplateInput { name: Some("Renamed".into()), ..ContractTemplateInput::default() };
+        let notes = ClientInput { notes: Some("lost".into()), ..ClientInput::default() };
+        let delivered = ImageRef::Ticket(documented::DELIVERED_TICKET.into());
+        let finished = ImageRef::Ticket(documented::FINISHED_TICKET.into());
+        let (pixieset, pixelz) = (&api.pixieset, &api.pixelz);
+        let calls: Vec<(&str, Result<(), UpstreamError>)> = vec![
+            ("createClient", pixieset.create_client(&studio, &new_client).await.map(drop)),
+            ("updateClient", pixieset.update_client(&studio, CLIENT_ID, &notes).await.map(drop)),
+            ("createInvoice", pixieset.create_invoice(&studio, &invoice).await.map(drop)),
+            (
+                "updateContractTemplate",
+                pixieset.update_contract_template(&studio, documented::TEMPLATE_ID, &renamed).await.map(drop),
+            ),
+            ("submitPixelzImage", pixelz.submit_image(&me, &image).await.map(drop)),
+            ("requestWhiteGloveService", pixelz.request_white_glove(&me, &image).await.map(drop)),
+            ("deletePixelzImage", pixelz.delete_image(&me, &delivered).await),
+            ("rejectPixelzImage", pixelz.reject_image(&me, &finished, None).await),
+            ("createPixelzTemplate", pixelz.create_template(&me, &template).await.map(drop)),
+            ("createPixelzContact", pixelz.create_contact(&partner, &new_contact).await.map(drop)),
+        ];
+        let log = sandbox.requests();
+        let sent: Vec<&str> = log.recent.iter().filter(|r| r.method != "GET").map(|r| r.endpoint.as_str()).collect();
+        assert_eq!(sent.len(), calls.len(), "{fault}: each write sent once: {sent:?}");
+        for (write, answer) in calls {
+            let error = answer.expect_err(write);
+            assert!(matches!(error, UpstreamError::OutcomeUnknown { .. }), "{fault} {write}: {error:?}");
+            assert_eq!(error.code(), "WRITE_OUTCOME_UNKNOWN");
+        }
+    }
 }

@@ -7,7 +7,8 @@
 
 pub(super) mod validate;
 
-use async_graphql::{ComplexObject, Context, Enum, Error, MergedObject, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, Error, ErrorExtensions as _, MergedObject, SimpleObject};
+use chrono::{DateTime, Utc};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error_code::ErrorCode;
-use crate::idempotency::{Idempotency, Refused};
+use crate::idempotency::{Idempotency, Natural, Refused, Settled};
 use crate::upstream::{Refusal, TenantKey, UpstreamError};
 
 #[derive(Default, MergedObject)]
@@ -73,43 +74,121 @@ pub struct IdempotencyHeader(pub Option<String>);
 pub struct WebhookUrl(pub String);
 
 /// The key a write is remembered under: the request's `Idempotency-Key` with the
-/// mutation's name and alias (so two writes in one request stay apart), or else
+/// mutation's name and its place among the operation's fields of that name (so two
+/// writes in one request stay apart, and an alias renamed changes nothing), or else
 /// the caller's `clientMutationId`.
 fn idempotency_key(ctx: &Context<'_>, mutation: &str, client_mutation_id: Option<&str>) -> Option<String> {
     let header = ctx.data_opt::<IdempotencyHeader>().and_then(|h| h.0.clone());
     match (header, client_mutation_id) {
-        (Some(key), _) => Some(format!("header:{key}:{mutation}:{}", ctx.item.node.response_key().node)),
+        (Some(key), _) => Some(format!("header:{key}:{mutation}:{}", place_among_namesakes(ctx))),
         (None, Some(id)) if !id.is_empty() => Some(format!("clientMutationId:{mutation}:{id}")),
         _ => None,
     }
 }
 
-/// A write that must happen once however often it is retried (an invoice, a paid
-/// submission): run under the request's idempotency key for the tenant, so a repeat,
-/// on any instance sharing Redis, gets the first result. The field's arguments are
-/// the body the key is bound to: the same key with other arguments is refused.
-/// What the upstream refused comes back as user errors on `target`, or as a
-/// GraphQL error when the caller cannot fix it.
-pub(super) async fn write_once<T, Fut>(
+/// A name for what this write makes, made from its idempotency key (when it has one), for an
+/// upstream that finds objects by a name the caller gives them.
+pub(super) fn derived_key(
     ctx: &Context<'_>,
     mutation: &str,
     client_mutation_id: Option<&str>,
     tenant: &TenantKey,
-    target: &[&str],
-    write: impl FnOnce() -> Fut,
+) -> Option<String> {
+    idempotency_key(ctx, mutation, client_mutation_id)
+        .map(|key| crate::idempotency::natural_key(tenant, &key, mutation))
+}
+
+/// How many root fields of the same name come before this one in the operation, fragments
+/// followed: a count that no alias or whitespace changes.
+fn place_among_namesakes(ctx: &Context<'_>) -> usize {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    let env = &ctx.query_env;
+    let name = &ctx.item.node.name.node;
+    let this = ctx.item.pos;
+    // The document was analysed before it ran: fragments do not cycle.
+    fn walk(
+        env: &async_graphql::QueryEnv,
+        set: &SelectionSet,
+        name: &str,
+        this: async_graphql::Pos,
+        seen: &mut usize,
+    ) -> bool {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) if field.pos == this => return true,
+                Selection::Field(field) if field.node.name.node == name => *seen += 1,
+                Selection::Field(_) => {}
+                Selection::InlineFragment(inline) => {
+                    if walk(env, &inline.node.selection_set.node, name, this, seen) {
+                        return true;
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = env.fragments.get(&spread.node.fragment_name.node)
+                        && walk(env, &fragment.node.selection_set.node, name, this, seen)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+    let mut seen = 0;
+    walk(env, &env.operation.node.selection_set.node, name, this, &mut seen);
+    seen
+}
+
+/// Which write `write_once` makes: the mutation, the caller's `clientMutationId`, whose it is,
+/// where its user errors point, and how it is found upstream once made.
+pub(super) struct WriteOnce<'a> {
+    pub mutation: &'a str,
+    pub client_mutation_id: Option<&'a str>,
+    pub tenant: &'a TenantKey,
+    pub target: &'a [&'a str],
+    pub natural: Natural,
+}
+
+/// A write that must happen once however often it is retried (an invoice, a paid
+/// submission): run under the request's idempotency key for the tenant, so a repeat,
+/// on any instance sharing the records, gets the first result. The field's arguments
+/// are the body the key is bound to: the same key with other arguments is refused.
+/// When the upstream's answer is lost, `settle` asks it, by `natural`'s key, whether
+/// the write was made. What the upstream refused comes back as user errors on
+/// `target`, or as a GraphQL error when the caller cannot fix it.
+pub(super) async fn write_once<T, W, S, SFut>(
+    ctx: &Context<'_>,
+    what: WriteOnce<'_>,
+    write: impl FnOnce() -> W,
+    settle: S,
 ) -> Result<Result<Arc<T>, Vec<UserError>>, Error>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
-    Fut: Future<Output = Result<T, UpstreamError>>,
+    W: Future<Output = Result<T, UpstreamError>>,
+    S: Fn(DateTime<Utc>) -> SFut,
+    SFut: Future<Output = Result<Settled<T>, UpstreamError>>,
 {
+    let WriteOnce { mutation, client_mutation_id, tenant, target, natural } = what;
     let key = idempotency_key(ctx, mutation, client_mutation_id);
     let store = ctx.data::<Idempotency>()?;
     let arguments = ctx.field().arguments()?;
-    match store.once(tenant, key, &arguments, write).await {
+    match store.once(tenant, key, &arguments, &natural, write, settle).await {
         Ok(written) => Ok(Ok(written)),
         Err(Refused::Failed(refused)) => as_user_errors(refused, target).map(Err),
         Err(Refused::BodyDiffers) => Err(ErrorCode::IdempotencyKeyReused
             .field_error("this idempotency key was used with other input: send a new key for a new write")),
+        Err(Refused::InProgress) => Err(ErrorCode::InProgress
+            .field_error("a write under this idempotency key is being made: ask again to get its answer")
+            .extend_with(|_, ext| ext.set("retryAfter", 1))),
+        Err(Refused::OutcomeUnknown { check }) => Err(ErrorCode::WriteOutcomeUnknown
+            .field_error(
+                "this write may have been made upstream, and the upstream cannot yet say: nothing is sent again \
+                 under this key until it can. Look for it before writing under a new key",
+            )
+            .extend_with(|_, ext| ext.set("check", check.clone()))),
+        Err(Refused::Unrecorded) => Err(ErrorCode::IdempotencyUnavailable
+            .field_error("the store of idempotency records cannot be reached, so this keyed write was not sent")
+            .extend_with(|_, ext| ext.set("retryAfter", 5))),
     }
 }
 

@@ -6,12 +6,15 @@ use chrono::{NaiveDateTime, Utc};
 use super::super::error::from_upstream;
 use super::super::ids;
 use super::super::mutation::validate::{Check, is_email};
-use super::super::mutation::{UserError, UserErrorCode, WebhookUrl, as_user_errors, write_once};
+use super::super::mutation::{
+    UserError, UserErrorCode, WebhookUrl, WriteOnce, as_user_errors, derived_key, write_once,
+};
 use super::super::pixelz;
 use super::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
+use crate::idempotency::{Natural, Settled};
 use crate::upstream::pixelz::wire;
 
 const MAX_IMAGES: usize = 5;
@@ -546,9 +549,56 @@ async fn submit(
         return Ok(empty(errors, cmi));
     }
     let pixelz = pixelz(ctx)?;
-    let submitted = write_once(ctx, mutation, cmi.as_deref(), pixelz.tenant(), &["input"], || {
-        pixelz.submit_image(&image, white_glove)
-    });
+    let mut image = image;
+    // Pixelz finds an image by the `customerImageId` it was sent with: one made from the key lets
+    // the gateway ask, before and after writing, whether this submission was already made.
+    let derived = image
+        .customer_image_id
+        .is_none()
+        .then(|| derived_key(ctx, mutation, cmi.as_deref(), pixelz.tenant()))
+        .flatten();
+    let natural = match (&derived, &image.customer_image_id) {
+        (Some(derived), _) => Natural {
+            checkable: true,
+            look_for: format!("an image with customerImageId {derived}"),
+        },
+        (None, Some(own)) => Natural {
+            checkable: false,
+            look_for: format!(
+                "an image with customerImageId {own} submitted since the write was sent (an earlier image may carry it too)"
+            ),
+        },
+        (None, None) => Natural {
+            checkable: false,
+            look_for: "a new image in the image list (pixelzImages, newest first): this submission had no customerImageId to find it by".into(),
+        },
+    };
+    if derived.is_some() {
+        image.customer_image_id = derived.clone();
+    }
+    let settle = |_since| {
+        let (derived, look_for) = (derived.clone(), natural.look_for.clone());
+        async move {
+            let Some(derived) = derived else { return Ok(Settled::CannotTell(look_for)) };
+            Ok(match pixelz.image_by_customer_id_now(&derived).await? {
+                Some(found) => Settled::Found(wire::SubmittedImage {
+                    image_ticket: found.image_ticket,
+                    // The status answer does not say; absent is absent.
+                    is_trial: None,
+                    customer_image_id: Some(derived),
+                }),
+                None => Settled::Absent,
+            })
+        }
+    };
+    let what = WriteOnce {
+        mutation,
+        client_mutation_id: cmi.as_deref(),
+        tenant: pixelz.tenant(),
+        target: &["input"],
+        natural: natural.clone(),
+    };
+    let submitted = write_once(ctx, what, || pixelz.submit_image(&image, white_glove), settle);
     match submitted.await? {
         Ok(submitted) => Ok(SubmitPixelzImagePayload {
             ticket: Some(ID(submitted.image_ticket.clone())),

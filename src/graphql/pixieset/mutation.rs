@@ -3,11 +3,15 @@
 use async_graphql::{Context, Error, ID, InputObject, Object, SimpleObject};
 
 use super::super::mutation::validate::Check;
-use super::super::mutation::{UserError, UserErrorCode, as_user_errors, write_once};
+use super::super::mutation::{UserError, UserErrorCode, WriteOnce, as_user_errors, write_once};
 use super::super::scalars::Date;
 use super::super::{ids, pixieset};
 use super::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
+use crate::idempotency::{Natural, Settled};
+use crate::loaders::Pixieset;
+use crate::upstream::UpstreamError;
 use crate::upstream::pixieset::wire;
+use chrono::{DateTime, Utc};
 
 const MAX_LINE_ITEMS: usize = 100;
 const MAX_HTML_BYTES: usize = 1024 * 1024;
@@ -215,11 +219,23 @@ impl PixiesetMutation {
             return Ok(payload(None, errors, cmi));
         }
         let pixieset = pixieset(ctx)?;
-        let created = write_once(ctx, "createClient", cmi.as_deref(), pixieset.tenant(), &["input"], || {
-            pixieset.create_client(&body)
-        });
+        let email = body.email.clone().unwrap_or_default();
+        let natural = Natural {
+            checkable: false,
+            look_for: format!("a client with the email {email} created since the write was sent"),
+        };
+        let what = WriteOnce {
+            mutation: "createClient",
+            client_mutation_id: cmi.as_deref(),
+            tenant: pixieset.tenant(),
+            target: &["input"],
+            natural,
+        };
+        let settle = |since| settle_client(pixieset, &body, since);
+        let write = || async { pixieset.create_client(&body).await.map(|client| (*client).clone()) };
+        let created = write_once(ctx, what, write, settle);
         match created.await? {
-            Ok(client) => Ok(payload(Some(Client::full((*client).clone())), vec![], cmi)),
+            Ok(client) => Ok(payload(Some(Client::full(client)), vec![], cmi)),
             Err(user_errors) => Ok(payload(None, user_errors, cmi)),
         }
     }
@@ -297,11 +313,26 @@ impl PixiesetMutation {
         };
         let pixieset = pixieset(ctx)?;
         let target = ["input", "clientId"];
-        let created = write_once(ctx, "createInvoice", cmi.as_deref(), pixieset.tenant(), &target, || {
-            pixieset.create_invoice(&invoice)
-        });
+        let natural = Natural {
+            checkable: false,
+            look_for: format!(
+                "an invoice of client {} due {} with these line items, created since the write was sent",
+                invoice.client_id,
+                invoice.due_date.map_or_else(|| "(no date)".to_string(), |d| d.to_string())
+            ),
+        };
+        let what = WriteOnce {
+            mutation: "createInvoice",
+            client_mutation_id: cmi.as_deref(),
+            tenant: pixieset.tenant(),
+            target: &target,
+            natural,
+        };
+        let settle = |since| settle_invoice(pixieset, &invoice, since);
+        let write = || async { pixieset.create_invoice(&invoice).await.map(|created| (*created).clone()) };
+        let created = write_once(ctx, what, write, settle);
         match created.await? {
-            Ok(created) => Ok(payload(Some(Invoice((*created).clone())), vec![], cmi)),
+            Ok(created) => Ok(payload(Some(Invoice(created)), vec![], cmi)),
             Err(user_errors) => Ok(payload(None, user_errors, cmi)),
         }
     }
@@ -391,5 +422,81 @@ impl PixiesetMutation {
             Ok(template) => Ok(payload(Some(ContractTemplate::detailed(template)), vec![], cmi)),
             Err(e) => Ok(payload(None, as_user_errors(e, &["input", "id"])?, cmi)),
         }
+    }
+}
+
+/// How far before the gateway's clock a record the write made may be dated by Pixieset's.
+const CLOCK_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Whether a client Pixieset holds is the one `sent` made: the same email and names, created
+/// since the write was sent.
+async fn settle_client(
+    pixieset: &Pixieset,
+    sent: &wire::ClientInput,
+    since: DateTime<Utc>,
+) -> Result<Settled<wire::Client>, UpstreamError> {
+    let Some(email) = sent.email.as_deref() else {
+        return Ok(Settled::CannotTell("a client created since the write was sent".into()));
+    };
+    let (found, complete) = pixieset.search_clients_now(email).await?;
+    let same = |ours: &Option<String>, theirs: &Option<String>| {
+        ours.as_deref().map(str::trim).unwrap_or_default() == theirs.as_deref().map(str::trim).unwrap_or_default()
+    };
+    let matching: Vec<wire::Client> = found
+        .into_iter()
+        .filter(|c| c.email.as_deref().is_some_and(|theirs| theirs.trim().eq_ignore_ascii_case(email.trim())))
+        .filter(|c| same(&sent.first_name, &c.first_name) && same(&sent.last_name, &c.last_name))
+        .collect();
+    Ok(settled(matching, complete, since, |c| c.created_at, |c| &c.id, &format!("clients with the email {email}")))
+}
+
+/// Whether an invoice Pixieset holds is the one `sent` made: the same client, due date and line
+/// items (names, descriptions, amounts, quantities), created since the write was sent when the
+/// invoice says when it was created.
+async fn settle_invoice(
+    pixieset: &Pixieset,
+    sent: &wire::NewInvoice,
+    since: DateTime<Utc>,
+) -> Result<Settled<wire::Invoice>, UpstreamError> {
+    let (found, complete) = pixieset.invoices_now(&sent.client_id).await?;
+    let item = |i: &wire::LineItem| (i.name.trim().to_string(), i.description.clone(), i.amount, i.quantity);
+    let ours: Vec<_> = sent.line_items.iter().map(item).collect();
+    let matching: Vec<wire::Invoice> = found
+        .into_iter()
+        .filter(|i| i.client_id.as_deref().is_none_or(|id| id == sent.client_id))
+        .filter(|i| sent.due_date.is_none() || i.due_date == sent.due_date)
+        .filter(|i| i.line_items.iter().map(item).collect::<Vec<_>>() == ours)
+        .collect();
+    Ok(settled(
+        matching,
+        complete,
+        since,
+        |i| i.created_at,
+        |i| &i.id,
+        &format!("invoices of client {}", sent.client_id),
+    ))
+}
+
+/// The one candidate that may have been made by the write (none Pixieset dates before it was
+/// sent), if there is exactly one. An identical one Pixieset does not date, made earlier, would
+/// be taken for it: the caller gets the object it asked for, and nothing is made twice.
+fn settled<T>(
+    candidates: Vec<T>,
+    complete: bool,
+    since: DateTime<Utc>,
+    created: impl Fn(&T) -> Option<DateTime<Utc>>,
+    id: impl Fn(&T) -> &str,
+    what: &str,
+) -> Settled<T> {
+    let mut candidates: Vec<T> =
+        candidates.into_iter().filter(|c| created(c).is_none_or(|at| at >= since - CLOCK_MARGIN)).collect();
+    match candidates.len() {
+        1 => Settled::Found(candidates.remove(0)),
+        0 if complete => Settled::Absent,
+        0 => Settled::CannotTell(format!("{what} created since {since}: there were too many to read them all")),
+        _ => Settled::CannotTell(format!(
+            "{what} that match the write: {} (at most one is new)",
+            candidates.iter().map(|c| id(c).to_string()).collect::<Vec<_>>().join(", ")
+        )),
     }
 }

@@ -122,8 +122,9 @@ impl PixiesetClient {
             message: format!("cannot encode the request: {e}"),
             details: None,
         })?;
-        // GET and Pixieset's PUT (a whole-field overwrite) repeat harmlessly; a POST creates.
-        let retry = if endpoint.verb == Verb::Post { Retry::UnlessSent } else { Retry::Idempotent };
+        // Even a PUT is not repeated once it may have arrived: an overwrite sent again could
+        // undo a change another client made in between.
+        let retry = if endpoint.verb == Verb::Get { Retry::Idempotent } else { Retry::UnlessSent };
         let build = || {
             let mut request = self
                 .transport
