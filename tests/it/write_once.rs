@@ -14,6 +14,8 @@ use serde_json::Value;
 
 use crate::fleet::{Process, free_port, pixgate_with, post};
 use crate::gateway::{gateway, graphql};
+use crate::support::http;
+use sha2::Digest as _;
 
 const CLIENTS: &str = "POST /api/v1/clients";
 const INVOICES: &str = "POST /api/v1/invoices";
@@ -143,6 +145,7 @@ async fn instance(upstream: &Sandbox, shared: &Redis, records: &Redis) -> Runnin
         redis_url: Some(shared.url()),
         records_redis_url: Some(records.url()),
         upstream_timeout_ms: Some(500),
+        rate_limit_ip: Some(0),
         ..ServeArgs::default()
     })
     .await
@@ -266,20 +269,20 @@ async fn records_are_not_evicted_when_the_shared_redis_fills_with_cache_and_quer
     for n in 0..20 {
         firsts.push(keyed(&a, &create_invoice(&format!("Pressure {n}")), &format!("pressure-{n}")).await.unwrap());
     }
-    // 96 MB of what the shared role holds (cached values, persisted queries: keys with a time to live)
-    // into a Redis bounded at 64 MB.
+    // 96 MB of persisted queries, registered through the gateway into a shared Redis bounded at 64 MB.
+    let padding = "q".repeat(240 * 1024);
+    for n in 0..400 {
+        let query = format!("{{ __typename }}\n# {n} {padding}");
+        let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
+        let body = serde_json::json!({
+            "query": query,
+            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+        });
+        let response = http().post(format!("http://{}/graphql", a.addr())).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "registration {n}");
+    }
     let client = redis::Client::open(shared.url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let megabyte = "q".repeat(1 << 20);
-    for n in 0..96 {
-        let _: Result<(), _> = redis::cmd("SET")
-            .arg(format!("pixgate:persisted:{n}"))
-            .arg(&megabyte)
-            .arg("EX")
-            .arg(86_400)
-            .query_async(&mut connection)
-            .await;
-    }
     let info: String = redis::cmd("INFO").arg("stats").query_async(&mut connection).await.unwrap();
     let evicted: u64 = info.lines().find_map(|l| l.strip_prefix("evicted_keys:")).unwrap().trim().parse().unwrap();
     assert!(evicted > 0, "the shared Redis was under pressure");
