@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::{ById, DataSources, Loaded, get_or_fetch_list, load, loader, may_have_written};
 use crate::cache::{Cache, Key, Kind};
 use crate::upstream::pixelz::wire;
-use crate::upstream::{PixelzClient, PixelzCredentials, Refusal, TenantKey, UpstreamError};
+use crate::upstream::{PixelzClient, PixelzCredentials, TenantKey, UpstreamError};
 
 #[derive(Clone, Debug)]
 struct PixelzSource {
@@ -99,12 +99,7 @@ impl Pixelz {
         customer_image_id: &str,
     ) -> Result<Option<wire::ImageStatus>, UpstreamError> {
         let s = &self.source;
-        let reference = wire::ImageRef::CustomerImageId(customer_image_id.to_string());
-        match s.api.image_status(&s.credentials, &reference).await {
-            Ok(image) => Ok(Some(image)),
-            Err(UpstreamError::Refused { meaning: Refusal::NotFound, .. } | UpstreamError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        s.api.find_image(&s.credentials, customer_image_id).await
     }
 
     pub async fn images(&self, query: &wire::ImageQuery) -> Loaded<Vec<wire::ImageStatus>> {

@@ -364,6 +364,23 @@ impl PixelzClient {
         Ok(self.absolute_image(answer.image_status))
     }
 
+    /// The image sent with `customer_image_id`, if Pixelz has one: whether a submission was made.
+    /// A refusal means none (were the credentials refused instead, the write this check guards
+    /// is refused the same way, and says so).
+    pub async fn find_image(
+        &self,
+        credentials: &PixelzCredentials,
+        customer_image_id: &str,
+    ) -> Result<Option<ImageStatus>, UpstreamError> {
+        let image = ImageRef::CustomerImageId(customer_image_id.to_string());
+        let path = Self::status_path(&image);
+        match self.get_raw::<ImageStatusAnswer>(credentials, IMAGE_STATUS, &path, Self::status_params(&image)).await {
+            Ok(answer) => Ok(Some(self.absolute_image(answer.image_status))),
+            Err(UpstreamError::Refused { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Refused by Pixelz while the image is in production.
     pub async fn delete_image(&self, credentials: &PixelzCredentials, image: &ImageRef) -> Result<(), UpstreamError> {
         let body = Self::image_body(credentials, image);
