@@ -28,7 +28,7 @@ fn pixelz<T: DeserializeOwned>(text: &str) -> Result<T, UpstreamError> {
 fn client() -> PixelzClient {
     let base = "https://api.pixelz.com/REST.svc/JSON".parse().unwrap();
     let assets = "https://assets.pixelz.test/".parse().unwrap();
-    PixelzClient::new(reqwest::Client::new(), base, assets, UpstreamSettings::default())
+    PixelzClient::new(reqwest::Client::new(), base, Some(assets), UpstreamSettings::default())
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn pixelz_images() {
 
     let client = client();
     let status = pixelz::<pixelz_wire::ImageStatusAnswer>(fixture!("pixelz-image-status")).unwrap().image_status;
-    let status = client.absolute_image(status);
+    let status = client.located_image(status);
     assert_eq!(status.status_id, Some(80));
     assert_eq!(status.final_images_url, ["https://assets.pixelz.test/1000003/2000000/final/myimage.jpg"]);
     assert_eq!(
@@ -160,7 +160,7 @@ fn pixelz_images() {
     );
 
     let images = pixelz::<pixelz_wire::ImagesAnswer>(fixture!("pixelz-images")).unwrap().images;
-    let first = client.absolute_image(images[0].clone());
+    let first = client.located_image(images[0].clone());
     assert_eq!(
         first.final_images_url,
         ["https://assets.pixelz.test/1000003/2000000/final/myimage1.jpg"],
@@ -214,14 +214,21 @@ fn pixelz_refusals_are_errors_in_either_form() {
 }
 
 #[test]
-fn relative_urls_become_absolute() {
+fn relative_urls_are_located_only_where_the_operator_says() {
     let client = client();
     assert_eq!(
-        client.absolute("/DownloadInvoice?invoiceNumber=1").as_deref(),
+        client.located("/DownloadInvoice?invoiceNumber=1").as_deref(),
         Some("https://assets.pixelz.test/DownloadInvoice?invoiceNumber=1")
     );
-    assert_eq!(client.absolute("https://cdn.test/x.jpg").as_deref(), Some("https://cdn.test/x.jpg"));
-    assert_eq!(client.absolute("  "), None);
+    assert_eq!(client.located("https://cdn.test/x.jpg").as_deref(), Some("https://cdn.test/x.jpg"));
+    assert_eq!(client.located("  "), None);
+    let unlocated = PixelzClient::new(
+        reqwest::Client::new(),
+        "https://api.pixelz.com/REST.svc/JSON".parse().unwrap(),
+        None,
+        UpstreamSettings::default(),
+    );
+    assert_eq!(unlocated.located(" 1000003/final/a.jpg ").as_deref(), Some("/1000003/final/a.jpg"), "no host guessed");
 }
 
 /// What a write returns is remembered through Redis as JSON (`crate::idempotency`):

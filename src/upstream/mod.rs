@@ -48,10 +48,11 @@ impl Upstreams {
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .user_agent(concat!("pixgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let assets = urls.pixelz_assets.unwrap_or_else(|| origin(&urls.pixelz));
+        let assets = urls.pixelz_assets;
         let source = {
             use sha2::Digest as _;
-            let located = format!("{} {} {}", urls.pixieset, urls.pixelz, assets);
+            let assets_at = assets.as_ref().map_or_else(String::new, Url::to_string);
+            let located = format!("{} {} {assets_at}", urls.pixieset, urls.pixelz);
             let digest = sha2::Sha256::digest(located.as_bytes());
             digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>().into()
         };
@@ -66,15 +67,6 @@ impl Upstreams {
     pub fn source(&self) -> &str {
         &self.source
     }
-}
-
-/// `https://host:port/` of a URL.
-fn origin(url: &Url) -> Url {
-    let mut origin = url.clone();
-    origin.set_path("/");
-    origin.set_query(None);
-    origin.set_fragment(None);
-    origin
 }
 
 /// Appends path segments to a base URL, percent-encoding each; `""` last makes a trailing slash.

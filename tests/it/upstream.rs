@@ -177,8 +177,8 @@ async fn every_pixelz_method() {
     assert_eq!(by_ticket.status_id, Some(80));
     assert_eq!(
         by_ticket.final_images_url,
-        [format!("{}/1000003/2000000/final/myimage.jpg", sandbox.base_url())],
-        "absolute against the Pixelz host"
+        ["/1000003/2000000/final/myimage.jpg"],
+        "as Pixelz gives it: no document names the host"
     );
     let by_customer = api.image_status(&me, &ImageRef::CustomerImageId("98765".into())).await.unwrap();
     assert_eq!(by_customer.image_ticket, submitted.image_ticket);
@@ -197,7 +197,7 @@ async fn every_pixelz_method() {
         .await
         .unwrap();
     assert!(!images.is_empty() && images.iter().all(|i| i.status_id == Some(80)));
-    assert!(images.iter().all(|i| i.thumbnail_image_url.as_deref().is_some_and(|u| u.starts_with("http://"))));
+    assert!(images.iter().all(|i| i.thumbnail_image_url.as_deref().is_some_and(|u| u.starts_with('/'))));
     let count = api.count_images(&me, Some(80), None, None).await.unwrap();
     assert_eq!(count as usize, images.len());
     let products = api.product_ids(&me, Some(1), Some(100)).await.unwrap();
@@ -224,10 +224,7 @@ async fn every_pixelz_method() {
     let invoices =
         api.invoices(&me, None, Some(NaiveDate::from_ymd_opt(2012, 12, 31).unwrap()), None, None).await.unwrap();
     let repaired = invoices.iter().find(|i| i.invoice_id == "INV-1289").unwrap();
-    assert_eq!(
-        repaired.invoice_url.as_deref(),
-        Some(format!("{}/DownloadInvoice?invoiceNumber=INV-1289", sandbox.base_url()).as_str())
-    );
+    assert_eq!(repaired.invoice_url.as_deref(), Some("/DownloadInvoice?invoiceNumber=INV-1289"));
     assert_eq!(repaired.amount_due.as_deref(), Some("105.00"));
     assert_eq!(api.invoices(&me, None, None, Some(1), None).await.unwrap().len(), 50);
 }

@@ -207,7 +207,8 @@ impl PixelzImage {
         self.0.is_paid
     }
 
-    /// Absolute URLs of the retouched images, once finished.
+    /// The retouched images, once finished: as Pixelz gives them (paths, in its documents), or
+    /// under `PIXELZ_ASSET_BASE_URL` when that is set.
     async fn final_image_urls(&self) -> &[String] {
         &self.0.final_images_url
     }

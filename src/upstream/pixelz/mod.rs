@@ -1,5 +1,5 @@
 //! The Pixelz client: credentials in every call (query string or JSON body),
-//! failures inside HTTP 200 answers, relative URLs made absolute.
+//! failures inside HTTP 200 answers, relative URLs located where the operator says.
 
 pub mod wire;
 
@@ -75,16 +75,20 @@ fn put(body: &mut Map<String, Value>, key: &str, value: Option<impl ToString>) {
 pub struct PixelzClient {
     transport: Transport,
     base: Url,
-    assets: Url,
+    /// Where Pixelz's relative URLs live, when the operator says (`PIXELZ_ASSET_BASE_URL`): the
+    /// documents give final images, thumbnails and invoice links as paths and name no host.
+    assets: Option<Url>,
 }
 
 impl PixelzClient {
-    pub(crate) fn new(http: reqwest::Client, base: Url, assets: Url, settings: UpstreamSettings) -> Self {
+    pub(crate) fn new(http: reqwest::Client, base: Url, assets: Option<Url>, settings: UpstreamSettings) -> Self {
         Self { transport: Transport::new(Api::Pixelz, http, settings), base, assets }
     }
 
-    /// A Pixelz URL made absolute against the asset base; None for an empty one.
-    pub fn absolute(&self, raw: &str) -> Option<String> {
+    /// A Pixelz URL as Pixelz gave it, or joined to the asset base when one is set and the URL is
+    /// relative; None for an empty one. No host is guessed. A relative one is written from the
+    /// root (`/1000003/…`): the documents give the same path with and without its leading slash.
+    pub fn located(&self, raw: &str) -> Option<String> {
         let raw = raw.trim();
         if raw.is_empty() {
             return None;
@@ -92,12 +96,15 @@ impl PixelzClient {
         if raw.starts_with("http://") || raw.starts_with("https://") {
             return Some(raw.to_string());
         }
-        self.assets.join(raw.trim_start_matches('/')).ok().map(String::from)
+        match &self.assets {
+            Some(assets) => assets.join(raw.trim_start_matches('/')).ok().map(String::from),
+            None => Some(format!("/{}", raw.trim_start_matches('/'))),
+        }
     }
 
-    pub(super) fn absolute_image(&self, mut image: ImageStatus) -> ImageStatus {
-        image.final_images_url = image.final_images_url.iter().filter_map(|u| self.absolute(u)).collect();
-        image.thumbnail_image_url = image.thumbnail_image_url.as_deref().and_then(|u| self.absolute(u));
+    pub(super) fn located_image(&self, mut image: ImageStatus) -> ImageStatus {
+        image.final_images_url = image.final_images_url.iter().filter_map(|u| self.located(u)).collect();
+        image.thumbnail_image_url = image.thumbnail_image_url.as_deref().and_then(|u| self.located(u));
         image
     }
 
@@ -256,7 +263,7 @@ impl PixelzClient {
             .get::<TemplateAnswer>(credentials, GET_TEMPLATE, &["Template", &id.to_string(), ""], vec![])
             .await?
             .template;
-        template.callback_url = template.callback_url.as_deref().and_then(|u| self.absolute(u));
+        template.callback_url = template.callback_url.as_deref().and_then(|u| self.located(u));
         Ok(template)
     }
 
@@ -361,7 +368,7 @@ impl PixelzClient {
         let path = Self::status_path(image);
         let answer =
             self.get::<ImageStatusAnswer>(credentials, IMAGE_STATUS, &path, Self::status_params(image)).await?;
-        Ok(self.absolute_image(answer.image_status))
+        Ok(self.located_image(answer.image_status))
     }
 
     /// The image sent with `customer_image_id`, if Pixelz has one: whether a submission was made.
@@ -375,7 +382,7 @@ impl PixelzClient {
         let image = ImageRef::CustomerImageId(customer_image_id.to_string());
         let path = Self::status_path(&image);
         match self.get_raw::<ImageStatusAnswer>(credentials, IMAGE_STATUS, &path, Self::status_params(&image)).await {
-            Ok(answer) => Ok(Some(self.absolute_image(answer.image_status))),
+            Ok(answer) => Ok(Some(self.located_image(answer.image_status))),
             Err(UpstreamError::Refused { .. }) => Ok(None),
             Err(error) => Err(error),
         }
@@ -432,7 +439,7 @@ impl PixelzClient {
         );
         add("isDescending", query.descending.map(|d| d.to_string()));
         let answer = self.get::<ImagesAnswer>(credentials, LIST_IMAGES, &["Images", ""], params).await?;
-        Ok(answer.images.into_iter().map(|i| self.absolute_image(i)).collect())
+        Ok(answer.images.into_iter().map(|i| self.located_image(i)).collect())
     }
 
     pub async fn count_images(
@@ -507,8 +514,8 @@ impl PixelzClient {
             .into_iter()
             .map(|mut invoice| {
                 invoice.repair_urls();
-                invoice.invoice_url = invoice.invoice_url.as_deref().and_then(|u| self.absolute(u));
-                invoice.payment_url = invoice.payment_url.as_deref().and_then(|u| self.absolute(u));
+                invoice.invoice_url = invoice.invoice_url.as_deref().and_then(|u| self.located(u));
+                invoice.payment_url = invoice.payment_url.as_deref().and_then(|u| self.located(u));
                 invoice
             })
             .collect())

@@ -157,7 +157,7 @@ pub struct SubmittedImage {
     pub customer_image_id: Option<String>,
 }
 
-/// An image's state. The client makes its URLs absolute.
+/// An image's state. The client locates its URLs (`PixelzClient::located`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageStatus {
