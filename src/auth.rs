@@ -134,6 +134,8 @@ pub struct AccessPolicy {
     pub defaults_are_sandbox: bool,
     /// A partner's developer key, which acts for every studio's Pixelz credentials.
     pub pixelz_developer_key: Option<Secret>,
+    /// The partner's own Pixelz email, which goes with its key when it creates contacts.
+    pub pixelz_developer_email: Option<String>,
 }
 
 impl AccessPolicy {
@@ -172,7 +174,9 @@ impl AccessPolicy {
             _ => Err(Unavailable::Incomplete),
         };
         let pixelz = match &self.pixelz_developer_key {
-            Some(key) => pixelz.map(|credentials| credentials.with_developer_key(key.clone())),
+            Some(key) => pixelz.map(|credentials| {
+                credentials.with_developer_key(key.clone()).with_developer_email(self.pixelz_developer_email.clone())
+            }),
             None => pixelz,
         };
         Credentials { pixieset, pixelz }
@@ -190,6 +194,7 @@ mod tests {
             tokens: tokens.iter().map(|t| Secret::new(*t)).collect(),
             defaults_are_sandbox: sandbox,
             pixelz_developer_key: None,
+            pixelz_developer_email: None,
         }
     }
 

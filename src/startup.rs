@@ -142,6 +142,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
                 tokens: config.credentials.access_tokens.clone(),
                 defaults_are_sandbox: true,
                 pixelz_developer_key: config.credentials.pixelz_developer_api_key.clone(),
+                pixelz_developer_email: config.credentials.pixelz_developer_email.clone(),
             };
             let urls = UpstreamUrls {
                 pixieset: sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
@@ -161,6 +162,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
                 tokens: config.credentials.access_tokens.clone(),
                 defaults_are_sandbox: false,
                 pixelz_developer_key: config.credentials.pixelz_developer_api_key.clone(),
+                pixelz_developer_email: config.credentials.pixelz_developer_email.clone(),
             };
             let urls = UpstreamUrls {
                 pixieset: pixieset.clone(),

@@ -164,6 +164,8 @@ pub struct CredentialSettings {
     /// The partner acting for every studio: its key goes with each submission, and
     /// each webhook must then carry the partner signature.
     pub pixelz_developer_api_key: Option<Secret>,
+    /// The partner's Pixelz email: with its key, who creates contacts.
+    pub pixelz_developer_email: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -412,6 +414,7 @@ impl CredentialSettings {
             pixelz,
             access_tokens,
             pixelz_developer_api_key: given.pixelz_developer_api_key(),
+            pixelz_developer_email: given.pixelz_developer_email(),
         })
     }
 

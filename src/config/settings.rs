@@ -155,6 +155,9 @@ settings! {
     /// submitted; webhooks must then carry the partner signature too.
     #[arg(hide_env_values = true)]
     pixelz_developer_api_key: String => Secret = "PIXELZ_DEVELOPER_API_KEY",
+    /// The partner's own Pixelz email, sent with its developer key as `developerEmail` when a
+    /// contact is created (`createPixelzContact`) [default: none: contacts are created as the caller].
+    pixelz_developer_email: String => String = "PIXELZ_DEVELOPER_EMAIL",
     /// Redis URL; enables event fan-out across instances.
     #[arg(hide_env_values = true)]
     redis_url: String => Secret = "PIXGATE_REDIS_URL",

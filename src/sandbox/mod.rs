@@ -219,6 +219,12 @@ impl Sandbox {
         *write(&self.state.processing) = settings;
     }
 
+    /// The developer account that created the Pixelz contact `email`, if one did.
+    pub fn pixelz_developer_of(&self, email: &str) -> Option<String> {
+        let store = locked(&self.state.pixelz);
+        store.accounts.iter().find(|a| a.email.eq_ignore_ascii_case(email)).and_then(|a| a.developer.clone())
+    }
+
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
         locked(&self.state.webhooks).clone()
     }

@@ -93,6 +93,7 @@ pub struct PixelzCredentials {
     contact_email: String,
     api_key: Secret,
     developer_key: Option<Secret>,
+    developer_email: Option<String>,
     tenant: TenantKey,
 }
 
@@ -100,12 +101,22 @@ impl PixelzCredentials {
     pub fn new(contact_email: impl Into<String>, api_key: Secret) -> Self {
         let contact_email = contact_email.into();
         let tenant = TenantKey::derive(&["pixelz", &contact_email.to_ascii_lowercase(), api_key.expose()]);
-        Self { contact_email, api_key, developer_key: None, tenant }
+        Self { contact_email, api_key, developer_key: None, developer_email: None, tenant }
     }
 
     pub fn with_developer_key(mut self, key: Secret) -> Self {
         self.developer_key = Some(key);
         self
+    }
+
+    /// The partner's own email, which goes with its key where Pixelz asks who the developer is.
+    pub fn with_developer_email(mut self, email: Option<String>) -> Self {
+        self.developer_email = email;
+        self
+    }
+
+    pub fn developer_email(&self) -> Option<&str> {
+        self.developer_email.as_deref()
     }
 
     pub fn contact_email(&self) -> &str {

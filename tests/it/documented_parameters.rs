@@ -125,3 +125,40 @@ async fn gift_card_activities_come_with_documents_where_the_server_sends_them() 
     let nodes = body["data"]["client"]["documents"]["nodes"].as_array().unwrap();
     assert!(!nodes.is_empty() && nodes.iter().all(|n| n["giftCardActivities"].is_null()), "{body}");
 }
+
+/// "developerAPIkey: The API key of the developer/partner": in partner mode, contacts are created
+/// by the partner, whoever calls; its key alone, without its email, names no one.
+#[tokio::test]
+async fn a_partner_creates_contacts_as_itself() {
+    use pixgate::sandbox;
+
+    let create = |email: &str| {
+        format!(
+            "mutation {{ createPixelzContact(input: {{ email: \"{email}\", name: \"Shop\", countryCode: \"CA\" }}) {{ email apiKey userErrors {{ message }} }} }}"
+        )
+    };
+    let partner = gateway(ServeArgs {
+        pixelz_developer_api_key: Some(sandbox::PIXELZ_PARTNER_KEY.into()),
+        pixelz_developer_email: Some(sandbox::PIXELZ_PARTNER_EMAIL.into()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let body = graphql(&partner, &create("shop@studio.test"), &[]).await;
+    assert!(body["data"]["createPixelzContact"]["apiKey"].is_string(), "{body}");
+    let upstream = partner.sandbox().unwrap();
+    assert_eq!(upstream.pixelz_developer_of("shop@studio.test").as_deref(), Some(sandbox::PIXELZ_PARTNER_EMAIL));
+
+    let key_only = gateway(ServeArgs {
+        pixelz_developer_api_key: Some(sandbox::PIXELZ_PARTNER_KEY.into()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let body = graphql(&key_only, &create("nobody@studio.test"), &[]).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+    assert_eq!(key_only.sandbox().unwrap().requests().count("POST /REST.svc/JSON/Contact"), 0);
+
+    let caller = gateway(ServeArgs::default()).await;
+    graphql(&caller, &create("own@studio.test"), &[]).await;
+    let developer = caller.sandbox().unwrap().pixelz_developer_of("own@studio.test");
+    assert_eq!(developer.as_deref(), Some(sandbox::PIXELZ_CONTACT_EMAIL), "without a partner, the caller");
+}

@@ -1,6 +1,6 @@
 //! Pixelz writes: images (submit, white glove, delete, reject), templates, contacts.
 
-use async_graphql::{ComplexObject, Context, Error, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Error, ErrorExtensions as _, ID, InputObject, Object, SimpleObject};
 use chrono::{NaiveDateTime, Utc};
 
 use super::super::error::from_upstream;
@@ -14,6 +14,7 @@ use super::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
+use crate::error_code::ErrorCode;
 use crate::idempotency::{Natural, Settled};
 use crate::upstream::pixelz::wire;
 
@@ -524,7 +525,17 @@ impl PixelzMutation {
         if let Err(user_errors) = check.finish() {
             return Ok(payload(None, None, user_errors));
         }
-        match pixelz(ctx)?.create_contact(&contact).await {
+        let pixelz = pixelz(ctx)?;
+        let credentials = pixelz.credentials();
+        if credentials.developer_key().is_some() && credentials.developer_email().is_none() {
+            // The partner's key with the caller's email would name no one Pixelz knows.
+            return Err(ErrorCode::Unauthenticated
+                .field_error(
+                    "creating a Pixelz contact as the partner needs its email (PIXELZ_DEVELOPER_EMAIL) beside its key (PIXELZ_DEVELOPER_API_KEY)",
+                )
+                .extend_with(|_, ext| ext.set("upstream", "pixelz")));
+        }
+        match pixelz.create_contact(&contact).await {
             Ok(created) => Ok(payload(created.email.or(Some(contact.email)), Some(created.api_key), vec![])),
             Err(e) => Ok(payload(None, None, as_user_errors(e, &["input"])?)),
         }

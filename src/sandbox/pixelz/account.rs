@@ -59,6 +59,7 @@ pub(super) async fn create_contact(State(state): State<Arc<SandboxState>>, body:
         templates: Vec::new(),
         images: Vec::new(),
         invoices: Vec::new(),
+        developer: Some(developer_email.trim().to_string()),
     });
     answer(json!({ "Message": "Success", "ContactAPIkey": api_key, "ContactEmail": email }))
 }

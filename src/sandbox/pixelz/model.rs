@@ -317,6 +317,8 @@ pub struct Account {
     pub templates: Vec<Template>,
     pub images: Vec<Image>,
     pub invoices: Vec<Invoice>,
+    /// The developer (partner) account that created this one through POST Contact.
+    pub developer: Option<String>,
 }
 
 impl Account {

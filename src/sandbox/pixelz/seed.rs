@@ -114,6 +114,7 @@ pub fn store(rng: &Rng) -> Store {
         templates: documented_templates(),
         images: Vec::new(),
         invoices: Vec::new(),
+        developer: None,
     };
 
     let mut seeded = documented_images();
@@ -212,6 +213,7 @@ pub fn store(rng: &Rng) -> Store {
         templates: vec![template(3_000_001, "Partner Default", "JPG", 120, None)],
         images: Vec::new(),
         invoices: Vec::new(),
+        developer: None,
     };
 
     let next_image_id = studio.images.len() as u64 + 1;

@@ -473,12 +473,18 @@ impl PixelzClient {
         Ok(self.get::<ContactAnswer>(credentials, GET_CONTACT, &["Contact", ""], vec![]).await?.contact)
     }
 
-    /// Deprecated upstream, still served. Acts as a developer: `developer` is the partner's email and key.
+    /// Deprecated upstream, still served. Acts as a developer: the partner when `credentials`
+    /// carry its identity (its email and key), else the caller.
     pub async fn create_contact(
         &self,
-        developer: &PixelzCredentials,
+        credentials: &PixelzCredentials,
         contact: &NewContact,
     ) -> Result<CreatedContact, UpstreamError> {
+        let (email, key) = match (credentials.developer_email(), credentials.developer_key()) {
+            (Some(email), Some(key)) => (email, key),
+            _ => (credentials.contact_email(), credentials.api_key()),
+        };
+        let developer = PixelzCredentials::new(email, key.clone());
         let mut body = Map::new();
         put(&mut body, "developerEmail", Some(developer.contact_email()));
         put(&mut body, "developerAPIkey", Some(developer.api_key().expose()));
@@ -491,7 +497,7 @@ impl PixelzClient {
         put(&mut body, "contactCity", contact.city.as_ref());
         put(&mut body, "contactState", contact.state.as_ref());
         put(&mut body, "contactZipCode", contact.zip_code.as_ref());
-        self.write(developer, CREATE_CONTACT, &["Contact", ""], body, None).await
+        self.write(&developer, CREATE_CONTACT, &["Contact", ""], body, None).await
     }
 
     /// Fifty a page. `return_url` is where Pixelz sends the customer after paying.
