@@ -44,10 +44,9 @@ async fn resolve(ctx: &Context<'_>, id: NodeId) -> Result<Option<Node>, Error> {
         NodeId::PixelzImage(ticket) => Node::PixelzImage(pixelz::image_by_ticket(ctx, &ticket).await?),
         NodeId::PixelzProduct(product) => match pixelz::product_by_id(ctx, &product).await? {
             Some(product) => Node::PixelzProduct(product),
-            None => return Ok(None),
+            None => return Err(pixelz::not_listed(format!("Pixelz lists no product {product}"))),
         },
-        // Pixelz has no lookup of one invoice.
-        NodeId::PixelzInvoice(_) => return Ok(None),
+        NodeId::PixelzInvoice(number) => Node::PixelzInvoice(pixelz::invoice_by_number(ctx, &number).await?),
     }))
 }
 

@@ -328,6 +328,22 @@ async fn node_and_nodes_route_by_prefix() {
     let product =
         query(&gateway, &format!("{{ node(id: \"{product_id}\") {{ ... on PixelzProduct {{ productId }} }} }}")).await;
     assert_eq!(product["data"]["node"]["productId"], list["data"]["pixelzProducts"]["edges"][0]["node"]["productId"]);
+    // A Pixelz invoice has no lookup of its own: it is found on the documented list, an old one too.
+    let invoice = query(
+        &gateway,
+        "{ node(id: \"pzv_INV-1289\") { id ... on PixelzInvoice { invoiceId amountDue { amount } } } }",
+    )
+    .await;
+    assert_eq!(
+        invoice["data"]["node"],
+        json!({ "id": "pzv_INV-1289", "invoiceId": "INV-1289", "amountDue": { "amount": "105.00" } }),
+        "{invoice}"
+    );
+    for (unknown, kind) in [("pzv_INV-99999", "invoice"), ("pzp_bm8gc3VjaCBwcm9kdWN0", "product")] {
+        let body = query(&gateway, &format!("{{ node(id: \"{unknown}\") {{ id }} }}")).await;
+        assert!(body["data"]["node"].is_null(), "{kind}: {body}");
+        assert_eq!(code(&body), "NOT_FOUND", "{kind}: an id of the right form names nothing");
+    }
 
     let missing = "cl_ZZZ123DEF456GHI789JKL012MNO345";
     let body = query(

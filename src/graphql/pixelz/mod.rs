@@ -8,7 +8,7 @@ mod template;
 use std::sync::Arc;
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Error, ID, Object};
+use async_graphql::{Context, Error, ErrorExtensions as _, ID, Object};
 
 pub use account::{PixelzAccount, PixelzInvoice, PixelzProduct};
 
@@ -69,6 +69,32 @@ pub async fn templates(ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> 
     } else {
         Ok(list.iter().map(|t| PixelzTemplate::by_number(&t.template_id)).collect())
     }
+}
+
+/// How many pages of invoices a lookup by number reads: Pixelz has no lookup of one invoice.
+const INVOICE_PAGES_TO_SEARCH: u32 = 20;
+
+/// An invoice, found on the documented invoice list (Pixelz has no lookup of one), newest pages
+/// first as Pixelz orders them, at most `INVOICE_PAGES_TO_SEARCH` pages.
+pub async fn invoice_by_number(ctx: &Context<'_>, number: &str) -> Result<PixelzInvoice, Error> {
+    let pixelz = pixelz(ctx)?;
+    for page in 1..=INVOICE_PAGES_TO_SEARCH {
+        let invoices = pixelz.invoices(None, None, page, None).await.map_err(from_upstream)?;
+        if let Some(found) = invoices.iter().find(|i| i.invoice_id == number) {
+            return Ok(PixelzInvoice(found.clone()));
+        }
+        if invoices.len() < INVOICES_PAGE {
+            return Err(not_listed(format!("Pixelz lists no invoice {number}")));
+        }
+    }
+    Err(not_listed(format!(
+        "Pixelz lists no invoice {number} on its first {INVOICE_PAGES_TO_SEARCH} pages of invoices"
+    )))
+}
+
+/// An object Pixelz's lists do not hold: looked for, not found.
+pub fn not_listed(message: String) -> Error {
+    crate::error_code::ErrorCode::NotFound.field_error(message).extend_with(|_, ext| ext.set("upstream", "pixelz"))
 }
 
 /// A product, found on the product pages (Pixelz has no lookup by product id).
