@@ -35,14 +35,15 @@ impl PixiesetSource {
         self.cache.get_or_fetch(self.key(Kind::Client, &id), || self.api.client(&self.credentials, &id)).await
     }
 
-    /// From `GET /invoices/{id}` where the server has it; otherwise from the
-    /// documented list, newest first, looking no further than `INVOICE_SCAN_PAGES`
+    /// From `GET /invoices/{id}` where the server has it; otherwise, and when it says
+    /// not found or not allowed (no document describes it, so its word is not the last),
+    /// from the documented list, newest first, looking no further than `INVOICE_SCAN_PAGES`
     /// pages, so an id that does not exist costs a bounded number of calls.
     async fn invoice(self, id: String) -> Loaded<wire::Invoice> {
         if self.api.has_invoice_endpoint() {
             let fetch = || self.api.invoice(&self.credentials, &id, false);
             match self.cache.get_or_fetch(self.key(Kind::Invoice, &id), fetch).await {
-                Err(UpstreamError::NotFound { code: None, .. }) if !self.api.has_invoice_endpoint() => {}
+                Err(UpstreamError::NotFound { .. } | UpstreamError::Invalid { status: 405, .. }) => {}
                 answer => return answer,
             }
         }

@@ -83,6 +83,8 @@ pub(crate) struct SandboxState {
     extras: AtomicBool,
     /// The most items a Pixieset page holds, whatever was asked (0: as asked, up to 100).
     page_cap: AtomicUsize,
+    /// How `GET /invoices/{id}`, which no document describes, answers.
+    invoice_lookup: RwLock<InvoiceLookup>,
     rng: rng::Rng,
     base_url: String,
     http: reqwest::Client,
@@ -105,6 +107,7 @@ impl SandboxState {
             webhooks: Mutex::default(),
             extras: AtomicBool::new(settings.extras),
             page_cap: AtomicUsize::new(0),
+            invoice_lookup: RwLock::new(InvoiceLookup::default()),
             rng,
             base_url,
             http: reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().expect("a plain HTTP client builds"),
@@ -120,6 +123,26 @@ impl SandboxState {
     pub(crate) fn page_cap(&self) -> Option<usize> {
         Some(self.page_cap.load(Ordering::Relaxed)).filter(|&cap| cap > 0)
     }
+
+    pub(crate) fn invoice_lookup(&self) -> InvoiceLookup {
+        *read(&self.invoice_lookup)
+    }
+}
+
+/// The shapes a server without documents for `GET /invoices/{id}` may give it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvoiceLookup {
+    /// With extras, there; strict, absent (an uncoded 404, as for any unknown path).
+    #[default]
+    AsExtrasSay,
+    /// There: the invoice, or a coded 404.
+    Present,
+    /// An uncoded 404 for every id.
+    Absent,
+    /// 405: the path exists for another method.
+    MethodNotAllowed,
+    /// A coded 404 (`invoice_not_found`) for every id, listed or not.
+    RefusedAsNotFound,
 }
 
 fn router(state: Arc<SandboxState>) -> Router {
@@ -213,6 +236,11 @@ impl Sandbox {
     /// server may; `meta.per_page` says so.
     pub fn set_page_cap(&self, cap: Option<usize>) {
         self.state.page_cap.store(cap.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// How `GET /invoices/{id}` answers from now on.
+    pub fn set_invoice_lookup(&self, lookup: InvoiceLookup) {
+        *write(&self.state.invoice_lookup) = lookup;
     }
 
     pub fn set_processing(&self, settings: ProcessingSettings) {

@@ -43,9 +43,16 @@ pub(super) async fn get_invoice(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Reply {
-    if !state.extras() {
+    use crate::sandbox::InvoiceLookup;
+    match state.invoice_lookup() {
+        InvoiceLookup::Present => {}
+        InvoiceLookup::AsExtrasSay if state.extras() => {}
         // No document describes this endpoint; a server without it answers as for any unknown path.
-        return Err(StatusCode::NOT_FOUND.into_response());
+        InvoiceLookup::AsExtrasSay | InvoiceLookup::Absent => return Err(StatusCode::NOT_FOUND.into_response()),
+        InvoiceLookup::MethodNotAllowed => return Err(StatusCode::METHOD_NOT_ALLOWED.into_response()),
+        InvoiceLookup::RefusedAsNotFound => {
+            return Err(not_found("invoice_not_found", format!("Invoice with ID {id} not found")));
+        }
     }
     with_studio(&state, &headers, |studio| {
         let invoice = studio

@@ -3,8 +3,8 @@
 
 pub mod wire;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, COOKIE};
@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::transport::{Retry, Transport, malformed};
 use super::{Api, Endpoint, PixiesetCredentials, UpstreamError, UpstreamSettings, Verb, url_with};
+use crate::lock::locked;
 use wire::*;
 
 const LIST_CLIENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/");
@@ -87,23 +88,28 @@ fn paging(query: &mut Query, paging: Paging, per_page_name: &'static str) {
 pub struct PixiesetClient {
     transport: Transport,
     base: Url,
-    /// Cleared once the server shows it has no `GET /invoices/{id}`: no document
-    /// describes that endpoint, so invoices are then found in the documented list.
-    invoice_endpoint: Arc<AtomicBool>,
+    /// When this server last showed it has no `GET /invoices/{id}` (a 404 without a code of
+    /// Pixieset's, or a 405): no document describes that endpoint, so invoices are then found in
+    /// the documented list, until `ENDPOINT_MEMORY` has passed and the endpoint is asked again.
+    /// Each client speaks to one base URL, so what it learns is that server's alone.
+    invoice_endpoint_missing: Arc<Mutex<Option<Instant>>>,
 }
+
+/// How long a server's missing `GET /invoices/{id}` is believed before it is asked again.
+pub const ENDPOINT_MEMORY: Duration = Duration::from_secs(10 * 60);
 
 impl PixiesetClient {
     pub(crate) fn new(http: reqwest::Client, base: Url, settings: UpstreamSettings) -> Self {
         Self {
             transport: Transport::new(Api::Pixieset, http, settings),
             base,
-            invoice_endpoint: Arc::new(AtomicBool::new(true)),
+            invoice_endpoint_missing: Arc::default(),
         }
     }
 
-    /// Whether `GET /invoices/{id}` may exist here: true until a call showed otherwise.
+    /// Whether `GET /invoices/{id}` may exist here: true unless a call lately showed otherwise.
     pub fn has_invoice_endpoint(&self) -> bool {
-        self.invoice_endpoint.load(Ordering::Relaxed)
+        locked(&self.invoice_endpoint_missing).is_none_or(|since| since.elapsed() >= ENDPOINT_MEMORY)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -276,8 +282,12 @@ impl PixiesetClient {
     ) -> Result<Invoice, UpstreamError> {
         let query = if expand_client { vec![("expand", "client".to_string())] } else { Query::new() };
         let answer = self.get::<Data<Invoice>>(credentials, GET_INVOICE, &["invoices", id], query).await;
-        if let Err(UpstreamError::NotFound { code: None, .. }) = &answer {
-            self.invoice_endpoint.store(false, Ordering::Relaxed);
+        match &answer {
+            Err(UpstreamError::NotFound { code: None, .. } | UpstreamError::Invalid { status: 405, .. }) => {
+                *locked(&self.invoice_endpoint_missing) = Some(Instant::now());
+            }
+            Ok(_) => *locked(&self.invoice_endpoint_missing) = None,
+            Err(_) => {}
         }
         Ok(answer?.data)
     }
@@ -352,5 +362,24 @@ impl PixiesetClient {
             )
             .await?
             .data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_invoice_endpoint_is_asked_again_once_its_memory_lapses() {
+        let client = PixiesetClient::new(
+            reqwest::Client::new(),
+            "https://studio.example/api/v1".parse().unwrap(),
+            UpstreamSettings::default(),
+        );
+        assert!(client.has_invoice_endpoint(), "until shown otherwise");
+        *locked(&client.invoice_endpoint_missing) = Some(Instant::now());
+        assert!(!client.has_invoice_endpoint());
+        *locked(&client.invoice_endpoint_missing) = Instant::now().checked_sub(ENDPOINT_MEMORY);
+        assert!(client.has_invoice_endpoint(), "asked again after {ENDPOINT_MEMORY:?}");
     }
 }
