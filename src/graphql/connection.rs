@@ -110,13 +110,15 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub total: Option<usize>,
     pub per_page: Option<usize>,
+    /// The number of the last page, where the upstream says (Pixieset's `meta.last_page`).
+    pub last_page: Option<usize>,
 }
 
 impl<T> Page<T> {
     /// A Pixieset page, with what its `meta` says.
     pub fn of(meta: &crate::upstream::pixieset::wire::PageMeta, items: Vec<T>) -> Self {
         let count = |n: Option<i64>| n.and_then(|n| usize::try_from(n).ok());
-        Self { items, total: count(meta.total), per_page: count(meta.per_page) }
+        Self { items, total: count(meta.total), per_page: count(meta.per_page), last_page: count(meta.last_page) }
     }
 }
 
@@ -149,8 +151,8 @@ pub enum Total {
 }
 
 /// Serves `window` from pages of `page_size` (1-based); `fetch` gets one page. A
-/// server that puts fewer items on a page than asked (and says so in `per_page`)
-/// numbers its pages by its own size: the window is then served again by that.
+/// server that puts another number of items on a page than planned for (and says so in
+/// `per_page`) numbers its pages by its own size: the window is then served again by that.
 pub async fn slice<T, F, Fut>(window: Window, page_size: usize, total: Total, fetch: F) -> Result<Slice<T>, Error>
 where
     T: Clone,
@@ -159,17 +161,17 @@ where
 {
     match slice_by(window, page_size, total, &fetch).await? {
         Sliced::Done(slice) => Ok(slice),
-        Sliced::Smaller(actual) => match slice_by(window, actual, total, &fetch).await? {
+        Sliced::Resized(actual) => match slice_by(window, actual, total, &fetch).await? {
             Sliced::Done(slice) => Ok(slice),
-            Sliced::Smaller(_) => Err(super::error::upstream_inconsistent("the page size changed between pages")),
+            Sliced::Resized(_) => Err(super::error::upstream_inconsistent("the page size changed between pages")),
         },
     }
 }
 
 enum Sliced<T> {
     Done(Slice<T>),
-    /// The server's page holds this many items, fewer than planned for.
-    Smaller(usize),
+    /// The server's page holds this many items, not the number planned for.
+    Resized(usize),
 }
 
 async fn slice_by<T, F, Fut>(window: Window, page_size: usize, total: Total, fetch: &F) -> Result<Sliced<T>, Error>
@@ -194,10 +196,12 @@ where
     let first_page = start / page_size + 1;
     let last_page = (probe.max(start + 1) - 1) / page_size + 1;
     let pages = try_join_all((first_page..=last_page).map(fetch)).await?;
-    if let Some(actual) = pages.iter().filter_map(|p| p.per_page).filter(|&n| n > 0 && n < page_size).min() {
-        return Ok(Sliced::Smaller(actual));
+    if let Some(actual) = pages.iter().filter_map(|p| p.per_page).find(|&n| n > 0 && n != page_size) {
+        return Ok(Sliced::Resized(actual));
     }
     let reported = pages.iter().find_map(|p| p.total);
+    let last_page = pages.iter().find_map(|p| p.last_page);
+    let fetched_to = first_page - 1 + pages.len();
     let mut items = Vec::new();
     let mut beyond = false;
     for (n, page) in pages.into_iter().enumerate() {
@@ -214,7 +218,8 @@ where
     let has_next = match (reported, known_end) {
         (Some(total), _) => end < total,
         (None, true) => true,
-        (None, false) => beyond,
+        // Without a total, the upstream's last page says whether pages follow the ones read.
+        (None, false) => beyond || last_page.is_some_and(|last| fetched_to < last),
     };
     Ok(Sliced::Done(Slice { items, has_previous: start > 0, has_next, total: reported }))
 }
@@ -263,7 +268,7 @@ mod tests {
             asked.borrow_mut().push(page);
             let start = (page - 1) * page_size;
             let items = (start..(start + page_size).min(len)).collect();
-            async move { Ok(Page { items, total: with_total.then_some(len), per_page: None }) }
+            async move { Ok(Page { items, total: with_total.then_some(len), per_page: None, last_page: None }) }
         })
         .await
         .unwrap();
@@ -306,7 +311,7 @@ mod tests {
             asked.borrow_mut().push(page);
             let start = (page - 1) * 30;
             let items: Vec<usize> = (start..(start + 30).min(100)).collect();
-            async move { Ok(Page { items, total: Some(100), per_page: Some(30) }) }
+            async move { Ok(Page { items, total: Some(100), per_page: Some(30), last_page: None }) }
         };
         let s = slice(Window::Forward { start: 40, count: 25 }, 100, Total::Reported, served).await.unwrap();
         assert_eq!(offsets(&s), (40..65).collect::<Vec<_>>());
@@ -325,5 +330,36 @@ mod tests {
         assert_eq!((offsets(&s), s.has_next), ((508..513).collect::<Vec<_>>(), false));
         let (s, _) = run(Window::Backward { end: Some(3), count: 10 }, 513, 100, true).await;
         assert_eq!((offsets(&s), s.has_previous), (vec![0, 1, 2], false));
+    }
+
+    /// A server with its own page size, saying what its `meta` says: `per_page` and `last_page`
+    /// when `paged`, `total` when `counted`.
+    async fn served(window: Window, len: usize, server_page: usize, paged: bool, counted: bool) -> Slice<usize> {
+        slice(window, 25, Total::Reported, |page| {
+            let start = (page - 1) * server_page;
+            let items: Vec<usize> = (start..(start + server_page).min(len)).collect();
+            let last = len.div_ceil(server_page).max(1);
+            let page = Page {
+                items,
+                total: counted.then_some(len),
+                per_page: paged.then_some(server_page),
+                last_page: paged.then_some(last),
+            };
+            async move { Ok(page) }
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_upstreams_paging_fields_decide_not_an_assumed_page_size() {
+        // meta.last_page 2, no total: more follow the first 25.
+        let s = served(Window::Forward { start: 0, count: 25 }, 40, 25, true, false).await;
+        assert_eq!((offsets(&s), s.has_next), ((0..25).collect::<Vec<_>>(), true));
+        let s = served(Window::Forward { start: 25, count: 25 }, 40, 25, true, false).await;
+        assert_eq!((offsets(&s), s.has_next), ((25..40).collect::<Vec<_>>(), false));
+        // A server page of 50 holding 30: the page after the first 25 holds the last 5.
+        let s = served(Window::Forward { start: 25, count: 25 }, 30, 50, true, true).await;
+        assert_eq!((offsets(&s), s.has_next, s.total), ((25..30).collect::<Vec<_>>(), false, Some(30)));
     }
 }

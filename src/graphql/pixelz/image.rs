@@ -309,7 +309,7 @@ pub async fn image_connection(
                 descending: filter.descending,
             };
             let images = pixelz.images(&query).await.map_err(from_upstream)?;
-            Ok(Page { items: images.iter().cloned().map(Arc::new).collect(), total, per_page: None })
+            Ok(Page { items: images.iter().cloned().map(Arc::new).collect(), total, per_page: None, last_page: None })
         }
     };
     let slice = if from_end {

@@ -223,7 +223,7 @@ impl PixelzQuery {
         let pixelz = pixelz(ctx)?;
         let slice = slice(window, PRODUCTS_PAGE, Total::Unknown, |page| async move {
             let products = pixelz.products(page as u32, PRODUCTS_PAGE as u32).await.map_err(from_upstream)?;
-            Ok(Page { items: products.to_vec(), total: None, per_page: None })
+            Ok(Page { items: products.to_vec(), total: None, per_page: None, last_page: None })
         })
         .await?;
         Ok(Some(slice.into_connection(PixelzProduct)))
@@ -260,7 +260,7 @@ impl PixelzQuery {
         let (from, to, return_url) = (from.map(|d| d.0), to.map(|d| d.0), return_url.as_deref());
         let slice = slice(window, INVOICES_PAGE, Total::Unknown, |page| async move {
             let invoices = pixelz.invoices(from, to, page as u32, return_url).await.map_err(from_upstream)?;
-            Ok(Page { items: invoices.to_vec(), total: None, per_page: None })
+            Ok(Page { items: invoices.to_vec(), total: None, per_page: None, last_page: None })
         })
         .await?;
         Ok(Some(slice.into_connection(PixelzInvoice)))
