@@ -83,6 +83,10 @@ pub(crate) struct SandboxState {
     extras: AtomicBool,
     /// The most items a Pixieset page holds, whatever was asked (0: as asked, up to 100).
     page_cap: AtomicUsize,
+    /// A client's documents page: the server's own page size (0: 25), since the documents take
+    /// only `page`; and whether its `meta` says `total`.
+    documents_page: AtomicUsize,
+    documents_total: AtomicBool,
     /// How `GET /invoices/{id}`, which no document describes, answers.
     invoice_lookup: RwLock<InvoiceLookup>,
     rng: rng::Rng,
@@ -107,6 +111,8 @@ impl SandboxState {
             webhooks: Mutex::default(),
             extras: AtomicBool::new(settings.extras),
             page_cap: AtomicUsize::new(0),
+            documents_page: AtomicUsize::new(0),
+            documents_total: AtomicBool::new(true),
             invoice_lookup: RwLock::new(InvoiceLookup::default()),
             rng,
             base_url,
@@ -122,6 +128,12 @@ impl SandboxState {
 
     pub(crate) fn page_cap(&self) -> Option<usize> {
         Some(self.page_cap.load(Ordering::Relaxed)).filter(|&cap| cap > 0)
+    }
+
+    /// A client's documents page: its size, when not the default, and whether `meta` has `total`.
+    pub(crate) fn documents_paging(&self) -> (Option<usize>, bool) {
+        let size = self.documents_page.load(Ordering::Relaxed);
+        ((size > 0).then_some(size), self.documents_total.load(Ordering::Relaxed))
     }
 
     pub(crate) fn invoice_lookup(&self) -> InvoiceLookup {
@@ -236,6 +248,13 @@ impl Sandbox {
     /// server may; `meta.per_page` says so.
     pub fn set_page_cap(&self, cap: Option<usize>) {
         self.state.page_cap.store(cap.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// A client's documents come `per_page` to a page from now on (None: 25), their `meta` with
+    /// or without `total` (the paging a server may choose; the documents take only `page`).
+    pub fn set_documents_paging(&self, per_page: Option<usize>, with_total: bool) {
+        self.state.documents_page.store(per_page.unwrap_or(0), Ordering::Relaxed);
+        self.state.documents_total.store(with_total, Ordering::Relaxed);
     }
 
     /// How `GET /invoices/{id}` answers from now on.

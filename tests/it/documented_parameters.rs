@@ -162,3 +162,47 @@ async fn a_partner_creates_contacts_as_itself() {
     let developer = caller.sandbox().unwrap().pixelz_developer_of("own@studio.test");
     assert_eq!(developer.as_deref(), Some(sandbox::PIXELZ_CONTACT_EMAIL), "without a partner, the caller");
 }
+
+/// A client's documents take only `page`: the server chooses its page size, and its `meta`
+/// says how the pages go (`per_page`, `last_page`), with or without `total`.
+#[tokio::test]
+async fn documents_page_as_the_server_pages_them() {
+    use pixgate::sandbox::documented;
+
+    let as_documented = gateway(ServeArgs::default()).await;
+    let all = format!(
+        "{{ client(id: \"{}\") {{ documents(first: 25) {{ edges {{ node {{ id }} }} }} }} }}",
+        documented::CLIENT_ID
+    );
+    let ids = |body: &Value| -> Vec<String> {
+        body["data"]["client"]["documents"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expected = ids(&graphql(&as_documented, &all, &[]).await);
+    assert!(expected.len() >= 3, "the documented client has documents to page through: {expected:?}");
+    // Two a page, and no total: the pages still join up, and the last page says where they end.
+    let gateway = gateway(ServeArgs::default()).await;
+    gateway.sandbox().unwrap().set_documents_paging(Some(2), false);
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = format!(
+            "{{ client(id: \"{}\") {{ documents(first: 2{after}) {{ edges {{ cursor node {{ id }} }} pageInfo {{ hasNextPage }} }} }} }}",
+            documented::CLIENT_ID
+        );
+        let body = graphql(&gateway, &page, &[("X-Pixieset-Cookie", "session_cookie=sandbox")]).await;
+        seen.extend(ids(&body));
+        let connection = &body["data"]["client"]["documents"];
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        let cursor = connection["edges"].as_array().unwrap().last().unwrap()["cursor"].as_str().unwrap().to_string();
+        after = format!(", after: \"{cursor}\"");
+        assert!(seen.len() <= expected.len(), "paged past the end: {seen:?}");
+    }
+    assert_eq!(seen, expected, "every document once, in order, and no page after the last");
+}

@@ -229,7 +229,9 @@ pub(super) async fn client_documents(
     let extras = state.extras();
     with_studio(&state, &headers, |studio| {
         find_client(studio, &id)?;
-        let paging = Paging { page: positive(&params, "page", 1, usize::MAX)?, per_page: DEFAULT_PER_PAGE };
+        let (per_page, with_total) = state.documents_paging();
+        let page = positive(&params, "page", 1, usize::MAX)?;
+        let paging = Paging { page, per_page: per_page.unwrap_or(DEFAULT_PER_PAGE) };
         let gift_cards = params.get("expand").is_some_and(|e| e.split(',').any(|p| p.trim() == "gift_card_activities"));
         let mut documents: Vec<(chrono::DateTime<Utc>, Value)> = Vec::new();
         for invoice in studio.invoices.iter().filter(|i| i.client_id == id) {
@@ -269,7 +271,11 @@ pub(super) async fn client_documents(
         }
         documents.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
         let items = documents.into_iter().map(|(_, doc)| doc).collect();
-        ok(paging.answer(items, &headers, &format!("/api/v1/clients/{id}/documents"), extras))
+        let mut answer = paging.answer(items, &headers, &format!("/api/v1/clients/{id}/documents"), extras);
+        if !with_total && let Some(meta) = answer["meta"].as_object_mut() {
+            meta.remove("total");
+        }
+        ok(answer)
     })
 }
 
