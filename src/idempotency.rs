@@ -417,7 +417,7 @@ impl Idempotency {
             if kept_body != body {
                 return Err(outcome(Refused::BodyDiffers));
             }
-            metrics::counter!(IDEMPOTENT_OUTCOMES, "outcome" => "repeated").increment(1);
+            outcome_counted("repeated");
             return Ok(value.downcast::<T>().expect("a slot names the type of its value"));
         }
         let answer = self.keyed(&slot, &body, natural, write, &settle).await;
@@ -457,7 +457,7 @@ impl Idempotency {
                 State::Done => {
                     // Written by a version that words its results otherwise: it expires in a day.
                     let value = held.result.and_then(|r| serde_json::from_value::<T>(r).ok());
-                    metrics::counter!(IDEMPOTENT_OUTCOMES, "outcome" => "repeated").increment(1);
+                    outcome_counted("repeated");
                     return value.map(Arc::new).ok_or(Refused::BodyDiffers);
                 }
                 // In this instance's memory a claim is held only by a request taking its turn,
@@ -509,7 +509,7 @@ impl Idempotency {
                 if !matches!(self.records.replace(slot, &held.holder, &done).await, Ok(true)) {
                     tracing::warn!("could not record a settled write; a retry will ask the upstream again");
                 }
-                metrics::counter!(IDEMPOTENT_OUTCOMES, "outcome" => "settled").increment(1);
+                outcome_counted("settled");
                 Some(Ok(Arc::new(value)))
             }
             Ok(Settled::Absent) if held.age() >= self.timing.absent_after => None,
@@ -550,13 +550,18 @@ impl Idempotency {
                 Ok(Settled::Found(value)) => {
                     let done = claim.with(State::Done, serde_json::to_value(&value).ok());
                     let _ = self.records.replace(slot, &claim.holder, &done).await;
-                    metrics::counter!(IDEMPOTENT_OUTCOMES, "outcome" => "settled").increment(1);
+                    outcome_counted("settled");
                     return Ok(Arc::new(value));
                 }
                 Ok(Settled::Absent) => {}
-                Ok(Settled::CannotTell(_)) | Err(_) => {
+                // Nothing was sent: the key is free again, and the caller hears why.
+                Ok(Settled::CannotTell(why)) => {
                     let _ = self.records.release(slot, &claim.holder).await;
-                    return Err(outcome(Refused::OutcomeUnknown { check: natural.look_for.clone() }));
+                    return Err(outcome(Refused::OutcomeUnknown { check: why }));
+                }
+                Err(error) => {
+                    let _ = self.records.release(slot, &claim.holder).await;
+                    return Err(outcome(Refused::Failed(error)));
                 }
             }
         }
@@ -571,7 +576,7 @@ impl Idempotency {
                         "could not record a write's result: a retry will ask the upstream whether it was made"
                     );
                 }
-                metrics::counter!(IDEMPOTENT_OUTCOMES, "outcome" => "written").increment(1);
+                outcome_counted("written");
                 Ok(Arc::new(value))
             }
             Err(error) if error.may_have_acted() => {
