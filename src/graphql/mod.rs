@@ -17,7 +17,6 @@ mod observe;
 mod pixelz;
 mod pixieset;
 mod scalars;
-mod selection;
 mod subscription;
 
 use async_graphql::{Context, Error, MergedObject, ObjectType, Schema, SchemaBuilder};

@@ -1,6 +1,8 @@
-//! The same question gets the same answer whatever was asked before: each
-//! single-object query, asked on a cold gateway and again right after each kind
-//! of list query (with and without relations), answers the same.
+//! The same question gets the same answer whatever was asked before or beside it:
+//! each single-object query, asked on a cold gateway and again right after each kind
+//! of list query (with and without relations), answers the same; and each field,
+//! asked alone and beside the fields that make the gateway fetch another copy of its
+//! object, answers the same.
 
 use pixgate::cli::ServeArgs;
 use pixgate::sandbox::documented;
@@ -141,4 +143,132 @@ async fn a_contract_after_a_list_without_relations_has_its_client_and_template()
             "template": { "id": documented::TEMPLATE_ID, "name": "Wedding Photography Contract" },
         })
     );
+}
+
+const CONTRACT_FIELDS: &[&str] = &[
+    "number",
+    "status",
+    "statusName",
+    "createdAt",
+    "dueDate",
+    "signedAt",
+    "sentAt",
+    "client { id }",
+    "client { email }",
+    "client { firstName lastName }",
+    "client { phone }",
+    "client { company }",
+    "template { name }",
+    "template { dueDays }",
+    "template { description }",
+];
+/// Fields no list item or summary carries: beside them, every other field's copy is fetched too.
+const CONTRACT_NEIGHBOURS: &str = "sentAt content { renderedHtml } signatures { signerName }
+    client { company notes phone } template { htmlBody description signers { title } }";
+
+/// Where a field sits in a query (`{}` for the fields), the fields asked one by one, and
+/// the neighbours that force the other copy of their object.
+fn paths() -> Vec<(String, &'static [&'static str], &'static str)> {
+    let (client, contract) = (documented::CLIENT_ID, documented::CONTRACT_ID);
+    vec![
+        ("{ contracts(first: 45) { nodes { id {} } } }".into(), CONTRACT_FIELDS, CONTRACT_NEIGHBOURS),
+        (format!("{{ contract(id: \"{contract}\") {{ id {{}} }} }}"), CONTRACT_FIELDS, CONTRACT_NEIGHBOURS),
+        (format!("{{ client(id: \"{client}\") {{ contracts {{ id {{}} }} }} }}"), CONTRACT_FIELDS, CONTRACT_NEIGHBOURS),
+        (
+            "{ invoices(first: 100) { nodes { id {} } } }".into(),
+            &["number", "client { email }", "client { firstName lastName }", "client { phone }", "client { company }"],
+            "client { company notes }",
+        ),
+        (
+            "{ contractTemplates { id {} } }".into(),
+            &[
+                "name",
+                "description",
+                "dueDays",
+                "status",
+                "createdAt",
+                "updatedAt",
+                "signers { type title }",
+                "reminders { enabled subject }",
+            ],
+            "htmlBody variables { name } signers { title } reminders { subject }",
+        ),
+        (
+            "{ pixelzTemplates { id {} } }".into(),
+            &["templateId", "name", "price { amount currency }", "outputFormat", "deliveryTimeInHours"],
+            "outputFormat deliveryTimeInHours callbackUrl",
+        ),
+    ]
+}
+
+/// `beside` cut down to the keys `alone` has, at every depth.
+fn project(alone: &Value, beside: &Value) -> Value {
+    match (alone, beside) {
+        (Value::Object(keys), Value::Object(values)) => keys
+            .iter()
+            .map(|(key, inner)| (key.clone(), project(inner, values.get(key).unwrap_or(&Value::Null))))
+            .collect(),
+        (Value::Array(items), Value::Array(values)) => {
+            Value::Array(items.iter().zip(values).map(|(item, value)| project(item, value)).collect())
+        }
+        _ => beside.clone(),
+    }
+}
+
+/// Each field alone and beside its neighbours, on one gateway; the number of fields compared.
+async fn fields_beside_neighbours(extras: bool) -> usize {
+    // Over a hundred queries in a burst: the rate limits are another test's concern.
+    let args = ServeArgs {
+        sandbox_extras: Some(extras),
+        rate_limit_ip: Some(0),
+        rate_limit_tenant: Some(0),
+        ..ServeArgs::default()
+    };
+    let gateway = gateway(args).await;
+    let mut compared = 0;
+    for (path, fields, neighbours) in paths() {
+        for field in fields {
+            let alone = ask(&gateway, &path.replace("{}", field)).await;
+            let beside = ask(&gateway, &path.replace("{}", &format!("{field} {neighbours}"))).await;
+            assert!(
+                alone.get("errors").is_none() && beside.get("errors").is_none(),
+                "{path} {field}: {alone} {beside}"
+            );
+            assert_eq!(alone, project(&alone, &beside), "extras: {extras}\n{field} in {path}\nbeside {neighbours}");
+            compared += 1;
+        }
+    }
+    compared
+}
+
+#[tokio::test]
+async fn every_field_answers_the_same_beside_any_neighbour() {
+    assert_eq!(fields_beside_neighbours(false).await, 3 * 15 + 5 + 8 + 5);
+    assert_eq!(fields_beside_neighbours(true).await, 3 * 15 + 5 + 8 + 5);
+}
+
+/// The documents' two copies of CON-001 disagree; each path answers from its own, as ARCHITECTURE.md says.
+#[tokio::test]
+async fn a_contract_reads_the_list_through_the_list_and_its_own_endpoint_by_id() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let fields = "status signedAt client { email company } template { name }";
+    let listed = ask(&gateway, &format!("{{ contracts(first: 45) {{ nodes {{ id {fields} sentAt }} }} }}")).await;
+    let con_001 = listed["data"]["contracts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == documented::CONTRACT_ID)
+        .cloned()
+        .unwrap();
+    let record = json!({ "email": "john@example.com", "company": null });
+    assert_eq!(con_001["status"], "SENT");
+    assert_eq!(con_001["signedAt"], Value::Null);
+    assert_eq!(con_001["sentAt"], "2025-08-07T10:35:00+00:00");
+    assert_eq!(con_001["client"], record);
+    let single = ask(&gateway, &format!("{{ contract(id: \"{}\") {{ {fields} }} }}", documented::CONTRACT_ID)).await;
+    assert_eq!(single["data"]["contract"]["status"], "SIGNED");
+    assert_eq!(single["data"]["contract"]["signedAt"], "2025-08-10T14:22:00+00:00");
+    assert_eq!(single["data"]["contract"]["client"], record);
+    let client = ask(&gateway, &format!("{{ client(id: \"{}\") {{ email }} }}", documented::CLIENT_ID)).await;
+    assert_eq!(client["data"]["client"]["email"], "client@example.com");
 }

@@ -64,11 +64,7 @@ pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzIm
 
 pub async fn templates(ctx: &Context<'_>) -> Result<Vec<PixelzTemplate>, Error> {
     let list = pixelz(ctx)?.templates().await.map_err(from_upstream)?;
-    if template::list_items_suffice(ctx.field()) {
-        Ok(list.iter().cloned().map(|t| PixelzTemplate::listed(Arc::new(t))).collect())
-    } else {
-        Ok(list.iter().map(|t| PixelzTemplate::by_number(&t.template_id)).collect())
-    }
+    Ok(list.iter().cloned().map(|t| PixelzTemplate::listed(Arc::new(t))).collect())
 }
 
 /// How many pages of invoices a lookup by number reads: Pixelz has no lookup of one invoice.

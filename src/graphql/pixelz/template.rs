@@ -8,7 +8,6 @@ use chrono::NaiveDate;
 use super::super::error::from_upstream;
 use super::super::money::MoneyObject;
 use super::super::scalars::Date;
-use super::super::selection::asks_only;
 use super::super::{ids, pixelz};
 use crate::loaders::Pixelz;
 use crate::upstream::UpstreamError;
@@ -154,15 +153,10 @@ pub struct PixelzMargins {
     pub vertical_alignment: Option<PixelzAlignment>,
 }
 
-/// What an item of the template list holds, by the documents' example.
-const LISTED_FIELDS: &[&str] = &["templateId", "name", "price"];
-
-/// Whether the template list's own items answer what `list` selects on them.
-pub fn list_items_suffice(list: async_graphql::SelectionField<'_>) -> bool {
-    asks_only(list, |field| LISTED_FIELDS.contains(&field))
-}
-
 /// A Pixelz retouching template.
+///
+/// Reached through the template list, the list's item answers what it carries (its number,
+/// name and price) and the template's endpoint the rest, whatever is asked beside them.
 pub struct PixelzTemplate {
     number: String,
     listed: Option<Arc<wire::TemplateSummary>>,
@@ -181,11 +175,6 @@ impl PixelzTemplate {
     /// By number: the template in full, whatever a list showed of it lately.
     pub async fn load(pixelz: &Pixelz, number: &str) -> Result<Self, UpstreamError> {
         Ok(Self::detailed(pixelz.template(number).await?))
-    }
-
-    /// From a number alone: the template in full answers, fetched when first asked.
-    pub fn by_number(number: &str) -> Self {
-        Self { number: number.to_string(), listed: None, detail: None }
     }
 
     pub fn global_id(&self) -> ID {

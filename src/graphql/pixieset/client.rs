@@ -11,7 +11,6 @@ use super::super::error::from_upstream;
 use super::super::pixelz::{PixelzImage, PixelzImageStatus, client_images};
 use super::super::pixieset;
 use super::super::scalars::Date;
-use super::super::selection::asks_only;
 use super::contract::Contract;
 use super::invoice::{Invoice, cents, invoice_connection};
 use crate::upstream::pixieset::wire;
@@ -97,21 +96,10 @@ impl Client {
         Self { id: client.id.clone(), held: Held::Full(client) }
     }
 
-    /// From a summary a list or contract embedded, when it holds every field the
-    /// query selects on this client; otherwise the full record (a batched fetch)
-    /// answers them all.
-    pub async fn from_summary(ctx: &Context<'_>, summary: &wire::ClientSummary) -> Result<Self, Error> {
-        let held = |field: &str| match field {
-            "email" => summary.email.is_some(),
-            "firstName" => summary.first_name.is_some(),
-            "lastName" => summary.last_name.is_some(),
-            "phone" => summary.phone.is_some(),
-            _ => false,
-        };
-        if asks_only(ctx.field(), held) {
-            return Ok(Self { id: summary.id.clone(), held: Held::Summary(summary.clone()) });
-        }
-        Ok(Self::full(pixieset(ctx)?.client(&summary.id).await.map_err(from_upstream)?))
+    /// From the summary a list or contract embedded: it answers the fields it carries,
+    /// whatever else is asked beside them, and the client's record answers the rest.
+    pub fn summarised(summary: &wire::ClientSummary) -> Self {
+        Self { id: summary.id.clone(), held: Held::Summary(summary.clone()) }
     }
 
     pub fn global_id(&self) -> ID {

@@ -9,7 +9,6 @@ use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
 use super::super::error::from_upstream;
 use super::super::pixieset;
-use super::super::selection::{asks_only, node_selections};
 use super::client::Client;
 use crate::loaders::Pixieset;
 use crate::upstream::pixieset::wire;
@@ -65,21 +64,16 @@ impl ContractStatus {
     }
 }
 
-/// The fields a contract list's item holds, by the documents' example.
-const LISTED_FIELDS: &[&str] =
-    &["number", "status", "statusName", "createdAt", "dueDate", "signedAt", "client", "template"];
-
-/// Whether a list's own items can answer what the query selects on them; where not,
-/// each contract comes whole from its own endpoint (batched), since the documents'
-/// list and detail can disagree (CON-001 is `sent` in one and `signed` in the other).
-pub fn list_items_suffice(connection: async_graphql::SelectionField<'_>) -> bool {
-    node_selections(&connection).into_iter().all(|node| asks_only(node, |field| LISTED_FIELDS.contains(&field)))
-}
-
 /// A contract sent to a client.
+///
+/// Reached through a list, the list's item answers every field it carries (number, status,
+/// dates, client, template) and the contract's own endpoint only the rest (`sentAt`,
+/// `content`, `signatures`), whatever is asked beside them: the documents' list and detail
+/// can disagree (CON-001 is `sent` in one and `signed` in the other), and a field must not
+/// change with its neighbours. Reached by id, the detail answers everything.
 pub struct Contract {
     id: String,
-    /// As a list showed it, when the list holds every field asked for.
+    /// As a list showed it, when reached through one.
     listed: Option<Arc<wire::Contract>>,
     /// In full, when already fetched.
     detail: Option<Arc<wire::Contract>>,
@@ -110,7 +104,7 @@ impl Contract {
         }
     }
 
-    /// The listed summary when there is one, else the full contract.
+    /// The list's item when reached through one, else the full contract.
     async fn any(&self, ctx: &Context<'_>) -> Result<Arc<wire::Contract>, Error> {
         match self.listed.as_ref().or(self.detail.as_ref()) {
             Some(held) => Ok(held.clone()),
@@ -223,15 +217,15 @@ impl Contract {
         ))
     }
 
-    /// The client. The summary the contract embeds answers when it holds every field
-    /// asked for: it is the client as the contract recorded them, and its e-mail and
-    /// phone may differ from the client's own record. Otherwise the client's record answers.
+    /// The client. The summary the contract embeds answers the fields it carries: the
+    /// client as the contract recorded them, whose e-mail and phone may differ from the
+    /// client's own record. The record answers the rest.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
         let held = self.any(ctx).await?;
         // A list fetched without `expand` names no client; the contract itself does.
         let held = if held.client_id().is_none() { self.detail(ctx).await? } else { held };
         if let Some(summary) = &held.client {
-            return Ok(Some(Client::from_summary(ctx, summary).await?));
+            return Ok(Some(Client::summarised(summary)));
         }
         let Some(id) = held.client_id() else { return Ok(None) };
         Ok(Some(Client::full(pixieset(ctx)?.client(id).await.map_err(from_upstream)?)))
@@ -243,7 +237,7 @@ impl Contract {
         let held = self.any(ctx).await?;
         let held = if held.template_id().is_none() { self.detail(ctx).await? } else { held };
         if let Some(summary) = &held.template {
-            return Ok(Some(ContractTemplate::from_summary(ctx, summary).await?));
+            return Ok(Some(ContractTemplate::summarised(summary)));
         }
         let Some(id) = held.template_id() else { return Ok(None) };
         Ok(Some(ContractTemplate::load(pixieset(ctx)?, id).await.map_err(from_upstream)?))
@@ -306,47 +300,29 @@ pub struct DocumentSettings {
     pub watermark: Option<String>,
 }
 
-/// The fields an item of the template list holds, by the documents' example (its
-/// signers and reminders are shorter than the template's own).
-const TEMPLATE_LISTED_FIELDS: &[&str] =
-    &["name", "description", "dueDays", "status", "statusName", "createdAt", "updatedAt"];
-
-/// Whether the template list's own items answer what `list` selects on them.
-pub fn template_list_items_suffice(list: async_graphql::SelectionField<'_>) -> bool {
-    asks_only(list, |field| TEMPLATE_LISTED_FIELDS.contains(&field))
-}
-
 /// A reusable contract: HTML with `{{placeholders}}`, signers, reminders.
+///
+/// Reached through the template list, the list's item answers its own scalar fields and
+/// the template's endpoint the rest: the list shows signers and reminders shorter than the
+/// template's own, so those always come whole. Reached through a contract, the summary the
+/// contract embeds answers `name` and `dueDays`. Either holds whatever is asked beside.
 pub struct ContractTemplate {
     id: String,
-    /// The `{id, name, due_days}` a contract embeds, when it holds every field asked for.
+    /// The `{id, name, due_days}` a contract embeds, when reached through one.
     summary: Option<wire::TemplateSummary>,
     listed: Option<Arc<wire::ContractTemplate>>,
     detail: Option<Arc<wire::ContractTemplate>>,
 }
 
 impl ContractTemplate {
-    /// From the summary a contract embeds, when it holds every field the query
-    /// selects; otherwise the template in full answers them all.
-    pub async fn from_summary(ctx: &Context<'_>, summary: &wire::TemplateSummary) -> Result<Self, Error> {
-        let held = |field: &str| match field {
-            "name" => summary.name.as_ref().is_some_and(Option::is_some),
-            "dueDays" => summary.due_days.is_some(),
-            _ => false,
-        };
-        if asks_only(ctx.field(), held) {
-            return Ok(Self { id: summary.id.clone(), summary: Some(summary.clone()), listed: None, detail: None });
-        }
-        Self::load(pixieset(ctx)?, &summary.id).await.map_err(from_upstream)
+    /// From the summary a contract embeds: it answers the fields it carries, the
+    /// template in full the rest.
+    pub fn summarised(summary: &wire::TemplateSummary) -> Self {
+        Self { id: summary.id.clone(), summary: Some(summary.clone()), listed: None, detail: None }
     }
 
     pub fn listed(template: Arc<wire::ContractTemplate>) -> Self {
         Self { id: template.id.clone(), summary: None, listed: Some(template), detail: None }
-    }
-
-    /// From an id alone: the template in full answers, fetched when first asked.
-    pub fn by_id(id: &str) -> Self {
-        Self { id: id.to_string(), summary: None, listed: None, detail: None }
     }
 
     pub fn detailed(template: Arc<wire::ContractTemplate>) -> Self {

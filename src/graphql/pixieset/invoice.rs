@@ -107,22 +107,24 @@ impl Invoice {
             .collect()
     }
 
-    /// The client billed; from the list's embedded summary when it holds every field asked for.
+    /// The client billed. Where the invoice embeds a summary of them, the summary answers
+    /// the fields it carries and the client's record the rest.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
         if let Some(summary) = &self.0.client {
-            return Ok(Some(Client::from_summary(ctx, summary).await?));
+            return Ok(Some(Client::summarised(summary)));
         }
         let Some(id) = &self.0.client_id else { return Ok(None) };
         Ok(Some(Client::full(pixieset(ctx)?.client(id).await.map_err(from_upstream)?)))
     }
 }
 
-/// Whether a selection under `edges.node` / `nodes` asks for `field`, and embedded
-/// summaries are in use.
+/// Whether lists are asked for the summaries they can embed (benchmarks measure without).
+pub fn embedded_summaries(ctx: &Context<'_>) -> bool {
+    super::super::loaders(ctx).is_ok_and(|l| l.switches.embedded_summaries)
+}
+
+/// Whether a selection under `edges.node` / `nodes` asks for `field`.
 pub fn selects_in_nodes(ctx: &Context<'_>, field: &str) -> bool {
-    if !super::super::loaders(ctx).is_ok_and(|l| l.switches.embedded_summaries) {
-        return false;
-    }
     let look = ctx.look_ahead();
     look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
 }
@@ -135,7 +137,7 @@ pub async fn invoice_connection(
     let pixieset = pixieset(ctx)?;
     let window = args.window(PAGE)?;
     // The embedded client summary costs nothing extra and spares a fetch per client.
-    query.expand_client = selects_in_nodes(ctx, "client");
+    query.expand_client = embedded_summaries(ctx) && selects_in_nodes(ctx, "client");
     let query = &query;
     let slice = slice(window, PAGE, Total::Reported, |page| async move {
         let query =

@@ -41,11 +41,7 @@ pub async fn contract_template_by_id(ctx: &Context<'_>, id: &str) -> Result<Cont
 
 pub async fn contract_templates(ctx: &Context<'_>) -> Result<Vec<ContractTemplate>, Error> {
     let list = pixieset(ctx)?.contract_templates().await.map_err(from_upstream)?;
-    if contract::template_list_items_suffice(ctx.field()) {
-        Ok(list.data.iter().cloned().map(|t| ContractTemplate::listed(Arc::new(t))).collect())
-    } else {
-        Ok(list.data.iter().map(|t| ContractTemplate::by_id(&t.id)).collect())
-    }
+    Ok(list.data.iter().cloned().map(|t| ContractTemplate::listed(Arc::new(t))).collect())
 }
 
 /// The search endpoint filters by one type or none.
@@ -152,13 +148,9 @@ impl PixiesetQuery {
         before: Option<String>,
     ) -> Result<Option<Connection<Offset, Contract, ListInfo>>, Error> {
         let window = Args { first, after, last, before }.window(PAGE)?;
-        let expand = if invoice::selects_in_nodes(ctx, "template") {
-            Expand::All
-        } else if invoice::selects_in_nodes(ctx, "client") {
-            Expand::Client
-        } else {
-            Expand::None
-        };
+        // One shape of list whatever is selected, so that a listed field reads the same
+        // copy beside any neighbour; the summaries it embeds cost nothing extra.
+        let expand = if invoice::embedded_summaries(ctx) { Expand::All } else { Expand::None };
         let pixieset = pixieset(ctx)?;
         let slice = slice(window, PAGE, Total::Reported, |page| async move {
             let paging = Paging { page: Some(page as u32), per_page: Some(PAGE as u32) };
@@ -166,11 +158,7 @@ impl PixiesetQuery {
             Ok(Page::of(&page.meta, page.data.iter().cloned().map(Arc::new).collect()))
         })
         .await?;
-        if contract::list_items_suffice(ctx.field()) {
-            Ok(Some(slice.into_connection(Contract::listed)))
-        } else {
-            Ok(Some(slice.into_connection(|listed| Contract::by_id(&listed.id))))
-        }
+        Ok(Some(slice.into_connection(Contract::listed)))
     }
 
     /// One contract template by id.

@@ -242,6 +242,9 @@ pub struct Contract {
     pub template_id: String,
     /// None where the contract shows the client's current record.
     pub recorded_client: Option<RecordedClient>,
+    /// The list still shows it as sent and unsigned while its own endpoint says signed,
+    /// as the documents' two examples of CON-001 do.
+    pub listed_as_sent: bool,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub due_date: DateTime<Utc>,
@@ -292,10 +295,10 @@ impl Contract {
         let mut body = json!({
             "id": self.id,
             "contract_number": self.contract_number,
-            "status": self.status,
+            "status": if self.listed_as_sent { "sent" } else { self.status },
             "created_at": timestamp(self.created_at),
             "due_date": timestamp(self.due_date),
-            "signed_date": opt_timestamp(self.signed_date),
+            "signed_date": if self.listed_as_sent { Value::Null } else { opt_timestamp(self.signed_date) },
         });
         if extras {
             body["client_id"] = json!(self.client_id);
@@ -312,6 +315,8 @@ impl Contract {
 
     pub fn detail_json(&self, expand: Expand, client: &Client, template: &ContractTemplate, extras: bool) -> Value {
         let mut body = self.list_json(expand, client, template, extras);
+        body["status"] = json!(self.status);
+        body["signed_date"] = opt_timestamp(self.signed_date);
         body["sent_at"] = opt_timestamp(self.sent_at);
         body["signatures"] = self
             .signatures
