@@ -1,5 +1,5 @@
 //! Money without floats: an integer count of minor units, the exponent that
-//! places the decimal point, and the currency.
+//! places the decimal point, and the currency where the upstream named one.
 
 use std::fmt;
 
@@ -7,7 +7,8 @@ use std::fmt;
 pub struct Money {
     minor_units: i64,
     exponent: u32,
-    currency: String,
+    /// None where the upstream named none: no currency stands in for it.
+    currency: Option<String>,
 }
 
 /// Digits after the decimal point in a currency's usual notation (ISO 4217).
@@ -21,16 +22,18 @@ fn currency_exponent(currency: &str) -> u32 {
 }
 
 impl Money {
-    /// An amount already in minor units, as Pixieset sends cents.
-    pub fn from_minor_units(minor_units: i64, currency: impl Into<String>) -> Self {
-        let currency = currency.into().to_ascii_uppercase();
-        Self { minor_units, exponent: currency_exponent(&currency), currency }
+    /// An amount in hundredths, as Pixieset sends cents ("amount: 250000, // $2,500.00 in
+    /// cents"), placed by the currency's own exponent where one is named.
+    pub fn from_minor_units(minor_units: i64, currency: Option<&str>) -> Self {
+        let currency = currency.map(str::to_ascii_uppercase);
+        Self { minor_units, exponent: currency.as_deref().map_or(2, currency_exponent), currency }
     }
 
     /// A decimal text such as `"105.00"` or `"2.25"`; more digits than the currency
-    /// usually shows are kept, never rounded. None for anything but a plain decimal.
-    pub fn from_decimal(text: &str, currency: impl Into<String>) -> Option<Self> {
-        let currency = currency.into().to_ascii_uppercase();
+    /// usually shows are kept, never rounded, and without a currency the digits are kept as
+    /// written. None for anything but a plain decimal.
+    pub fn from_decimal(text: &str, currency: Option<&str>) -> Option<Self> {
+        let currency = currency.map(str::to_ascii_uppercase);
         let text = text.trim();
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -41,8 +44,11 @@ impl Money {
         if whole.is_empty() && fraction.is_empty() || !plain(whole) || !plain(fraction) {
             return None;
         }
-        let fraction = fraction.trim_end_matches('0');
-        let exponent = currency_exponent(&currency).max(fraction.len() as u32);
+        let exponent = match &currency {
+            Some(code) => currency_exponent(code).max(fraction.trim_end_matches('0').len() as u32),
+            None => fraction.len() as u32,
+        };
+        let fraction = &fraction[..(exponent as usize).min(fraction.len())];
         let scaled = format!("{whole}{fraction:0<width$}", width = exponent as usize);
         let magnitude: i64 = if scaled.is_empty() { 0 } else { scaled.parse().ok()? };
         Some(Self { minor_units: if negative { -magnitude } else { magnitude }, exponent, currency })
@@ -56,8 +62,8 @@ impl Money {
         self.exponent
     }
 
-    pub fn currency(&self) -> &str {
-        &self.currency
+    pub fn currency(&self) -> Option<&str> {
+        self.currency.as_deref()
     }
 
     /// The exact decimal amount, e.g. `"2500.00"`.
@@ -76,7 +82,10 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount(), self.currency)
+        match &self.currency {
+            Some(currency) => write!(f, "{} {currency}", self.amount()),
+            None => f.write_str(&self.amount()),
+        }
     }
 }
 
@@ -86,10 +95,12 @@ mod tests {
 
     #[test]
     fn cents_print_exactly() {
-        assert_eq!(Money::from_minor_units(250_000, "usd").amount(), "2500.00");
-        assert_eq!(Money::from_minor_units(5, "USD").amount(), "0.05");
-        assert_eq!(Money::from_minor_units(-1999, "USD").amount(), "-19.99");
-        assert_eq!(Money::from_minor_units(1500, "JPY").amount(), "1500");
+        assert_eq!(Money::from_minor_units(250_000, Some("usd")).amount(), "2500.00");
+        assert_eq!(Money::from_minor_units(5, Some("USD")).amount(), "0.05");
+        assert_eq!(Money::from_minor_units(-1999, Some("USD")).amount(), "-19.99");
+        assert_eq!(Money::from_minor_units(1500, Some("JPY")).amount(), "1500");
+        let unnamed = Money::from_minor_units(250_000, None);
+        assert_eq!((unnamed.amount().as_str(), unnamed.currency()), ("2500.00", None));
     }
 
     #[test]
@@ -103,11 +114,26 @@ mod tests {
             (".5", 50, "0.50"),
             ("-3.1", -310, "-3.10"),
         ] {
-            let money = Money::from_decimal(text, "USD").unwrap();
+            let money = Money::from_decimal(text, Some("USD")).unwrap();
             assert_eq!((money.minor_units(), money.amount().as_str()), (minor, amount), "{text}");
         }
         for garbage in ["", ".", "1.2.3", "1e5", "abc", "12,50", "99999999999999999999"] {
-            assert!(Money::from_decimal(garbage, "USD").is_none(), "{garbage}");
+            assert!(Money::from_decimal(garbage, Some("USD")).is_none(), "{garbage}");
+            assert!(Money::from_decimal(garbage, None).is_none(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn without_a_currency_a_decimal_keeps_its_digits() {
+        for (text, minor, amount) in
+            [("0.0", 0, "0.0"), ("105.00", 10_500, "105.00"), ("2", 2, "2"), ("0.955", 955, "0.955")]
+        {
+            let money = Money::from_decimal(text, None).unwrap();
+            assert_eq!(
+                (money.minor_units(), money.amount().as_str(), money.currency()),
+                (minor, amount, None),
+                "{text}"
+            );
         }
     }
 }

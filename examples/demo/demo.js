@@ -61,9 +61,11 @@ async function showClients() {
       for (const { node: invoice } of client.invoices.edges) {
         // Pixieset's documents show an invoice's number and amount; status and amount due only when a server sends them.
         const parts = [`Invoice ${invoice.number}`];
-        if (invoice.amount) parts.push(`${invoice.amount.amount} ${invoice.amount.currency}`);
+        // A currency only where Pixieset names one: its documents write cents and none.
+        const money = ({ amount, currency }) => (currency ? `${amount} ${currency}` : amount);
+        if (invoice.amount) parts.push(money(invoice.amount));
         if (invoice.status) parts.push(invoice.status);
-        if (invoice.amountDue) parts.push(`due ${invoice.amountDue.amount} ${invoice.amountDue.currency}`);
+        if (invoice.amountDue) parts.push(`due ${money(invoice.amountDue)}`);
         details.append(element("li", parts.join(" · "), "invoice"));
       }
       for (const contract of client.contracts) {

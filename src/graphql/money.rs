@@ -12,12 +12,14 @@ impl MoneyObject {
         self.0.amount()
     }
 
-    /// ISO 4217 code, e.g. `USD`.
-    async fn currency(&self) -> &str {
+    /// ISO 4217 code, e.g. `USD`; null where the upstream named none (Pixieset's documents
+    /// never do, nor Pixelz's for invoices): no currency is assumed.
+    async fn currency(&self) -> Option<&str> {
         self.0.currency()
     }
 
-    /// The amount in the currency's minor unit (cents for USD); null when it does not fit a 32-bit Int.
+    /// The amount in the currency's minor unit (cents for USD; Pixieset's cents where it names no
+    /// currency; the last digit written where Pixelz names none); null when it does not fit a 32-bit Int.
     async fn minor_units(&self) -> Option<i32> {
         i32::try_from(self.0.minor_units()).ok()
     }

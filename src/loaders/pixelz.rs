@@ -121,7 +121,7 @@ impl Pixelz {
         status: Option<i64>,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
-    ) -> Loaded<i64> {
+    ) -> Loaded<Option<i64>> {
         let s = &self.source;
         let key = s.key(Kind::PixelzImageCount, format!("{status:?}&{from:?}&{to:?}"));
         s.cache.get_or_fetch(key, || s.api.count_images(&s.credentials, status, from, to)).await

@@ -44,6 +44,12 @@ pub struct Faults {
     pub late_answer_ms: u64,
     /// Share of requests served and then answered by closing the connection, in [0, 1].
     pub drop_answer_rate: f64,
+    /// Keys every JSON answer leaves out, each a path of keys from the answer's root with lists
+    /// passed through: `data.currency` (an invoice's, or each listed invoice's),
+    /// `data.line_items.amount`, `ImagesCount`. What the documents allow a server to send.
+    pub left_out: Vec<String>,
+    /// Keys every JSON answer sends as `null` where it has them, as `left_out` names them.
+    pub nulled: Vec<String>,
     pub target: FaultTarget,
     /// The methods faults apply to (`["POST"]`, say); empty for all.
     pub methods: Vec<String>,
@@ -59,6 +65,8 @@ impl Default for Faults {
             malformed_rate: 0.0,
             late_answer_ms: 0,
             drop_answer_rate: 0.0,
+            left_out: Vec::new(),
+            nulled: Vec::new(),
             target: FaultTarget::All,
             methods: Vec::new(),
         }
@@ -73,6 +81,9 @@ impl Faults {
         }
         if !(400..=599).contains(&self.error_status) {
             return Err("error_status must be a 4xx or 5xx status".into());
+        }
+        if self.left_out.iter().chain(&self.nulled).any(|path| path.split('.').any(str::is_empty)) {
+            return Err("left_out and nulled take key paths such as data.line_items.amount".into());
         }
         Ok(())
     }
@@ -176,6 +187,10 @@ pub async fn inject(State(state): State<Arc<SandboxState>>, request: Request, ne
         _ => next.run(request).await,
     };
     let response = match &faults {
+        Some(f) if !f.left_out.is_empty() || !f.nulled.is_empty() => reshaped(response, f).await,
+        _ => response,
+    };
+    let response = match &faults {
         Some(f) if f.malformed_rate > 0.0 && state.rng.next_f64() < f.malformed_rate => malformed(response).await,
         Some(f) if f.drop_answer_rate > 0.0 && state.rng.next_f64() < f.drop_answer_rate => dropped(response),
         _ => response,
@@ -202,6 +217,44 @@ fn injected_error(faults: &Faults) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(faults.retry_after_secs));
     }
     response
+}
+
+/// The same answer with the keys `faults` names left out or made null; an answer that is
+/// not JSON is passed on as it is.
+async fn reshaped(response: Response, faults: &Faults) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    for (paths, leave_out) in [(&faults.left_out, true), (&faults.nulled, false)] {
+        for path in paths {
+            reshape(&mut answer, &path.split('.').collect::<Vec<_>>(), leave_out);
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(answer.to_string()))
+}
+
+fn reshape(value: &mut serde_json::Value, path: &[&str], leave_out: bool) {
+    use serde_json::Value;
+    match (value, path) {
+        (Value::Array(items), _) => items.iter_mut().for_each(|item| reshape(item, path, leave_out)),
+        (Value::Object(keys), [last]) if leave_out => {
+            keys.remove(*last);
+        }
+        (Value::Object(keys), [last]) => {
+            if let Some(held) = keys.get_mut(*last) {
+                *held = Value::Null;
+            }
+        }
+        (Value::Object(keys), [first, rest @ ..]) => {
+            if let Some(inner) = keys.get_mut(*first) {
+                reshape(inner, rest, leave_out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The same answer with its body cut in half: what a dropped connection or a broken proxy leaves.

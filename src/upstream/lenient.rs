@@ -81,7 +81,7 @@ pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
     match value(d)? {
         None => Ok(None),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::String(s)) if crate::money::Money::from_decimal(&s, "USD").is_some() => Ok(Some(s.trim().into())),
+        Some(Value::String(s)) if crate::money::Money::from_decimal(&s, None).is_some() => Ok(Some(s.trim().into())),
         Some(other) => Err(D::Error::custom(format!("expected a decimal, found {other}"))),
     }
 }

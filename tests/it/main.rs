@@ -1,5 +1,6 @@
 //! One integration-test binary, so the suite links once.
 
+mod absent;
 mod bounded;
 mod browser_pages;
 mod cli;

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use pixgate::sandbox::{self, Faults, Sandbox, documented};
 use pixgate::secret::Secret;
 use pixgate::upstream::pixelz::wire::{ImageQuery, ImageRef, ImageSort, ImageSubmission, NewContact, NewTemplate};
-use pixgate::upstream::pixieset::wire::{ClientInput, ContractTemplateInput, LineItem, NewInvoice, Reminders};
+use pixgate::upstream::pixieset::wire::{ClientInput, ContractTemplateInput, NewInvoice, NewLineItem, Reminders};
 use pixgate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 use pixgate::upstream::{
     PixelzCredentials, PixiesetCredentials, Refusal, UpstreamError, UpstreamSettings, UpstreamUrls, Upstreams,
@@ -100,11 +100,14 @@ async fn every_pixieset_method() {
     assert!(!api.has_invoice_endpoint(), "a 404 without Pixieset's error code: the server has no such path");
     sandbox.set_extras(true);
     let invoice = api.invoice(&me, documented::INVOICE_ID, false).await.unwrap();
-    assert_eq!((invoice.amount, invoice.line_items[0].amount), (Some(250_000), 250_000));
+    assert_eq!(
+        (invoice.amount, invoice.line_items.as_ref().map(|l| l[0].amount)),
+        (Some(250_000), Some(Some(250_000)))
+    );
     let new_invoice = NewInvoice {
         client_id: CLIENT_ID.into(),
         due_date: NaiveDate::from_ymd_opt(2027, 1, 31),
-        line_items: vec![LineItem { id: None, name: "Album".into(), description: None, amount: 8990, quantity: 2 }],
+        line_items: vec![NewLineItem { name: "Album".into(), description: None, amount: 8990, quantity: 2 }],
         send_email: false,
     };
     let created = api.create_invoice(&me, &new_invoice).await.unwrap();
@@ -199,7 +202,7 @@ async fn every_pixelz_method() {
     assert!(!images.is_empty() && images.iter().all(|i| i.status_id == Some(80)));
     assert!(images.iter().all(|i| i.thumbnail_image_url.as_deref().is_some_and(|u| u.starts_with('/'))));
     let count = api.count_images(&me, Some(80), None, None).await.unwrap();
-    assert_eq!(count as usize, images.len());
+    assert_eq!(count, Some(images.len() as i64));
     let products = api.product_ids(&me, Some(1), Some(100)).await.unwrap();
     assert!(products.iter().any(|p| p.product_id == "SKU-NEW" && p.todo_count == Some(2)));
 
@@ -219,7 +222,7 @@ async fn every_pixelz_method() {
     };
     let created = api.create_contact(&partner, &new_contact).await.unwrap();
     let newbie = PixelzCredentials::new("newbie@studio.test", Secret::new(created.api_key));
-    assert_eq!(api.count_images(&newbie, None, None, None).await.unwrap(), 0);
+    assert_eq!(api.count_images(&newbie, None, None, None).await.unwrap(), Some(0));
 
     let invoices =
         api.invoices(&me, None, Some(NaiveDate::from_ymd_opt(2012, 12, 31).unwrap()), None, None).await.unwrap();
@@ -361,7 +364,7 @@ async fn malformed_answers_and_timeouts() {
     let input = NewInvoice {
         client_id: CLIENT_ID.into(),
         due_date: NaiveDate::from_ymd_opt(2027, 1, 31),
-        line_items: vec![LineItem { id: None, name: "x".into(), description: None, amount: 1, quantity: 1 }],
+        line_items: vec![NewLineItem { name: "x".into(), description: None, amount: 1, quantity: 1 }],
         send_email: false,
     };
     let error = upstreams.pixieset.create_invoice(&studio(), &input).await.unwrap_err();
@@ -423,7 +426,7 @@ async fn a_write_whose_answer_is_lost_is_sent_once_and_its_outcome_is_unknown() 
         let invoice = NewInvoice {
             client_id: CLIENT_ID.into(),
             due_date: NaiveDate::from_ymd_opt(2027, 1, 31),
-            line_items: vec![LineItem { id: None, name: "x".into(), description: None, amount: 1, quantity: 1 }],
+            line_items: vec![NewLineItem { name: "x".into(), description: None, amount: 1, quantity: 1 }],
             send_email: false,
         };
         let new_client = ClientInput {

@@ -107,9 +107,9 @@ impl PixelzInvoice {
         self.0.created_date.map(Date)
     }
 
-    /// What remains to pay, exactly.
+    /// What remains to pay, exactly as Pixelz wrote it; Pixelz names no currency for it.
     async fn amount_due(&self) -> Option<MoneyObject> {
-        crate::money::Money::from_decimal(self.0.amount_due.as_deref()?, "USD").map(MoneyObject)
+        crate::money::Money::from_decimal(self.0.amount_due.as_deref()?, None).map(MoneyObject)
     }
 
     async fn is_paid(&self) -> Option<bool> {

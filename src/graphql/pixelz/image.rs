@@ -285,7 +285,11 @@ pub async fn image_connection(
     let count = async {
         if countable && (wants_total || from_end) {
             let status = filter.status.map(PixelzImageStatus::id);
-            pixelz.image_count(status, filter.from, filter.to).await.map(|n| Some(*n as usize)).map_err(from_upstream)
+            pixelz
+                .image_count(status, filter.from, filter.to)
+                .await
+                .map(|n| n.map(|n| n as usize))
+                .map_err(from_upstream)
         } else {
             Ok(None)
         }

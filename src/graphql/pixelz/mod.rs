@@ -192,7 +192,7 @@ impl PixelzQuery {
         image::image_connection(ctx, filter, Args { first, after, last, before }).await.map(Some)
     }
 
-    /// How many images match.
+    /// How many images match; null where Pixelz's answer holds no count.
     async fn pixelz_image_count(
         &self,
         ctx: &Context<'_>,
@@ -202,7 +202,7 @@ impl PixelzQuery {
     ) -> Result<Option<i64>, Error> {
         let count =
             pixelz(ctx)?.image_count(status.map(PixelzImageStatus::id), from.map(|d| d.0), to.map(|d| d.0)).await;
-        Ok(Some(*count.map_err(from_upstream)?))
+        Ok(*count.map_err(from_upstream)?)
     }
 
     /// Product ids with their done and to-do counts.

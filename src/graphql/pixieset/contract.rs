@@ -128,8 +128,8 @@ pub struct Signature {
 #[derive(SimpleObject)]
 pub struct ContractContent {
     pub rendered_html: Option<String>,
-    /// The values filled into the template's placeholders.
-    pub variables: Vec<VariableValue>,
+    /// The values filled into the template's placeholders; null where the content shows none.
+    pub variables: Option<Vec<VariableValue>>,
 }
 
 #[derive(SimpleObject)]
@@ -182,30 +182,29 @@ impl Contract {
     async fn content(&self, ctx: &Context<'_>) -> Result<Option<ContractContent>, Error> {
         let detail = self.detail(ctx).await?;
         Ok(detail.content.as_ref().map(|content| {
-            let variables: BTreeMap<_, _> = content.variables.clone().unwrap_or_default().into_iter().collect();
-            ContractContent {
-                rendered_html: content.rendered_html.clone(),
-                variables: variables
+            let variables = content.variables.as_ref().map(|given| {
+                let sorted: BTreeMap<_, _> = given.iter().collect();
+                sorted
                     .into_iter()
                     .map(|(name, value)| VariableValue {
-                        name,
+                        name: name.clone(),
                         value: value
                             .as_str()
                             .map(str::to_string)
                             .or_else(|| (!value.is_null()).then(|| value.to_string())),
                     })
-                    .collect(),
-            }
+                    .collect()
+            });
+            ContractContent { rendered_html: content.rendered_html.clone(), variables }
         }))
     }
 
+    /// Null where the contract shows no `signatures` at all.
     async fn signatures(&self, ctx: &Context<'_>) -> Result<Option<Vec<Signature>>, Error> {
         let detail = self.detail(ctx).await?;
-        Ok(Some(
-            detail
-                .signatures
+        Ok(detail.signatures.as_ref().map(|signatures| {
+            signatures
                 .iter()
-                .flatten()
                 .map(|s| Signature {
                     signer_type: s.signer_type.clone(),
                     signer_name: s.signer_name.clone(),
@@ -213,8 +212,8 @@ impl Contract {
                     signed_at: s.signed_at.map(DateTime),
                     signature_image_url: s.signature_image_url.clone(),
                 })
-                .collect(),
-        ))
+                .collect()
+        }))
     }
 
     /// The client. The summary the contract embeds answers the fields it carries: the
@@ -288,7 +287,7 @@ impl From<&wire::Signer> for Signer {
 #[derive(SimpleObject)]
 pub struct Reminders {
     pub enabled: Option<bool>,
-    pub days_before_due: Vec<i64>,
+    pub days_before_due: Option<Vec<i64>>,
     pub subject: Option<String>,
     pub message: Option<String>,
 }
@@ -417,13 +416,12 @@ impl ContractTemplate {
         Ok(self.detail(ctx).await?.html_body.clone())
     }
 
+    /// Null where the template shows no `variables` at all.
     async fn variables(&self, ctx: &Context<'_>) -> Result<Option<Vec<TemplateVariable>>, Error> {
         let detail = self.detail(ctx).await?;
-        Ok(Some(
-            detail
-                .variables
+        Ok(detail.variables.as_ref().map(|variables| {
+            variables
                 .iter()
-                .flatten()
                 .map(|v| TemplateVariable {
                     name: v.name.clone(),
                     kind: v.kind.clone(),
@@ -431,18 +429,19 @@ impl ContractTemplate {
                     description: v.description.clone(),
                     default_value: v.default_value.clone(),
                 })
-                .collect(),
-        ))
+                .collect()
+        }))
     }
 
+    /// Null where the template shows no `signers` at all.
     async fn signers(&self, ctx: &Context<'_>) -> Result<Option<Vec<Signer>>, Error> {
-        Ok(Some(self.detail(ctx).await?.signers.iter().flatten().map(Signer::from).collect()))
+        Ok(self.detail(ctx).await?.signers.as_ref().map(|signers| signers.iter().map(Signer::from).collect()))
     }
 
     async fn reminders(&self, ctx: &Context<'_>) -> Result<Option<Reminders>, Error> {
         Ok(self.detail(ctx).await?.reminders.as_ref().map(|r| Reminders {
             enabled: r.enabled,
-            days_before_due: r.days_before_due.clone().unwrap_or_default(),
+            days_before_due: r.days_before_due.clone(),
             subject: r.reminder_subject.clone(),
             message: r.reminder_message.clone(),
         }))

@@ -16,12 +16,11 @@ use crate::upstream::pixieset::wire;
 use crate::upstream::pixieset::{InvoiceQuery, Paging};
 
 pub const PAGE: usize = crate::loaders::INVOICE_PAGE as usize;
-/// The documents write cents and never a currency; the quick start counts them as dollars.
-const DEFAULT_CURRENCY: &str = "USD";
 
-/// Pixieset's cents, in the currency named where an answer names one.
+/// Pixieset's cents, in the currency named where an answer names one: the documents write
+/// cents and never a currency, so none is assumed.
 pub fn cents(cents: i64, currency: Option<&str>) -> MoneyObject {
-    MoneyObject(crate::money::Money::from_minor_units(cents, currency.unwrap_or(DEFAULT_CURRENCY)))
+    MoneyObject(crate::money::Money::from_minor_units(cents, currency))
 }
 
 /// An invoice to a client.
@@ -33,16 +32,16 @@ impl Invoice {
     }
 }
 
-/// One line of an invoice.
+/// One line of an invoice; each field null where Pixieset's line shows none.
 #[derive(SimpleObject)]
 pub struct LineItem {
-    pub name: String,
+    pub name: Option<String>,
     pub description: Option<String>,
-    pub quantity: i64,
+    pub quantity: Option<i64>,
     /// The price of one unit.
-    pub unit_amount: MoneyObject,
-    /// `unitAmount × quantity`.
-    pub total: MoneyObject,
+    pub unit_amount: Option<MoneyObject>,
+    /// `unitAmount × quantity`, where the line shows both.
+    pub total: Option<MoneyObject>,
 }
 
 #[Object]
@@ -62,10 +61,10 @@ impl Invoice {
         self.0.status.as_deref()
     }
 
-    /// The invoice's total.
+    /// The invoice's total, as Pixieset states it: never summed from the lines, which may
+    /// leave out discounts, taxes or lines not shown.
     async fn amount(&self) -> Option<MoneyObject> {
-        let summed = self.0.line_items.iter().map(|i| i.amount.saturating_mul(i.quantity)).sum();
-        self.money(self.0.amount.or((!self.0.line_items.is_empty()).then_some(summed)))
+        self.money(self.0.amount)
     }
 
     async fn amount_paid(&self) -> Option<MoneyObject> {
@@ -92,19 +91,21 @@ impl Invoice {
         self.0.paid_at.map(DateTime)
     }
 
-    async fn line_items(&self) -> Vec<LineItem> {
-        let money = |amount| cents(amount, self.0.currency.as_deref());
-        self.0
-            .line_items
-            .iter()
-            .map(|item| LineItem {
-                name: item.name.clone(),
-                description: item.description.clone(),
-                quantity: item.quantity,
-                unit_amount: money(item.amount),
-                total: money(item.amount.saturating_mul(item.quantity)),
-            })
-            .collect()
+    /// Null where the invoice shows no lines at all.
+    async fn line_items(&self) -> Option<Vec<LineItem>> {
+        let lines = self.0.line_items.as_ref()?;
+        Some(
+            lines
+                .iter()
+                .map(|item| LineItem {
+                    name: item.name.clone(),
+                    description: item.description.clone(),
+                    quantity: item.quantity,
+                    unit_amount: self.money(item.amount),
+                    total: self.money(item.amount.zip(item.quantity).and_then(|(a, q)| a.checked_mul(q))),
+                })
+                .collect(),
+        )
     }
 
     /// The client billed. Where the invoice embeds a summary of them, the summary answers

@@ -290,8 +290,7 @@ impl PixiesetMutation {
         let mut line_items = Vec::new();
         for (n, item) in input.line_items.iter().enumerate() {
             let n = n.to_string();
-            line_items.push(wire::LineItem {
-                id: None,
+            line_items.push(wire::NewLineItem {
                 name: check.text(&["lineItems", &n, "name"], &item.name, 255),
                 description: check.optional_text(&["lineItems", &n, "description"], item.description.as_deref(), 2000),
                 amount: check.range(&["lineItems", &n, "unitAmount"], item.unit_amount, 0..=10_000_000_000),
@@ -459,13 +458,19 @@ async fn settle_invoice(
     since: DateTime<Utc>,
 ) -> Result<Settled<wire::Invoice>, UpstreamError> {
     let (found, complete) = pixieset.invoices_now(&sent.client_id).await?;
-    let item = |i: &wire::LineItem| (i.name.trim().to_string(), i.description.clone(), i.amount, i.quantity);
-    let ours: Vec<_> = sent.line_items.iter().map(item).collect();
+    let ours: Vec<_> = sent
+        .line_items
+        .iter()
+        .map(|i| (Some(i.name.trim()), i.description.as_deref(), Some(i.amount), Some(i.quantity)))
+        .collect();
+    fn theirs(i: &wire::InvoiceLine) -> (Option<&str>, Option<&str>, Option<i64>, Option<i64>) {
+        (i.name.as_deref().map(str::trim), i.description.as_deref(), i.amount, i.quantity)
+    }
     let matching: Vec<wire::Invoice> = found
         .into_iter()
         .filter(|i| i.client_id.as_deref().is_none_or(|id| id == sent.client_id))
         .filter(|i| sent.due_date.is_none() || i.due_date == sent.due_date)
-        .filter(|i| i.line_items.iter().map(item).collect::<Vec<_>>() == ours)
+        .filter(|i| i.line_items.iter().flatten().map(theirs).collect::<Vec<_>>() == ours)
         .collect();
     Ok(settled(
         matching,

@@ -448,13 +448,14 @@ impl PixelzClient {
         status: Option<i64>,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
-    ) -> Result<i64, UpstreamError> {
+    ) -> Result<Option<i64>, UpstreamError> {
         let mut params = Vec::new();
         params.extend(status.map(|s| ("imageStatus", s.to_string())));
         params.extend(from.map(|d| ("fromDate", ymd(d))));
         params.extend(to.map(|d| ("toDate", ymd(d))));
         let answer = self.get::<CountAnswer>(credentials, COUNT_IMAGES, &["Images", "Count", ""], params).await?;
-        Ok(answer.images_count.unwrap_or(0))
+        // An answer without a count says nothing of how many, not that there are none.
+        Ok(answer.images_count)
     }
 
     pub async fn product_ids(

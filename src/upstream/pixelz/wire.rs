@@ -20,9 +20,9 @@ pub struct Price {
 }
 
 impl Price {
-    /// Exact; None when the amount is missing. Pixelz prices in USD unless it says otherwise.
+    /// Exact, in the currency the price names; None when the amount is missing.
     pub fn money(&self) -> Option<Money> {
-        Money::from_decimal(self.amount.as_deref()?, self.currency.as_deref().unwrap_or("USD"))
+        Money::from_decimal(self.amount.as_deref()?, self.currency.as_deref())
     }
 }
 

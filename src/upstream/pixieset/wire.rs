@@ -213,30 +213,33 @@ impl Document {
     }
 }
 
+/// A line of an invoice as Pixieset shows it. The quick start writes lines with a name, an
+/// amount and a quantity and shows none read back, so each is read where present: a line
+/// without one of them is that line without it, never a reason to drop the invoice.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct LineItem {
-    #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
+pub struct InvoiceLine {
+    #[serde(default, deserialize_with = "lenient::string")]
     pub id: Option<String>,
-    pub name: String,
-    #[serde(default, deserialize_with = "lenient::string", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
     pub description: Option<String>,
     /// Cents for one unit.
-    #[serde(deserialize_with = "lenient_amount")]
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub amount: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub quantity: Option<i64>,
+}
+
+/// A line of an invoice to write, as the quick start writes it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NewLineItem {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Cents for one unit.
     pub amount: i64,
-    #[serde(default = "one", deserialize_with = "lenient_quantity")]
     pub quantity: i64,
-}
-
-fn one() -> i64 {
-    1
-}
-
-fn lenient_amount<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    lenient::int(d).map(Option::unwrap_or_default)
-}
-
-fn lenient_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    lenient::int(d).map(|q| q.unwrap_or(1))
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -268,8 +271,9 @@ pub struct Invoice {
     pub sent_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "lenient::timestamp")]
     pub paid_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "lenient::list")]
-    pub line_items: Vec<LineItem>,
+    /// None where the invoice shows no `line_items`: not the same as none.
+    #[serde(default)]
+    pub line_items: Option<Vec<InvoiceLine>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -277,7 +281,7 @@ pub struct NewInvoice {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ymd")]
     pub due_date: Option<NaiveDate>,
-    pub line_items: Vec<LineItem>,
+    pub line_items: Vec<NewLineItem>,
     pub send_email: bool,
 }
 
