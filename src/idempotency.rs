@@ -714,14 +714,7 @@ fn body_text(body: &impl Serialize) -> String {
 }
 
 async fn within<T>(command: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Away> {
-    match tokio::time::timeout(REDIS_WAIT, command).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => {
-            tracing::warn!(error = ?error.kind(), "Redis refused an idempotency command");
-            Err(Away)
-        }
-        Err(_) => Err(Away),
-    }
+    crate::redis_link::within(REDIS_WAIT, "an idempotency", command).await.ok_or(Away)
 }
 
 fn millis(duration: Duration) -> u64 {

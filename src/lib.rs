@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod client_images;
 pub mod config;
 pub mod error_code;
 pub mod events;

@@ -31,6 +31,19 @@ impl std::fmt::Debug for RedisLink {
     }
 }
 
+/// `command`'s answer, if Redis gives one within `wait`. A refusal is logged by its kind
+/// only (its text may quote a key) as one of `what`'s.
+pub async fn within<T>(wait: Duration, what: &str, command: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
+    match tokio::time::timeout(wait, command).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(error)) => {
+            tracing::warn!(error = ?error.kind(), "Redis refused {what} command");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 /// How long to wait before the next attempt after `failures` failed ones.
 pub fn backoff(failures: u32) -> Duration {
     (Duration::from_millis(100) * 2u32.saturating_pow(failures.min(6))).min(RETRY_MAX)

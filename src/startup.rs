@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::auth::AccessPolicy;
 use crate::cache::Cache;
 use crate::cache::responses::ResponseCache;
+use crate::client_images::ClientImages;
 use crate::config::{Config, UpstreamLocation};
 use crate::events::Hub;
 use crate::events::fanout::Fanout;
@@ -199,6 +200,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
     if let Some(records) = &records {
         tokio::spawn(crate::idempotency::check_keeping(records.clone()));
     }
+    let client_images = Arc::new(ClientImages::new(records.clone()));
     let idempotency = Idempotency::new(records, Timing::for_writes(&config.upstreams.settings));
     let documents = Documents::default();
     let schema = build_schema(SchemaParts {
@@ -206,6 +208,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         webhook_url,
         hub: hub.clone(),
         idempotency,
+        client_images,
         limits: &config.server.limits,
         documents: documents.clone(),
         federation: config.server.federation,

@@ -65,6 +65,8 @@ pub struct SchemaParts<'a> {
     /// Carries image-status events to subscriptions.
     pub hub: crate::events::Hub,
     pub idempotency: crate::idempotency::Idempotency,
+    /// Which images were submitted for which client.
+    pub client_images: std::sync::Arc<crate::client_images::ClientImages>,
     pub limits: &'a limits::Limits,
     pub documents: documents::Documents,
     /// Served as a Federation v2 subgraph.
@@ -86,12 +88,13 @@ fn configure<Q: ObjectType + 'static>(
     builder: SchemaBuilder<Q, Mutation, Subscription>,
     parts: SchemaParts<'_>,
 ) -> SchemaBuilder<Q, Mutation, Subscription> {
-    let SchemaParts { sources, webhook_url, hub, idempotency, limits, documents, federation: _ } = parts;
+    let SchemaParts { sources, webhook_url, hub, idempotency, client_images, limits, documents, federation: _ } = parts;
     let mut builder = builder
         .data(sources)
         .data(webhook_url)
         .data(hub)
         .data(idempotency)
+        .data(client_images)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(observe::Observe)

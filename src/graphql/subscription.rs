@@ -11,6 +11,7 @@ use tokio_stream::wrappers::WatchStream;
 use super::error::{bad_input, from_upstream};
 use super::pixelz::PixelzImage;
 use super::{ids, pixelz};
+use crate::client_images::ClientImages;
 use crate::events::{Hub, is_final};
 use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 
@@ -57,9 +58,9 @@ impl Subscription {
     /// The status of images as it changes: first each image's current state, then
     /// every change. Completes when every image is final (delivered, closed,
     /// rejected or deleted). Name images by ticket, by your customer image ids,
-    /// by product, or by Pixieset client (`clientId`: the images submitted for it,
-    /// which pixgate files under the client's id as their product); a product's or a
-    /// client's images are those it has at the time of subscribing.
+    /// by product, or by Pixieset client (`clientId`: the newest images submitted for it
+    /// with `submitPixelzImage(input: { clientId })`); a product's or a client's images
+    /// are those it has at the time of subscribing.
     async fn pixelz_image_status_changed(
         &self,
         ctx: &Context<'_>,
@@ -70,12 +71,8 @@ impl Subscription {
     ) -> Result<impl Stream<Item = PixelzImage> + use<>, Error> {
         let (tickets, customer_image_ids) = (tickets.unwrap_or_default(), customer_image_ids.unwrap_or_default());
         let product_id = product_id.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
-        let product_id = match (client_id, product_id) {
-            (Some(_), Some(_)) => return Err(bad_input("give `productId` or `clientId`, not both")),
-            (Some(client), None) => Some(ids::pixieset(&client, ids::CLIENT, "client")?),
-            (None, product) => product,
-        };
-        if tickets.is_empty() && customer_image_ids.is_empty() && product_id.is_none() {
+        let client_id = client_id.map(|client| ids::pixieset(&client, ids::CLIENT, "client")).transpose()?;
+        if tickets.is_empty() && customer_image_ids.is_empty() && product_id.is_none() && client_id.is_none() {
             return Err(bad_input("name the images: `tickets`, `customerImageIds`, `productId` or `clientId`"));
         }
         if tickets.len() + customer_image_ids.len() > MAX_IMAGES {
@@ -92,6 +89,11 @@ impl Subscription {
 
         // The subscriber's own credentials must open every image it watches.
         let mut images: HashMap<String, Arc<ImageStatus>> = HashMap::new();
+        let mut tickets = tickets;
+        if let Some(client_id) = &client_id {
+            let links = ctx.data::<Arc<ClientImages>>()?;
+            tickets.extend(links.tickets(pixelz.tenant(), client_id, 0, MAX_IMAGES).await.tickets);
+        }
         for ticket in &tickets {
             let image = pixelz.image(ticket).await.map_err(from_upstream)?;
             images.insert(image.image_ticket.to_ascii_lowercase(), image);
@@ -100,16 +102,21 @@ impl Subscription {
             let image = pixelz.image_by_customer_id(customer.trim()).await.map_err(from_upstream)?;
             images.insert(image.image_ticket.to_ascii_lowercase(), image);
         }
-        if let Some(product_id) = product_id {
-            let query =
-                ImageQuery { product_id: Some(product_id), per_page: Some(MAX_IMAGES as u32), ..ImageQuery::default() };
+        if let Some(product_id) = &product_id {
+            let query = ImageQuery {
+                product_id: Some(product_id.clone()),
+                per_page: Some(MAX_IMAGES as u32),
+                ..ImageQuery::default()
+            };
             for image in pixelz.images(&query).await.map_err(from_upstream)?.iter() {
                 images.insert(image.image_ticket.to_ascii_lowercase(), Arc::new(image.clone()));
             }
-            // A product gains images: those listed now are not all a later subscriber's.
-            if let Some(subjects) = &subjects {
-                subjects.close_to_latecomers();
-            }
+        }
+        // A product or a client gains images: those found now are not all a later subscriber's.
+        if (product_id.is_some() || client_id.is_some())
+            && let Some(subjects) = &subjects
+        {
+            subjects.close_to_latecomers();
         }
 
         let credentials = pixelz.credentials().clone();

@@ -321,3 +321,53 @@ async fn metrics(instance: &Running) -> String {
     let answer = crate::support::http().get(format!("http://{}/metrics", instance.addr())).send().await.unwrap();
     answer.text().await.unwrap()
 }
+
+/// A client's images are linked in the records' Redis: an image submitted for a client through
+/// one instance is the client's on another, and on an instance started after both are gone.
+#[tokio::test]
+async fn a_clients_images_are_its_own_on_every_instance_and_after_a_restart() {
+    if !redis_available().await {
+        return;
+    }
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let (a, b) = (instance(&upstream, REDIS).await, instance(&upstream, REDIS).await);
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    // A client of its own, so that no other test's images are linked to it.
+    let email = format!("linked-{}@example.com", std::process::id());
+    let created = graphql(
+        &a,
+        &format!("mutation {{ createClient(input: {{ firstName: \"Lin\", lastName: \"Ked\", email: \"{email}\" }}) {{ client {{ id }} userErrors {{ message }} }} }}"),
+        &cookie,
+    )
+    .await;
+    let client =
+        created["data"]["createClient"]["client"]["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
+    // The sandbox makes the same ids every run: links an earlier run left in the shared Redis go first.
+    let mut redis = redis::Client::open(REDIS).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("pixgate:client-images:*:client:{client}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    for key in left {
+        redis::cmd("DEL").arg(key).query_async::<()>(&mut redis).await.unwrap();
+    }
+    let submitted = graphql(
+        &a,
+        &format!("mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/linked.jpg\"], clientId: \"{client}\", productId: \"lin-portraits\" }}) {{ ticket }} }}"),
+        &cookie,
+    )
+    .await;
+    let ticket =
+        submitted["data"]["submitPixelzImage"]["ticket"].as_str().unwrap_or_else(|| panic!("{submitted}")).to_string();
+    let retouched = format!(
+        "{{ client(id: \"{client}\") {{ retouchedImages(first: 5) {{ totalCount nodes {{ ticket productId client {{ id }} }} }} }} }}"
+    );
+    let expected = json!({ "retouchedImages": { "totalCount": 1, "nodes": [{ "ticket": ticket, "productId": "lin-portraits", "client": { "id": client } }] } });
+    let elsewhere = graphql(&b, &retouched, &cookie).await;
+    assert_eq!(elsewhere["data"]["client"], expected, "{elsewhere}");
+    drop((a, b));
+    let later = instance(&upstream, REDIS).await;
+    let again = graphql(&later, &retouched, &cookie).await;
+    assert_eq!(again["data"]["client"], expected, "{again}");
+}

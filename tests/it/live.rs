@@ -398,7 +398,7 @@ async fn the_sandbox_delivers_each_version_by_its_own_webhook() {
     assert_ne!(outputs[1]["templateId"], outputs[0]["templateId"]);
 }
 
-/// pixgate's convention: an image submitted for a client carries the client's id as its product.
+/// pixgate links an image submitted for a client to it, and leaves Pixelz's `productId` to the caller.
 #[tokio::test]
 async fn a_clients_images_are_listed_with_it_and_followed_live() {
     let gateway = live_gateway().await;
@@ -409,19 +409,38 @@ async fn a_clients_images_are_listed_with_it_and_followed_live() {
     let before = graphql(&gateway, &retouched, &[]).await;
     assert_eq!(before["data"]["client"]["retouchedImages"]["nodes"], json!([]), "{before}");
 
-    let submitted = graphql(
-        &gateway,
-        &format!("mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/for-john.jpg\"], clientId: \"{client}\" }}) {{ ticket userErrors {{ field code }} }} }}"),
-        &[],
-    )
-    .await;
-    let ticket = submitted["data"]["submitPixelzImage"]["ticket"].as_str().unwrap_or_else(|| panic!("{submitted}"));
+    let submit_for_john = |extra: &'static str| {
+        let gateway = &gateway;
+        async move {
+            let submitted = graphql(
+                gateway,
+                &format!("mutation {{ submitPixelzImage(input: {{ imageUrls: [\"https://images.example.com/for-john.jpg\"], clientId: \"{client}\" {extra} }}) {{ ticket userErrors {{ field code }} }} }}"),
+                &[],
+            )
+            .await;
+            submitted["data"]["submitPixelzImage"]["ticket"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{submitted}"))
+                .to_string()
+        }
+    };
+    // The caller's own package beside the client, and an image with none: Pixelz is sent what was given.
+    let packaged = submit_for_john(", productId: \"spring-shoot\"").await;
+    let ticket = &submit_for_john("").await;
     let after = graphql(&gateway, &retouched, &[]).await;
     assert_eq!(
         after["data"]["client"],
-        json!({ "firstName": "John", "retouchedImages": { "nodes": [{ "ticket": ticket, "productId": client, "client": { "id": client } }] } }),
+        json!({ "firstName": "John", "retouchedImages": { "nodes": [
+            { "ticket": ticket, "productId": null, "client": { "id": client } },
+            { "ticket": packaged, "productId": "spring-shoot", "client": { "id": client } },
+        ] } }),
         "{after}"
     );
+    let unlinked = submit(&gateway, "for-nobody").await;
+    let image =
+        graphql(&gateway, &format!("{{ pixelzImage(by: {{ ticket: \"{unlinked}\" }}) {{ client {{ id }} }} }}"), &[])
+            .await;
+    assert_eq!(image["data"]["pixelzImage"]["client"], Value::Null, "{image}");
 
     let mut socket = websocket(&gateway, "graphql-transport-ws").await;
     socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
@@ -439,8 +458,10 @@ async fn a_clients_images_are_listed_with_it_and_followed_live() {
         match message["type"].as_str().unwrap() {
             "next" => {
                 let event = &message["payload"]["data"]["pixelzImageStatusChanged"];
-                assert_eq!(event["ticket"], ticket, "{message}");
-                seen.push(event["statusId"].as_i64().unwrap());
+                assert!(event["ticket"] == *ticket || event["ticket"] == packaged, "{message}");
+                if event["ticket"] == *ticket {
+                    seen.push(event["statusId"].as_i64().unwrap());
+                }
             }
             "complete" => break,
             other => panic!("{other}: {message}"),
@@ -452,7 +473,6 @@ async fn a_clients_images_are_listed_with_it_and_followed_live() {
     sandbox.reset_requests();
     for (input, code) in [
         ("clientId: \"cl_ZZZ123DEF456GHI789JKL012MNO345\"", "NOT_FOUND"),
-        (&*format!("clientId: \"{client}\", productId: \"shoes\""), "INVALID"),
         ("clientId: \"in_INV001ABC123DEF456GHI789JKL012\"", "INVALID"),
     ] {
         let refused = graphql(

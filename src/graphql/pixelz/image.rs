@@ -181,11 +181,13 @@ impl PixelzImage {
     }
 
     /// The Pixieset client the image was submitted for (`submitPixelzImage(input: { clientId })`),
-    /// by pixgate's convention of carrying the client's id as the `productId`; null for
-    /// any other product. Needs the request's Pixieset credentials too.
+    /// as pixgate linked them; null for an image submitted without one. Needs the request's
+    /// Pixieset credentials too.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
-        let Some(product) = self.0.product_id.as_deref() else { return Ok(None) };
-        let Ok(id) = ids::pixieset(&ID(product.to_string()), ids::CLIENT, "client") else { return Ok(None) };
+        let links = ctx.data::<std::sync::Arc<crate::client_images::ClientImages>>()?;
+        // Links are kept outside the cache: an answer that read one is not kept.
+        crate::cache::reads::untracked();
+        let Some(id) = links.client_of(pixelz(ctx)?.tenant(), &self.0.image_ticket).await else { return Ok(None) };
         client_by_id(ctx, &id).await.map(Some)
     }
 

@@ -31,6 +31,7 @@ use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::error::{bad_input, from_upstream};
 use super::scalars::Date;
 use super::{ids, pixelz};
+use crate::client_images::ClientImages;
 
 const PRODUCTS_PAGE: usize = 100;
 /// Pixelz serves invoices 50 a page, and a page size cannot be chosen.
@@ -40,22 +41,67 @@ pub async fn template_by_number(ctx: &Context<'_>, number: &str) -> Result<Pixel
     PixelzTemplate::load(pixelz(ctx)?, number).await.map_err(from_upstream)
 }
 
-/// The images submitted for a Pixieset client: pixgate carries the client's id as
-/// the images' Pixelz `productId`. Newest first.
+/// A client's images a page holds: each is one status call.
+const LINKED_PAGE: usize = 25;
+/// How many of a client's newest images a status filter looks through.
+pub const LINKED_FILTERED: usize = 100;
+
+/// The images submitted for a Pixieset client, as pixgate linked them (`client_images.rs`),
+/// newest first, each with its current status.
 pub async fn client_images(
     ctx: &Context<'_>,
     client_id: &str,
     status: Option<PixelzImageStatus>,
     args: Args,
 ) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
-    let filter = ImageFilter {
-        status,
-        product_id: Some(client_id.to_string()),
-        order: Some(PixelzImageOrder::Date),
-        descending: Some(true),
-        ..ImageFilter::default()
+    let pixelz = pixelz(ctx)?;
+    let links = ctx.data::<Arc<ClientImages>>()?;
+    let account = pixelz.tenant();
+    // Links are kept outside the cache: an answer that read them is not kept.
+    crate::cache::reads::untracked();
+    // An image Pixelz no longer finds is left out rather than failing its neighbours.
+    let statuses = |tickets: Vec<String>| async move {
+        let found = futures_util::future::join_all(tickets.iter().map(|t| pixelz.image(t))).await;
+        let mut images = Vec::with_capacity(found.len());
+        for image in found {
+            match image {
+                Ok(image) => images.push(image),
+                // Deleted at Pixelz since it was linked: gone from the client's images too.
+                Err(gone) if gone.code() == crate::error_code::ErrorCode::NotFound => {}
+                Err(other) => return Err(from_upstream(other)),
+            }
+        }
+        Ok::<_, Error>(images)
     };
-    image::image_connection(ctx, filter, args).await
+    let slice = match status {
+        None => {
+            let window = args.window(LINKED_PAGE)?;
+            slice(window, LINKED_PAGE, Total::Reported, |page| async move {
+                let linked = links.tickets(account, client_id, (page - 1) * LINKED_PAGE, LINKED_PAGE).await;
+                Ok(Page {
+                    items: statuses(linked.tickets).await?,
+                    total: Some(linked.total),
+                    per_page: None,
+                    last_page: None,
+                })
+            })
+            .await?
+        }
+        Some(status) => {
+            let window = args.window(LINKED_FILTERED)?;
+            let linked = links.tickets(account, client_id, 0, LINKED_FILTERED).await;
+            let whole = linked.total <= LINKED_FILTERED;
+            let matching: Vec<_> =
+                statuses(linked.tickets).await?.into_iter().filter(|i| i.status_id == Some(status.id())).collect();
+            let (matching, total) = (&matching, whole.then_some(matching.len()));
+            slice(window, LINKED_FILTERED, Total::Reported, |page| async move {
+                let items = if page == 1 { matching.clone() } else { Vec::new() };
+                Ok(Page { items, total, per_page: None, last_page: None })
+            })
+            .await?
+        }
+    };
+    Ok(slice.into_connection(PixelzImage))
 }
 
 pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzImage, Error> {

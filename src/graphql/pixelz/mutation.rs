@@ -14,6 +14,7 @@ use super::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
+use crate::client_images::ClientImages;
 use crate::error_code::ErrorCode;
 use crate::idempotency::{Natural, Settled};
 use crate::upstream::pixelz::wire;
@@ -37,8 +38,8 @@ pub struct SubmitPixelzImageInput {
     /// Images of one product are retouched to a consistent standard.
     pub product_id: Option<String>,
     /// The Pixieset client (`cl_…`) the image is for; it then shows in the client's
-    /// `retouchedImages`. pixgate's own convention: the id travels as the image's Pixelz
-    /// `productId`, so it takes the place of `productId`. Needs Pixieset credentials too.
+    /// `retouchedImages` and as the image's `client`. pixgate keeps this link itself: Pixelz
+    /// is not told, and `productId` stays yours. Needs Pixieset credentials too.
     pub client_id: Option<ID>,
     /// UTC, as `2026-12-31T18:00:00Z` or `2026-12-31 18:00:00`; at least the account's minimum (24 hours by default) from now.
     pub deadline: Option<String>,
@@ -238,42 +239,40 @@ macro_rules! submission_of {
 }
 submission_of!(SubmitPixelzImageInput, RequestWhiteGloveServiceInput);
 
-/// The client an image is for, checked to be a client the request's Pixieset
-/// credentials open: its id becomes the image's `productId`.
-async fn for_client(
-    ctx: &Context<'_>,
-    check: &mut Check,
-    image: &mut wire::ImageSubmission,
-    client_id: Option<&ID>,
-) -> Result<(), Error> {
-    let Some(client_id) = client_id else { return Ok(()) };
-    if image.product_id.is_some() {
-        check.fail(&["clientId"], UserErrorCode::Invalid, "travels as the image's productId: give one or the other");
-        return Ok(());
-    }
+/// The client an image is for, checked to be a client the request's Pixieset credentials
+/// open; linked to the image once it is in (`client_images.rs`).
+async fn for_client(ctx: &Context<'_>, check: &mut Check, client_id: Option<&ID>) -> Result<Option<String>, Error> {
+    let Some(client_id) = client_id else { return Ok(None) };
     let id = match ids::pixieset(client_id, ids::CLIENT, "client") {
         Ok(id) => id,
         Err(e) => {
             check.fail(&["clientId"], UserErrorCode::Invalid, e.message);
-            return Ok(());
+            return Ok(None);
         }
     };
     match super::super::pixieset(ctx)?.client(&id).await {
-        Ok(_) => image.product_id = Some(id),
+        Ok(_) => Ok(Some(id)),
         Err(crate::upstream::UpstreamError::NotFound { .. }) => {
-            check.fail(&["clientId"], UserErrorCode::NotFound, "is no client of this studio")
+            check.fail(&["clientId"], UserErrorCode::NotFound, "is no client of this studio");
+            Ok(None)
         }
-        Err(e) => return Err(from_upstream(e)),
+        Err(e) => Err(from_upstream(e)),
     }
-    Ok(())
 }
 
-/// The image to send, and the checks of what was asked so far.
-async fn submission(ctx: &Context<'_>, input: Submission<'_>) -> Result<(Check, wire::ImageSubmission), Error> {
+/// What a submission sends, and whom it is for.
+struct Submitting {
+    check: Check,
+    image: wire::ImageSubmission,
+    client_id: Option<String>,
+}
+
+/// The image to send, its client, and the checks of what was asked so far.
+async fn submission(ctx: &Context<'_>, input: Submission<'_>) -> Result<Submitting, Error> {
     let mut check = Check::default();
-    let mut image = checked_submission(ctx, &mut check, &input);
-    for_client(ctx, &mut check, &mut image, input.client_id).await?;
-    Ok((check, image))
+    let image = checked_submission(ctx, &mut check, &input);
+    let client_id = for_client(ctx, &mut check, input.client_id).await?;
+    Ok(Submitting { check, image, client_id })
 }
 
 fn checked_submission(ctx: &Context<'_>, check: &mut Check, input: &Submission<'_>) -> wire::ImageSubmission {
@@ -366,16 +365,17 @@ impl PixelzMutation {
         ctx: &Context<'_>,
         input: SubmitPixelzImageInput,
     ) -> Result<SubmitPixelzImagePayload, Error> {
-        let (mut check, mut image) = submission(ctx, Submission::from(&input)).await?;
-        image.template_id = input.template_id.and_then(|id| match ids::pixelz_template(&id) {
+        let mut submitting = submission(ctx, Submission::from(&input)).await?;
+        let check = &mut submitting.check;
+        submitting.image.template_id = input.template_id.and_then(|id| match ids::pixelz_template(&id) {
             Ok(number) => number.parse().ok(),
             Err(e) => {
                 check.fail(&["templateId"], UserErrorCode::Invalid, e.message);
                 None
             }
         });
-        image.deadline = deadline(&mut check, input.deadline.as_deref());
-        submit(ctx, check, image, false, "submitPixelzImage", input.client_mutation_id).await
+        submitting.image.deadline = deadline(check, input.deadline.as_deref());
+        submit(ctx, submitting, false, "submitPixelzImage", input.client_mutation_id).await
     }
 
     /// Sends an image to Pixelz's White Glove Service, which picks the template.
@@ -384,8 +384,8 @@ impl PixelzMutation {
         ctx: &Context<'_>,
         input: RequestWhiteGloveServiceInput,
     ) -> Result<SubmitPixelzImagePayload, Error> {
-        let (check, image) = submission(ctx, Submission::from(&input)).await?;
-        submit(ctx, check, image, true, "requestWhiteGloveService", input.client_mutation_id).await
+        let submitting = submission(ctx, Submission::from(&input)).await?;
+        submit(ctx, submitting, true, "requestWhiteGloveService", input.client_mutation_id).await
     }
 
     /// Deletes an image; Pixelz refuses while it is in production.
@@ -544,8 +544,7 @@ impl PixelzMutation {
 
 async fn submit(
     ctx: &Context<'_>,
-    check: Check,
-    image: wire::ImageSubmission,
+    submitting: Submitting,
     white_glove: bool,
     mutation: &str,
     cmi: Option<String>,
@@ -556,11 +555,11 @@ async fn submit(
         user_errors,
         client_mutation_id,
     };
+    let Submitting { check, mut image, client_id } = submitting;
     if let Err(errors) = check.finish() {
         return Ok(empty(errors, cmi));
     }
     let pixelz = pixelz(ctx)?;
-    let mut image = image;
     // Pixelz finds an image by the `customerImageId` it was sent with: one made from the key lets
     // the gateway ask, before and after writing, whether this submission was already made.
     let derived = image
@@ -611,12 +610,20 @@ async fn submit(
     };
     let submitted = write_once(ctx, what, || pixelz.submit_image(&image, white_glove), settle);
     match submitted.await? {
-        Ok(submitted) => Ok(SubmitPixelzImagePayload {
-            ticket: Some(ID(submitted.image_ticket.clone())),
-            is_trial: submitted.is_trial,
-            user_errors: vec![],
-            client_mutation_id: cmi,
-        }),
+        Ok(submitted) => {
+            // On every answer with a ticket, a retry's too: the first link counts, and one the
+            // first request did not live to make is made by its retry.
+            if let Some(client_id) = &client_id {
+                let links = ctx.data::<std::sync::Arc<ClientImages>>()?;
+                links.link(pixelz.tenant(), client_id, &submitted.image_ticket).await;
+            }
+            Ok(SubmitPixelzImagePayload {
+                ticket: Some(ID(submitted.image_ticket.clone())),
+                is_trial: submitted.is_trial,
+                user_errors: vec![],
+                client_mutation_id: cmi,
+            })
+        }
         Err(user_errors) => Ok(empty(user_errors, cmi)),
     }
 }

@@ -244,8 +244,9 @@ impl Client {
 
     /// The images submitted to Pixelz for this client (`submitPixelzImage(input: { clientId })`),
     /// newest first, with their live status; `pixelzImageStatusChanged(clientId:)` follows
-    /// them. pixgate's own convention, not Pixieset's or Pixelz's: the client's id travels
-    /// as each image's Pixelz `productId`. Needs the request's Pixelz credentials too.
+    /// them. pixgate keeps this link itself, neither Pixieset nor Pixelz knows it, and each
+    /// image's `productId` is left to you. With `status`, the newest 100 are looked through.
+    /// Needs the request's Pixelz credentials too.
     #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
     async fn retouched_images(
         &self,
