@@ -236,6 +236,12 @@ impl Pixieset {
         Ok(self.remember(Kind::Invoice, &created.id.clone(), created).await)
     }
 
+    /// The studio's client export, asked of Pixieset each time: an export is asked for to be
+    /// current, and it is too large to hold beside the records it repeats.
+    pub async fn clients_csv(&self) -> Result<String, UpstreamError> {
+        self.source.api.clients_csv(&self.source.credentials).await
+    }
+
     /// Clients found by searching for `email`, asked of Pixieset now, past every cache (whether a
     /// write was made), and whether every page was read.
     pub async fn search_clients_now(&self, email: &str) -> Result<(Vec<wire::Client>, bool), UpstreamError> {

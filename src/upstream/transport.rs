@@ -335,10 +335,8 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unavailable(Some(status.as_u16()), e.without_url().to_string(), true))?;
+        let body =
+            bounded_body(response, status).await.map_err(|reason| unavailable(Some(status.as_u16()), reason, true))?;
         if !status.is_success() {
             return Err(Failure { error: status_error(endpoint, status, retry_after, &body, secrets), sent: true });
         }
@@ -372,4 +370,22 @@ fn circuit_outcome<T>(outcome: &Result<(StatusCode, T), Failure>) -> Outcome {
         }
         Err(_) => Outcome::Answered,
     }
+}
+
+/// The most one upstream answer may hold: an answer is read whole before it is parsed, so a
+/// server that sends without end would otherwise be held in memory without end.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+async fn bounded_body(mut response: reqwest::Response, status: StatusCode) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|length| length > MAX_ANSWER_BYTES as u64) {
+        return Err(format!("the answer ({status}) is larger than {} MiB", MAX_ANSWER_BYTES >> 20));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!("the answer ({status}) is larger than {} MiB", MAX_ANSWER_BYTES >> 20));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -553,3 +553,26 @@ async fn pixelz_urls_are_located_where_the_operator_says_and_nowhere_else() {
     let as_given = query(&gateway(ServeArgs::default()).await, ask).await;
     assert_eq!(as_given["data"]["pixelzImage"]["thumbnailUrl"], "/1000003/2000000/thumbnail/myimage.jpg");
 }
+
+/// The one documented endpoint no list or object reaches: the client export `meta.csv_url` names.
+#[tokio::test]
+async fn the_client_export_is_pixiesets_own_and_current() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let exported = query(&gateway, "{ clientsCsv }").await;
+    let csv = exported["data"]["clientsCsv"].as_str().unwrap_or_else(|| panic!("{exported}")).to_string();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("id,email,"), "{}", rows[0]);
+    assert_eq!(rows.len(), 1 + 513, "a header and every client");
+    assert!(rows.iter().any(|r| r.starts_with(&format!("{},client@example.com,", documented::CLIENT_ID))));
+    let created = query(
+        &gateway,
+        "mutation { createClient(input: { firstName: \"Ex\", lastName: \"Port\", email: \"export@example.com\" }) { client { id } } }",
+    )
+    .await;
+    assert!(created["data"]["createClient"]["client"]["id"].is_string(), "{created}");
+    let again = query(&gateway, "{ clientsCsv }").await;
+    let again = again["data"]["clientsCsv"].as_str().unwrap();
+    assert!(again.contains(",export@example.com,"), "asked again, not kept from before the write");
+    let sandbox = gateway.sandbox().unwrap();
+    assert_eq!(sandbox.requests().count("GET /api/v1/clients/download_csv"), 2);
+}

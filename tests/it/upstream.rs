@@ -476,3 +476,32 @@ async fn a_write_whose_answer_is_lost_is_sent_once_and_its_outcome_is_unknown() 
         }
     }
 }
+
+/// A server that answers without end is read up to a bound and refused, not held in memory
+/// without end; nothing is retried past that refusal's budget.
+#[tokio::test]
+async fn an_answer_without_end_is_refused_at_its_bound() {
+    use axum::body::{Body, Bytes};
+    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+    let endless =
+        axum::Router::new().fallback(move || {
+            let chunk = chunk.clone();
+            async move {
+                Body::from_stream(futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())))
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, endless).await });
+    let urls = UpstreamUrls {
+        pixieset: format!("http://{addr}/api/v1").parse().unwrap(),
+        pixelz: format!("http://{addr}/REST.svc").parse().unwrap(),
+        pixelz_assets: None,
+    };
+    let api = Upstreams::new(urls, UpstreamSettings { max_attempts: 1, ..settings() }).unwrap().pixieset;
+    let refused = tokio::time::timeout(Duration::from_secs(30), api.clients_csv(&studio())).await.expect("it ends");
+    match refused {
+        Err(UpstreamError::Unavailable { reason, .. }) => assert!(reason.contains("larger than 64 MiB"), "{reason}"),
+        other => panic!("{:?}", other.map(|csv| csv.len())),
+    }
+}

@@ -106,6 +106,15 @@ impl PixiesetQuery {
         Ok(Some(slice.into_connection(Client::full)))
     }
 
+    /// Every client of the studio as Pixieset exports them: the CSV its client list names as
+    /// `meta.csv_url` (`GET /clients/download_csv`), as text, with Pixieset's own columns;
+    /// fetched with the request's credentials each time it is asked for, and at most 64 MiB.
+    async fn clients_csv(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
+        // Read past the cache: an answer holding it is not kept either.
+        crate::cache::reads::untracked();
+        pixieset(ctx)?.clients_csv().await.map(Some).map_err(from_upstream)
+    }
+
     /// One invoice by id. No Pixieset document describes reading one invoice: where the
     /// server has `GET /invoices/{id}` it is used, elsewhere the invoice is looked for among
     /// the 500 newest of the documented list.

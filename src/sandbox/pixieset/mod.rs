@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<SandboxState>> {
         .route("/api/v1/clients", get(list_clients).post(create_client))
         .route("/api/v1/clients/", get(list_clients).post(create_client))
         .route("/api/v1/clients/search", get(search_clients))
+        .route("/api/v1/clients/download_csv", get(clients_csv))
         .route("/api/v1/clients/{client_id}", get(get_client).put(update_client))
         .route("/api/v1/clients/{client_id}/cgCollections", get(client_collections))
         .route("/api/v1/clients/{client_id}/cgCollections/", get(client_collections))

@@ -6,8 +6,8 @@ pub mod wire;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, COOKIE};
+use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -21,6 +21,8 @@ const SEARCH_CLIENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/search"
 const GET_CLIENT: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/{client_id}");
 const UPDATE_CLIENT: Endpoint = Endpoint::pixieset(Verb::Put, "/clients/{client_id}");
 const CREATE_CLIENT: Endpoint = Endpoint::pixieset(Verb::Post, "/clients/");
+/// The client list's `meta.csv_url` names it; the documents give no other way there.
+const CLIENTS_CSV: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/download_csv");
 const CLIENT_COLLECTIONS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/{client_id}/cgCollections/");
 const CLIENT_DOCUMENTS: Endpoint = Endpoint::pixieset(Verb::Get, "/clients/{client_id}/documents");
 pub(crate) const LIST_INVOICES: Endpoint = Endpoint::pixieset(Verb::Get, "/invoices/");
@@ -121,6 +123,23 @@ impl PixiesetClient {
         body: Option<&impl Serialize>,
     ) -> Result<T, UpstreamError> {
         let secrets = [credentials.cookie().expose()];
+        let read = |status, bytes: &[u8]| {
+            serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, &secrets))
+        };
+        self.exchange(credentials, endpoint, segments, query, body, read).await
+    }
+
+    /// One call, its answer read by `read`.
+    async fn exchange<T>(
+        &self,
+        credentials: &PixiesetCredentials,
+        endpoint: Endpoint,
+        segments: &[&str],
+        query: Query,
+        body: Option<&impl Serialize>,
+        read: impl Fn(StatusCode, &[u8]) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let secrets = [credentials.cookie().expose()];
         let url = url_with(&self.base, segments);
         let body = body.map(serde_json::to_vec).transpose().map_err(|e| UpstreamError::Invalid {
             endpoint,
@@ -147,10 +166,21 @@ impl PixiesetClient {
             }
             request
         };
-        let read = |status, bytes: &[u8]| {
-            serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, &secrets))
-        };
         self.transport.call(endpoint, retry, credentials.tenant(), &secrets, build, read).await
+    }
+
+    /// Every client as Pixieset exports them: the CSV behind the client list's `meta.csv_url`,
+    /// as text, as the server wrote it.
+    pub async fn clients_csv(&self, credentials: &PixiesetCredentials) -> Result<String, UpstreamError> {
+        let read = |status: StatusCode, bytes: &[u8]| {
+            String::from_utf8(bytes.to_vec()).map_err(|_| UpstreamError::Malformed {
+                endpoint: CLIENTS_CSV,
+                status: status.as_u16(),
+                reason: "the export is not UTF-8 text".into(),
+                excerpt: String::new(),
+            })
+        };
+        self.exchange(credentials, CLIENTS_CSV, &["clients", "download_csv"], Query::new(), None::<&()>, read).await
     }
 
     /// Whether Pixieset answered lately, probing without credentials when nothing was heard.
