@@ -530,6 +530,14 @@ async fn an_invoice_is_found_whatever_the_undocumented_lookup_answers() {
         }
         let asked = sandbox.requests().count("GET /api/v1/invoices/{invoice_id}");
         assert_eq!(asked, if remembered { 1 } else { 3 }, "{lookup:?}: the endpoint asked");
+
+        // An id found nowhere is NOT_FOUND, for at most the endpoint and the five list pages the README promises.
+        sandbox.reset_requests();
+        let missing = graphql(&gateway, &invoice("in_ZZZ999ABC123DEF456GHI789JKL012"), &[]).await;
+        assert_eq!(missing["errors"][0]["extensions"]["code"], "NOT_FOUND", "{lookup:?}: {missing}");
+        let log = sandbox.requests();
+        let calls = log.count("GET /api/v1/invoices/{invoice_id}") + log.count("GET /api/v1/invoices");
+        assert!((1..=6).contains(&calls), "{lookup:?}: {calls} calls for a missing invoice");
     }
 }
 
