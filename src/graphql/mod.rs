@@ -4,6 +4,7 @@
 mod analysis;
 mod completion;
 mod connection;
+mod context;
 pub mod documents;
 mod error;
 mod estimate;
@@ -19,18 +20,21 @@ mod pixieset;
 mod scalars;
 mod subscription;
 
-use async_graphql::{Context, Error, MergedObject, ObjectType, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, ObjectType, Schema, SchemaBuilder};
 use futures_util::stream::BoxStream;
 
-use crate::loaders::{DataSources, Loaders, Pixelz, Pixieset};
-use crate::upstream::Api;
+use crate::loaders::DataSources;
 
 #[derive(Default, MergedObject)]
 pub struct Query(node::NodeQuery, pixieset::PixiesetQuery, pixelz::PixelzQuery);
 // `federation::SubgraphQuery` merges the same parts: a new part goes in both.
 
+// Every write, each API's beside its types.
+#[derive(Default, MergedObject)]
+pub struct Mutation(pixieset::PixiesetMutation, pixelz::PixelzMutation);
+
 pub use ids::is_ticket;
-pub use mutation::{IdempotencyHeader, Mutation, WebhookUrl};
+pub use mutation::{IdempotencyHeader, WebhookUrl};
 
 pub use subscription::{EventSubjects, Subscription};
 
@@ -122,18 +126,4 @@ pub fn subgraph_sdl() -> String {
     Schema::build(federation::SubgraphQuery::default(), Mutation::default(), Subscription)
         .finish()
         .sdl_with_options(options)
-}
-
-pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, Error> {
-    ctx.data::<std::sync::Arc<Loaders>>().map(|loaders| &**loaders)
-}
-
-/// Pixieset, or UNAUTHENTICATED before any upstream call.
-fn pixieset<'a>(ctx: &Context<'a>) -> Result<&'a Pixieset, Error> {
-    loaders(ctx)?.pixieset.as_ref().map_err(|why| error::unauthenticated(Api::Pixieset, *why))
-}
-
-/// Pixelz, or UNAUTHENTICATED before any upstream call.
-fn pixelz<'a>(ctx: &Context<'a>) -> Result<&'a Pixelz, Error> {
-    loaders(ctx)?.pixelz.as_ref().map_err(|why| error::unauthenticated(Api::Pixelz, *why))
 }

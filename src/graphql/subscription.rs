@@ -8,10 +8,10 @@ use async_graphql::{Context, Error, ID, Subscription};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio_stream::wrappers::WatchStream;
 
+use super::context::{client_images, pixelz};
 use super::error::{bad_input, from_upstream};
+use super::ids;
 use super::pixelz::PixelzImage;
-use super::{ids, pixelz};
-use crate::client_images::ClientImages;
 use crate::events::{Hub, is_final};
 use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 
@@ -91,7 +91,7 @@ impl Subscription {
         let mut images: HashMap<String, Arc<ImageStatus>> = HashMap::new();
         let mut tickets = tickets;
         if let Some(client_id) = &client_id {
-            let links = ctx.data::<Arc<ClientImages>>()?;
+            let links = client_images(ctx)?;
             tickets.extend(links.tickets(pixelz.tenant(), client_id, 0, MAX_IMAGES).await.tickets);
         }
         for ticket in &tickets {

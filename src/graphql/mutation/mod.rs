@@ -7,7 +7,7 @@
 
 pub(super) mod validate;
 
-use async_graphql::{ComplexObject, Context, Enum, Error, ErrorExtensions as _, MergedObject, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, Error, ErrorExtensions as _, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use std::future::Future;
@@ -20,9 +20,6 @@ use serde::de::DeserializeOwned;
 use crate::error_code::ErrorCode;
 use crate::idempotency::{Idempotency, Natural, Refused, Settled};
 use crate::upstream::{Refusal, TenantKey, UpstreamError};
-
-#[derive(Default, MergedObject)]
-pub struct Mutation(super::pixieset::PixiesetMutation, super::pixelz::PixelzMutation);
 
 /// What kind of mistake a user error reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Error, ID, Object};
 
+use super::super::context::{client_images, pixelz};
+use super::super::ids;
 use super::super::pixieset::{Client, client_by_id};
-use super::super::{ids, pixelz};
 use super::template::PixelzTemplate;
 use crate::events::Hub;
 use crate::upstream::UpstreamError;
@@ -184,9 +185,7 @@ impl PixelzImage {
     /// as pixgate linked them; null for an image submitted without one. Needs the request's
     /// Pixieset credentials too.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
-        let links = ctx.data::<std::sync::Arc<crate::client_images::ClientImages>>()?;
-        // Links are kept outside the cache: an answer that read one is not kept.
-        crate::cache::reads::untracked();
+        let links = client_images(ctx)?;
         let Some(id) = links.client_of(pixelz(ctx)?.tenant(), &self.0.image_ticket).await else { return Ok(None) };
         client_by_id(ctx, &id).await.map(Some)
     }

@@ -28,10 +28,10 @@ pub use template::{
 };
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::context::{client_images, pixelz};
 use super::error::{bad_input, from_upstream};
+use super::ids;
 use super::scalars::Date;
-use super::{ids, pixelz};
-use crate::client_images::ClientImages;
 
 const PRODUCTS_PAGE: usize = 100;
 /// Pixelz serves invoices 50 a page, and a page size cannot be chosen.
@@ -48,17 +48,15 @@ pub const LINKED_FILTERED: usize = 100;
 
 /// The images submitted for a Pixieset client, as pixgate linked them (`client_images.rs`),
 /// newest first, each with its current status.
-pub async fn client_images(
+pub async fn images_of_client(
     ctx: &Context<'_>,
     client_id: &str,
     status: Option<PixelzImageStatus>,
     args: Args,
 ) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
     let pixelz = pixelz(ctx)?;
-    let links = ctx.data::<Arc<ClientImages>>()?;
+    let links = client_images(ctx)?;
     let account = pixelz.tenant();
-    // Links are kept outside the cache: an answer that read them is not kept.
-    crate::cache::reads::untracked();
     // An image Pixelz no longer finds is left out rather than failing its neighbours.
     let statuses = |tickets: Vec<String>| async move {
         let found = futures_util::future::join_all(tickets.iter().map(|t| pixelz.image(t))).await;

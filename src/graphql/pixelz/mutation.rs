@@ -3,18 +3,17 @@
 use async_graphql::{ComplexObject, Context, Error, ErrorExtensions as _, ID, InputObject, Object, SimpleObject};
 use chrono::{NaiveDateTime, Utc};
 
+use super::super::context::{client_images, pixelz, pixieset};
 use super::super::error::from_upstream;
 use super::super::ids;
 use super::super::mutation::validate::{Check, is_email};
 use super::super::mutation::{
     UserError, UserErrorCode, WebhookUrl, WriteOnce, as_user_errors, derived_key, write_once,
 };
-use super::super::pixelz;
 use super::{
     PixelzAlignment, PixelzBackground, PixelzImage, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
     PixelzTemplate, PixelzUnit, template_by_number,
 };
-use crate::client_images::ClientImages;
 use crate::error_code::ErrorCode;
 use crate::idempotency::{Natural, Settled};
 use crate::upstream::pixelz::wire;
@@ -250,7 +249,7 @@ async fn for_client(ctx: &Context<'_>, check: &mut Check, client_id: Option<&ID>
             return Ok(None);
         }
     };
-    match super::super::pixieset(ctx)?.client(&id).await {
+    match pixieset(ctx)?.client(&id).await {
         Ok(_) => Ok(Some(id)),
         Err(crate::upstream::UpstreamError::NotFound { .. }) => {
             check.fail(&["clientId"], UserErrorCode::NotFound, "is no client of this studio");
@@ -614,7 +613,7 @@ async fn submit(
             // On every answer with a ticket, a retry's too: the first link counts, and one the
             // first request did not live to make is made by its retry.
             if let Some(client_id) = &client_id {
-                let links = ctx.data::<std::sync::Arc<ClientImages>>()?;
+                let links = client_images(ctx)?;
                 links.link(pixelz.tenant(), client_id, &submitted.image_ticket).await;
             }
             Ok(SubmitPixelzImagePayload {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 use chrono::NaiveDate;
 
+use super::super::context::pixelz;
 use super::super::error::from_upstream;
+use super::super::ids;
 use super::super::money::MoneyObject;
 use super::super::scalars::Date;
-use super::super::{ids, pixelz};
 use crate::loaders::Pixelz;
 use crate::upstream::UpstreamError;
 use crate::upstream::pixelz::wire;

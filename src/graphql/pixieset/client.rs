@@ -7,9 +7,9 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::super::context::pixieset;
 use super::super::error::from_upstream;
-use super::super::pixelz::{PixelzImage, PixelzImageStatus, client_images};
-use super::super::pixieset;
+use super::super::pixelz::{PixelzImage, PixelzImageStatus, images_of_client};
 use super::super::scalars::Date;
 use super::contract::Contract;
 use super::invoice::{Invoice, cents, invoice_connection};
@@ -257,7 +257,7 @@ impl Client {
         before: Option<String>,
         status: Option<PixelzImageStatus>,
     ) -> Result<Option<Connection<Offset, PixelzImage, ListInfo>>, Error> {
-        client_images(ctx, &self.id, status, Args { first, after, last, before }).await.map(Some)
+        images_of_client(ctx, &self.id, status, Args { first, after, last, before }).await.map(Some)
     }
 
     /// The client's galleries in Pixieset's Collections.

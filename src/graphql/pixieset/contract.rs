@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::graphql::scalars::DateTime;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
+use super::super::context::pixieset;
 use super::super::error::from_upstream;
-use super::super::pixieset;
 use super::client::Client;
 use crate::loaders::Pixieset;
 use crate::upstream::pixieset::wire;

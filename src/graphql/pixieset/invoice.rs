@@ -7,9 +7,9 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Error, ID, Object, SimpleObject};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::super::context::{loaders, pixieset};
 use super::super::error::from_upstream;
 use super::super::money::MoneyObject;
-use super::super::pixieset;
 use super::super::scalars::Date;
 use super::client::Client;
 use crate::upstream::pixieset::wire;
@@ -121,7 +121,7 @@ impl Invoice {
 
 /// Whether lists are asked for the summaries they can embed (benchmarks measure without).
 pub fn embedded_summaries(ctx: &Context<'_>) -> bool {
-    super::super::loaders(ctx).is_ok_and(|l| l.switches.embedded_summaries)
+    loaders(ctx).is_ok_and(|l| l.switches.embedded_summaries)
 }
 
 /// Whether a selection under `edges.node` / `nodes` asks for `field`.

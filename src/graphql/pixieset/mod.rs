@@ -16,8 +16,9 @@ pub use invoice::Invoice;
 pub use mutation::PixiesetMutation;
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::context::pixieset;
 use super::error::{bad_input, from_upstream};
-use super::{ids, pixieset};
+use super::ids;
 use crate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 
 const PAGE: usize = 100;

@@ -2,10 +2,11 @@
 
 use async_graphql::{Context, Error, ID, InputObject, Object, SimpleObject};
 
+use super::super::context::pixieset;
+use super::super::ids;
 use super::super::mutation::validate::Check;
 use super::super::mutation::{UserError, UserErrorCode, WriteOnce, as_user_errors, write_once};
 use super::super::scalars::Date;
-use super::super::{ids, pixieset};
 use super::{Client, ClientType, ContractTemplate, ContractTemplateStatus, Invoice};
 use crate::idempotency::{Natural, Settled};
 use crate::loaders::Pixieset;
