@@ -25,7 +25,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve, ResolveInfo,
@@ -35,6 +35,8 @@ use async_graphql::{
     ErrorExtensionValues, PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult, Value,
     Variables,
 };
+
+use crate::lock::locked;
 
 pub struct Completion;
 
@@ -93,7 +95,7 @@ impl Completing {
             self.root_doomed.store(true, Ordering::Release);
             return;
         };
-        let mut doomed = self.doomed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut doomed = locked(&self.doomed);
         if doomed.insert(position.to_string_vec()) {
             self.doomed_count.fetch_add(1, Ordering::AcqRel);
         }
@@ -103,7 +105,7 @@ impl Completing {
         if self.doomed_count.load(Ordering::Acquire) == 0 {
             return false;
         }
-        let mut doomed = self.doomed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut doomed = locked(&self.doomed);
         let taken = doomed.remove(&position.to_string_vec());
         if taken {
             self.doomed_count.fetch_sub(1, Ordering::AcqRel);
@@ -120,7 +122,7 @@ impl Completing {
             field = *parent;
         }
         let Some(field) = field else { return false };
-        let lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        let lists = locked(&self.lists);
         let Some(declared) = lists.get(&field.to_string_vec()) else { return false };
         let mut item = declared.as_str();
         for _ in 0..depth {
@@ -130,19 +132,19 @@ impl Completing {
     }
 
     fn report(&self, error: ServerError) {
-        self.reported.lock().unwrap_or_else(PoisonError::into_inner).push(error);
+        locked(&self.reported).push(error);
     }
 
     /// The errors of one response, in path order so that the same question gets the
     /// same answer whichever field happened to finish first.
     fn finish(&self, response: &mut Response) {
         response.errors.retain(|error| !is_carried(error));
-        response.errors.append(&mut self.reported.lock().unwrap_or_else(PoisonError::into_inner));
+        response.errors.append(&mut locked(&self.reported));
         response.errors.sort_by(|a, b| compare_paths(&a.path, &b.path));
         if self.root_doomed.swap(false, Ordering::AcqRel) {
             response.data = Value::Null;
         }
-        self.doomed.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        locked(&self.doomed).clear();
         self.doomed_count.store(0, Ordering::Release);
     }
 }
@@ -272,7 +274,7 @@ impl Extension for Completing {
         let is_list = !is_item && info.return_type.starts_with('[');
         let field_is_nullable = !is_item && is_nullable(info.return_type);
         if is_list {
-            let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut lists = locked(&self.lists);
             lists.insert(position.to_string_vec(), info.return_type.to_string());
         }
         let outcome = next.run(ctx, info).await;
@@ -280,7 +282,7 @@ impl Extension for Completing {
         let nullable =
             field_is_nullable || (is_item && (doomed || outcome.is_err()) && self.item_is_nullable(position));
         if is_list {
-            self.lists.lock().unwrap_or_else(PoisonError::into_inner).remove(&position.to_string_vec());
+            locked(&self.lists).remove(&position.to_string_vec());
         }
         let error = match outcome {
             Ok(Some(mut value)) if !doomed => {

@@ -11,6 +11,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerResult, Value, Variables};
 use tracing::Instrument;
 
+use crate::lock::locked;
 use crate::telemetry::metrics::{GRAPHQL_DURATION, GRAPHQL_REQUESTS, operation_label};
 
 pub struct Observe;
@@ -29,8 +30,8 @@ struct Observing {
 
 impl Observing {
     fn set_operation(&self, name: Option<String>) {
-        if let (Some(name), Ok(mut operation)) = (name, self.operation.lock()) {
-            operation.get_or_insert(name);
+        if let Some(name) = name {
+            locked(&self.operation).get_or_insert(name);
         }
     }
 }
@@ -49,7 +50,7 @@ impl Extension for Observing {
         let started = Instant::now();
         let span = tracing::info_span!("graphql", operation = tracing::field::Empty, outcome = tracing::field::Empty);
         let response = next.run(ctx).instrument(span.clone()).await;
-        let operation = operation_label(self.operation.lock().ok().and_then(|o| o.clone()).as_deref());
+        let operation = operation_label(locked(&self.operation).clone().as_deref());
         let outcome = outcome(&response);
         span.record("operation", operation.as_str()).record("outcome", outcome);
         metrics::counter!(GRAPHQL_REQUESTS, "operation" => operation.clone(), "outcome" => outcome).increment(1);

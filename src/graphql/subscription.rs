@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, Error, ID, Subscription};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -13,6 +13,7 @@ use super::error::{bad_input, from_upstream};
 use super::ids;
 use super::pixelz::PixelzImage;
 use crate::events::{Hub, is_final};
+use crate::lock::locked;
 use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 
 /// At most this many images in one subscription.
@@ -31,12 +32,12 @@ pub struct EventSubjects {
 
 impl EventSubjects {
     fn record(&self, ticket: &str) {
-        self.subjects.lock().unwrap_or_else(PoisonError::into_inner).push_back(ticket.into());
+        locked(&self.subjects).push_back(ticket.into());
     }
 
     /// The image of the event just resolved; None for a result that is about no image (an error).
     pub fn take(&self) -> Option<Arc<str>> {
-        self.subjects.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+        locked(&self.subjects).pop_front()
     }
 
     /// False once the subscription's images depend on when it started: someone

@@ -16,11 +16,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use async_graphql::ServerError;
 
 use crate::error_code::ErrorCode;
+use crate::lock::{read, write};
 
 /// The documents of one manifest.
 #[derive(Debug, Default)]
@@ -106,12 +107,12 @@ impl TrustedDocuments {
     pub fn reload(&self) -> Result<usize, ManifestError> {
         let manifest = Manifest::read(&self.path)?;
         let count = manifest.by_id.len();
-        *self.manifest.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(manifest);
+        *write(&self.manifest) = Arc::new(manifest);
         Ok(count)
     }
 
     fn current(&self) -> Arc<Manifest> {
-        self.manifest.read().unwrap_or_else(PoisonError::into_inner).clone()
+        read(&self.manifest).clone()
     }
 
     /// Fills in the document an operation names, or refuses an operation the manifest

@@ -8,6 +8,8 @@ use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::lock::locked;
+
 pub const GRAPHQL_REQUESTS: &str = "pixgate_graphql_requests_total";
 pub const GRAPHQL_DURATION: &str = "pixgate_graphql_request_duration_seconds";
 pub const UPSTREAM_REQUESTS: &str = "pixgate_upstream_requests_total";
@@ -188,7 +190,7 @@ pub fn operation_label(name: Option<&str>) -> String {
     if !valid {
         return "other".into();
     }
-    let mut names = OPERATION_NAMES.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut names = locked(OPERATION_NAMES.get_or_init(Mutex::default));
     if names.contains(name) || names.len() < MAX_OPERATION_NAMES && names.insert(name.to_string()) {
         name.to_string()
     } else {

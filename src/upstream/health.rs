@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Serialize;
 
+use crate::lock::locked;
+
 /// What was heard within this long still counts.
 pub const FRESH: Duration = Duration::from_secs(30);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,13 +48,11 @@ impl Health {
             Some(status) if !status.is_server_error() => Status::Up,
             _ => Status::Down,
         };
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(Heard { status, at: Instant::now() });
-        }
+        *locked(&self.last) = Some(Heard { status, at: Instant::now() });
     }
 
     fn last(&self) -> Option<Heard> {
-        self.last.lock().ok().and_then(|last| *last)
+        *locked(&self.last)
     }
 
     /// What was heard lately; when that is nothing, what `probe` hears.
