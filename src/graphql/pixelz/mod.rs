@@ -3,6 +3,7 @@
 mod account;
 mod image;
 mod mutation;
+mod submission;
 mod template;
 
 use std::sync::Arc;
