@@ -1,6 +1,7 @@
 //! One integration-test binary, so the suite links once.
 
 mod absent;
+mod architecture;
 mod bounded;
 mod browser_pages;
 mod cli;
