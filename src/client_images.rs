@@ -18,6 +18,7 @@ use chrono::Utc;
 use crate::lock::locked;
 use crate::redis_link::{RedisLink, within};
 use crate::upstream::TenantKey;
+use crate::upstream::pixelz::Ticket;
 
 const PREFIX: &str = "pixgate:client-images:";
 const REDIS_WAIT: Duration = Duration::from_millis(500);
@@ -32,14 +33,14 @@ pub struct ClientImages {
 #[derive(Default)]
 struct Memory {
     /// Tickets newest last, with when each was linked.
-    by_client: HashMap<String, Vec<(i64, String)>>,
+    by_client: HashMap<String, Vec<(i64, Ticket)>>,
     /// The client's id, by `ticket_key`.
     by_ticket: HashMap<String, String>,
 }
 
 /// A client's linked tickets, newest first: the ones asked for, and how many there are in all.
 pub struct Linked {
-    pub tickets: Vec<String>,
+    pub tickets: Vec<Ticket>,
     pub total: usize,
 }
 
@@ -47,8 +48,8 @@ fn client_key(account: &TenantKey, client_id: &str) -> String {
     format!("{PREFIX}{account}:client:{client_id}")
 }
 
-fn ticket_key(account: &TenantKey, ticket: &str) -> String {
-    format!("{PREFIX}{account}:ticket:{}", ticket.to_ascii_lowercase())
+fn ticket_key(account: &TenantKey, ticket: &Ticket) -> String {
+    format!("{PREFIX}{account}:ticket:{ticket}")
 }
 
 impl ClientImages {
@@ -62,7 +63,7 @@ impl ClientImages {
 
     /// Records that `ticket` was submitted for `client_id`; the first time counts, so a retried
     /// submission links once.
-    pub async fn link(&self, account: &TenantKey, client_id: &str, ticket: &str) {
+    pub async fn link(&self, account: &TenantKey, client_id: &str, ticket: &Ticket) {
         let now = Utc::now().timestamp_millis();
         if let Some(mut redis) = self.connection().await {
             let mut pipe = redis::pipe();
@@ -71,7 +72,7 @@ impl ClientImages {
                 .arg(client_key(account, client_id))
                 .arg("NX")
                 .arg(now)
-                .arg(ticket.to_ascii_lowercase())
+                .arg(ticket.as_str())
                 .ignore()
                 .cmd("SET")
                 .arg(ticket_key(account, ticket))
@@ -90,19 +91,19 @@ impl ClientImages {
             return;
         }
         memory.by_ticket.insert(ticket_key(account, ticket), client_id.to_string());
-        memory.by_client.entry(client_key(account, client_id)).or_default().push((now, ticket.to_ascii_lowercase()));
+        memory.by_client.entry(client_key(account, client_id)).or_default().push((now, ticket.clone()));
     }
 
     /// The tickets linked to `client_id`, newest first, from `offset`, at most `count`.
     pub async fn tickets(&self, account: &TenantKey, client_id: &str, offset: usize, count: usize) -> Linked {
         let key = client_key(account, client_id);
-        let mut linked: Vec<(i64, String)> = locked(&self.memory).by_client.get(&key).cloned().unwrap_or_default();
+        let mut linked: Vec<(i64, Ticket)> = locked(&self.memory).by_client.get(&key).cloned().unwrap_or_default();
         if let Some(mut redis) = self.connection().await {
             let mut all = redis::cmd("ZRANGE");
             all.arg(&key).arg(0).arg(-1).arg("WITHSCORES");
             let all = all.query_async(&mut redis);
             if let Some(stored) = within::<Vec<(String, i64)>>(REDIS_WAIT, "a client-image link", all).await {
-                linked.extend(stored.into_iter().map(|(ticket, at)| (at, ticket)));
+                linked.extend(stored.into_iter().map(|(ticket, at)| (at, Ticket::of(&ticket))));
             }
         }
         linked.sort_by(|a, b| b.cmp(a));
@@ -112,7 +113,7 @@ impl ClientImages {
     }
 
     /// The client `ticket` was submitted for, if it was linked to one.
-    pub async fn client_of(&self, account: &TenantKey, ticket: &str) -> Option<String> {
+    pub async fn client_of(&self, account: &TenantKey, ticket: &Ticket) -> Option<String> {
         let remembered = locked(&self.memory).by_ticket.get(&ticket_key(account, ticket)).cloned();
         if remembered.is_some() {
             return remembered;
@@ -136,16 +137,16 @@ mod tests {
     async fn links_are_kept_per_account_newest_first_and_once() {
         let links = ClientImages::new(None);
         let (ours, theirs) = (account("ours"), account("theirs"));
-        links.link(&ours, "cl_a", "T-1").await;
+        links.link(&ours, "cl_a", &Ticket::of("T-1")).await;
         tokio::time::sleep(Duration::from_millis(2)).await;
-        links.link(&ours, "cl_a", "t-2").await;
-        links.link(&ours, "cl_b", "t-1").await;
+        links.link(&ours, "cl_a", &Ticket::of("t-2")).await;
+        links.link(&ours, "cl_b", &Ticket::of("t-1")).await;
         let linked = links.tickets(&ours, "cl_a", 0, 10).await;
-        assert_eq!((linked.tickets, linked.total), (vec!["t-2".to_string(), "t-1".to_string()], 2));
-        assert_eq!(links.tickets(&ours, "cl_a", 1, 10).await.tickets, ["t-1"]);
+        assert_eq!((linked.tickets, linked.total), (vec![Ticket::of("t-2"), Ticket::of("t-1")], 2));
+        assert_eq!(links.tickets(&ours, "cl_a", 1, 10).await.tickets, [Ticket::of("t-1")]);
         assert_eq!(links.tickets(&ours, "cl_b", 0, 10).await.total, 0, "a ticket is linked to its first client");
         assert_eq!(links.tickets(&theirs, "cl_a", 0, 10).await.total, 0);
-        assert_eq!(links.client_of(&ours, "T-2").await.as_deref(), Some("cl_a"));
-        assert_eq!(links.client_of(&theirs, "t-2").await, None);
+        assert_eq!(links.client_of(&ours, &Ticket::of("T-2")).await.as_deref(), Some("cl_a"));
+        assert_eq!(links.client_of(&theirs, &Ticket::of("t-2")).await, None);
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Hub, Relayed};
 use crate::redis_link::RedisLink;
+use crate::upstream::pixelz::Ticket;
 
 const CHANNEL: &str = "pixgate:image-status";
 const LEASE_PREFIX: &str = "pixgate:poll-lease:";
@@ -87,7 +88,7 @@ impl Fanout {
 
     /// The tickets this instance may poll now: those whose lease it takes or holds.
     /// Without Redis, all of them: better twice than never.
-    pub async fn claim(&self, tickets: Vec<String>, lease: Duration) -> Vec<String> {
+    pub async fn claim(&self, tickets: Vec<Ticket>, lease: Duration) -> Vec<Ticket> {
         let Some(mut connection) = self.redis.connection().await else { return tickets };
         let millis = lease.as_millis().max(1) as u64;
         let mut taken = redis::pipe();

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::lock::locked;
 use crate::upstream::PixelzCredentials;
+use crate::upstream::pixelz::Ticket;
 use crate::upstream::pixelz::wire::{ImageStatus, Output};
 
 pub type ImageState = Option<Arc<ImageStatus>>;
@@ -36,7 +37,7 @@ struct Watched {
 pub enum Relayed {
     /// A verified webhook: the image is finished, in the version it names.
     Finished {
-        ticket: String,
+        ticket: Ticket,
         processed_url: Option<String>,
         #[serde(default)]
         template_id: Option<String>,
@@ -53,9 +54,9 @@ const DELIVERED_FOR: std::time::Duration = std::time::Duration::from_secs(7 * 24
 /// Every watched image and its latest state, and the versions delivered of any image.
 #[derive(Clone)]
 pub struct Hub {
-    images: Arc<Mutex<HashMap<String, Watched>>>,
+    images: Arc<Mutex<HashMap<Ticket, Watched>>>,
     /// By ticket, every output version a webhook delivered, watched or not.
-    delivered: moka::sync::Cache<String, Arc<Vec<Output>>>,
+    delivered: moka::sync::Cache<Ticket, Arc<Vec<Output>>>,
     /// Where changes go for other instances, when there are others.
     relay: Arc<Mutex<Option<mpsc::Sender<Relayed>>>>,
 }
@@ -80,7 +81,7 @@ impl Hub {
     /// Starts (or joins) watching an image that `credentials` were shown to open.
     pub fn watch(&self, credentials: &PixelzCredentials, current: Arc<ImageStatus>) -> watch::Receiver<ImageState> {
         let mut images = locked(&self.images);
-        let ticket = current.image_ticket.to_ascii_lowercase();
+        let ticket = Ticket::of(&current.image_ticket);
         match images.get(&ticket) {
             Some(watched) => {
                 let receiver = watched.state.subscribe();
@@ -136,7 +137,7 @@ impl Hub {
     /// GET Status) keeps those already delivered.
     fn publish_here(&self, image: Arc<ImageStatus>) -> bool {
         let images = locked(&self.images);
-        let Some(watched) = images.get(&image.image_ticket.to_ascii_lowercase()) else { return false };
+        let Some(watched) = images.get(&Ticket::of(&image.image_ticket)) else { return false };
         watched.state.send_if_modified(|state| {
             let mut image = image;
             if let Some(current) = state.as_ref()
@@ -164,24 +165,23 @@ impl Hub {
     /// kept and told once; a repeated delivery adds nothing, and nothing moves an
     /// image back from a finished or final status. Relayed even when nobody here
     /// watches the image: a subscriber elsewhere may.
-    pub fn finished(&self, ticket: &str, processed_url: Option<String>, template_id: Option<String>) -> bool {
+    pub fn finished(&self, ticket: &Ticket, processed_url: Option<String>, template_id: Option<String>) -> bool {
         self.relay(Relayed::Finished {
-            ticket: ticket.to_ascii_lowercase(),
+            ticket: ticket.clone(),
             processed_url: processed_url.clone(),
             template_id: template_id.clone(),
         });
         self.finish_here(ticket, processed_url, template_id)
     }
 
-    fn finish_here(&self, ticket: &str, processed_url: Option<String>, template_id: Option<String>) -> bool {
-        let ticket = ticket.to_ascii_lowercase();
+    fn finish_here(&self, ticket: &Ticket, processed_url: Option<String>, template_id: Option<String>) -> bool {
         let outputs = match processed_url {
-            Some(url) => self.record(&ticket, Output { template_id, url }),
-            None => self.outputs(&ticket),
+            Some(url) => self.record(ticket, Output { template_id, url }),
+            None => self.outputs(ticket),
         };
         let current = {
             let images = locked(&self.images);
-            let Some(watched) = images.get(&ticket) else { return false };
+            let Some(watched) = images.get(ticket) else { return false };
             watched.state.borrow().clone()
         };
         let Some(current) = current else { return false };
@@ -198,8 +198,8 @@ impl Hub {
     }
 
     /// Adds a delivered version; every version of the image so far.
-    fn record(&self, ticket: &str, output: Output) -> Vec<Output> {
-        let entry = self.delivered.entry(ticket.to_string()).and_upsert_with(|known| {
+    fn record(&self, ticket: &Ticket, output: Output) -> Vec<Output> {
+        let entry = self.delivered.entry(ticket.clone()).and_upsert_with(|known| {
             let mut outputs = known.map(|e| (*e.into_value()).clone()).unwrap_or_default();
             if !outputs.contains(&output) {
                 outputs.push(output);
@@ -210,16 +210,16 @@ impl Hub {
     }
 
     /// Every version delivered of an image, in the order they came.
-    pub fn outputs(&self, ticket: &str) -> Vec<Output> {
-        self.delivered.get(&ticket.to_ascii_lowercase()).map(|o| (*o).clone()).unwrap_or_default()
+    pub fn outputs(&self, ticket: &Ticket) -> Vec<Output> {
+        self.delivered.get(ticket).map(|o| (*o).clone()).unwrap_or_default()
     }
 
     /// Unfinished images someone still watches, grouped by the credentials to poll them with.
-    pub fn to_poll(&self) -> Vec<(PixelzCredentials, Vec<String>)> {
+    pub fn to_poll(&self) -> Vec<(PixelzCredentials, Vec<Ticket>)> {
         let mut images = locked(&self.images);
         // Nobody watches these any more.
         images.retain(|_, watched| watched.state.receiver_count() > 0);
-        let mut by_tenant: HashMap<_, (PixelzCredentials, Vec<String>)> = HashMap::new();
+        let mut by_tenant: HashMap<_, (PixelzCredentials, Vec<Ticket>)> = HashMap::new();
         for (ticket, watched) in images.iter() {
             if is_final(watched.state.borrow().as_ref().and_then(|i| i.status_id)) {
                 continue;
@@ -234,8 +234,8 @@ impl Hub {
     }
 
     /// The latest state of a watched image.
-    pub fn latest(&self, ticket: &str) -> ImageState {
-        locked(&self.images).get(&ticket.to_ascii_lowercase()).and_then(|w| w.state.borrow().clone())
+    pub fn latest(&self, ticket: &Ticket) -> ImageState {
+        locked(&self.images).get(ticket).and_then(|w| w.state.borrow().clone())
     }
 
     pub fn watched_count(&self) -> usize {
@@ -264,12 +264,18 @@ mod tests {
         assert!(!hub.publish(image("t", 10)), "same status, no event");
         assert!(hub.publish(image("t", 30)));
         assert!(receiver.has_changed().unwrap());
-        assert!(hub.finished("t", Some("http://x/final.jpg".into()), Some("1".into())));
+        assert!(hub.finished(&Ticket::of("t"), Some("http://x/final.jpg".into()), Some("1".into())));
         assert_eq!(receiver.borrow_and_update().as_ref().unwrap().final_images_url, ["http://x/final.jpg"]);
-        assert!(!hub.finished("t", Some("http://x/final.jpg".into()), Some("1".into())), "a repeat adds nothing");
+        assert!(
+            !hub.finished(&Ticket::of("t"), Some("http://x/final.jpg".into()), Some("1".into())),
+            "a repeat adds nothing"
+        );
         assert!(hub.publish(image("t", 80)));
-        assert!(!hub.finished("t", None, None), "a late retry never moves a delivered image back");
-        assert!(hub.finished("t", Some("http://x/v2.jpg".into()), Some("2".into())), "a second version is news");
+        assert!(!hub.finished(&Ticket::of("t"), None, None), "a late retry never moves a delivered image back");
+        assert!(
+            hub.finished(&Ticket::of("t"), Some("http://x/v2.jpg".into()), Some("2".into())),
+            "a second version is news"
+        );
         let state = receiver.borrow_and_update().clone().unwrap();
         assert_eq!(state.status_id, Some(80), "and moves nothing back");
         assert_eq!(
@@ -277,10 +283,10 @@ mod tests {
             ["http://x/final.jpg", "http://x/v2.jpg"]
         );
         assert!(!hub.publish(image("t", 80)), "a poll without versions keeps them");
-        assert_eq!(hub.outputs("T").len(), 2);
+        assert_eq!(hub.outputs(&Ticket::of("T")).len(), 2);
         assert!(!hub.publish(image("unwatched", 30)));
-        assert!(!hub.finished("unwatched", Some("http://x/u.jpg".into()), None));
-        assert_eq!(hub.outputs("unwatched").len(), 1, "kept for whoever asks later");
+        assert!(!hub.finished(&Ticket::of("unwatched"), Some("http://x/u.jpg".into()), None));
+        assert_eq!(hub.outputs(&Ticket::of("unwatched")).len(), 1, "kept for whoever asks later");
     }
 
     #[test]
@@ -292,7 +298,7 @@ mod tests {
         drop(c);
         let polled = hub.to_poll();
         assert_eq!(polled.len(), 1);
-        assert_eq!(polled[0].1, ["a"]);
+        assert_eq!(polled[0].1, [Ticket::of("a")]);
         assert_eq!(hub.watched_count(), 2, "nobody watches c");
         drop((a, b));
     }

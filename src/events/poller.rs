@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::Hub;
 use super::fanout::Fanout;
 use crate::cache::{Cache, Key, Kind};
+use crate::upstream::pixelz::Ticket;
 use crate::upstream::pixelz::wire::{ImageQuery, ImageRef, ImageSort};
 use crate::upstream::{PixelzClient, PixelzCredentials};
 
@@ -51,15 +52,15 @@ impl Poller {
     async fn publish(&self, credentials: &PixelzCredentials, image: crate::upstream::pixelz::wire::ImageStatus) {
         let image = Arc::new(image);
         // Queries after an event see the same state as the event.
-        let key = Key::new(credentials.tenant(), Kind::PixelzImage, image.image_ticket.to_ascii_lowercase());
+        let key = Key::new(credentials.tenant(), Kind::PixelzImage, String::from(Ticket::of(&image.image_ticket)));
         self.cache.insert(key, image.clone()).await;
         self.hub.publish(image);
     }
 
     /// Refreshes one tenant's watched images; answers the upstream calls it made.
-    pub async fn refresh(&self, credentials: &PixelzCredentials, tickets: Vec<String>) -> usize {
+    pub async fn refresh(&self, credentials: &PixelzCredentials, tickets: Vec<Ticket>) -> usize {
         let budget = tickets.len().div_ceil(PAGE) + 1;
-        let mut wanted: HashSet<String> = tickets.into_iter().collect();
+        let mut wanted: HashSet<Ticket> = tickets.into_iter().collect();
         let mut calls = 0;
         // Watched images are mostly new ones: newest first finds them on the first pages.
         for page in 1..=budget {
@@ -78,7 +79,7 @@ impl Poller {
                 Ok(images) => {
                     let last_page = images.len() < PAGE;
                     for image in images {
-                        if wanted.remove(&image.image_ticket.to_ascii_lowercase()) {
+                        if wanted.remove(&Ticket::of(&image.image_ticket)) {
                             self.publish(credentials, image).await;
                         }
                     }
@@ -96,7 +97,7 @@ impl Poller {
         let remaining = budget.saturating_sub(calls);
         for ticket in wanted.into_iter().take(remaining) {
             calls += 1;
-            match self.pixelz.image_status(credentials, &ImageRef::Ticket(ticket)).await {
+            match self.pixelz.image_status(credentials, &ImageRef::Ticket(ticket.into())).await {
                 Ok(image) => self.publish(credentials, image).await,
                 Err(error) => tracing::warn!(%error, "polling an image status failed"),
             }

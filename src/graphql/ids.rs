@@ -5,6 +5,7 @@ use async_graphql::{Error, ID};
 use base64::Engine as _;
 
 use super::error::bad_input;
+use crate::upstream::pixelz::Ticket;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -44,13 +45,6 @@ pub fn pixieset(id: &ID, prefix: &str, kind: &str) -> Result<String, Error> {
     }
 }
 
-pub fn is_ticket(text: &str) -> bool {
-    text.len() == 36
-        && text
-            .char_indices()
-            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
-}
-
 fn is_template_number(text: &str) -> bool {
     !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit())
 }
@@ -70,13 +64,9 @@ pub fn pixelz_template(id: &ID) -> Result<String, Error> {
 }
 
 /// A Pixelz image, by its global id (`pzi_<ticket>`) or its ticket.
-pub fn pixelz_ticket(id: &ID) -> Result<String, Error> {
-    let ticket = id.strip_prefix(PIXELZ_IMAGE).unwrap_or(id);
-    if is_ticket(ticket) {
-        Ok(ticket.to_ascii_lowercase())
-    } else {
-        Err(bad_input(format!("{:?} is not a Pixelz image ticket", id.as_str())))
-    }
+pub fn pixelz_ticket(id: &ID) -> Result<Ticket, Error> {
+    Ticket::parse(id.strip_prefix(PIXELZ_IMAGE).unwrap_or(id))
+        .ok_or_else(|| bad_input(format!("{:?} is not a Pixelz image ticket", id.as_str())))
 }
 
 pub fn of_pixelz_template(number: &str) -> ID {
@@ -102,7 +92,7 @@ pub fn parse_node(id: &ID) -> Result<NodeId, Error> {
     let valid = match prefix {
         "cl" | "in" | "co" | "ct" => pixieset_shape(rest),
         "pzt" => is_template_number(rest),
-        "pzi" => is_ticket(rest),
+        "pzi" => Ticket::parse(rest).is_some(),
         "pzv" => is_invoice_number(rest),
         "pzp" => true,
         _ => false,
@@ -116,7 +106,7 @@ pub fn parse_node(id: &ID) -> Result<NodeId, Error> {
         "co" => NodeId::Contract(id.to_string()),
         "ct" => NodeId::ContractTemplate(id.to_string()),
         "pzt" => NodeId::PixelzTemplate(rest.into()),
-        "pzi" => NodeId::PixelzImage(rest.to_ascii_lowercase()),
+        "pzi" => NodeId::PixelzImage(Ticket::of(rest).into()),
         "pzv" => NodeId::PixelzInvoice(rest.into()),
         _ => {
             let decoded = B64.decode(rest).ok().and_then(|bytes| String::from_utf8(bytes).ok());

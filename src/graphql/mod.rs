@@ -33,7 +33,6 @@ pub struct Query(node::NodeQuery, pixieset::PixiesetQuery, pixelz::PixelzQuery);
 #[derive(Default, MergedObject)]
 pub struct Mutation(pixieset::PixiesetMutation, pixelz::PixelzMutation);
 
-pub use ids::is_ticket;
 pub use mutation::{IdempotencyHeader, WebhookUrl};
 
 pub use subscription::{EventSubjects, Subscription};

@@ -14,6 +14,7 @@ use super::ids;
 use super::pixelz::PixelzImage;
 use crate::events::{Hub, is_final};
 use crate::lock::locked;
+use crate::upstream::pixelz::Ticket;
 use crate::upstream::pixelz::wire::{ImageQuery, ImageStatus};
 
 /// At most this many images in one subscription.
@@ -89,19 +90,19 @@ impl Subscription {
         let subjects = ctx.data_opt::<Arc<EventSubjects>>().cloned();
 
         // The subscriber's own credentials must open every image it watches.
-        let mut images: HashMap<String, Arc<ImageStatus>> = HashMap::new();
+        let mut images: HashMap<Ticket, Arc<ImageStatus>> = HashMap::new();
         let mut tickets = tickets;
         if let Some(client_id) = &client_id {
             let links = client_images(ctx)?;
             tickets.extend(links.tickets(pixelz.tenant(), client_id, 0, MAX_IMAGES).await.tickets);
         }
         for ticket in &tickets {
-            let image = pixelz.image(ticket).await.map_err(from_upstream)?;
-            images.insert(image.image_ticket.to_ascii_lowercase(), image);
+            let image = pixelz.image(ticket.as_str()).await.map_err(from_upstream)?;
+            images.insert(Ticket::of(&image.image_ticket), image);
         }
         for customer in &customer_image_ids {
             let image = pixelz.image_by_customer_id(customer.trim()).await.map_err(from_upstream)?;
-            images.insert(image.image_ticket.to_ascii_lowercase(), image);
+            images.insert(Ticket::of(&image.image_ticket), image);
         }
         if let Some(product_id) = &product_id {
             let query = ImageQuery {
@@ -110,7 +111,7 @@ impl Subscription {
                 ..ImageQuery::default()
             };
             for image in pixelz.images(&query).await.map_err(from_upstream)?.iter() {
-                images.insert(image.image_ticket.to_ascii_lowercase(), Arc::new(image.clone()));
+                images.insert(Ticket::of(&image.image_ticket), Arc::new(image.clone()));
             }
         }
         // A product or a client gains images: those found now are not all a later subscriber's.
@@ -121,7 +122,7 @@ impl Subscription {
         }
 
         let credentials = pixelz.credentials().clone();
-        let open: HashSet<String> =
+        let open: HashSet<Ticket> =
             images.iter().filter(|(_, i)| !is_final(i.status_id)).map(|(t, _)| t.clone()).collect();
         let first_states = images.len();
         // Each watch stream first yields the image's current state, then its changes.
@@ -134,12 +135,12 @@ impl Subscription {
             }
             let image = w.merged.next().await?;
             if is_final(image.status_id) {
-                w.open.remove(&image.image_ticket.to_ascii_lowercase());
+                w.open.remove(&Ticket::of(&image.image_ticket));
             }
             w.first_states = w.first_states.saturating_sub(1);
             w.done = w.open.is_empty() && w.first_states == 0;
             if let Some(subjects) = &w.subjects {
-                subjects.record(&image.image_ticket.to_ascii_lowercase());
+                subjects.record(Ticket::of(&image.image_ticket).as_str());
             }
             Some((PixelzImage(image), w))
         }))
@@ -149,7 +150,7 @@ impl Subscription {
 struct Watching {
     merged: futures_util::stream::BoxStream<'static, Arc<ImageStatus>>,
     /// Images not final yet.
-    open: HashSet<String>,
+    open: HashSet<Ticket>,
     /// Current states still to send.
     first_states: usize,
     done: bool,

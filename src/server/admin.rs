@@ -21,6 +21,7 @@ use crate::auth::Supplied;
 use crate::cache::{Invalidation, Kind};
 use crate::error_code::ErrorCode;
 use crate::session::Session;
+use crate::upstream::pixelz::Ticket;
 
 /// What to drop: one object, or (no `kind`) everything the credentials' tenants hold.
 #[derive(serde::Deserialize)]
@@ -137,7 +138,7 @@ pub async fn invalidate(
             let object = kind.kind();
             let id = id.trim().to_string();
             // Tickets are kept in lower case, as the loaders key them.
-            let id = if matches!(kind, Dropped::PixelzImage) { id.to_ascii_lowercase() } else { id };
+            let id = if matches!(kind, Dropped::PixelzImage) { Ticket::of(&id).into() } else { id };
             cache.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(object), id: Some(id) }).await;
             for kind in object.copies() {
                 cache.invalidate_kind(&tenant, *kind).await;

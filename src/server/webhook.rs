@@ -16,6 +16,7 @@ use sha2::Sha256;
 
 use super::AppState;
 use crate::secret::Secret;
+use crate::upstream::pixelz::Ticket;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The documents name the headers as PHP's `$_SERVER` shows them; senders and
@@ -47,7 +48,7 @@ fn signed(secret: &Secret, body: &[u8], signature: &str) -> bool {
 }
 
 struct Delivery {
-    ticket: String,
+    ticket: Ticket,
     processed_url: Option<String>,
     /// Which output version this is, for images with more than one.
     template_id: Option<String>,
@@ -71,8 +72,7 @@ fn delivery(headers: &HeaderMap, body: &[u8]) -> Option<Delivery> {
             })
             .collect()
     };
-    let ticket =
-        fields.get("imageTicket").map(|t| t.trim().to_ascii_lowercase()).filter(|t| crate::graphql::is_ticket(t))?;
+    let ticket = Ticket::parse(fields.get("imageTicket")?)?;
     let processed_url = fields
         .get("processedImageURL")
         .map(|u| u.trim().to_string())

@@ -10,6 +10,7 @@ use pixgate::redis_link::RedisLink;
 use pixgate::sandbox::{self, Sandbox};
 use pixgate::secret::Secret;
 use pixgate::startup::Running;
+use pixgate::upstream::pixelz::Ticket;
 use serde_json::json;
 
 use crate::gateway::{gateway, graphql};
@@ -68,7 +69,7 @@ async fn a_webhook_on_one_instance_reaches_a_subscriber_on_another() {
         }
     };
     assert_eq!(event["payload"]["data"]["pixelzImageStatusChanged"]["statusId"], 70);
-    assert_eq!(b.hub().latest(&ticket).unwrap().final_images_url, ["http://127.0.0.1:1/final.jpg"]);
+    assert_eq!(b.hub().latest(&Ticket::of(&ticket)).unwrap().final_images_url, ["http://127.0.0.1:1/final.jpg"]);
 }
 
 #[tokio::test]
@@ -84,7 +85,7 @@ async fn one_instance_holds_the_lease_on_an_image() {
         Fanout::start(&link(), &Hub::default(), stopped.clone()),
     );
     crate::support::eventually("both connected", || async { a.connected().await && b.connected().await }).await;
-    let tickets: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let tickets: Vec<Ticket> = (0..3).map(|_| Ticket::of(&uuid::Uuid::new_v4().to_string())).collect();
     let lease = Duration::from_secs(5);
     assert_eq!(a.claim(tickets.clone(), lease).await, tickets);
     assert!(b.claim(tickets.clone(), lease).await.is_empty(), "another instance polls these");

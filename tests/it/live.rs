@@ -215,7 +215,11 @@ async fn forged_webhooks_are_refused_and_repeats_add_nothing() {
     ] {
         assert_eq!(deliver(&gateway, &headers, &body, "application/json").await, 401, "{what}");
     }
-    assert_eq!(gateway.hub().latest(&ticket).unwrap().status_id, Some(10), "refused deliveries emit nothing");
+    assert_eq!(
+        gateway.hub().latest(&pixgate::upstream::pixelz::Ticket::of(&ticket)).unwrap().status_id,
+        Some(10),
+        "refused deliveries emit nothing"
+    );
 
     // The documented header, then Pixelz's three retries (one hyphenated): one event.
     for name in [customer, customer, "http-x-pxz-customer-hmac-sha256", customer] {

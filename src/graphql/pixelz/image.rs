@@ -10,7 +10,7 @@ use super::super::pixieset::{Client, client_by_id};
 use super::template::PixelzTemplate;
 use crate::events::Hub;
 use crate::upstream::UpstreamError;
-use crate::upstream::pixelz::wire;
+use crate::upstream::pixelz::{Ticket, wire};
 
 /// Every status Pixelz documents for an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -114,7 +114,7 @@ impl PixelzImage {
         crate::cache::reads::untracked();
         let mut outputs = self.0.outputs.clone();
         if let Ok(hub) = ctx.data::<Hub>() {
-            for output in hub.outputs(&self.0.image_ticket) {
+            for output in hub.outputs(&Ticket::of(&self.0.image_ticket)) {
                 if !outputs.contains(&output) {
                     outputs.push(output);
                 }
@@ -186,7 +186,9 @@ impl PixelzImage {
     /// Pixieset credentials too.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
         let links = client_images(ctx)?;
-        let Some(id) = links.client_of(pixelz(ctx)?.tenant(), &self.0.image_ticket).await else { return Ok(None) };
+        let Some(id) = links.client_of(pixelz(ctx)?.tenant(), &Ticket::of(&self.0.image_ticket)).await else {
+            return Ok(None);
+        };
         client_by_id(ctx, &id).await.map(Some)
     }
 

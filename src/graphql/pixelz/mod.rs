@@ -33,6 +33,7 @@ use super::context::{client_images, pixelz};
 use super::error::{bad_input, from_upstream};
 use super::ids;
 use super::scalars::Date;
+use crate::upstream::pixelz::Ticket;
 
 const PRODUCTS_PAGE: usize = 100;
 /// Pixelz serves invoices 50 a page, and a page size cannot be chosen.
@@ -59,8 +60,8 @@ pub async fn images_of_client(
     let links = client_images(ctx)?;
     let account = pixelz.tenant();
     // An image Pixelz no longer finds is left out rather than failing its neighbours.
-    let statuses = |tickets: Vec<String>| async move {
-        let found = futures_util::future::join_all(tickets.iter().map(|t| pixelz.image(t))).await;
+    let statuses = |tickets: Vec<Ticket>| async move {
+        let found = futures_util::future::join_all(tickets.iter().map(|t| pixelz.image(t.as_str()))).await;
         let mut images = Vec::with_capacity(found.len());
         for image in found {
             match image {
@@ -188,7 +189,7 @@ impl PixelzQuery {
             _ => return Err(bad_input("give `by` with `ticket` or `customerImageId`, exactly one")),
         };
         match key {
-            (Some(ticket), None) => image_by_ticket(ctx, &ids::pixelz_ticket(&ticket)?).await.map(Some),
+            (Some(ticket), None) => image_by_ticket(ctx, ids::pixelz_ticket(&ticket)?.as_str()).await.map(Some),
             (None, Some(customer)) => {
                 let customer = customer.trim();
                 if customer.is_empty() || customer.len() > 100 {

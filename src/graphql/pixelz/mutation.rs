@@ -186,7 +186,7 @@ pub struct CreatePixelzContactPayload {
 fn target(check: &mut Check, input: &PixelzImageTargetInput) -> Option<wire::ImageRef> {
     match (&input.ticket, input.customer_image_id.as_deref().map(str::trim)) {
         (Some(ticket), None) => match ids::pixelz_ticket(ticket) {
-            Ok(ticket) => Some(wire::ImageRef::Ticket(ticket)),
+            Ok(ticket) => Some(wire::ImageRef::Ticket(ticket.into())),
             Err(e) => {
                 check.fail(&["ticket"], UserErrorCode::Invalid, e.message);
                 None

@@ -12,7 +12,7 @@ use super::super::mutation::validate::Check;
 use super::super::mutation::{UserErrorCode, WebhookUrl, WriteOnce, derived_key, write_once};
 use super::mutation::{RequestWhiteGloveServiceInput, SubmitPixelzImageInput, SubmitPixelzImagePayload};
 use crate::idempotency::{Natural, Settled};
-use crate::upstream::pixelz::wire;
+use crate::upstream::pixelz::{Ticket, wire};
 
 pub(super) const MAX_IMAGES: usize = 5;
 pub(super) const MAX_IMAGE_ID: usize = 100;
@@ -195,7 +195,7 @@ pub(super) async fn submit(
             // first request did not live to make is made by its retry.
             if let Some(client_id) = &client_id {
                 let links = client_images(ctx)?;
-                links.link(pixelz.tenant(), client_id, &submitted.image_ticket).await;
+                links.link(pixelz.tenant(), client_id, &Ticket::of(&submitted.image_ticket)).await;
             }
             Ok(SubmitPixelzImagePayload {
                 ticket: Some(ID(submitted.image_ticket.clone())),

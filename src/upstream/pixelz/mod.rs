@@ -1,7 +1,10 @@
 //! The Pixelz client: credentials in every call (query string or JSON body),
 //! failures inside HTTP 200 answers, relative URLs located where the operator says.
 
+mod ticket;
 pub mod wire;
+
+pub use ticket::Ticket;
 
 use chrono::NaiveDate;
 use reqwest::Url;
