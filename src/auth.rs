@@ -139,6 +139,21 @@ pub struct AccessPolicy {
 }
 
 impl AccessPolicy {
+    /// The credential headers with the sandbox's values, for GraphiQL's headers pane: only
+    /// where the defaults are the sandbox's, which open nothing real.
+    pub fn sandbox_headers(&self) -> Option<[(&'static str, String); 3]> {
+        if !self.defaults_are_sandbox {
+            return None;
+        }
+        let (pixieset, pixelz) = (self.default_pixieset.as_ref()?, self.default_pixelz.as_ref()?);
+        let [cookie, email, key] = CREDENTIAL_HEADERS;
+        Some([
+            (cookie, pixieset.cookie().expose().to_string()),
+            (email, pixelz.contact_email().to_string()),
+            (key, pixelz.api_key().expose().to_string()),
+        ])
+    }
+
     fn token_accepted(&self, bearer: Option<&Secret>) -> bool {
         self.defaults_are_sandbox || self.tokens.is_empty() || self.holds_token(bearer)
     }

@@ -8,7 +8,6 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
 use crate::error_code::ErrorCode;
-use crate::sandbox;
 
 struct Asset {
     name: &'static str,
@@ -53,15 +52,12 @@ const DEFAULT_QUERY: &str = r#"# pixgate: Pixieset Studio and Pixelz behind one 
 "#;
 
 /// GraphiQL, with the sandbox's credentials in its headers pane when the gateway runs
-/// on the sandbox (they open nothing real), and an empty pane otherwise; with a place
-/// for the access token when only trusted documents run without one.
-pub fn graphiql(on_sandbox: bool, token_needed: bool) -> Html<String> {
+/// on the sandbox (`AccessPolicy::sandbox_headers`: they open nothing real), and an empty
+/// pane otherwise; with a place for the access token when only trusted documents run without one.
+pub fn graphiql(sandbox_headers: Option<[(&str, String); 3]>, token_needed: bool) -> Html<String> {
     let mut pane = serde_json::Map::new();
-    if on_sandbox {
-        let values = [sandbox::PIXIESET_COOKIE, sandbox::PIXELZ_CONTACT_EMAIL, sandbox::PIXELZ_API_KEY];
-        for (name, value) in crate::auth::CREDENTIAL_HEADERS.iter().zip(values) {
-            pane.insert(name.to_string(), value.into());
-        }
+    for (name, value) in sandbox_headers.into_iter().flatten() {
+        pane.insert(name.to_string(), value.into());
     }
     if token_needed {
         pane.insert("Authorization".into(), "Bearer <an access token>".into());
@@ -145,10 +141,23 @@ mod tests {
 
     #[test]
     fn credentials_are_prefilled_on_the_sandbox_only() {
-        assert!(graphiql(true, false).0.contains(sandbox::PIXELZ_API_KEY));
-        let page = graphiql(false, false).0;
+        use crate::sandbox;
+        use crate::secret::Secret;
+        use crate::upstream::{PixelzCredentials, PixiesetCredentials};
+        let mut policy = crate::auth::AccessPolicy {
+            default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
+            default_pixelz: Some(PixelzCredentials::new(
+                sandbox::PIXELZ_CONTACT_EMAIL,
+                Secret::new(sandbox::PIXELZ_API_KEY),
+            )),
+            defaults_are_sandbox: true,
+            ..Default::default()
+        };
+        assert!(graphiql(policy.sandbox_headers(), false).0.contains(sandbox::PIXELZ_API_KEY));
+        policy.defaults_are_sandbox = false;
+        let page = graphiql(policy.sandbox_headers(), false).0;
         assert!(!page.contains(sandbox::PIXELZ_API_KEY) && !page.contains(sandbox::PIXIESET_COOKIE));
         assert!(page.contains("\"headers\":null"));
-        assert!(graphiql(false, true).0.contains("Authorization"), "a place for the token trusted documents ask for");
+        assert!(graphiql(None, true).0.contains("Authorization"), "a place for the token trusted documents ask for");
     }
 }

@@ -395,7 +395,7 @@ pub async fn get(
     let token_needed = state.trusted.is_some();
     let graphiql = state.limits.graphiql && !(token_needed && state.access.tokens.is_empty());
     let (mut response, cacheable) = if wants_html(&headers) && graphiql {
-        (super::browser::graphiql(state.access.defaults_are_sandbox, token_needed).into_response(), false)
+        (super::browser::graphiql(state.access.sandbox_headers(), token_needed).into_response(), false)
     } else {
         answer_get(&state, &session, &headers, query.unwrap_or_default()).await
     };
