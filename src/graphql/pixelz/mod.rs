@@ -46,7 +46,7 @@ pub async fn template_by_number(ctx: &Context<'_>, number: &str) -> Result<Pixel
 /// A client's images a page holds: each is one status call.
 const LINKED_PAGE: usize = 25;
 /// How many of a client's newest images a status filter looks through.
-pub const LINKED_FILTERED: usize = 100;
+const LINKED_FILTERED: usize = 100;
 
 /// The images submitted for a Pixieset client, as pixgate linked them (`client_images.rs`),
 /// newest first, each with its current status.
