@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pixgate::sandbox::{self, Faults, Sandbox, SandboxSettings};
+use pixgate_sandbox::{self as sandbox, Faults, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
 use support::{Fleet, Gateway, ms, percentile};
 

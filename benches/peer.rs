@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pixgate::sandbox::{self, Faults, Sandbox, SandboxSettings};
+use pixgate_sandbox::{self as sandbox, Faults, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
 use support::{Gateway, WrkFigures, free_port, ms, percentile, tree_rss_kib};
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use pixgate::cli::ServeArgs;
 use pixgate::config::{Config, FileConfig};
 use pixgate::loaders::Switches;
-use pixgate::sandbox::{Faults, Sandbox, SandboxSettings};
 use pixgate::startup::{self, Running};
+use pixgate_sandbox::{Faults, Sandbox, SandboxSettings};
 
 const QUERY: &str = "{ contracts(first: 45) { edges { node { client { email } template { name } } } } }";
 const LATENCY_MS: u64 = 20;
@@ -39,7 +39,7 @@ async fn start(sandbox: &Sandbox, mode: &Mode) -> Running {
         listen: Some("127.0.0.1:0".into()),
         pixieset_base_url: Some(sandbox.pixieset_base_url()),
         pixelz_base_url: Some(sandbox.pixelz_base_url()),
-        pixieset_cookie: Some(pixgate::sandbox::PIXIESET_COOKIE.into()),
+        pixieset_cookie: Some(pixgate_sandbox::PIXIESET_COOKIE.into()),
         cache_mb: Some(if mode.caching { 64 } else { 0 }),
         // The benchmark measures the work, not the rate limits.
         rate_limit_ip: Some(0),

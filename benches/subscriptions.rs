@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use pixgate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
+use pixgate_sandbox::{self as sandbox, ProcessingSettings, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
 use support::{Gateway, cpu_time, ms, percentile};
 use tokio::sync::Semaphore;

@@ -4,8 +4,9 @@
 //! `server` (routes and transports) → `graphql` (types and resolvers) → `loaders`
 //! (one request's data access) → `cache` and `upstream` (one typed client per API).
 //! `session` resolves who is calling, once, under `auth`'s policy; `config` holds
-//! the settings every layer reads; `sandbox` simulates both APIs and shares no code
-//! with `upstream`. `docs/ARCHITECTURE.md` maps every concern to its module.
+//! the settings every layer reads. The simulator of both APIs is a crate of its own
+//! (`sandbox/`), which `startup` runs when no upstream is configured.
+//! `docs/ARCHITECTURE.md` maps every concern to its module.
 
 pub mod auth;
 pub mod cache;
@@ -21,7 +22,6 @@ pub mod lock;
 pub mod money;
 pub mod redis_link;
 pub mod request_id;
-pub mod sandbox;
 pub mod scope;
 pub mod secret;
 pub mod server;

@@ -1,8 +1,7 @@
 //! Locks taken over when poisoned. Every holder in pixgate changes its data in steps
 //! that leave it consistent (one insert, remove, push or send), so what a panicking
 //! holder left is usable; refusing every later request would spread one panic to all.
-//! The sandbox relies on the same: whatever a panicking handler had half done stays
-//! visible, as it would upstream.
+//! The sandbox, a crate of its own, keeps the same rule in its own `lock.rs`.
 
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

@@ -2,9 +2,8 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use pixgate::cli::{Cli, Command, LogFormat, SandboxArgs};
+use pixgate::cli::{Cli, Command};
 use pixgate::config::Config;
-use pixgate::sandbox::{Faults, ProcessingSettings, Sandbox, SandboxSettings};
 use pixgate::{graphql, startup, telemetry};
 
 /// A request allocates and frees many small objects across two worker threads;
@@ -22,9 +21,10 @@ fn main() -> anyhow::Result<()> {
             let _telemetry = telemetry::init(config.telemetry.log_format, config.telemetry.otlp_endpoint.as_ref());
             runtime()?.block_on(serve(config))
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => {
-            let _telemetry = telemetry::init(LogFormat::Human, None);
-            runtime()?.block_on(sandbox(args))
+            let _telemetry = telemetry::init(pixgate::cli::LogFormat::Human, None);
+            runtime()?.block_on(pixgate_sandbox::cli::run(args, startup::shutdown_signal()))
         }
         Command::Schema { federation } => {
             print!("{}", if federation { graphql::subgraph_sdl() } else { graphql::sdl() });
@@ -45,27 +45,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         format!("GraphiQL: http://{}/graphql", running.addr()),
     ]);
     running.serve_until(startup::shutdown_signal()).await.context("server failed")
-}
-
-async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    let faults = Faults {
-        latency_ms: args.latency_ms,
-        error_rate: args.error_rate,
-        error_status: args.error_status,
-        retry_after_secs: args.retry_after_secs,
-        malformed_rate: args.malformed_rate,
-        target: args.fault_target.into(),
-        ..Faults::default()
-    };
-    faults.validate().map_err(anyhow::Error::msg).context("invalid fault settings")?;
-    let processing = ProcessingSettings { step_ms: args.step_ms, webhook_encoding: args.webhook_encoding.into() };
-    let sandbox = Sandbox::start(args.listen, SandboxSettings { processing, faults, extras: args.extras })
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    announce(&[format!("listening on http://{}", sandbox.addr())]);
-    startup::shutdown_signal().await;
-    sandbox.shutdown().await;
-    Ok(())
 }
 
 /// Tells whoever started the process where it listens. A reader that has gone

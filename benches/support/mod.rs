@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use pixgate::sandbox::Sandbox;
+use pixgate_sandbox::Sandbox;
 
 pub struct Gateway {
     child: Child,

@@ -235,11 +235,10 @@ pub struct TelemetrySettings {
 /// How the in-process sandbox runs, when no upstream is configured.
 #[derive(Clone, Debug)]
 pub struct SandboxChoice {
-    pub step_ms: u64,
+    /// None: the simulator's own default.
+    pub step_ms: Option<u64>,
     pub extras: bool,
 }
-
-pub const DEFAULT_SANDBOX_STEP_MS: u64 = 2000;
 
 fn http_url(key: Setting, raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw.trim()).map_err(|e| invalid(key, format!("not a URL ({e})")))?;
@@ -507,7 +506,7 @@ impl Config {
                 otlp_endpoint: optional_url(key::otlp_endpoint, given.otlp_endpoint())?,
             },
             sandbox: SandboxChoice {
-                step_ms: given.sandbox_step_ms().unwrap_or(DEFAULT_SANDBOX_STEP_MS),
+                step_ms: given.sandbox_step_ms(),
                 extras: given.sandbox_extras().unwrap_or(false),
             },
         };

@@ -141,9 +141,9 @@ mod tests {
 
     #[test]
     fn credentials_are_prefilled_on_the_sandbox_only() {
-        use crate::sandbox;
         use crate::secret::Secret;
         use crate::upstream::{PixelzCredentials, PixiesetCredentials};
+        use pixgate_sandbox as sandbox;
         let mut policy = crate::auth::AccessPolicy {
             default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
             default_pixelz: Some(PixelzCredentials::new(

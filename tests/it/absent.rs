@@ -3,8 +3,8 @@
 //! the list around it. Each shape is one the documents allow, answered by the sandbox.
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{Faults, documented};
 use pixgate::startup::Running;
+use pixgate_sandbox::{Faults, documented};
 use serde_json::{Value, json};
 
 use crate::gateway::{gateway, graphql};

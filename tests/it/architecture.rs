@@ -31,3 +31,28 @@ fn every_path_the_architecture_names_exists() {
         .collect();
     assert!(missing.is_empty(), "docs/ARCHITECTURE.md names paths that are not there: {missing:?}");
 }
+
+/// The simulator is a crate of its own: production code names it only where `serve` starts
+/// it and where `pixgate sandbox` runs it, so a build without it (`--no-default-features`)
+/// is the gateway alone. Tests and benchmarks use it as a dev-dependency.
+#[test]
+fn production_code_names_the_sandbox_only_where_it_starts_it() {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                if code.contains("pixgate_sandbox") {
+                    found.push(path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+    found.sort();
+    assert_eq!(found, ["src/cli.rs", "src/main.rs", "src/startup/mod.rs", "src/startup/sandbox.rs"]);
+}

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{FaultTarget, Faults};
 use pixgate::startup::Running;
+use pixgate_sandbox::{FaultTarget, Faults};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -338,7 +338,7 @@ async fn wrong_admin_tokens_are_limited_per_address() {
         http()
             .post(format!("http://{}/admin/invalidate", gateway.addr()))
             .bearer_auth(token)
-            .header("X-Pixieset-Cookie", pixgate::sandbox::PIXIESET_COOKIE)
+            .header("X-Pixieset-Cookie", pixgate_sandbox::PIXIESET_COOKIE)
             .json(&json!({}))
             .send()
     };
@@ -462,13 +462,13 @@ async fn every_kind_of_error_carries_a_code() {
 /// the calls already made, and every instance sees it.
 #[tokio::test]
 async fn the_fleet_bucket_is_charged_for_upstream_calls() {
-    use pixgate::sandbox::PIXIESET_OTHER_COOKIE;
+    use pixgate_sandbox::PIXIESET_OTHER_COOKIE;
     // A tenant of its own, so no other test's requests share its bucket in this Redis.
     use pixgate::secret::Secret;
     use pixgate::upstream::{PixelzCredentials, PixiesetCredentials};
     let studio = PixiesetCredentials::new(Secret::new(PIXIESET_OTHER_COOKIE));
     let pixelz =
-        PixelzCredentials::new(pixgate::sandbox::PIXELZ_CONTACT_EMAIL, Secret::new(pixgate::sandbox::PIXELZ_API_KEY));
+        PixelzCredentials::new(pixgate_sandbox::PIXELZ_CONTACT_EMAIL, Secret::new(pixgate_sandbox::PIXELZ_API_KEY));
     // Whoever acts with both sets of credentials at once, as the session names them.
     let tenant = studio.tenant().joined(pixelz.tenant());
     let redis = redis::Client::open(crate::instances::REDIS).unwrap();

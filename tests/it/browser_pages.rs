@@ -1,7 +1,7 @@
 //! What a browser is served, checked over HTTP (the browser itself is in `tests/browser/`).
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox;
+use pixgate_sandbox as sandbox;
 
 use crate::gateway::gateway;
 use crate::support::*;

@@ -2,8 +2,8 @@
 //! asks, agreeing with what the sandbox saw, and free of ids and credentials.
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox;
 use pixgate::startup::Running;
+use pixgate_sandbox as sandbox;
 use serde_json::{Value, json};
 
 use crate::gateway::gateway;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use pixgate::sandbox::{self, Sandbox, documented};
+use pixgate_sandbox::{self as sandbox, Sandbox, documented};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -39,7 +39,7 @@ async fn invoice_payment_links_return_to_the_url_the_caller_names() {
 
 #[tokio::test]
 async fn a_partner_submits_with_its_developer_key_and_its_signature_is_then_required() {
-    use pixgate::sandbox;
+    use pixgate_sandbox as sandbox;
 
     use crate::live::{deliver, signature, submit};
     use crate::support::eventually;
@@ -130,7 +130,7 @@ async fn gift_card_activities_come_with_documents_where_the_server_sends_them() 
 /// by the partner, whoever calls; its key alone, without its email, names no one.
 #[tokio::test]
 async fn a_partner_creates_contacts_as_itself() {
-    use pixgate::sandbox;
+    use pixgate_sandbox as sandbox;
 
     let create = |email: &str| {
         format!(
@@ -167,7 +167,7 @@ async fn a_partner_creates_contacts_as_itself() {
 /// says how the pages go (`per_page`, `last_page`), with or without `total`.
 #[tokio::test]
 async fn documents_page_as_the_server_pages_them() {
-    use pixgate::sandbox::documented;
+    use pixgate_sandbox::documented;
 
     let as_documented = gateway(ServeArgs::default()).await;
     let all = format!(

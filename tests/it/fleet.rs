@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::SinkExt as _;
-use pixgate::sandbox::{self, Sandbox};
+use pixgate_sandbox::{self as sandbox, Sandbox};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;

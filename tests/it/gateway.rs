@@ -2,8 +2,8 @@
 
 use pixgate::cli::ServeArgs;
 use pixgate::config::{Config, FileConfig};
-use pixgate::sandbox::{self, Sandbox, documented};
 use pixgate::startup::{self, Running};
+use pixgate_sandbox::{self as sandbox, Sandbox, documented};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -179,14 +179,14 @@ async fn readiness_reflects_what_each_upstream_said_lately_without_polling_it() 
     assert_eq!(sandbox.requests().total, 2, "what was heard lately is enough");
 
     let upstream = crate::support::sandbox().await;
-    upstream.set_faults(pixgate::sandbox::Faults { error_rate: 1.0, error_status: 503, ..Default::default() });
+    upstream.set_faults(pixgate_sandbox::Faults { error_rate: 1.0, error_status: 503, ..Default::default() });
     let cut_off = remote_gateway(&upstream, None).await;
     let (status, body) = answer(http().get(format!("http://{}/readyz", cut_off.addr()))).await;
     assert_eq!((status, body["status"].as_str()), (503, Some("unready")), "{body}");
-    upstream.set_faults(pixgate::sandbox::Faults {
+    upstream.set_faults(pixgate_sandbox::Faults {
         error_rate: 1.0,
         error_status: 503,
-        target: pixgate::sandbox::FaultTarget::Pixelz,
+        target: pixgate_sandbox::FaultTarget::Pixelz,
         ..Default::default()
     });
     // Pixieset is heard from again through an ordinary query.

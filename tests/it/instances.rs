@@ -7,10 +7,10 @@ use pixgate::cli::ServeArgs;
 use pixgate::events::Hub;
 use pixgate::events::fanout::Fanout;
 use pixgate::redis_link::RedisLink;
-use pixgate::sandbox::{self, Sandbox};
 use pixgate::secret::Secret;
 use pixgate::startup::Running;
 use pixgate::upstream::pixelz::Ticket;
+use pixgate_sandbox::{self as sandbox, Sandbox};
 use serde_json::json;
 
 use crate::gateway::{gateway, graphql};

@@ -98,7 +98,7 @@ async fn connections_cost_their_page_size() {
 #[tokio::test]
 async fn a_slow_operation_times_out_with_a_typed_error() {
     let gateway = gateway(ServeArgs { execution_timeout_ms: Some(50), ..ServeArgs::default() }).await;
-    gateway.sandbox().unwrap().set_faults(pixgate::sandbox::Faults { latency_ms: 500, ..Default::default() });
+    gateway.sandbox().unwrap().set_faults(pixgate_sandbox::Faults { latency_ms: 500, ..Default::default() });
     let (status, body) = post(&gateway, &json!({ "query": "{ pixelzAccount { email } }" })).await;
     assert_eq!((status, code(&body)), (200, "EXECUTION_TIMEOUT"), "{body}");
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use pixgate::cli::ServeArgs;
 use pixgate::events::poller::Poller;
-use pixgate::sandbox::{self, documented};
 use pixgate::startup::Running;
+use pixgate_sandbox::{self as sandbox, documented};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -173,7 +173,7 @@ async fn sse_follows_an_image_to_delivered() {
 }
 
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    pixgate::sandbox::sign(secret, body)
+    pixgate_sandbox::sign(secret, body)
 }
 
 pub async fn deliver(gateway: &Running, headers: &[(&str, String)], body: &str, content_type: &str) -> u16 {

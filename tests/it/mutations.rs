@@ -3,8 +3,8 @@
 //! user errors, and idempotency.
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{self, documented};
 use pixgate::startup::Running;
+use pixgate_sandbox::{self as sandbox, documented};
 use serde_json::{Value, json};
 
 use crate::gateway::{gateway, graphql};

@@ -1,7 +1,7 @@
 //! What an operator sees at `/metrics`.
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{self, documented};
+use pixgate_sandbox::{self as sandbox, documented};
 use serde_json::json;
 
 use crate::gateway::{gateway, graphql};

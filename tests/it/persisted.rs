@@ -52,7 +52,7 @@ async fn a_query_is_registered_once_then_sent_by_its_hash_over_post_and_get() {
     assert_eq!(code(&unknown_version), "PERSISTED_QUERY_NOT_SUPPORTED");
 
     let registered = post(&gateway, json!({ "query": QUERY, "extensions": persisted(&hash) })).await;
-    assert_eq!(registered["data"]["pixelzAccount"]["email"], pixgate::sandbox::PIXELZ_CONTACT_EMAIL, "{registered}");
+    assert_eq!(registered["data"]["pixelzAccount"]["email"], pixgate_sandbox::PIXELZ_CONTACT_EMAIL, "{registered}");
     let hit = post(&gateway, json!({ "extensions": persisted(&hash), "operationName": "Account" })).await;
     assert_eq!(hit["data"], registered["data"]);
 
@@ -67,8 +67,8 @@ async fn a_query_is_registered_once_then_sent_by_its_hash_over_post_and_get() {
     let with_credentials = http()
         .get(format!("http://{}/graphql", gateway.addr()))
         .query(&[("extensions", persisted(&hash).to_string())])
-        .header("X-Pixelz-Email", pixgate::sandbox::PIXELZ_CONTACT_EMAIL)
-        .header("X-Pixelz-Api-Key", pixgate::sandbox::PIXELZ_API_KEY)
+        .header("X-Pixelz-Email", pixgate_sandbox::PIXELZ_CONTACT_EMAIL)
+        .header("X-Pixelz-Api-Key", pixgate_sandbox::PIXELZ_API_KEY)
         .send()
         .await
         .unwrap();

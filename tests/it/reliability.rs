@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use futures_util::future::join_all;
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{FaultTarget, Faults, Sandbox};
 use pixgate::startup::Running;
+use pixgate_sandbox::{FaultTarget, Faults, Sandbox};
 use serde_json::{Value, json};
 
 use crate::gateway::gateway;
@@ -31,9 +31,9 @@ async fn fragile_gateway(upstream: &Sandbox) -> Running {
     gateway(ServeArgs {
         pixieset_base_url: Some(upstream.pixieset_base_url()),
         pixelz_base_url: Some(upstream.pixelz_base_url()),
-        pixieset_cookie: Some(pixgate::sandbox::PIXIESET_COOKIE.into()),
-        pixelz_contact_email: Some(pixgate::sandbox::PIXELZ_CONTACT_EMAIL.into()),
-        pixelz_api_key: Some(pixgate::sandbox::PIXELZ_API_KEY.into()),
+        pixieset_cookie: Some(pixgate_sandbox::PIXIESET_COOKIE.into()),
+        pixelz_contact_email: Some(pixgate_sandbox::PIXELZ_CONTACT_EMAIL.into()),
+        pixelz_api_key: Some(pixgate_sandbox::PIXELZ_API_KEY.into()),
         upstream_timeout_ms: Some(300),
         upstream_max_attempts: Some(2),
         upstream_breaker_open_ms: Some(200),
@@ -137,7 +137,7 @@ async fn one_failing_upstream_leaves_the_other_fields_and_a_stopped_one_is_typed
 async fn thousands_of_forged_webhooks_are_refused_and_replays_emit_nothing_new() {
     use crate::live::{deliver, next_json, signature, submit, subscribed};
     use futures_util::StreamExt;
-    use pixgate::sandbox;
+    use pixgate_sandbox as sandbox;
 
     const FORGERIES: usize = 2_000;
     let gateway = gateway(ServeArgs { sandbox_step_ms: Some(600_000), ..ServeArgs::default() }).await;

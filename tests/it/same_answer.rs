@@ -5,8 +5,8 @@
 //! object, answers the same.
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::documented;
 use pixgate::startup::Running;
+use pixgate_sandbox::documented;
 use serde_json::{Value, json};
 
 use crate::gateway::{gateway, graphql};

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use pixgate::sandbox::{FaultTarget, Faults};
+use pixgate_sandbox::{FaultTarget, Faults};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -40,7 +40,7 @@ async fn the_request_log_keeps_request_ids() {
     assert_eq!((entry.request_id.as_deref(), entry.status), (Some("req-42"), 200));
 }
 
-async fn put_faults(sandbox: &pixgate::sandbox::Sandbox, faults: Value) -> u16 {
+async fn put_faults(sandbox: &pixgate_sandbox::Sandbox, faults: Value) -> u16 {
     answer(http().put(format!("{}/__sandbox/faults", sandbox.base_url())).json(&faults)).await.0
 }
 

@@ -1,13 +1,13 @@
 //! The simulated Pixelz API, endpoint by endpoint, over loopback HTTP.
 
-use pixgate::sandbox::{self, documented};
+use pixgate_sandbox::{self as sandbox, documented};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::*;
 
 /// A sandbox that names its refusals (an extra), so a test can tell which one it gave.
-async fn naming_sandbox() -> pixgate::sandbox::Sandbox {
+async fn naming_sandbox() -> pixgate_sandbox::Sandbox {
     let sandbox = sandbox().await;
     sandbox.set_extras(true);
     sandbox

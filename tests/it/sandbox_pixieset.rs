@@ -1,6 +1,6 @@
 //! The simulated Pixieset Studio API, endpoint by endpoint, over loopback HTTP.
 
-use pixgate::sandbox::{self, documented};
+use pixgate_sandbox::{self as sandbox, documented};
 use reqwest::Method;
 use serde_json::{Value, json};
 

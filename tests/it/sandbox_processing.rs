@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use pixgate::sandbox::{self, ProcessingSettings, Sandbox, WebhookEncoding, documented};
+use pixgate_sandbox::{self as sandbox, ProcessingSettings, Sandbox, WebhookEncoding, documented};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;

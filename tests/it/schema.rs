@@ -2,10 +2,10 @@
 //! edges, ids, error mapping, partial data, the cache and tenant isolation.
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{self, Faults, documented};
 use pixgate::secret::Secret;
 use pixgate::startup::Running;
 use pixgate::upstream::PixiesetCredentials;
+use pixgate_sandbox::{self as sandbox, Faults, documented};
 use serde_json::{Value, json};
 
 use crate::gateway::{gateway, graphql};
@@ -422,7 +422,7 @@ async fn upstream_failures_map_to_codes_and_are_never_cached() {
     let body = query(&gateway, "{ contractTemplates { id } }").await;
     assert_eq!(body["data"]["contractTemplates"].as_array().unwrap().len(), 5, "no error was cached: {body}");
 
-    sandbox.set_faults(Faults { error_rate: 1.0, target: pixgate::sandbox::FaultTarget::Pixelz, ..Faults::default() });
+    sandbox.set_faults(Faults { error_rate: 1.0, target: pixgate_sandbox::FaultTarget::Pixelz, ..Faults::default() });
     let partial =
         query(&gateway, "{ pixelzAccount { email } client(id: \"cl_ABC123DEF456GHI789JKL012MNO345\") { firstName } }")
             .await;
@@ -506,7 +506,7 @@ async fn an_invoice_by_id_costs_a_bounded_number_of_calls_with_or_without_its_en
 /// (an uncoded 404, a 405) is remembered for a while; a coded 404 says it is there.
 #[tokio::test]
 async fn an_invoice_is_found_whatever_the_undocumented_lookup_answers() {
-    use pixgate::sandbox::InvoiceLookup;
+    use pixgate_sandbox::InvoiceLookup;
 
     let invoice = |id: &str| format!("{{ invoice(id: \"{id}\") {{ id number }} }}");
     for (lookup, remembered) in [

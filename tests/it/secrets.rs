@@ -4,10 +4,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{self, Faults};
 use pixgate::secret::Secret;
 use pixgate::upstream::pixelz::wire::{ImageQuery, ImageRef, ImageSubmission};
 use pixgate::upstream::{PixelzCredentials, PixiesetCredentials};
+use pixgate_sandbox::{self as sandbox, Faults};
 
 use crate::gateway::{gateway, graphql};
 use crate::support::*;

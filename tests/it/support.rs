@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pixgate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
+use pixgate_sandbox::{self as sandbox, ProcessingSettings, Sandbox, SandboxSettings};
 use serde_json::Value;
 
 pub const CLIENT_ID: &str = sandbox::documented::CLIENT_ID;

@@ -3,8 +3,8 @@
 
 use futures_util::SinkExt;
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox;
 use pixgate::startup::Running;
+use pixgate_sandbox as sandbox;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error, Message};

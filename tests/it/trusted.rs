@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::documented;
 use pixgate::startup::Running;
+use pixgate_sandbox::documented;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

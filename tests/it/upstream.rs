@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use pixgate::sandbox::{self, Faults, Sandbox, documented};
 use pixgate::secret::Secret;
 use pixgate::upstream::pixelz::wire::{ImageQuery, ImageRef, ImageSort, ImageSubmission, NewContact, NewTemplate};
 use pixgate::upstream::pixieset::wire::{ClientInput, ContractTemplateInput, NewInvoice, NewLineItem, Reminders};
@@ -11,6 +10,7 @@ use pixgate::upstream::pixieset::{ClientQuery, Expand, InvoiceQuery, Paging};
 use pixgate::upstream::{
     PixelzCredentials, PixiesetCredentials, Refusal, UpstreamError, UpstreamSettings, UpstreamUrls, Upstreams,
 };
+use pixgate_sandbox::{self as sandbox, Faults, Sandbox, documented};
 
 use crate::support::*;
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox;
 use pixgate::startup::Running;
+use pixgate_sandbox as sandbox;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 

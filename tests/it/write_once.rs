@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pixgate::cli::ServeArgs;
-use pixgate::sandbox::{FaultTarget, Faults, Sandbox, documented};
 use pixgate::startup::Running;
+use pixgate_sandbox::{FaultTarget, Faults, Sandbox, documented};
 use serde_json::Value;
 
 use crate::fleet::{Process, free_port, pixgate_with, post};
@@ -139,9 +139,9 @@ async fn instance(upstream: &Sandbox, shared: &Redis, records: &Redis) -> Runnin
     gateway(ServeArgs {
         pixieset_base_url: Some(upstream.pixieset_base_url()),
         pixelz_base_url: Some(upstream.pixelz_base_url()),
-        pixieset_cookie: Some(pixgate::sandbox::PIXIESET_COOKIE.into()),
-        pixelz_contact_email: Some(pixgate::sandbox::PIXELZ_CONTACT_EMAIL.into()),
-        pixelz_api_key: Some(pixgate::sandbox::PIXELZ_API_KEY.into()),
+        pixieset_cookie: Some(pixgate_sandbox::PIXIESET_COOKIE.into()),
+        pixelz_contact_email: Some(pixgate_sandbox::PIXELZ_CONTACT_EMAIL.into()),
+        pixelz_api_key: Some(pixgate_sandbox::PIXELZ_API_KEY.into()),
         redis_url: Some(shared.url()),
         records_redis_url: Some(records.url()),
         upstream_timeout_ms: Some(500),
@@ -304,7 +304,7 @@ async fn an_instance_killed_mid_write_is_settled_by_the_retry_on_another() {
         ("PIXGATE_RECORDS_REDIS_URL", records.url()),
         ("PIXGATE_UPSTREAM_TIMEOUT_MS", "1000".to_string()),
         ("PIXGATE_UPSTREAM_MAX_ATTEMPTS", "1".to_string()),
-        ("PIXIESET_COOKIE", pixgate::sandbox::PIXIESET_COOKIE.to_string()),
+        ("PIXIESET_COOKIE", pixgate_sandbox::PIXIESET_COOKIE.to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (mut a, a_addr) = pixgate_with(&upstream, &shared.url(), "http://127.0.0.1:1", &env);

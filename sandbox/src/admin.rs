@@ -15,7 +15,7 @@ use serde_json::json;
 use super::SandboxState;
 use super::faults::{Faults, RequestLog};
 use super::processing::ProcessingSettings;
-use crate::sandbox::{locked, read, write};
+use crate::{locked, read, write};
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()

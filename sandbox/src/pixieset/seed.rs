@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use super::model::*;
-use crate::sandbox::rng::Rng;
+use crate::rng::Rng;
 
 /// How big a generated studio is.
 pub struct Sizes {

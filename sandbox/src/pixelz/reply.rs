@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::model::*;
-use crate::sandbox::{SandboxState, locked};
+use crate::{SandboxState, locked};
 
 pub(super) type Params = Query<HashMap<String, String>>;
 pub(super) type Reply = Result<Response, Response>;

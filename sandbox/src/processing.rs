@@ -16,7 +16,7 @@ use sha2::Sha256;
 use tokio::sync::watch;
 
 use super::SandboxState;
-use crate::sandbox::{locked, read};
+use crate::{locked, read};
 
 pub const CUSTOMER_SIGNATURE_HEADER: &str = "HTTP_X_PXZ_CUSTOMER_HMAC_SHA256";
 pub const PARTNER_SIGNATURE_HEADER: &str = "HTTP_X_PXZ_PARTNER_HMAC_SHA256";
@@ -52,6 +52,9 @@ pub enum WebhookEncoding {
     Form,
 }
 
+/// Real time per simulated step unless told otherwise: slow enough to watch an image move.
+pub const DEFAULT_STEP_MS: u64 = 2000;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessingSettings {
@@ -62,7 +65,7 @@ pub struct ProcessingSettings {
 
 impl Default for ProcessingSettings {
     fn default() -> Self {
-        Self { step_ms: 2000, webhook_encoding: WebhookEncoding::Json }
+        Self { step_ms: DEFAULT_STEP_MS, webhook_encoding: WebhookEncoding::Json }
     }
 }
 

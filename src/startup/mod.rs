@@ -22,12 +22,18 @@ use crate::graphql::{SchemaParts, WebhookUrl, build_schema};
 use crate::idempotency::{Idempotency, Timing};
 use crate::loaders::{DataSources, Switches};
 use crate::redis_link::RedisLink;
-use crate::sandbox::{self, ProcessingSettings, Sandbox, SandboxSettings};
-use crate::secret::Secret;
 use crate::server::trusted::{self, TrustedDocuments};
 use crate::server::webhook::WebhookSecrets;
 use crate::server::{AppState, AppStateParts, app, connections, persisted, rate_limit, subscriptions};
 use crate::upstream::{PixelzCredentials, PixiesetCredentials, UpstreamUrls, Upstreams};
+
+#[cfg(feature = "sandbox")]
+mod sandbox;
+#[cfg(feature = "sandbox")]
+pub use pixgate_sandbox::Sandbox;
+/// Stands for the simulator in a build without it: no value of it exists.
+#[cfg(not(feature = "sandbox"))]
+pub enum Sandbox {}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -36,6 +42,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the built-in sandbox: {0}")]
     Sandbox(std::io::Error),
+    #[error("this build has no built-in sandbox (its `sandbox` feature is off): set both upstream base URLs")]
+    NoSandbox,
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     #[error(transparent)]
@@ -96,6 +104,7 @@ impl Running {
         let result = self.server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         // Upgraded connections live outside the HTTP server's drain: wait for their close frames.
         let _ = tokio::time::timeout(SOCKETS_CLOSING, self.sockets_closed.recv()).await;
+        #[cfg(feature = "sandbox")]
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
         }
@@ -112,46 +121,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 /// measure what each part saves.
 pub async fn start_measuring(config: Config, switches: Switches) -> Result<Running, StartError> {
     crate::telemetry::metrics::handle();
-    let (sandbox, access, webhook_secrets, upstreams) = match &config.upstreams.location {
+    let (sandbox, access, webhook_secrets, urls) = match &config.upstreams.location {
+        #[cfg(feature = "sandbox")]
         UpstreamLocation::Sandbox => {
-            let settings = SandboxSettings {
-                processing: ProcessingSettings { step_ms: config.sandbox.step_ms, ..ProcessingSettings::default() },
-                extras: config.sandbox.extras,
-                ..SandboxSettings::default()
-            };
-            let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), settings).await.map_err(StartError::Sandbox)?;
-            tracing::info!(sandbox = %sandbox.base_url(), "no upstream configured: using the built-in sandbox and its credentials by default");
-            let secrets = WebhookSecrets {
-                customer: Some(
-                    config.webhooks.app_secret.clone().unwrap_or_else(|| Secret::new(sandbox::PIXELZ_APP_SECRET)),
-                ),
-                partner: Some(
-                    config
-                        .webhooks
-                        .partner_secret
-                        .clone()
-                        .unwrap_or_else(|| Secret::new(sandbox::PIXELZ_PARTNER_SECRET)),
-                ),
-                partner_required: config.credentials.pixelz_developer_api_key.is_some(),
-            };
-            let access = AccessPolicy {
-                default_pixieset: Some(PixiesetCredentials::new(Secret::new(sandbox::PIXIESET_COOKIE))),
-                default_pixelz: Some(PixelzCredentials::new(
-                    sandbox::PIXELZ_CONTACT_EMAIL,
-                    Secret::new(sandbox::PIXELZ_API_KEY),
-                )),
-                tokens: config.credentials.access_tokens.clone(),
-                defaults_are_sandbox: true,
-                pixelz_developer_key: config.credentials.pixelz_developer_api_key.clone(),
-                pixelz_developer_email: config.credentials.pixelz_developer_email.clone(),
-            };
-            let urls = UpstreamUrls {
-                pixieset: sandbox.pixieset_base_url().parse().expect("the sandbox URL is valid"),
-                pixelz: sandbox.pixelz_base_url().parse().expect("the sandbox URL is valid"),
-                pixelz_assets: config.upstreams.pixelz_asset_base_url.clone(),
-            };
-            (Some(sandbox), access, secrets, Upstreams::new(urls, config.upstreams.settings.clone())?)
+            let (sandbox, access, secrets, urls) = sandbox::start(&config).await?;
+            (Some(sandbox), access, secrets, urls)
         }
+        #[cfg(not(feature = "sandbox"))]
+        UpstreamLocation::Sandbox => return Err(StartError::NoSandbox),
         UpstreamLocation::Remote { pixieset, pixelz } => {
             let access = AccessPolicy {
                 default_pixieset: config.credentials.pixieset_cookie.clone().map(PixiesetCredentials::new),
@@ -175,9 +152,10 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
                 partner: config.webhooks.partner_secret.clone(),
                 partner_required: config.credentials.pixelz_developer_api_key.is_some(),
             };
-            (None, access, secrets, Upstreams::new(urls, config.upstreams.settings.clone())?)
+            (None::<Sandbox>, access, secrets, urls)
         }
     };
+    let upstreams = Upstreams::new(urls, config.upstreams.settings.clone())?;
     let cache = match config.cache.bytes {
         Some(bytes) => Cache::new(bytes, config.cache.ttls.clone()),
         None => Cache::disabled(),

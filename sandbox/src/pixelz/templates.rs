@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::SandboxState;
+use crate::SandboxState;
 
 pub(super) async fn list_templates(State(state): State<Arc<SandboxState>>, Query(params): Params) -> Reply {
     let params = query_map(params);

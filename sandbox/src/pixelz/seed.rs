@@ -4,8 +4,8 @@
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 
 use super::model::*;
-use crate::sandbox::rng::Rng;
-use crate::sandbox::{
+use crate::rng::Rng;
+use crate::{
     PIXELZ_API_KEY, PIXELZ_APP_SECRET, PIXELZ_CONTACT_EMAIL, PIXELZ_PARTNER_EMAIL, PIXELZ_PARTNER_KEY,
     PIXELZ_PARTNER_SECRET,
 };

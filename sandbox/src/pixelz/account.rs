@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::{SandboxState, locked};
+use crate::{SandboxState, locked};
 
 const INVOICES_PER_PAGE: usize = 50;
 

@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::SandboxState;
-use crate::sandbox::processing::TWO_VERSIONS_MARKER;
+use crate::SandboxState;
+use crate::processing::TWO_VERSIONS_MARKER;
 
 /// The account's minimum deadline, which the documents put at 24 hours by default.
 const MIN_DEADLINE_HOURS: i64 = 24;

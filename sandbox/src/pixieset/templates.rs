@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::SandboxState;
+use crate::SandboxState;
 
 /// Placeholders every studio can use in a contract body, beside the template's own variables.
 const BUILT_IN_VARIABLES: &[&str] = &["studio_name", "client_name", "client_email", "due_date"];

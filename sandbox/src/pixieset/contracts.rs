@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::SandboxState;
+use crate::SandboxState;
 
 pub(super) fn contract_parts<'a>(
     studio: &'a Studio,

@@ -2,15 +2,17 @@
 //! HTTP so the gateway, its tests and its benchmarks talk to it exactly as they
 //! would to Pixieset and Pixelz.
 //!
-//! It shares no code with `crate::upstream`: it writes JSON from its own
-//! literals, so a field the gateway misreads cannot hide on both sides.
+//! It is its own crate and shares no code with the gateway: it writes JSON from its
+//! own literals, so a field the gateway misreads cannot hide on both sides.
 
 // Handlers answer a refusal by returning the finished `Response` early; its size is
 // irrelevant next to the HTTP round trip it ends.
 #![allow(clippy::result_large_err)]
 
 mod admin;
+pub mod cli;
 mod faults;
+mod lock;
 mod pixelz;
 mod pixieset;
 mod processing;
@@ -29,11 +31,11 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultTarget, Faults, LoggedRequest, RequestLog};
 pub use processing::{
-    CUSTOMER_SIGNATURE_HEADER, Delivery, NOT_LOOPBACK, PARTNER_SIGNATURE_HEADER, ProcessingSettings, WebhookEncoding,
-    sign,
+    CUSTOMER_SIGNATURE_HEADER, DEFAULT_STEP_MS, Delivery, NOT_LOOPBACK, PARTNER_SIGNATURE_HEADER, ProcessingSettings,
+    WebhookEncoding, sign,
 };
 
-pub(crate) use crate::lock::{locked, read, write};
+pub(crate) use lock::{locked, read, write};
 
 /// The Pixieset session cookie that opens the seeded studio.
 pub const PIXIESET_COOKIE: &str = "session_cookie=sandbox";

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::SandboxState;
+use crate::SandboxState;
 
 pub(super) fn wants_client(params: &HashMap<String, String>) -> bool {
     Expand::parse(params.get("expand").map(String::as_str)) != Expand::None
@@ -43,7 +43,7 @@ pub(super) async fn get_invoice(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Reply {
-    use crate::sandbox::InvoiceLookup;
+    use crate::InvoiceLookup;
     match state.invoice_lookup() {
         InvoiceLookup::Present => {}
         InvoiceLookup::AsExtrasSay if state.extras() => {}
@@ -65,11 +65,7 @@ pub(super) async fn get_invoice(
     })
 }
 
-pub(super) fn line_items(
-    body: &Map<String, Value>,
-    rng: &crate::sandbox::rng::Rng,
-    invalid: &mut Invalid,
-) -> Vec<LineItem> {
+pub(super) fn line_items(body: &Map<String, Value>, rng: &crate::rng::Rng, invalid: &mut Invalid) -> Vec<LineItem> {
     let Some(Value::Array(items)) = body.get("line_items") else {
         invalid.add("line_items", "The line_items field is required and must be an array.");
         return Vec::new();

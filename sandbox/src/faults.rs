@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::SandboxState;
-use crate::sandbox::{locked, read};
+use crate::{locked, read};
 
 const LOG_CAPACITY: usize = 10_000;
 

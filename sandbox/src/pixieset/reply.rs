@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::model::Studio;
-use crate::sandbox::{SandboxState, locked};
+use crate::{SandboxState, locked};
 
 pub(super) type Params = Query<HashMap<String, String>>;
 pub(super) type Reply = Result<Response, Response>;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::contracts::contract_parts;
 use super::model::*;
 use super::reply::*;
-use crate::sandbox::SandboxState;
+use crate::SandboxState;
 
 pub(super) fn client_types(raw: Option<&String>) -> Result<Option<Vec<ClientType>>, Response> {
     let Some(raw) = raw.map(|s| s.trim()).filter(|s| !s.is_empty() && *s != "all") else { return Ok(None) };
