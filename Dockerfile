@@ -5,6 +5,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The simulator's crate: `pixgate sandbox` runs it (deploy/compose.yaml's default upstream).
+COPY sandbox ./sandbox
 # The manifest names the benchmarks, so cargo wants their sources even for the binary.
 COPY benches ./benches
 # The browser pages and their scripts are embedded in the binary.
