@@ -2,8 +2,9 @@
 //!
 //! Runs the sandbox on loopback with 20 ms added to every upstream answer, and
 //! times one query through three gateways: pixgate as it ships, the same
-//! resolvers with batching and caching off, and also without embedded
-//! summaries. Prints upstream calls and wall times, cold and warm, as measured.
+//! resolvers built with batching and caching off, and those against a Pixieset
+//! whose lists embed no summaries (the sandbox set to ignore `expand` on lists).
+//! Prints upstream calls and wall times, cold and warm, as measured.
 //!
 //! `cargo bench --bench resolvers`
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use pixgate::cli::ServeArgs;
 use pixgate::config::{Config, FileConfig};
-use pixgate::loaders::Switches;
+use pixgate::loaders::Lookups;
 use pixgate::startup::{self, Running};
 use pixgate_sandbox::{Faults, Sandbox, SandboxSettings};
 
@@ -47,8 +48,8 @@ async fn start(sandbox: &Sandbox, mode: &Mode) -> Running {
         ..ServeArgs::default()
     };
     let config = Config::merge(args, FileConfig::default()).expect("bench config is valid");
-    let switches = Switches { batching: mode.batching, embedded_summaries: mode.summaries };
-    startup::start_measuring(config, switches).await.expect("gateway starts")
+    let lookups = if mode.batching { Lookups::Batched } else { Lookups::OneByOne };
+    startup::start_measuring(config, lookups).await.expect("gateway starts")
 }
 
 /// Runs the query once; returns its wall time, the upstream calls it made, and how many repeated an earlier one.
@@ -102,6 +103,7 @@ async fn main() {
     let mut verdicts = Vec::new();
     for mode in &MODES {
         let (mut cold_times, mut cold_calls, mut cold_duplicates) = (Vec::new(), 0, 0);
+        sandbox.set_lists_embed(mode.summaries);
         let mut warm_gateway = None;
         for _ in 0..COLD_RUNS {
             let gateway = start(&sandbox, mode).await;

@@ -102,7 +102,7 @@ mod tests {
         let sources = DataSources {
             upstreams: Upstreams::new(urls, UpstreamSettings::default()).unwrap(),
             cache: Cache::new(1 << 20, Ttls::default()),
-            switches: Default::default(),
+            lookups: Default::default(),
         };
         let before = DERIVED.with(std::cell::Cell::get);
         let session = Session::resolve(&AccessPolicy::default(), supplied_both(), [127, 0, 0, 1].into());

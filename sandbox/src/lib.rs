@@ -89,6 +89,8 @@ pub(crate) struct SandboxState {
     /// only `page`; and whether its `meta` says `total`.
     documents_page: AtomicUsize,
     documents_total: AtomicBool,
+    /// Whether Pixieset lists embed what `expand` asks for (a server may ignore it).
+    lists_embed: AtomicBool,
     /// How `GET /invoices/{id}`, which no document describes, answers.
     invoice_lookup: RwLock<InvoiceLookup>,
     rng: rng::Rng,
@@ -115,6 +117,7 @@ impl SandboxState {
             page_cap: AtomicUsize::new(0),
             documents_page: AtomicUsize::new(0),
             documents_total: AtomicBool::new(true),
+            lists_embed: AtomicBool::new(true),
             invoice_lookup: RwLock::new(InvoiceLookup::default()),
             rng,
             base_url,
@@ -136,6 +139,10 @@ impl SandboxState {
     pub(crate) fn documents_paging(&self) -> (Option<usize>, bool) {
         let size = self.documents_page.load(Ordering::Relaxed);
         ((size > 0).then_some(size), self.documents_total.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn lists_embed(&self) -> bool {
+        self.lists_embed.load(Ordering::Relaxed)
     }
 
     pub(crate) fn invoice_lookup(&self) -> InvoiceLookup {
@@ -257,6 +264,13 @@ impl Sandbox {
     pub fn set_documents_paging(&self, per_page: Option<usize>, with_total: bool) {
         self.state.documents_page.store(per_page.unwrap_or(0), Ordering::Relaxed);
         self.state.documents_total.store(with_total, Ordering::Relaxed);
+    }
+
+    /// Pixieset lists answer without what `expand` embeds from now on (false), as a server that
+    /// ignores the parameter may; one contract still embeds its client and template. A gateway
+    /// then loads every relation on its own, which is what the resolver benchmark compares against.
+    pub fn set_lists_embed(&self, embed: bool) {
+        self.state.lists_embed.store(embed, Ordering::Relaxed);
     }
 
     /// How `GET /invoices/{id}` answers from now on.

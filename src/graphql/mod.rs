@@ -10,6 +10,7 @@ mod error;
 mod estimate;
 mod federation;
 mod ids;
+mod joins;
 pub mod limits;
 mod money;
 mod mutation;

@@ -36,30 +36,23 @@ fn may_have_written<T>(answer: &Result<T, UpstreamError>) -> bool {
 pub struct DataSources {
     pub upstreams: Upstreams,
     pub cache: Cache,
-    pub switches: Switches,
+    pub lookups: Lookups,
 }
 
-/// Work the gateway always does, which only the benchmarks switch off to measure
-/// what it saves (`startup::start_measuring`); all on by default.
-#[derive(Clone, Copy, Debug)]
-pub struct Switches {
-    /// By-id lookups of one level gathered into one batch.
-    pub batching: bool,
-    /// Relations served from the summaries lists embed.
-    pub embedded_summaries: bool,
-}
-
-impl Default for Switches {
-    fn default() -> Self {
-        Self { batching: true, embedded_summaries: true }
-    }
+/// How one level's lookups by id reach the upstream, fixed when the gateway is built:
+/// gathered into batches, as it ships, or one call each, which only the benchmark that
+/// measures what batching saves builds (`startup::start_measuring`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lookups {
+    #[default]
+    Batched,
+    OneByOne,
 }
 
 /// What one request reads with: per upstream, a source or the reason there is none.
 pub struct Loaders {
     pub pixieset: Result<Pixieset, Unavailable>,
     pub pixelz: Result<Pixelz, Unavailable>,
-    pub switches: Switches,
 }
 
 impl Loaders {
@@ -69,7 +62,6 @@ impl Loaders {
         Self {
             pixieset: credentials.pixieset.clone().map(|c| Pixieset::new(sources, c)),
             pixelz: credentials.pixelz.clone().map(|c| Pixelz::new(sources, c)),
-            switches: sources.switches,
         }
     }
 }
@@ -103,6 +95,7 @@ where
 }
 
 pub(super) fn loader<S, V>(
+    lookups: Lookups,
     name: &'static str,
     source: &S,
     fetch: fn(S, String) -> BoxFuture<'static, Loaded<V>>,
@@ -111,22 +104,24 @@ where
     S: Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    DataLoader::new(ById { name, source: source.clone(), fetch }, crate::scope::spawn)
+    let loader = DataLoader::new(ById { name, source: source.clone(), fetch }, crate::scope::spawn);
+    match lookups {
+        Lookups::Batched => loader,
+        // A batch of one is fetched at once, without waiting for company.
+        Lookups::OneByOne => loader.max_batch_size(1),
+    }
 }
 
-pub(super) async fn load<S, V>(batching: bool, loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>
+pub(super) async fn load<S, V>(loader: &DataLoader<ById<S, V>>, source: &S, id: &str) -> Loaded<V>
 where
     S: Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    let fetch = loader.loader().fetch;
-    if batching {
-        let Ok(loaded) = loader.load_one(id.to_string()).await;
-        if let Some(loaded) = loaded {
-            return loaded;
-        }
+    let Ok(loaded) = loader.load_one(id.to_string()).await;
+    match loaded {
+        Some(loaded) => loaded,
+        None => (loader.loader().fetch)(source.clone(), id.to_string()).await,
     }
-    fetch(source.clone(), id.to_string()).await
 }
 
 /// A list through the cache. Its objects are cached one by one, so a later lookup by id

@@ -47,7 +47,6 @@ impl PixelzSource {
 /// Pixelz, as one request's credentials see it.
 pub struct Pixelz {
     source: PixelzSource,
-    batching: bool,
     templates: DataLoader<ById<PixelzSource, wire::Template>>,
     images: DataLoader<ById<PixelzSource, wire::ImageStatus>>,
 }
@@ -61,9 +60,8 @@ impl Pixelz {
             credentials,
         };
         Self {
-            batching: sources.switches.batching,
-            templates: loader("pixelz_template", &source, |s, id| Box::pin(s.template(id))),
-            images: loader("pixelz_image", &source, |s, ticket| Box::pin(s.image(ticket))),
+            templates: loader(sources.lookups, "pixelz_template", &source, |s, id| Box::pin(s.template(id))),
+            images: loader(sources.lookups, "pixelz_image", &source, |s, ticket| Box::pin(s.image(ticket))),
             source,
         }
     }
@@ -73,7 +71,7 @@ impl Pixelz {
     }
 
     pub async fn template(&self, id: &str) -> Loaded<wire::Template> {
-        load(self.batching, &self.templates, &self.source, id).await
+        load(&self.templates, &self.source, id).await
     }
 
     pub async fn templates(&self) -> Loaded<Vec<wire::TemplateSummary>> {
@@ -82,7 +80,7 @@ impl Pixelz {
     }
 
     pub async fn image(&self, ticket: &str) -> Loaded<wire::ImageStatus> {
-        load(self.batching, &self.images, &self.source, ticket).await
+        load(&self.images, &self.source, ticket).await
     }
 
     pub async fn image_by_customer_id(&self, customer_image_id: &str) -> Loaded<wire::ImageStatus> {

@@ -96,7 +96,6 @@ impl PixiesetSource {
 /// Pixieset Pixieset, as one request's credentials see it.
 pub struct Pixieset {
     source: PixiesetSource,
-    batching: bool,
     clients: DataLoader<ById<PixiesetSource, wire::Client>>,
     invoices: DataLoader<ById<PixiesetSource, wire::Invoice>>,
     contracts: DataLoader<ById<PixiesetSource, wire::Contract>>,
@@ -116,11 +115,10 @@ impl Pixieset {
             credentials,
         };
         Self {
-            batching: sources.switches.batching,
-            clients: loader("client", &source, |s, id| Box::pin(s.client(id))),
-            invoices: loader("invoice", &source, |s, id| Box::pin(s.invoice(id))),
-            contracts: loader("contract", &source, |s, id| Box::pin(s.contract(id))),
-            templates: loader("contract_template", &source, |s, id| Box::pin(s.template(id))),
+            clients: loader(sources.lookups, "client", &source, |s, id| Box::pin(s.client(id))),
+            invoices: loader(sources.lookups, "invoice", &source, |s, id| Box::pin(s.invoice(id))),
+            contracts: loader(sources.lookups, "contract", &source, |s, id| Box::pin(s.contract(id))),
+            templates: loader(sources.lookups, "contract_template", &source, |s, id| Box::pin(s.template(id))),
             source,
         }
     }
@@ -130,20 +128,20 @@ impl Pixieset {
     }
 
     pub async fn client(&self, id: &str) -> Loaded<wire::Client> {
-        load(self.batching, &self.clients, &self.source, id).await
+        load(&self.clients, &self.source, id).await
     }
 
     pub async fn invoice(&self, id: &str) -> Loaded<wire::Invoice> {
-        load(self.batching, &self.invoices, &self.source, id).await
+        load(&self.invoices, &self.source, id).await
     }
 
     /// A contract in full: content, signatures, client and template summaries.
     pub async fn contract(&self, id: &str) -> Loaded<wire::Contract> {
-        load(self.batching, &self.contracts, &self.source, id).await
+        load(&self.contracts, &self.source, id).await
     }
 
     pub async fn contract_template(&self, id: &str) -> Loaded<wire::ContractTemplate> {
-        load(self.batching, &self.templates, &self.source, id).await
+        load(&self.templates, &self.source, id).await
     }
 
     pub async fn clients(&self, query: &ClientQuery) -> Loaded<wire::Page<wire::Client>> {

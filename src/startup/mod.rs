@@ -20,7 +20,7 @@ use crate::events::poller::Poller;
 use crate::graphql::documents::Documents;
 use crate::graphql::{SchemaParts, WebhookUrl, build_schema};
 use crate::idempotency::{Idempotency, Timing};
-use crate::loaders::{DataSources, Switches};
+use crate::loaders::{DataSources, Lookups};
 use crate::redis_link::RedisLink;
 use crate::server::trusted::{self, TrustedDocuments};
 use crate::server::webhook::WebhookSecrets;
@@ -114,12 +114,12 @@ impl Running {
 
 /// Starts the gateway (and the sandbox when no upstream is configured) and begins serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    start_measuring(config, Switches::default()).await
+    start_measuring(config, Lookups::Batched).await
 }
 
-/// The same with some of the gateway's work switched off, for the benchmarks that
-/// measure what each part saves.
-pub async fn start_measuring(config: Config, switches: Switches) -> Result<Running, StartError> {
+/// The same with its lookups by id made as `lookups` says, for the benchmark that
+/// measures what batching saves.
+pub async fn start_measuring(config: Config, lookups: Lookups) -> Result<Running, StartError> {
     crate::telemetry::metrics::handle();
     let (sandbox, access, webhook_secrets, urls) = match &config.upstreams.location {
         #[cfg(feature = "sandbox")]
@@ -160,7 +160,7 @@ pub async fn start_measuring(config: Config, switches: Switches) -> Result<Runni
         Some(bytes) => Cache::new(bytes, config.cache.ttls.clone()),
         None => Cache::disabled(),
     };
-    let sources = DataSources { upstreams, cache, switches };
+    let sources = DataSources { upstreams, cache, lookups };
     let cache = sources.cache.clone();
     let listener = TcpListener::bind(config.server.listen)
         .await

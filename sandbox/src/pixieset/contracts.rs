@@ -29,7 +29,8 @@ pub(super) async fn list_contracts(
 ) -> Reply {
     with_studio(&state, &headers, |studio| {
         let paging = Paging::from(&params, "per_page", state.page_cap())?;
-        let expand = Expand::parse(params.get("expand").map(String::as_str));
+        let asked = Expand::parse(params.get("expand").map(String::as_str));
+        let expand = if state.lists_embed() { asked } else { Expand::None };
         let mut items = Vec::with_capacity(studio.contracts.len());
         for contract in &studio.contracts {
             let (client, template) = contract_parts(studio, contract)?;

@@ -26,7 +26,7 @@ pub(super) async fn list_invoices(
     with_studio(&state, &headers, |studio| {
         let paging = Paging::from(&params, "per_page", state.page_cap())?;
         let client_id = params.get("client_id").map(|s| s.trim()).filter(|s| !s.is_empty());
-        let expand = wants_client(&params);
+        let expand = state.lists_embed() && wants_client(&params);
         let items = studio
             .invoices
             .iter()

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Error, ID, Object};
 
-use super::super::context::{client_images, pixelz};
+use super::super::context::pixelz;
 use super::super::ids;
-use super::super::pixieset::{Client, client_by_id};
 use super::template::PixelzTemplate;
 use crate::events::Hub;
 use crate::upstream::UpstreamError;
@@ -159,13 +158,29 @@ impl PixelzImageOutput {
     }
 }
 
-#[Object]
-impl PixelzImage {
-    /// Global id (`pzi_<ticket>`).
-    pub async fn id(&self) -> ID {
-        self.global_id()
-    }
+/// What Pixelz answers of an image: every field of the GraphQL `PixelzImage` but its
+/// join with Pixieset, which `graphql/joins.rs` adds when it flattens these into the type.
+pub struct ImageFields<'a> {
+    image: &'a PixelzImage,
+}
 
+impl<'a> ImageFields<'a> {
+    pub fn of(image: &'a PixelzImage) -> Self {
+        Self { image }
+    }
+}
+
+impl std::ops::Deref for ImageFields<'_> {
+    type Target = PixelzImage;
+
+    fn deref(&self) -> &PixelzImage {
+        self.image
+    }
+}
+
+// Flattened into `PixelzImage`, so its name is never in the schema.
+#[Object(name = "PixelzImageFields")]
+impl ImageFields<'_> {
     /// Pixelz's ticket for the image.
     async fn ticket(&self) -> &str {
         &self.0.image_ticket
@@ -179,17 +194,6 @@ impl PixelzImage {
     /// The product the image belongs to, if any.
     async fn product_id(&self) -> Option<&str> {
         self.0.product_id.as_deref()
-    }
-
-    /// The Pixieset client the image was submitted for (`submitPixelzImage(input: { clientId })`),
-    /// as pixgate linked them; null for an image submitted without one. Needs the request's
-    /// Pixieset credentials too.
-    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>, Error> {
-        let links = client_images(ctx)?;
-        let Some(id) = links.client_of(pixelz(ctx)?.tenant(), &Ticket::of(&self.0.image_ticket)).await else {
-            return Ok(None);
-        };
-        client_by_id(ctx, &id).await.map(Some)
     }
 
     /// Null for a status Pixelz does not document; `statusId` always holds the number.

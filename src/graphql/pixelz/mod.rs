@@ -21,7 +21,7 @@ pub enum PixelzImageKey {
     /// Your own id, given at submission.
     CustomerImageId(String),
 }
-pub use image::{ImageFilter, PixelzImage, PixelzImageOrder, PixelzImageStatus};
+pub use image::{ImageFields, ImageFilter, PixelzImage, PixelzImageOrder, PixelzImageStatus};
 pub use mutation::PixelzMutation;
 pub use template::{
     PixelzAlignment, PixelzBackground, PixelzMarginKind, PixelzOutputFormat, PixelzResize, PixelzShadow,
@@ -29,11 +29,10 @@ pub use template::{
 };
 
 use super::connection::{Args, ListInfo, Offset, Page, Total, slice};
-use super::context::{client_images, pixelz};
+use super::context::pixelz;
 use super::error::{bad_input, from_upstream};
 use super::ids;
 use super::scalars::Date;
-use crate::upstream::pixelz::Ticket;
 
 const PRODUCTS_PAGE: usize = 100;
 /// Pixelz serves invoices 50 a page, and a page size cannot be chosen.
@@ -41,67 +40,6 @@ const INVOICES_PAGE: usize = 50;
 
 pub async fn template_by_number(ctx: &Context<'_>, number: &str) -> Result<PixelzTemplate, Error> {
     PixelzTemplate::load(pixelz(ctx)?, number).await.map_err(from_upstream)
-}
-
-/// A client's images a page holds: each is one status call.
-const LINKED_PAGE: usize = 25;
-/// How many of a client's newest images a status filter looks through.
-const LINKED_FILTERED: usize = 100;
-
-/// The images submitted for a Pixieset client, as pixgate linked them (`client_images.rs`),
-/// newest first, each with its current status.
-pub async fn images_of_client(
-    ctx: &Context<'_>,
-    client_id: &str,
-    status: Option<PixelzImageStatus>,
-    args: Args,
-) -> Result<Connection<Offset, PixelzImage, ListInfo>, Error> {
-    let pixelz = pixelz(ctx)?;
-    let links = client_images(ctx)?;
-    let account = pixelz.tenant();
-    // An image Pixelz no longer finds is left out rather than failing its neighbours.
-    let statuses = |tickets: Vec<Ticket>| async move {
-        let found = futures_util::future::join_all(tickets.iter().map(|t| pixelz.image(t.as_str()))).await;
-        let mut images = Vec::with_capacity(found.len());
-        for image in found {
-            match image {
-                Ok(image) => images.push(image),
-                // Deleted at Pixelz since it was linked: gone from the client's images too.
-                Err(gone) if gone.code() == crate::error_code::ErrorCode::NotFound => {}
-                Err(other) => return Err(from_upstream(other)),
-            }
-        }
-        Ok::<_, Error>(images)
-    };
-    let slice = match status {
-        None => {
-            let window = args.window(LINKED_PAGE)?;
-            slice(window, LINKED_PAGE, Total::Reported, |page| async move {
-                let linked = links.tickets(account, client_id, (page - 1) * LINKED_PAGE, LINKED_PAGE).await;
-                Ok(Page {
-                    items: statuses(linked.tickets).await?,
-                    total: Some(linked.total),
-                    per_page: None,
-                    last_page: None,
-                })
-            })
-            .await?
-        }
-        Some(status) => {
-            let window = args.window(LINKED_FILTERED)?;
-            let linked = links.tickets(account, client_id, 0, LINKED_FILTERED).await;
-            let whole = linked.total <= LINKED_FILTERED;
-            let matching: Vec<_> =
-                statuses(linked.tickets).await?.into_iter().filter(|i| i.status_id == Some(status.id())).collect();
-            let (matching, total) = (&matching, whole.then_some(matching.len()));
-            slice(window, LINKED_FILTERED, Total::Reported, |page| async move {
-                let items = if page == 1 { matching.clone() } else { Vec::new() };
-                Ok(Page { items, total, per_page: None, last_page: None })
-            })
-            .await?
-        }
-    };
-    Ok(slice.into_connection(PixelzImage))
 }
 
 pub async fn image_by_ticket(ctx: &Context<'_>, ticket: &str) -> Result<PixelzImage, Error> {

@@ -9,7 +9,6 @@ use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
 use super::super::context::pixieset;
 use super::super::error::from_upstream;
-use super::super::pixelz::{PixelzImage, PixelzImageStatus, images_of_client};
 use super::super::scalars::Date;
 use super::contract::Contract;
 use super::invoice::{Invoice, cents, invoice_connection};
@@ -106,6 +105,11 @@ impl Client {
         ID(self.id.clone())
     }
 
+    /// The Pixieset id (`cl_…`), as the joins with Pixelz key their links by it.
+    pub fn pixieset_id(&self) -> &str {
+        &self.id
+    }
+
     async fn loaded(&self, ctx: &Context<'_>) -> Result<Arc<wire::Client>, Error> {
         match &self.held {
             Held::Full(client) => Ok(client.clone()),
@@ -129,13 +133,29 @@ impl Client {
     }
 }
 
-#[Object]
-impl Client {
-    /// The Pixieset id (`cl_…`).
-    pub async fn id(&self) -> ID {
-        self.global_id()
-    }
+/// What Pixieset answers of a client: every field of the GraphQL `Client` but its joins
+/// with Pixelz, which `graphql/joins.rs` adds when it flattens these into the type.
+pub struct ClientFields<'a> {
+    client: &'a Client,
+}
 
+impl<'a> ClientFields<'a> {
+    pub fn of(client: &'a Client) -> Self {
+        Self { client }
+    }
+}
+
+impl std::ops::Deref for ClientFields<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.client
+    }
+}
+
+// Flattened into `Client`, so its name is never in the schema.
+#[Object(name = "PixiesetClientFields")]
+impl ClientFields<'_> {
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>, Error> {
         self.either(ctx, |s| s.email.clone(), |c| c.email.clone()).await
     }
@@ -240,24 +260,6 @@ impl Client {
         })
         .await?;
         Ok(Some(slice.into_connection(Document)))
-    }
-
-    /// The images submitted to Pixelz for this client (`submitPixelzImage(input: { clientId })`),
-    /// newest first, with their live status; `pixelzImageStatusChanged(clientId:)` follows
-    /// them. pixgate keeps this link itself, neither Pixieset nor Pixelz knows it, and each
-    /// image's `productId` is left to you. With `status`, the newest 100 are looked through.
-    /// Needs the request's Pixelz credentials too.
-    #[graphql(complexity = "crate::graphql::limits::connection_cost(first, last, child_complexity)")]
-    async fn retouched_images(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-        status: Option<PixelzImageStatus>,
-    ) -> Result<Option<Connection<Offset, PixelzImage, ListInfo>>, Error> {
-        images_of_client(ctx, &self.id, status, Args { first, after, last, before }).await.map(Some)
     }
 
     /// The client's galleries in Pixieset's Collections.

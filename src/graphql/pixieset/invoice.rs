@@ -7,7 +7,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Error, ID, Object, SimpleObject};
 
 use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
-use super::super::context::{loaders, pixieset};
+use super::super::context::pixieset;
 use super::super::error::from_upstream;
 use super::super::money::MoneyObject;
 use super::super::scalars::Date;
@@ -119,11 +119,6 @@ impl Invoice {
     }
 }
 
-/// Whether lists are asked for the summaries they can embed (benchmarks measure without).
-pub fn embedded_summaries(ctx: &Context<'_>) -> bool {
-    loaders(ctx).is_ok_and(|l| l.switches.embedded_summaries)
-}
-
 /// Whether a selection under `edges.node` / `nodes` asks for `field`.
 pub fn selects_in_nodes(ctx: &Context<'_>, field: &str) -> bool {
     let look = ctx.look_ahead();
@@ -138,7 +133,7 @@ pub async fn invoice_connection(
     let pixieset = pixieset(ctx)?;
     let window = args.window(PAGE)?;
     // The embedded client summary costs nothing extra and spares a fetch per client.
-    query.expand_client = embedded_summaries(ctx) && selects_in_nodes(ctx, "client");
+    query.expand_client = selects_in_nodes(ctx, "client");
     let query = &query;
     let slice = slice(window, PAGE, Total::Reported, |page| async move {
         let query =
