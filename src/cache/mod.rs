@@ -112,13 +112,21 @@ pub struct Ttls {
     pub account: Duration,
 }
 
+/// Templates change when a studio edits one, rarely.
+pub const DEFAULT_TEMPLATES_TTL: Duration = Duration::from_secs(300);
+/// Clients, invoices and contracts change as people work, and a write through pixgate drops them at once.
+pub const DEFAULT_RECORDS_TTL: Duration = Duration::from_secs(30);
+/// An image moves through its statuses in seconds while it is processed.
+pub const DEFAULT_IMAGE_STATUS_TTL: Duration = Duration::from_secs(3);
+const ACCOUNT_TTL: Duration = Duration::from_secs(60);
+
 impl Default for Ttls {
     fn default() -> Self {
         Self {
-            templates: Duration::from_secs(300),
-            records: Duration::from_secs(30),
-            image_status: Duration::from_secs(3),
-            account: Duration::from_secs(60),
+            templates: DEFAULT_TEMPLATES_TTL,
+            records: DEFAULT_RECORDS_TTL,
+            image_status: DEFAULT_IMAGE_STATUS_TTL,
+            account: ACCOUNT_TTL,
         }
     }
 }

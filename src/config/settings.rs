@@ -1,8 +1,9 @@
 //! Every gateway setting, declared once: its key in the `--config` file, its flag,
 //! its environment variable and its help. `ServeArgs` (flags and environment),
 //! `FileConfig` (the file) and `key` (the names errors use) are all made from the
-//! one list below; a flag beats the environment, which beats the file. Defaults
-//! and checks live where `super::Config::merge` reads each setting into its section.
+//! one list below; a flag beats the environment, which beats the file. A setting's
+//! `(default …)` names the constant its section applies, for `--help` and for the test
+//! that holds the README's table to it; the section applies it and checks the value.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,8 @@ use clap::Args;
 use serde::Deserialize;
 
 use super::ConfigError;
+
+const MIB: u64 = 1024 * 1024;
 use crate::secret::Secret;
 use crate::telemetry::LogFormat;
 
@@ -67,12 +70,31 @@ macro_rules! as_given {
 }
 as_given!(u16, u32, u64, usize, bool, LogFormat, Vec<String>);
 
+/// A default as `--help` and the README write it.
+macro_rules! shown {
+    () => {
+        None::<String>
+    };
+    ($default:expr) => {
+        Some($default.to_string())
+    };
+}
+
+/// A setting's help: its doc comment on one line, and the default where one is a constant.
+fn help(doc: &str, default: Option<String>) -> String {
+    let text = doc.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ");
+    match default {
+        Some(value) => format!("{} [default: {value}].", text.trim_end_matches('.')),
+        None => text,
+    }
+}
+
 macro_rules! settings {
     (
         $(
             $(#[doc = $doc:literal])+
             $(#[arg($($arg:tt)*)])*
-            $name:ident: $flag:ty => $file:ty = $env:literal,
+            $name:ident: $flag:ty => $file:ty = $env:literal $((default $default:expr))?,
         )+
     ) => {
         /// Gateway settings as given on the command line or in the environment.
@@ -84,7 +106,7 @@ macro_rules! settings {
             pub config: Option<PathBuf>,
             $(
                 $(#[doc = $doc])+
-                #[arg(long, env = $env)]
+                #[arg(long, env = $env, help = help(concat!($($doc, "\n"),+), shown!($($default)?)))]
                 $(#[arg($($arg)*)])*
                 pub $name: Option<$flag>,
             )+
@@ -108,6 +130,14 @@ macro_rules! settings {
         #[cfg(test)]
         pub const SETTINGS: &[Setting] = &[$(key::$name),+];
 
+        /// Each setting's default where it is a constant, as `--help` and the README show it.
+        #[cfg(test)]
+        pub fn defaults() -> Vec<(Setting, String)> {
+            let mut defaults = Vec::new();
+            $( if let Some(value) = shown!($($default)?) { defaults.push((key::$name, value)); } )+
+            defaults
+        }
+
         /// The flags and environment over the file: each setting's value, or None when no source gives it.
         pub struct Given {
             args: ServeArgs,
@@ -129,8 +159,8 @@ macro_rules! settings {
 }
 
 settings! {
-    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
-    listen: String => String = "PIXGATE_LISTEN",
+    /// Address to listen on; port 0 picks a free port.
+    listen: String => String = "PIXGATE_LISTEN" (default super::server::DEFAULT_LISTEN),
     /// URL at which Pixelz reaches this gateway (webhook callbacks) [default: derived from the listen address].
     public_url: String => String = "PIXGATE_PUBLIC_URL",
     /// Pixieset Studio API base, e.g. https://studio.pixieset.com/api/v1 [default: the built-in sandbox].
@@ -173,47 +203,47 @@ settings! {
     access_tokens: Vec<String> => Vec<Secret> = "PIXGATE_ACCESS_TOKENS",
     /// Base for Pixelz's relative image and invoice URLs [default: the Pixelz host].
     pixelz_asset_base_url: String => String = "PIXELZ_ASSET_BASE_URL",
-    /// Time limit of one upstream attempt, in milliseconds [default: 10000].
-    upstream_timeout_ms: u64 => u64 = "PIXGATE_UPSTREAM_TIMEOUT_MS",
-    /// Attempts per upstream call, the first included [default: 3].
-    upstream_max_attempts: u32 => u32 = "PIXGATE_UPSTREAM_MAX_ATTEMPTS",
-    /// Upstream calls in flight per API [default: 32].
-    upstream_concurrency: usize => usize = "PIXGATE_UPSTREAM_CONCURRENCY",
-    /// Memory the cache of upstream objects may use, in MiB; 0 switches it and the response cache off [default: 64].
-    cache_mb: u64 => u64 = "PIXGATE_CACHE_MB",
-    /// Memory whole answers to queries may use, kept while their data is unchanged, in MiB; 0 switches them off [default: 32].
-    response_cache_mb: u64 => u64 = "PIXGATE_RESPONSE_CACHE_MB",
-    /// How long templates stay cached, in seconds [default: 300].
-    cache_templates_secs: u64 => u64 = "PIXGATE_CACHE_TEMPLATES_SECS",
-    /// How long clients, invoices and contracts stay cached, in seconds [default: 30].
-    cache_records_secs: u64 => u64 = "PIXGATE_CACHE_RECORDS_SECS",
-    /// How long image statuses stay cached, in seconds [default: 3].
-    cache_image_status_secs: u64 => u64 = "PIXGATE_CACHE_IMAGE_STATUS_SECS",
-    /// How often watched, unfinished images are polled, in milliseconds [default: 5000].
-    poll_interval_ms: u64 => u64 = "PIXGATE_POLL_INTERVAL_MS",
-    /// Deepest field nesting an operation may have [default: 15].
-    max_depth: usize => usize = "PIXGATE_MAX_DEPTH",
-    /// Highest cost an operation may have; a connection costs its page size times its node [default: 5000].
-    max_complexity: usize => usize = "PIXGATE_MAX_COMPLEXITY",
-    /// Aliases one document may hold [default: 30].
-    max_aliases: usize => usize = "PIXGATE_MAX_ALIASES",
-    /// Directives one document may hold [default: 50].
-    max_directives: usize => usize = "PIXGATE_MAX_DIRECTIVES",
-    /// Root fields one operation may select [default: 20].
-    max_root_fields: usize => usize = "PIXGATE_MAX_ROOT_FIELDS",
-    /// Operations one batched request may hold [default: 10].
-    max_batch: usize => usize = "PIXGATE_MAX_BATCH",
-    /// Largest request body, in KiB [default: 256].
-    max_body_kb: usize => usize = "PIXGATE_MAX_BODY_KB",
+    /// Time limit of one upstream attempt, in milliseconds.
+    upstream_timeout_ms: u64 => u64 = "PIXGATE_UPSTREAM_TIMEOUT_MS" (default crate::upstream::UpstreamSettings::default().timeout.as_millis()),
+    /// Attempts per upstream call, the first included.
+    upstream_max_attempts: u32 => u32 = "PIXGATE_UPSTREAM_MAX_ATTEMPTS" (default crate::upstream::UpstreamSettings::default().max_attempts),
+    /// Upstream calls in flight per API.
+    upstream_concurrency: usize => usize = "PIXGATE_UPSTREAM_CONCURRENCY" (default crate::upstream::UpstreamSettings::default().concurrency),
+    /// Memory the cache of upstream objects may use, in MiB; 0 switches it and the response cache off.
+    cache_mb: u64 => u64 = "PIXGATE_CACHE_MB" (default crate::cache::DEFAULT_CAPACITY_BYTES / MIB),
+    /// Memory whole answers to queries may use, kept while their data is unchanged, in MiB; 0 switches them off.
+    response_cache_mb: u64 => u64 = "PIXGATE_RESPONSE_CACHE_MB" (default crate::cache::responses::DEFAULT_CAPACITY_BYTES / MIB),
+    /// How long templates stay cached, in seconds.
+    cache_templates_secs: u64 => u64 = "PIXGATE_CACHE_TEMPLATES_SECS" (default crate::cache::DEFAULT_TEMPLATES_TTL.as_secs()),
+    /// How long clients, invoices and contracts stay cached, in seconds.
+    cache_records_secs: u64 => u64 = "PIXGATE_CACHE_RECORDS_SECS" (default crate::cache::DEFAULT_RECORDS_TTL.as_secs()),
+    /// How long image statuses stay cached, in seconds.
+    cache_image_status_secs: u64 => u64 = "PIXGATE_CACHE_IMAGE_STATUS_SECS" (default crate::cache::DEFAULT_IMAGE_STATUS_TTL.as_secs()),
+    /// How often watched, unfinished images are polled, in milliseconds.
+    poll_interval_ms: u64 => u64 = "PIXGATE_POLL_INTERVAL_MS" (default crate::events::poller::DEFAULT_INTERVAL.as_millis()),
+    /// Deepest field nesting an operation may have.
+    max_depth: usize => usize = "PIXGATE_MAX_DEPTH" (default super::limits::DEFAULT_MAX_DEPTH),
+    /// Highest cost an operation may have; a connection costs its page size times its node.
+    max_complexity: usize => usize = "PIXGATE_MAX_COMPLEXITY" (default super::limits::DEFAULT_MAX_COMPLEXITY),
+    /// Aliases one document may hold.
+    max_aliases: usize => usize = "PIXGATE_MAX_ALIASES" (default super::limits::DEFAULT_MAX_ALIASES),
+    /// Directives one document may hold.
+    max_directives: usize => usize = "PIXGATE_MAX_DIRECTIVES" (default super::limits::DEFAULT_MAX_DIRECTIVES),
+    /// Root fields one operation may select.
+    max_root_fields: usize => usize = "PIXGATE_MAX_ROOT_FIELDS" (default super::limits::DEFAULT_MAX_ROOT_FIELDS),
+    /// Operations one batched request may hold.
+    max_batch: usize => usize = "PIXGATE_MAX_BATCH" (default super::limits::DEFAULT_MAX_BATCH),
+    /// Largest request body, in KiB.
+    max_body_kb: usize => usize = "PIXGATE_MAX_BODY_KB" (default super::server::DEFAULT_MAX_BODY_KB),
     /// Upstream calls one operation may make (each attempt counts); an operation whose arguments
-    /// name more objects is refused before it runs [default: 100].
-    max_upstream_calls: u32 => u32 = "PIXGATE_MAX_UPSTREAM_CALLS",
-    /// Consecutive failed upstream calls (5xx, timeouts) of one credential that open its circuit [default: 5].
-    upstream_breaker_failures: u32 => u32 = "PIXGATE_UPSTREAM_BREAKER_FAILURES",
-    /// How long a circuit opened by failures stays open before one probe, in milliseconds [default: 1000].
-    upstream_breaker_open_ms: u64 => u64 = "PIXGATE_UPSTREAM_BREAKER_OPEN_MS",
-    /// Time limit of one operation, in milliseconds [default: 30000].
-    execution_timeout_ms: u64 => u64 = "PIXGATE_EXECUTION_TIMEOUT_MS",
+    /// name more objects is refused before it runs.
+    max_upstream_calls: u32 => u32 = "PIXGATE_MAX_UPSTREAM_CALLS" (default super::limits::DEFAULT_MAX_UPSTREAM_CALLS),
+    /// Consecutive failed upstream calls (5xx, timeouts) of one credential that open its circuit.
+    upstream_breaker_failures: u32 => u32 = "PIXGATE_UPSTREAM_BREAKER_FAILURES" (default crate::upstream::UpstreamSettings::default().failures_to_open),
+    /// How long a circuit opened by failures stays open before one probe, in milliseconds.
+    upstream_breaker_open_ms: u64 => u64 = "PIXGATE_UPSTREAM_BREAKER_OPEN_MS" (default crate::upstream::UpstreamSettings::default().open_for.as_millis()),
+    /// Time limit of one operation, in milliseconds.
+    execution_timeout_ms: u64 => u64 = "PIXGATE_EXECUTION_TIMEOUT_MS" (default super::limits::DEFAULT_EXECUTION_TIMEOUT.as_millis()),
     /// Answer introspection queries [default: true; always on with the sandbox].
     introspection: bool => bool = "PIXGATE_INTROSPECTION",
     /// Suggest field names in validation errors [default: true; always on with the sandbox].
@@ -226,29 +256,29 @@ settings! {
     federation: bool => bool = "PIXGATE_FEDERATION",
     /// Serve GraphiQL to browsers at /graphql [default: true; always on with the sandbox].
     graphiql: bool => bool = "PIXGATE_GRAPHIQL",
-    /// Requests per second from one client IP on the GraphQL routes; 0 switches the limit off [default: 100].
-    rate_limit_ip: u32 => u32 = "PIXGATE_RATE_LIMIT_IP",
-    /// Requests one client IP may send at once above its rate [default: 200].
-    rate_limit_ip_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_IP_BURST",
-    /// Requests per second for one tenant (whoever the credentials act for); 0 switches it off [default: 50].
-    rate_limit_tenant: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT",
-    /// Requests one tenant may send at once above its rate [default: 100].
-    rate_limit_tenant_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT_BURST",
+    /// Requests per second from one client IP on the GraphQL routes; 0 switches the limit off.
+    rate_limit_ip: u32 => u32 = "PIXGATE_RATE_LIMIT_IP" (default super::rate_limits::DEFAULT_PER_IP.per_second),
+    /// Requests one client IP may send at once above its rate.
+    rate_limit_ip_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_IP_BURST" (default super::rate_limits::DEFAULT_PER_IP.burst),
+    /// Requests per second for one tenant (whoever the credentials act for); 0 switches it off.
+    rate_limit_tenant: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT" (default super::rate_limits::DEFAULT_PER_TENANT.per_second),
+    /// Requests one tenant may send at once above its rate.
+    rate_limit_tenant_burst: u32 => u32 = "PIXGATE_RATE_LIMIT_TENANT_BURST" (default super::rate_limits::DEFAULT_PER_TENANT.burst),
     /// Time a client has to send a whole request head, from its first byte (and a new
-    /// connection, from connecting), in milliseconds [default: 20000].
-    header_timeout_ms: u64 => u64 = "PIXGATE_HEADER_TIMEOUT_MS",
-    /// Time a kept-alive connection may wait for its next request, in milliseconds [default: 75000].
-    keep_alive_timeout_ms: u64 => u64 = "PIXGATE_KEEP_ALIVE_TIMEOUT_MS",
-    /// Longest pause between two reads of a request body, in milliseconds [default: 60000].
-    body_timeout_ms: u64 => u64 = "PIXGATE_BODY_TIMEOUT_MS",
-    /// Client connections open at once; more are closed on arrival; 0 switches the cap off [default: 16384].
-    max_connections: usize => usize = "PIXGATE_MAX_CONNECTIONS",
-    /// Client connections open at once from one address; 0 switches the cap off [default: 1024].
-    max_connections_per_ip: usize => usize = "PIXGATE_MAX_CONNECTIONS_PER_IP",
-    /// How often a quiet WebSocket is pinged, in milliseconds [default: 15000].
-    websocket_ping_ms: u64 => u64 = "PIXGATE_WEBSOCKET_PING_MS",
-    /// A WebSocket that sends no frame (a pong included) for this long is closed, in milliseconds [default: 60000].
-    websocket_idle_ms: u64 => u64 = "PIXGATE_WEBSOCKET_IDLE_MS",
+    /// connection, from connecting), in milliseconds.
+    header_timeout_ms: u64 => u64 = "PIXGATE_HEADER_TIMEOUT_MS" (default super::connections::DEFAULT_HEADER_TIMEOUT.as_millis()),
+    /// Time a kept-alive connection may wait for its next request, in milliseconds.
+    keep_alive_timeout_ms: u64 => u64 = "PIXGATE_KEEP_ALIVE_TIMEOUT_MS" (default super::connections::DEFAULT_KEEP_ALIVE_TIMEOUT.as_millis()),
+    /// Longest pause between two reads of a request body, in milliseconds.
+    body_timeout_ms: u64 => u64 = "PIXGATE_BODY_TIMEOUT_MS" (default super::connections::DEFAULT_BODY_TIMEOUT.as_millis()),
+    /// Client connections open at once; more are closed on arrival; 0 switches the cap off.
+    max_connections: usize => usize = "PIXGATE_MAX_CONNECTIONS" (default super::connections::DEFAULT_MAX_CONNECTIONS),
+    /// Client connections open at once from one address; 0 switches the cap off.
+    max_connections_per_ip: usize => usize = "PIXGATE_MAX_CONNECTIONS_PER_IP" (default super::connections::DEFAULT_MAX_CONNECTIONS_PER_IP),
+    /// How often a quiet WebSocket is pinged, in milliseconds.
+    websocket_ping_ms: u64 => u64 = "PIXGATE_WEBSOCKET_PING_MS" (default super::connections::DEFAULT_WEBSOCKET_PING.as_millis()),
+    /// A WebSocket that sends no frame (a pong included) for this long is closed, in milliseconds.
+    websocket_idle_ms: u64 => u64 = "PIXGATE_WEBSOCKET_IDLE_MS" (default super::connections::DEFAULT_WEBSOCKET_IDLE.as_millis()),
     /// Comma-separated proxies in front of the gateway (addresses or CIDR ranges, `10.0.0.0/8`)
     /// whose `X-Forwarded-For` names the client IP for the per-IP limit [default: none, the peer is the client].
     #[arg(value_delimiter = ',')]
@@ -261,7 +291,7 @@ settings! {
     /// Log format [default: human].
     #[arg(value_enum)]
     log_format: LogFormat => LogFormat = "PIXGATE_LOG_FORMAT",
-    /// Real time per simulated processing step of the in-process sandbox, in milliseconds [default: 2000].
+    /// Real time per simulated processing step of the in-process sandbox, in milliseconds.
     sandbox_step_ms: u64 => u64 = "PIXGATE_SANDBOX_STEP_MS",
     /// Let the in-process sandbox also write fields and endpoints the upstream documents never show.
     #[arg(num_args = 0..=1, default_missing_value = "true")]
