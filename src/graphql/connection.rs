@@ -224,6 +224,13 @@ where
     Ok(Sliced::Done(Slice { items, has_previous: start > 0, has_next, total: reported }))
 }
 
+/// Whether a connection's selection asks for `field` of its nodes, under `edges.node` or `nodes`:
+/// for a list whose upstream embeds that field only when asked.
+pub fn selects_in_nodes(ctx: &async_graphql::Context<'_>, field: &str) -> bool {
+    let look = ctx.look_ahead();
+    look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;

@@ -6,7 +6,7 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, Error, ID, Object, SimpleObject};
 
-use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::super::connection::{Args, ListInfo, Offset, Page, Total, selects_in_nodes, slice};
 use super::super::context::pixieset;
 use super::super::error::from_upstream;
 use super::super::scalars::Date;
@@ -253,7 +253,7 @@ impl ClientFields<'_> {
     ) -> Result<Option<Connection<Offset, Document, ListInfo>>, Error> {
         let pixieset = pixieset(ctx)?;
         let window = Args { first, after, last, before }.window(DOCUMENTS_PAGE)?;
-        let gift_cards = super::invoice::selects_in_nodes(ctx, "giftCardActivities");
+        let gift_cards = selects_in_nodes(ctx, "giftCardActivities");
         let slice = slice(window, DOCUMENTS_PAGE, Total::Reported, |page| async move {
             let page = pixieset.documents(&self.id, page as u32, gift_cards).await.map_err(from_upstream)?;
             Ok(Page::of(&page.meta, page.data.clone()))

@@ -6,7 +6,7 @@ use crate::graphql::scalars::DateTime;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Error, ID, Object, SimpleObject};
 
-use super::super::connection::{Args, ListInfo, Offset, Page, Total, slice};
+use super::super::connection::{Args, ListInfo, Offset, Page, Total, selects_in_nodes, slice};
 use super::super::context::pixieset;
 use super::super::error::from_upstream;
 use super::super::money::MoneyObject;
@@ -117,12 +117,6 @@ impl Invoice {
         let Some(id) = &self.0.client_id else { return Ok(None) };
         Ok(Some(Client::full(pixieset(ctx)?.client(id).await.map_err(from_upstream)?)))
     }
-}
-
-/// Whether a selection under `edges.node` / `nodes` asks for `field`.
-pub fn selects_in_nodes(ctx: &Context<'_>, field: &str) -> bool {
-    let look = ctx.look_ahead();
-    look.field("edges").field("node").field(field).exists() || look.field("nodes").field(field).exists()
 }
 
 pub async fn invoice_connection(
