@@ -114,21 +114,6 @@ impl PixiesetClient {
         locked(&self.invoice_endpoint_missing).is_none_or(|since| since.elapsed() >= ENDPOINT_MEMORY)
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        credentials: &PixiesetCredentials,
-        endpoint: Endpoint,
-        segments: &[&str],
-        query: Query,
-        body: Option<&impl Serialize>,
-    ) -> Result<T, UpstreamError> {
-        let secrets = [credentials.cookie().expose()];
-        let read = |status, bytes: &[u8]| {
-            serde_json::from_slice(bytes).map_err(|e| malformed(endpoint, status, e, bytes, &secrets))
-        };
-        self.exchange(credentials, endpoint, segments, query, body, read).await
-    }
-
     /// One call, its answer read by `read`.
     async fn exchange<T>(
         &self,
@@ -196,6 +181,7 @@ impl PixiesetClient {
         self.transport.health.check(probe).await
     }
 
+    /// A read: the answer as JSON.
     async fn get<T: DeserializeOwned>(
         &self,
         credentials: &PixiesetCredentials,
@@ -203,7 +189,21 @@ impl PixiesetClient {
         segments: &[&str],
         query: Query,
     ) -> Result<T, UpstreamError> {
-        self.call(credentials, endpoint, segments, query, None::<&()>).await
+        self.exchange(credentials, endpoint, segments, query, None::<&()>, json(endpoint, credentials)).await
+    }
+
+    /// A write: `body` as JSON, and the object Pixieset answers under `data`.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        credentials: &PixiesetCredentials,
+        endpoint: Endpoint,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T, UpstreamError> {
+        let answer: Data<T> = self
+            .exchange(credentials, endpoint, segments, Query::new(), Some(body), json(endpoint, credentials))
+            .await?;
+        Ok(answer.data)
     }
 
     pub async fn clients(
@@ -242,10 +242,7 @@ impl PixiesetClient {
         id: &str,
         input: &ClientInput,
     ) -> Result<Client, UpstreamError> {
-        Ok(self
-            .call::<Data<Client>>(credentials, UPDATE_CLIENT, &["clients", id], Query::new(), Some(input))
-            .await?
-            .data)
+        self.send::<Client>(credentials, UPDATE_CLIENT, &["clients", id], input).await
     }
 
     pub async fn create_client(
@@ -253,10 +250,7 @@ impl PixiesetClient {
         credentials: &PixiesetCredentials,
         input: &ClientInput,
     ) -> Result<Client, UpstreamError> {
-        Ok(self
-            .call::<Data<Client>>(credentials, CREATE_CLIENT, &["clients", ""], Query::new(), Some(input))
-            .await?
-            .data)
+        self.send::<Client>(credentials, CREATE_CLIENT, &["clients", ""], input).await
     }
 
     pub async fn client_collections(
@@ -327,10 +321,7 @@ impl PixiesetClient {
         credentials: &PixiesetCredentials,
         invoice: &NewInvoice,
     ) -> Result<Invoice, UpstreamError> {
-        Ok(self
-            .call::<Data<Invoice>>(credentials, CREATE_INVOICE, &["invoices", ""], Query::new(), Some(invoice))
-            .await?
-            .data)
+        self.send::<Invoice>(credentials, CREATE_INVOICE, &["invoices", ""], invoice).await
     }
 
     pub async fn contracts(
@@ -382,16 +373,18 @@ impl PixiesetClient {
         id: &str,
         input: &ContractTemplateInput,
     ) -> Result<ContractTemplate, UpstreamError> {
-        Ok(self
-            .call::<Data<ContractTemplate>>(
-                credentials,
-                UPDATE_TEMPLATE,
-                &["templates", "contracts", id],
-                Query::new(),
-                Some(input),
-            )
-            .await?
-            .data)
+        self.send::<ContractTemplate>(credentials, UPDATE_TEMPLATE, &["templates", "contracts", id], input).await
+    }
+}
+
+/// Reads an answer as JSON; an unreadable one is `Malformed`, its excerpt without the cookie.
+fn json<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    credentials: &PixiesetCredentials,
+) -> impl Fn(StatusCode, &[u8]) -> Result<T, UpstreamError> + '_ {
+    move |status, bytes| {
+        serde_json::from_slice(bytes)
+            .map_err(|e| malformed(endpoint, status, e, bytes, &[credentials.cookie().expose()]))
     }
 }
 
