@@ -21,7 +21,8 @@ pub fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 mod tests {
     use std::path::Path;
 
-    /// Every lock is taken here: a lock taken any other way answers a poisoned lock its own way.
+    /// Every lock is taken here (or in the sandbox's `lock.rs`): a lock taken any other way
+    /// answers a poisoned lock its own way.
     #[test]
     fn no_lock_is_taken_around_this_module() {
         fn walk(dir: &Path, found: &mut Vec<String>) {
@@ -45,7 +46,10 @@ mod tests {
             }
         }
         let mut found = Vec::new();
-        walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+        // The sandbox crate keeps the same rule in its own `lock.rs`.
+        for crate_sources in ["src", "sandbox/src"] {
+            walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join(crate_sources), &mut found);
+        }
         assert!(found.is_empty(), "locks taken around lock.rs:\n{}", found.join("\n"));
     }
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 use super::settings::{Given, key};
 use super::{ConfigError, at_least_one};
 
+/// Introspection, field suggestions and GraphiQL: on, so people can explore; production may switch them off.
+pub const DEFAULT_EXPLORING: bool = true;
 pub const DEFAULT_MAX_DEPTH: usize = 15;
 pub const DEFAULT_MAX_COMPLEXITY: usize = 5_000;
 pub const DEFAULT_MAX_ALIASES: usize = 30;
@@ -50,9 +52,9 @@ impl Default for Limits {
             max_batch: DEFAULT_MAX_BATCH,
             execution_timeout: DEFAULT_EXECUTION_TIMEOUT,
             max_upstream_calls: DEFAULT_MAX_UPSTREAM_CALLS,
-            introspection: true,
-            suggestions: true,
-            graphiql: true,
+            introspection: DEFAULT_EXPLORING,
+            suggestions: DEFAULT_EXPLORING,
+            graphiql: DEFAULT_EXPLORING,
         }
     }
 }
@@ -60,7 +62,7 @@ impl Default for Limits {
 impl Limits {
     pub(super) fn given(given: &Given) -> Result<Self, ConfigError> {
         let defaults = Limits::default();
-        let exploring = |value: Option<bool>| value.unwrap_or(true);
+        let exploring = |value: Option<bool>| value.unwrap_or(DEFAULT_EXPLORING);
         let timeout_ms = at_least_one(key::execution_timeout_ms, given.execution_timeout_ms(), 0)?;
         Ok(Limits {
             max_depth: at_least_one(key::max_depth, given.max_depth(), defaults.max_depth)?,

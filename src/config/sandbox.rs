@@ -3,6 +3,9 @@
 
 use super::settings::Given;
 
+/// Strict: only what the upstream documents show.
+pub const DEFAULT_EXTRAS: bool = false;
+
 /// How the in-process sandbox runs, when no upstream is configured.
 #[derive(Clone, Debug)]
 pub struct SandboxChoice {
@@ -13,6 +16,6 @@ pub struct SandboxChoice {
 
 impl SandboxChoice {
     pub(super) fn given(given: &Given) -> Self {
-        Self { step_ms: given.sandbox_step_ms(), extras: given.sandbox_extras().unwrap_or(false) }
+        Self { step_ms: given.sandbox_step_ms(), extras: given.sandbox_extras().unwrap_or(DEFAULT_EXTRAS) }
     }
 }

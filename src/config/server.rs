@@ -13,6 +13,8 @@ use crate::secret::Secret;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// A request body this large holds any real operation with room to spare.
 pub const DEFAULT_MAX_BODY_KB: usize = 256;
+/// A subgraph only where a router composes it.
+pub const DEFAULT_FEDERATION: bool = false;
 
 /// Where the gateway listens and what it accepts there.
 #[derive(Clone, Debug)]
@@ -85,7 +87,7 @@ impl ServerSettings {
             limits: Limits::given(given)?,
             admin_token: given.admin_token(),
             trusted_documents: given.trusted_documents().filter(|path| !path.trim().is_empty()).map(Into::into),
-            federation: given.federation().unwrap_or(false),
+            federation: given.federation().unwrap_or(DEFAULT_FEDERATION),
             connections: ConnectionSettings::given(given)?,
         })
     }

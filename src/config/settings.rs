@@ -244,18 +244,18 @@ settings! {
     upstream_breaker_open_ms: u64 => u64 = "PIXGATE_UPSTREAM_BREAKER_OPEN_MS" (default crate::upstream::UpstreamSettings::default().open_for.as_millis()),
     /// Time limit of one operation, in milliseconds.
     execution_timeout_ms: u64 => u64 = "PIXGATE_EXECUTION_TIMEOUT_MS" (default super::limits::DEFAULT_EXECUTION_TIMEOUT.as_millis()),
-    /// Answer introspection queries [default: true; always on with the sandbox].
-    introspection: bool => bool = "PIXGATE_INTROSPECTION",
-    /// Suggest field names in validation errors [default: true; always on with the sandbox].
-    field_suggestions: bool => bool = "PIXGATE_FIELD_SUGGESTIONS",
+    /// Answer introspection queries; always on with the sandbox.
+    introspection: bool => bool = "PIXGATE_INTROSPECTION" (default super::limits::DEFAULT_EXPLORING),
+    /// Suggest field names in validation errors; always on with the sandbox.
+    field_suggestions: bool => bool = "PIXGATE_FIELD_SUGGESTIONS" (default super::limits::DEFAULT_EXPLORING),
     /// Persisted-documents manifest (GraphQL Code Generator's or Apollo's): only its operations run,
     /// except for callers with an access token; read again on SIGHUP [default: none, any operation].
     trusted_documents: String => String = "PIXGATE_TRUSTED_DOCUMENTS",
-    /// Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`) [default: false].
+    /// Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`).
     #[arg(num_args = 0..=1, default_missing_value = "true")]
-    federation: bool => bool = "PIXGATE_FEDERATION",
-    /// Serve GraphiQL to browsers at /graphql [default: true; always on with the sandbox].
-    graphiql: bool => bool = "PIXGATE_GRAPHIQL",
+    federation: bool => bool = "PIXGATE_FEDERATION" (default super::server::DEFAULT_FEDERATION),
+    /// Serve GraphiQL to browsers at /graphql; always on with the sandbox.
+    graphiql: bool => bool = "PIXGATE_GRAPHIQL" (default super::limits::DEFAULT_EXPLORING),
     /// Requests per second from one client IP on the GraphQL routes; 0 switches the limit off.
     rate_limit_ip: u32 => u32 = "PIXGATE_RATE_LIMIT_IP" (default super::rate_limits::DEFAULT_PER_IP.per_second),
     /// Requests one client IP may send at once above its rate.
@@ -295,7 +295,7 @@ settings! {
     sandbox_step_ms: u64 => u64 = "PIXGATE_SANDBOX_STEP_MS",
     /// Let the in-process sandbox also write fields and endpoints the upstream documents never show.
     #[arg(num_args = 0..=1, default_missing_value = "true")]
-    sandbox_extras: bool => bool = "PIXGATE_SANDBOX_EXTRAS",
+    sandbox_extras: bool => bool = "PIXGATE_SANDBOX_EXTRAS" (default super::sandbox::DEFAULT_EXTRAS),
 }
 
 impl FileConfig {
