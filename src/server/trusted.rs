@@ -5,7 +5,8 @@
 //! "operations": [{ "id", "body", … }] }`).
 //!
 //! An operation names its document by `documentId` (the GraphQL-over-HTTP draft's
-//! field, which the client preset sends) or by Apollo's `persistedQuery.sha256Hash`;
+//! field, which the client preset sends; its hash bare or as `sha256:<hex>`) or by
+//! Apollo's `persistedQuery.sha256Hash`;
 //! a full text runs only when it is one of the manifest's documents, as written.
 //! Anything else is refused before it is parsed, so it costs no upstream call and no
 //! validation. A caller presenting one of `PIXGATE_ACCESS_TOKENS` may still send any
@@ -23,10 +24,31 @@ use async_graphql::ServerError;
 use crate::error_code::ErrorCode;
 use crate::lock::{read, write};
 
+/// A document's name: a SHA-256, written bare or as `sha256:<hex>` (the persisted-documents
+/// convention of the GraphQL-over-HTTP work), in either case, is one name; any other id a
+/// manifest gives is compared as written.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct DocumentId(String);
+
+impl DocumentId {
+    fn parse(raw: &str) -> Self {
+        let raw = raw.trim();
+        let hex = match raw.split_once(':') {
+            Some((prefix, hex)) if prefix.eq_ignore_ascii_case("sha256") => hex,
+            _ => raw,
+        };
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Self(hex.to_ascii_lowercase())
+        } else {
+            Self(raw.to_string())
+        }
+    }
+}
+
 /// The documents of one manifest.
 #[derive(Debug, Default)]
 struct Manifest {
-    by_id: HashMap<String, Arc<str>>,
+    by_id: HashMap<DocumentId, Arc<str>>,
     texts: HashSet<Arc<str>>,
 }
 
@@ -71,7 +93,7 @@ impl Manifest {
             }
             let text: Arc<str> = text.into();
             manifest.texts.insert(text.clone());
-            manifest.by_id.insert(id, text);
+            manifest.by_id.insert(DocumentId::parse(&id), text);
         }
         Ok(manifest)
     }
@@ -126,7 +148,7 @@ impl TrustedDocuments {
             None => apollo_hash(operation.extensions)?,
         };
         if let Some(id) = id {
-            let Some(document) = manifest.by_id.get(&id) else {
+            let Some(document) = manifest.by_id.get(&DocumentId::parse(&id)) else {
                 return Err(ErrorCode::PersistedQueryNotFound
                     .error("no trusted document has this id: the operation is not one this gateway was given"));
             };
@@ -170,7 +192,7 @@ fn apollo_hash(extensions: &mut HashMap<String, async_graphql::Value>) -> Result
     let Some(value) = extensions.remove("persistedQuery") else { return Ok(None) };
     let hash = match &value {
         async_graphql::Value::Object(fields) => match fields.get("sha256Hash") {
-            Some(async_graphql::Value::String(hash)) => Some(hash.to_ascii_lowercase()),
+            Some(async_graphql::Value::String(hash)) => Some(hash.clone()),
             _ => None,
         },
         _ => None,
@@ -245,6 +267,23 @@ mod tests {
             assert_eq!(admit(&trusted, other, Some("abc123"), false), Err("\"PERSISTED_QUERY_HASH_MISMATCH\"".into()));
             assert_eq!(admit(&trusted, other, None, true).as_deref(), Ok(other), "a token opens any operation");
         }
+    }
+
+    #[test]
+    fn a_hash_names_its_document_bare_or_prefixed_in_either_case() {
+        let hash = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(DOCUMENT.as_bytes()));
+        for key in [hash.clone(), format!("sha256:{hash}"), hash.to_ascii_uppercase()] {
+            let trusted = trusted(&serde_json::json!({ key.clone(): DOCUMENT }).to_string());
+            for id in [hash.clone(), format!("sha256:{hash}"), format!("SHA256:{}", hash.to_ascii_uppercase())] {
+                assert_eq!(admit(&trusted, "", Some(&id), false).as_deref(), Ok(DOCUMENT), "{id} against {key}");
+            }
+            let not_hex = format!("sha256:{}", &hash[1..]);
+            assert_eq!(admit(&trusted, "", Some(&not_hex), false), Err("\"PERSISTED_QUERY_NOT_FOUND\"".into()));
+        }
+        // An id that is no hash is compared as written.
+        let named = trusted(&serde_json::json!({ "Client-v2": DOCUMENT }).to_string());
+        assert_eq!(admit(&named, "", Some("Client-v2"), false).as_deref(), Ok(DOCUMENT));
+        assert_eq!(admit(&named, "", Some("client-v2"), false), Err("\"PERSISTED_QUERY_NOT_FOUND\"".into()));
     }
 
     #[test]

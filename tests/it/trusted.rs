@@ -123,6 +123,49 @@ async fn only_the_manifests_operations_run_and_the_rest_cost_nothing() {
     assert_eq!(page.unwrap().status(), 404);
 }
 
+/// `sha256:<hex>`, the persisted-documents convention of the GraphQL-over-HTTP work and of
+/// several codegen presets, names the same document as the bare hash, on every transport.
+#[tokio::test]
+async fn a_document_id_may_be_written_sha256_prefixed_on_every_transport() {
+    let gateway = trusted_gateway(&[CLIENT], None).await;
+    let variables = json!({ "id": documented::CLIENT_ID });
+    let id = format!("sha256:{}", sha256(CLIENT));
+    let expected = json!({ "client": { "email": "client@example.com" } });
+
+    let by_post = post(&gateway, json!({ "documentId": id, "variables": variables }), &[]).await;
+    assert_eq!(by_post["data"], expected, "{by_post}");
+    let upper = format!("SHA256:{}", sha256(CLIENT).to_ascii_uppercase());
+    let by_upper = post(&gateway, json!({ "documentId": upper, "variables": variables }), &[]).await;
+    assert_eq!(by_upper["data"], expected, "{by_upper}");
+
+    let url = format!("http://{}/graphql", gateway.addr());
+    let query = [("documentId", id.clone()), ("variables", variables.to_string())];
+    let (status, by_get) = answer(http().get(&url).query(&query)).await;
+    assert_eq!((status, &by_get["data"]), (200, &expected), "{by_get}");
+
+    let sse = http()
+        .post(format!("http://{}/graphql/sse", gateway.addr()))
+        .header("Accept", "text/event-stream")
+        .json(&json!({ "documentId": id, "variables": variables }))
+        .send()
+        .await
+        .unwrap();
+    let text = tokio::time::timeout(Duration::from_secs(10), sse.text()).await.unwrap().unwrap();
+    let event = text
+        .lines()
+        .find_map(|line| line.strip_prefix("data:").map(str::trim).filter(|data| data.contains("client")))
+        .unwrap_or_else(|| panic!("a next event: {text}"));
+    assert_eq!(serde_json::from_str::<Value>(event).unwrap()["data"], expected, "{event}");
+
+    let mut socket = websocket(&gateway, "graphql-transport-ws").await;
+    socket.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "documentId": id, "variables": variables } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    let next = next_json(&mut socket).await;
+    assert_eq!((&next["type"], &next["payload"]["data"]), (&json!("next"), &expected), "{next}");
+}
+
 #[tokio::test]
 async fn without_a_manifest_a_document_id_names_nothing() {
     let gateway = gateway(ServeArgs::default()).await;
