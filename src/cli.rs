@@ -31,6 +31,10 @@ pub enum Command {
     /// Run only the simulator of both upstream APIs.
     #[cfg(feature = "sandbox")]
     Sandbox(pixgate_sandbox::cli::Args),
+    /// Check, with the settings serve would start with, that each upstream answers, the default
+    /// credentials are accepted, webhooks can be verified and Redis is kept as it must be;
+    /// one line per check, exit status 1 when any fails.
+    Doctor(ServeArgs),
     /// Print the GraphQL schema (SDL).
     Schema {
         /// Print it as the Federation v2 subgraph a router composes (what `_service { sdl }` answers).

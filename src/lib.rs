@@ -6,6 +6,7 @@
 //! `session` resolves who is calling, once, under `auth`'s policy; `config` holds
 //! the settings every layer reads. The simulator of both APIs is a crate of its own
 //! (`sandbox/`), which `startup` runs when no upstream is configured.
+//! `doctor` checks a configuration against the world before `serve` meets it.
 //! `docs/ARCHITECTURE.md` maps every concern to its module.
 
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod cache;
 pub mod cli;
 pub mod client_images;
 pub mod config;
+pub mod doctor;
 pub mod error_code;
 pub mod events;
 pub mod graphql;

@@ -26,6 +26,10 @@ fn main() -> anyhow::Result<()> {
             let _telemetry = telemetry::init(pixgate::cli::LogFormat::Human, None);
             runtime()?.block_on(pixgate_sandbox::cli::run(args, startup::shutdown_signal()))
         }
+        Command::Doctor(args) => {
+            let healthy = runtime()?.block_on(pixgate::doctor::run(&args));
+            std::process::exit(if healthy { 0 } else { 1 })
+        }
         Command::Schema { federation } => {
             print!("{}", if federation { graphql::subgraph_sdl() } else { graphql::sdl() });
             Ok(())

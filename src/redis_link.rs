@@ -13,6 +13,7 @@ use tokio::sync::{RwLock, watch};
 use crate::secret::Secret;
 
 const RETRY_MAX: Duration = Duration::from_secs(5);
+const CONFIG_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 #[error("the Redis URL is not valid: {0}")]
@@ -42,6 +43,16 @@ pub async fn within<T>(wait: Duration, what: &str, command: impl Future<Output =
         }
         Err(_) => None,
     }
+}
+
+/// One `CONFIG GET` setting's value; None where Redis refuses `CONFIG` (a managed Redis may)
+/// or does not answer within `CONFIG_WAIT`. Asked at start-up and by `pixgate doctor`,
+/// never on a request's path, so it may wait longer than a request would.
+pub async fn config_setting(connection: &mut (impl redis::aio::ConnectionLike + Send), name: &str) -> Option<String> {
+    let mut command = redis::cmd("CONFIG");
+    command.arg("GET").arg(name);
+    let pair: Vec<String> = within(CONFIG_WAIT, "a CONFIG", command.query_async(connection)).await?;
+    pair.get(1).cloned()
 }
 
 /// How long to wait before the next attempt after `failures` failed ones.

@@ -11,6 +11,8 @@ pub mod reads;
 pub mod responses;
 mod shared;
 
+pub use shared::keeping_problems as shared_keeping_problems;
+
 use std::any::{Any, TypeId};
 use std::fmt::{self, Debug};
 use std::sync::atomic::{AtomicU64, Ordering};

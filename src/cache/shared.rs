@@ -312,6 +312,18 @@ fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// What a shared Redis does that would break this tier: an `allkeys-*` policy may evict a
+/// generation counter, which has no time to live, and make dropped entries readable again.
+/// A managed Redis that refuses `CONFIG GET` is taken at its word.
+pub async fn keeping_problems(redis: &mut (impl redis::aio::ConnectionLike + Send)) -> Vec<String> {
+    match crate::redis_link::config_setting(redis, "maxmemory-policy").await {
+        Some(policy) if policy.starts_with("allkeys-") => vec![format!(
+            "its maxmemory-policy {policy} may evict the shared cache's generation counters; use noeviction or a volatile-* policy"
+        )],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;

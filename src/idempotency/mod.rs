@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 
 mod records;
 
-pub use records::check_keeping;
 use records::{Away, Record, Records, State};
+pub use records::{check_keeping, keeping_problems as records_keeping_problems};
 
 use crate::redis_link::RedisLink;
 use crate::telemetry::metrics::{IDEMPOTENT_OUTCOMES, IDEMPOTENT_WRITES};

@@ -10,7 +10,7 @@ use redis::{AsyncCommands as _, ExistenceCheck, SetExpiry, SetOptions};
 use serde::{Deserialize, Serialize};
 
 use super::TTL;
-use crate::redis_link::RedisLink;
+use crate::redis_link::{RedisLink, config_setting};
 
 /// A Redis command that takes longer than this counts as Redis being away.
 pub(super) const REDIS_WAIT: Duration = Duration::from_millis(500);
@@ -187,37 +187,36 @@ impl Record {
     }
 }
 
-/// Says in the log, once Redis answers, when the Redis holding the records may lose them: one
-/// that evicts keys under memory pressure, or keeps no append-only file. A managed Redis that
-/// refuses `CONFIG GET` is taken at its word.
+/// Says in the log, once Redis answers, when the Redis holding the records may lose them
+/// (`keeping_problems`).
 pub async fn check_keeping(link: RedisLink) {
-    let redis = loop {
+    let mut redis = loop {
         match link.connection().await {
             Some(redis) => break redis,
             None => tokio::time::sleep(Duration::from_secs(1)).await,
         }
     };
-    let setting = |name: &'static str| {
-        let mut redis = redis.clone();
-        async move {
-            let pair: Vec<String> =
-                within(redis::cmd("CONFIG").arg("GET").arg(name).query_async(&mut redis)).await.ok()?;
-            pair.get(1).cloned()
-        }
-    };
-    if let Some(policy) = setting("maxmemory-policy").await
+    for problem in keeping_problems(&mut redis).await {
+        tracing::warn!("the Redis holding idempotency records {problem} (or set PIXGATE_RECORDS_REDIS_URL)");
+    }
+}
+
+/// What a Redis holding the records does that may lose them: evicting keys under memory
+/// pressure, or keeping no append-only file. A managed Redis that refuses `CONFIG GET` is
+/// taken at its word.
+pub async fn keeping_problems(redis: &mut (impl redis::aio::ConnectionLike + Send)) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(policy) = config_setting(redis, "maxmemory-policy").await
         && policy != "noeviction"
     {
-        tracing::warn!(
-            policy,
-            "the Redis holding idempotency records evicts keys under memory pressure: a record lost that way lets a retried write through twice (set maxmemory-policy noeviction, or PIXGATE_RECORDS_REDIS_URL)"
-        );
+        problems.push(format!(
+            "evicts keys under memory pressure (maxmemory-policy {policy}): a record lost that way lets a retried write through twice; set maxmemory-policy noeviction"
+        ));
     }
-    if setting("appendonly").await.is_some_and(|on| on != "yes") {
-        tracing::warn!(
-            "the Redis holding idempotency records keeps no append-only file: a restart loses them (set appendonly yes, or PIXGATE_RECORDS_REDIS_URL)"
-        );
+    if config_setting(redis, "appendonly").await.is_some_and(|on| on != "yes") {
+        problems.push("keeps no append-only file: a restart loses the records; set appendonly yes".into());
     }
+    problems
 }
 
 pub(super) async fn within<T>(command: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Away> {

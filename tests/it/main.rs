@@ -7,6 +7,7 @@ mod browser_pages;
 mod cli;
 mod conformance;
 mod cost;
+mod doctor;
 mod documented_keys;
 mod documented_parameters;
 mod fleet;

@@ -34,7 +34,7 @@ fn compose_command(service: &str) -> Vec<String> {
 }
 
 /// redis-server comes from Debian on the test machines (`.ci/run` installs it).
-fn redis_server_available() -> bool {
+pub(crate) fn redis_server_available() -> bool {
     let present = Command::new("redis-server").arg("--version").output().is_ok();
     if !present {
         assert!(std::env::var_os("CI").is_none(), "redis-server is missing; .ci/run installs it");
@@ -55,7 +55,7 @@ async fn keyed_once_recorded(gateway: &Running, query: &str, key: &str) -> Resul
 }
 
 /// A Redis server started as compose starts `service`, on its own port and directory.
-struct Redis {
+pub(crate) struct Redis {
     args: Vec<String>,
     port: u16,
     dir: std::path::PathBuf,
@@ -71,7 +71,7 @@ impl Redis {
         redis
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -128,7 +128,7 @@ fn uuid_like() -> String {
 }
 
 /// Both roles of Redis, as compose runs them.
-async fn both_redis() -> (Redis, Redis) {
+pub(crate) async fn both_redis() -> (Redis, Redis) {
     let (shared, records) = (Redis::start("redis"), Redis::start("redis-records"));
     shared.until_up().await;
     records.until_up().await;
