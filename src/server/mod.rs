@@ -64,6 +64,8 @@ pub struct AppStateParts {
     pub hub: Hub,
     /// Operations over WebSocket and SSE; subscriptions run once for all who subscribe alike.
     pub executions: subscriptions::Executions,
+    /// graphql-sse's single-connection streams, by their tokens.
+    pub streams: Arc<subscriptions::Streams>,
     pub webhook_secrets: Arc<webhook::WebhookSecrets>,
     pub limits: Arc<Limits>,
     pub persisted: persisted::PersistedQueries,
@@ -94,7 +96,13 @@ pub fn app(state: AppState) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(subscriptions::websocket))
-        .route("/graphql/sse", axum::routing::post(subscriptions::sse))
+        .route(
+            "/graphql/sse",
+            axum::routing::post(subscriptions::sse)
+                .put(subscriptions::reserve)
+                .get(subscriptions::open_stream)
+                .delete(subscriptions::stop_streamed),
+        )
         .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
         .layer(axum::middleware::map_response_with_state(state.max_body_bytes, graphql::typed_payload_too_large))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::enforce))

@@ -210,6 +210,7 @@ pub async fn start_measuring(config: Config, lookups: Lookups) -> Result<Running
     let executions = subscriptions::Executions::new(schema.clone(), config.server.limits.max_upstream_calls);
     let state = AppState::new(AppStateParts {
         executions: executions.clone(),
+        streams: Arc::default(),
         schema,
         access: Arc::new(access),
         sources,

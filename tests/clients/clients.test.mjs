@@ -1,6 +1,6 @@
 // The GraphQL clients people use, against pixgate on its sandbox (PIXGATE_URL): Apollo Client
 // (HTTP, its cache, graphql-ws subscriptions, persisted queries over POST and GET), urql with
-// graphql-ws, graphql-request, graphql-sse, a graphql-ws client's back-to-back subscriptions,
+// graphql-ws, graphql-request, graphql-sse (both modes), a graphql-ws client's back-to-back subscriptions,
 // and the introspected schema against schema.graphql.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -191,6 +191,27 @@ test('graphql-sse: a subscription follows an image to delivered', async () => {
   const client = createSseClient({ url: `${base}/graphql/sse` });
   try {
     const ticket = await submitImage('sse');
+    const seen = await followToCompletion((sink) =>
+      client.subscribe({ query: STATUS.loc.source.body, variables: { ticket } }, sink));
+    assert.equal(seen.at(-1), 'DELIVERED', seen.join(' '));
+  } finally {
+    client.dispose();
+  }
+});
+
+test('graphql-sse in single-connection mode: a query and a subscription share one reserved stream', async () => {
+  const client = createSseClient({ url: `${base}/graphql/sse`, singleConnection: true });
+  try {
+    const answer = await new Promise((resolve, reject) => {
+      let result;
+      client.subscribe({ query: `{ client(id: "${KNOWN}") { id } }` }, {
+        next: (value) => { result = value; },
+        error: reject,
+        complete: () => resolve(result),
+      });
+    });
+    assert.deepEqual(answer.data, { client: { id: KNOWN } });
+    const ticket = await submitImage('sse-single');
     const seen = await followToCompletion((sink) =>
       client.subscribe({ query: STATUS.loc.source.body, variables: { ticket } }, sink));
     assert.equal(seen.at(-1), 'DELIVERED', seen.join(' '));

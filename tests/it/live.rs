@@ -491,3 +491,88 @@ async fn a_clients_images_are_listed_with_it_and_followed_live() {
     }
     assert_eq!(sandbox.requests().count("POST /REST.svc/JSON/Image"), 0, "nothing was submitted");
 }
+
+/// One SSE event as (kind, data), read from `response` as it streams.
+async fn next_event(response: &mut reqwest::Response, buffer: &mut String) -> (String, Value) {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let kind = event.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim);
+            let data = event.lines().find_map(|l| l.strip_prefix("data:")).map(str::trim);
+            if let (Some(kind), Some(data)) = (kind, data) {
+                return (kind.to_string(), serde_json::from_str(data).unwrap_or(Value::Null));
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .expect("the stream goes on");
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+/// graphql-sse's single-connection mode: a reservation, one stream, operations posted with
+/// its token and stopped by id; the reservation is its caller's alone and ends with its stream.
+#[tokio::test]
+async fn one_sse_stream_carries_every_operation_posted_with_its_token() {
+    const TOKEN: &str = "x-graphql-event-stream-token";
+    let gateway = live_gateway().await;
+    let url = format!("http://{}/graphql/sse", gateway.addr());
+    let reserved = http().put(&url).send().await.unwrap();
+    assert_eq!(reserved.status(), 201);
+    let token = reserved.text().await.unwrap();
+    let mut stream = http().get(&url).header(TOKEN, &token).header("Accept", "text/event-stream").send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let second = http().get(&url).header(TOKEN, &token).send().await.unwrap();
+    assert_eq!(second.status(), 409, "one stream per reservation");
+    let mut buffer = String::new();
+
+    let post = |body: Value, token: &str| http().post(&url).header(TOKEN, token).json(&body).send();
+    let query = json!({
+        "query": "query One($id: ID!) { client(id: $id) { email } }",
+        "variables": { "id": documented::CLIENT_ID },
+        "extensions": { "operationId": "q" },
+    });
+    assert_eq!(post(query, &token).await.unwrap().status(), 202);
+    let (kind, next) = next_event(&mut stream, &mut buffer).await;
+    assert_eq!((kind.as_str(), &next["id"]), ("next", &json!("q")), "{next}");
+    assert_eq!(next["payload"]["data"]["client"]["email"], "client@example.com");
+    let (kind, complete) = next_event(&mut stream, &mut buffer).await;
+    assert_eq!((kind.as_str(), complete), ("complete", json!({ "id": "q" })));
+
+    // A subscription on the same stream, stopped by its id.
+    let ticket = submit(&gateway, "single-connection").await;
+    let subscribe = json!({ "query": subscription(&ticket), "extensions": { "operationId": "s" } });
+    assert_eq!(post(subscribe.clone(), &token).await.unwrap().status(), 202);
+    assert_eq!(post(subscribe, &token).await.unwrap().status(), 409, "its id is running");
+    let (kind, next) = next_event(&mut stream, &mut buffer).await;
+    assert_eq!((kind.as_str(), &next["id"]), ("next", &json!("s")), "{next}");
+    assert!(next["payload"]["data"]["pixelzImageStatusChanged"]["statusId"].is_i64(), "{next}");
+    let stopped = http().delete(format!("{url}?operationId=s")).header(TOKEN, &token).send().await.unwrap();
+    assert_eq!(stopped.status(), 200);
+
+    // Another caller, an unknown token, no operationId: refused, nothing runs.
+    let foreign = http()
+        .post(&url)
+        .header(TOKEN, &token)
+        .header("X-Pixieset-Cookie", sandbox::PIXIESET_OTHER_COOKIE)
+        .json(&json!({ "query": "{ __typename }", "extensions": { "operationId": "x" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404, "a reservation is its caller's alone");
+    let unknown = post(json!({ "query": "{ __typename }", "extensions": { "operationId": "u" } }), "nope").await;
+    assert_eq!(unknown.unwrap().status(), 404);
+    let unnamed = post(json!({ "query": "{ __typename }" }), &token).await.unwrap();
+    assert_eq!(unnamed.status(), 400);
+
+    // The stream closed, its reservation is gone.
+    drop(stream);
+    eventually("the reservation ends with its stream", || async {
+        let late = post(json!({ "query": "{ __typename }", "extensions": { "operationId": "l" } }), &token).await;
+        late.unwrap().status() == 404
+    })
+    .await;
+}

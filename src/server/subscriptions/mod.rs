@@ -1,11 +1,13 @@
 //! Subscriptions over WebSocket (`graphql-transport-ws` and the older
-//! `graphql-ws`) and over Server-Sent Events (the graphql-sse protocol's
-//! distinct-connections mode). Both transports start operations through
-//! `shared::Executions`, so a subscription runs once for all who send it alike.
+//! `graphql-ws`) and over Server-Sent Events (the graphql-sse protocol, in its
+//! distinct-connections mode here and its single-connection mode in `single.rs`).
+//! Every transport starts operations through `shared::Executions`, so a subscription
+//! runs once for all who send it alike.
 
 mod connection;
 mod protocol;
 mod shared;
+mod single;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use protocol::{OperationPayload, Protocol};
 use shared::{Body, Caller, Delivery, Outbox};
 
 pub use shared::Executions;
+pub use single::{Streams, reserve, stop as stop_streamed, stream as open_stream};
 
 /// GraphQL messages are small: small buffers keep a connection to a few KiB. The
 /// read buffer grows for a larger message (up to `MAX_MESSAGE_BYTES`); a subscription
@@ -123,21 +126,19 @@ fn origin_allowed(headers: &HeaderMap, cors: &crate::config::Cors, public_origin
 }
 
 /// One operation per request; its results stream back as `next` events, then `complete`.
+/// With a stream's token, it is the single-connection mode's (`single.rs`).
 pub async fn sse(
     State(state): State<AppState>,
     axum::Extension(session): axum::Extension<Session>,
+    headers: HeaderMap,
     payload: Result<Json<OperationPayload>, JsonRejection>,
 ) -> Response {
+    if let Some(token) = single::posted_token(&headers) {
+        return single::execute(state, session, token, payload).await;
+    }
     let mut payload = match payload {
         Ok(Json(payload)) => payload,
-        Err(rejection) => {
-            let code = match rejection.status() {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-                StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-                _ => ErrorCode::BadRequest,
-            };
-            return super::refuse(rejection.status(), code.error(rejection.body_text()));
-        }
+        Err(rejection) => return refused_payload(rejection),
     };
     if let Err(refused) = admit(state.trusted.as_deref(), &mut payload, &session) {
         return super::refuse(StatusCode::BAD_REQUEST, refused);
@@ -160,6 +161,16 @@ pub async fn sse(
     })
     .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
     sse_response(events)
+}
+
+/// A body that is not an operation, refused as GraphQL over HTTP refuses it.
+fn refused_payload(rejection: JsonRejection) -> Response {
+    let code = match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        _ => ErrorCode::BadRequest,
+    };
+    super::refuse(rejection.status(), code.error(rejection.body_text()))
 }
 
 /// Whether an operation may run, as over HTTP: with trusted documents, only theirs.
