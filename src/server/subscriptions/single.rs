@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -48,7 +48,6 @@ pub struct Streams {
 struct Reservation {
     /// Whom it was made for: only they may stream, post or stop.
     identity: String,
-    made: Instant,
     streaming: AtomicBool,
     outbox: Arc<Outbox>,
     /// Running operations by serial, with the client's id for each.
@@ -57,9 +56,10 @@ struct Reservation {
 }
 
 impl Streams {
-    fn reserve(&self, identity: String) -> Option<String> {
+    /// A new reservation's token; it lapses, with whatever was posted to it, unless a stream
+    /// takes it within `RESERVATION_WAIT`.
+    fn reserve(self: &Arc<Self>, identity: String) -> Option<String> {
         let mut reservations = locked(&self.reservations);
-        reservations.retain(|_, r| r.streaming.load(Ordering::Relaxed) || r.made.elapsed() < RESERVATION_WAIT);
         let held = reservations.values().filter(|r| r.identity == identity).count();
         if reservations.len() >= MAX_RESERVATIONS || held >= MAX_RESERVATIONS_PER_CALLER {
             return None;
@@ -67,13 +67,17 @@ impl Streams {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let reservation = Reservation {
             identity,
-            made: Instant::now(),
             streaming: AtomicBool::new(false),
             outbox: Arc::default(),
             operations: std::sync::Mutex::default(),
             serials: AtomicU64::new(0),
         };
         reservations.insert(token.clone(), Arc::new(reservation));
+        let (streams, lapsing) = (self.clone(), token.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(RESERVATION_WAIT).await;
+            locked(&streams.reservations).retain(|token, r| *token != lapsing || r.streaming.load(Ordering::Relaxed));
+        });
         Some(token)
     }
 
@@ -223,4 +227,25 @@ pub async fn stop(
 /// Whether a `POST` belongs to the single-connection mode: it carries a token.
 pub fn posted_token(headers: &HeaderMap) -> Option<String> {
     token(headers, &HashMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reservation_no_stream_takes_lapses_and_a_caller_holds_few() {
+        let streams = Arc::new(Streams::default());
+        let tokens: Vec<_> = (0..MAX_RESERVATIONS_PER_CALLER).map(|_| streams.reserve("a".into())).collect();
+        assert!(tokens.iter().all(Option::is_some));
+        assert!(streams.reserve("a".into()).is_none(), "one caller holds at most {MAX_RESERVATIONS_PER_CALLER}");
+        let other = streams.reserve("b".into()).unwrap();
+        assert!(streams.find(&other, "a").is_none(), "another caller's token is none of theirs");
+        let streamed = tokens[0].clone().unwrap();
+        streams.find(&streamed, "a").unwrap().streaming.store(true, Ordering::Relaxed);
+        tokio::time::sleep(RESERVATION_WAIT + Duration::from_secs(1)).await;
+        assert!(streams.find(&streamed, "a").is_some(), "a streamed reservation stays");
+        assert!(streams.find(tokens[1].as_ref().unwrap(), "a").is_none(), "an unstreamed one lapsed");
+        assert_eq!(locked(&streams.reservations).len(), 1);
+    }
 }
