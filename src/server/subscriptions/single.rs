@@ -76,7 +76,10 @@ impl Streams {
         let (streams, lapsing) = (self.clone(), token.clone());
         tokio::spawn(async move {
             tokio::time::sleep(RESERVATION_WAIT).await;
-            locked(&streams.reservations).retain(|token, r| *token != lapsing || r.streaming.load(Ordering::Relaxed));
+            let mut reservations = locked(&streams.reservations);
+            if reservations.get(&lapsing).is_some_and(|r| !r.streaming.load(Ordering::Relaxed)) {
+                reservations.remove(&lapsing);
+            }
         });
         Some(token)
     }
