@@ -103,6 +103,18 @@ fn token(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String>
         .filter(|token| !token.is_empty())
 }
 
+/// The caller's reservation the request's token names, with the token.
+fn requested(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<(String, Arc<Reservation>)> {
+    let token = token(headers, query)?;
+    let reservation = state.streams.find(&token, &session.identity())?;
+    Some((token, reservation))
+}
+
 fn no_reservation() -> Response {
     let message = "no stream is reserved under this token: PUT to reserve one";
     refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound.error(message))
@@ -126,14 +138,13 @@ pub async fn stream(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(token) = token(&headers, &query) else { return no_reservation() };
-    let Some(reservation) = state.streams.find(&token, &session.identity()) else { return no_reservation() };
+    let Some((token, reservation)) = requested(&state, &session, &headers, &query) else { return no_reservation() };
     if reservation.streaming.swap(true, Ordering::Relaxed) {
         let message = "this reservation's stream is already open: one stream per reservation";
         return refuse(StatusCode::CONFLICT, ErrorCode::BadRequest.error(message));
     }
     // Dropped with the stream, when the client goes away: its operations stop with it.
-    let release = Release { state: state.clone(), token };
+    let release = Release { streams: state.streams.clone(), token };
     let events = stream::unfold((reservation, release), |(reservation, release)| async move {
         loop {
             let Some(Delivery { operation, body, .. }) = reservation.outbox.pop() else {
@@ -162,13 +173,13 @@ pub async fn stream(
 }
 
 struct Release {
-    state: AppState,
+    streams: Arc<Streams>,
     token: String,
 }
 
 impl Drop for Release {
     fn drop(&mut self) {
-        self.state.streams.release(&self.token);
+        self.streams.release(&self.token);
     }
 }
 
@@ -217,8 +228,7 @@ pub async fn stop(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(token) = token(&headers, &query) else { return no_reservation() };
-    let Some(reservation) = state.streams.find(&token, &session.identity()) else { return no_reservation() };
+    let Some((_, reservation)) = requested(&state, &session, &headers, &query) else { return no_reservation() };
     let Some(id) = query.get("operationId") else {
         let message = "name the operation to stop in `?operationId=`";
         return refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest.error(message));
