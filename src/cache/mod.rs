@@ -4,8 +4,10 @@
 //! upstream call, and errors are never stored. With Redis, a second tier there
 //! serves what any instance fetched (`shared.rs`), and a write's invalidations
 //! reach every instance (`fleet.rs`). Whole GraphQL answers are kept too, each as
-//! long as every entry it was made from is unchanged (`reads.rs`, `responses.rs`).
+//! long as every entry it was made from is unchanged (`reads.rs`, `responses.rs`),
+//! and live queries hear when one of those entries changes (`changes.rs`).
 
+pub mod changes;
 pub mod fleet;
 pub mod reads;
 pub mod responses;
@@ -257,6 +259,8 @@ pub struct Cache {
     fleet: Arc<OnceLock<fleet::Fleet>>,
     /// The tier in Redis behind this one, once Redis is configured.
     shared: Arc<OnceLock<shared::SharedTier>>,
+    /// Told of every entry stored or dropped, for live queries.
+    changes: changes::Changes,
 }
 
 impl Debug for Cache {
@@ -280,11 +284,13 @@ impl Cache {
             .expire_after(PerKind)
             .support_invalidation_closures()
             .build();
-        Self { entries: Some(entries), ttls: Arc::new(ttls), fleet: Arc::default(), shared: Arc::default() }
+        let (fleet, shared, changes) = Default::default();
+        Self { entries: Some(entries), ttls: Arc::new(ttls), fleet, shared, changes }
     }
 
     pub fn disabled() -> Self {
-        Self { entries: None, ttls: Arc::default(), fleet: Arc::default(), shared: Arc::default() }
+        let (fleet, shared, changes) = Default::default();
+        Self { entries: None, ttls: Arc::default(), fleet, shared, changes }
     }
 
     /// Joins the instances sharing `redis`: a second tier there, behind this one, for
@@ -327,6 +333,9 @@ impl Cache {
             })?;
         // A caller that waited on another's fetch made no upstream call: a hit.
         count(kind, !entry.is_fresh());
+        if entry.is_fresh() {
+            self.changes.stored(&entry.key().key);
+        }
         reads::found(entry.key(), entry.value());
         Ok(entry.into_value().value.downcast::<T>().expect("a stored key names the type of its value"))
     }
@@ -387,13 +396,19 @@ impl Cache {
         let stored = Stored::of::<T>(key);
         let weight = weigh(&stored, &value);
         let entry = Entry::new(value, weight, self.ttls.of(stored.key.kind));
-        entries.insert(stored, entry.clone()).await;
+        entries.insert(stored.clone(), entry.clone()).await;
+        // Told once it holds: a watcher that looks then finds the new version.
+        self.changes.stored(&stored.key);
         Some(entry)
     }
 
     /// True while each entry read is still held at the version read (or, read as
     /// absent, is still absent): an answer made from them would be made the same.
     async fn unchanged(&self, read: &[reads::Read]) -> bool {
+        self.unchanged_reads(read.iter()).await
+    }
+
+    async fn unchanged_reads(&self, read: impl Iterator<Item = &reads::Read>) -> bool {
         let Some(entries) = &self.entries else { return false };
         for read in read {
             if entries.get(&read.stored).await.map(|entry| entry.version) != read.version {
@@ -448,11 +463,12 @@ impl Cache {
 
     /// Drops an object a write changed, here, in the shared tier and on the other instances.
     pub async fn invalidate<T: 'static>(&self, key: &Key) {
-        if let Some(entries) = &self.entries {
-            entries.invalidate(&Stored::of::<T>(key.clone())).await;
-        }
         let invalidation =
             Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) };
+        if let Some(entries) = &self.entries {
+            entries.invalidate(&Stored::of::<T>(key.clone())).await;
+            self.changes.dropped(&invalidation);
+        }
         self.drop_shared(&invalidation).await;
         self.announce(invalidation).await;
     }
@@ -494,6 +510,8 @@ impl Cache {
                     && kind.is_none_or(|kind| stored.key.kind == kind)
                     && id.as_ref().is_none_or(|id| stored.key.id == *id)
             });
+            // A lookup skips what a registered predicate names from now on, so a watcher told now finds it gone.
+            self.changes.dropped(invalidation);
         }
     }
 
@@ -512,7 +530,19 @@ impl Cache {
     pub fn invalidate_all(&self) {
         if let Some(entries) = &self.entries {
             entries.invalidate_all();
+            self.changes.dropped_everything();
         }
+    }
+
+    /// Changes to `tenants`' entries from now on, for a live query to hear which touch what it read.
+    pub fn watch(&self, tenants: impl IntoIterator<Item = TenantKey>) -> changes::Watch {
+        self.changes.watch(tenants)
+    }
+
+    /// True while everything `made_from` read is held as it was read: a result made
+    /// again now would be made from the same entries.
+    pub async fn still_holds(&self, made_from: &reads::Dependencies) -> bool {
+        self.unchanged_reads(made_from.reads()).await
     }
 
     /// Every key held for a tenant; for tests proving tenants stay apart.

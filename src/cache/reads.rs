@@ -33,11 +33,41 @@ impl Recorded {
     /// The reads an answer depends on, and when the first of them expires; None when
     /// an answer made from them cannot be kept.
     pub(super) fn into_reads(self) -> Option<(Vec<Read>, Option<Instant>)> {
-        if self.untracked {
-            return None;
-        }
+        let Dependencies { reads, expires_at, untracked } = self.into_dependencies();
+        (!untracked).then_some((reads, expires_at))
+    }
+
+    /// What a live query's result was made from, untracked parts included.
+    pub fn into_dependencies(self) -> Dependencies {
         let reads = self.read.into_iter().map(|(stored, version)| Read { stored, version }).collect();
-        Some((reads, self.expires_at))
+        Dependencies { reads, expires_at: self.expires_at, untracked: self.untracked }
+    }
+}
+
+/// What one result was made from, for as long as it is watched for changes (a live
+/// query's): the entries read, when the first expires, and whether anything the
+/// cache does not hold had a say.
+#[derive(Debug, Default)]
+pub struct Dependencies {
+    reads: Vec<Read>,
+    expires_at: Option<Instant>,
+    untracked: bool,
+}
+
+impl Dependencies {
+    pub(super) fn reads(&self) -> impl Iterator<Item = &Read> {
+        self.reads.iter()
+    }
+
+    /// When the first entry read expires: data changed outside pixgate shows after that.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.expires_at
+    }
+
+    /// Something outside the cache (a failed fetch, webhook deliveries, the client-image
+    /// links) decided part of the result: no change to the cache tells when it changes.
+    pub fn untracked(&self) -> bool {
+        self.untracked
     }
 }
 
