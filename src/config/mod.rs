@@ -1,7 +1,7 @@
 //! The gateway's configuration: typed, validated once at start-up, safe to print,
 //! and grouped in one section per concern, a file each (`server.rs`, `limits.rs`,
 //! `connections.rs`, `upstreams.rs`, `credentials.rs`, `cache.rs`, `rate_limits.rs`,
-//! `events.rs`, `telemetry.rs`, `sandbox.rs`). Each section reads its settings with
+//! `events.rs`, `live_queries.rs`, `telemetry.rs`, `sandbox.rs`). Each section reads its settings with
 //! their checks, and its defaults are named constants written once: in the section, or
 //! in the module whose behaviour they set (the cache's sizes, the upstream's timeouts).
 //! Each setting is declared once, in `settings.rs`, which only names those constants.
@@ -12,6 +12,7 @@ mod connections;
 mod credentials;
 mod events;
 mod limits;
+mod live_queries;
 mod rate_limits;
 mod sandbox;
 mod server;
@@ -26,6 +27,7 @@ pub use connections::ConnectionSettings;
 pub use credentials::{CredentialSettings, PixelzDefaults, WebhookSettings};
 pub use events::EventSettings;
 pub use limits::Limits;
+pub use live_queries::LiveQueryLimits;
 pub use rate_limits::{Bucket, RateSettings};
 pub use sandbox::SandboxChoice;
 pub use server::{Cors, ServerSettings};
@@ -59,6 +61,7 @@ pub struct Config {
     pub cache: CacheSettings,
     pub rate_limits: RateSettings,
     pub events: EventSettings,
+    pub live_queries: LiveQueryLimits,
     pub telemetry: TelemetrySettings,
     pub sandbox: SandboxChoice,
 }
@@ -114,6 +117,7 @@ impl Config {
             cache: CacheSettings::given(&given),
             rate_limits: RateSettings::given(&given)?,
             events: EventSettings::given(&given),
+            live_queries: LiveQueryLimits::given(&given)?,
             telemetry: TelemetrySettings::given(&given)?,
             sandbox: SandboxChoice::given(&given),
         };

@@ -221,6 +221,10 @@ settings! {
     cache_image_status_secs: u64 => u64 = "PIXGATE_CACHE_IMAGE_STATUS_SECS" (default crate::cache::DEFAULT_IMAGE_STATUS_TTL.as_secs()),
     /// How often watched, unfinished images are polled, in milliseconds.
     poll_interval_ms: u64 => u64 = "PIXGATE_POLL_INTERVAL_MS" (default crate::events::poller::DEFAULT_INTERVAL.as_millis()),
+    /// `@live` queries one WebSocket or SSE stream may hold open at once.
+    live_queries_per_connection: usize => usize = "PIXGATE_LIVE_QUERIES_PER_CONNECTION" (default super::live_queries::DEFAULT_PER_CONNECTION),
+    /// Different `@live` queries one tenant may keep running at once (identical ones share one run and count once).
+    live_queries_per_tenant: usize => usize = "PIXGATE_LIVE_QUERIES_PER_TENANT" (default super::live_queries::DEFAULT_PER_TENANT),
     /// Deepest field nesting an operation may have.
     max_depth: usize => usize = "PIXGATE_MAX_DEPTH" (default super::limits::DEFAULT_MAX_DEPTH),
     /// Highest cost an operation may have; a connection costs its page size times its node.

@@ -12,6 +12,7 @@ mod federation;
 mod ids;
 mod joins;
 pub mod limits;
+pub mod live;
 mod money;
 mod mutation;
 mod node;
@@ -79,13 +80,20 @@ pub struct SchemaParts<'a> {
 
 pub fn build_schema(parts: SchemaParts<'_>) -> PixgateSchema {
     if parts.federation {
-        let builder = Schema::build(federation::SubgraphQuery::default(), Mutation::default(), Subscription);
-        PixgateSchema::Subgraph(configure(builder, parts).finish())
+        PixgateSchema::Subgraph(configure(subgraph_builder(), parts).finish())
     } else {
-        PixgateSchema::Plain(
-            configure(Schema::build(Query::default(), Mutation::default(), Subscription), parts).finish(),
-        )
+        PixgateSchema::Plain(configure(builder(), parts).finish())
     }
+}
+
+/// The schema's roots and directives, before what it is served with.
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription).directive(live::LiveDirective)
+}
+
+fn subgraph_builder() -> SchemaBuilder<federation::SubgraphQuery, Mutation, Subscription> {
+    Schema::build(federation::SubgraphQuery::default(), Mutation::default(), Subscription)
+        .directive(live::LiveDirective)
 }
 
 fn configure<Q: ObjectType + 'static>(
@@ -117,13 +125,11 @@ fn configure<Q: ObjectType + 'static>(
 pub fn sdl() -> String {
     // With `@specifiedBy`, as introspection reports it: the two must agree.
     let options = async_graphql::SDLExportOptions::new().include_specified_by();
-    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl_with_options(options)
+    builder().finish().sdl_with_options(options)
 }
 
 /// The subgraph's SDL, as `_service { sdl }` answers it for a router to compose.
 pub fn subgraph_sdl() -> String {
     let options = async_graphql::SDLExportOptions::new().federation().compose_directive();
-    Schema::build(federation::SubgraphQuery::default(), Mutation::default(), Subscription)
-        .finish()
-        .sdl_with_options(options)
+    subgraph_builder().finish().sdl_with_options(options)
 }

@@ -88,6 +88,11 @@ impl Running {
         self.executions.running()
     }
 
+    /// Runs of live queries so far, each serving everyone who asked the same.
+    pub fn live_query_runs(&self) -> u64 {
+        self.executions.live_query_runs()
+    }
+
     /// The in-process sandbox, when no upstream was configured.
     pub fn sandbox(&self) -> Option<&Sandbox> {
         self.sandbox.as_ref()
@@ -207,7 +212,10 @@ pub async fn start_measuring(config: Config, lookups: Lookups) -> Result<Running
     if let Some(trusted) = &trusted {
         trusted::reload_on_hangup(trusted.clone(), stopped.clone());
     }
-    let executions = subscriptions::Executions::new(schema.clone(), config.server.limits.max_upstream_calls);
+    let rate_limits = rate_limit::RateLimits::new(&config.rate_limits, redis.clone());
+    let live_queries = subscriptions::LiveServices::new(cache.clone(), rate_limits.clone(), config.live_queries);
+    let executions =
+        subscriptions::Executions::new(schema.clone(), config.server.limits.max_upstream_calls, live_queries);
     let state = AppState::new(AppStateParts {
         executions: executions.clone(),
         streams: Arc::default(),
@@ -221,7 +229,7 @@ pub async fn start_measuring(config: Config, lookups: Lookups) -> Result<Running
         limits: Arc::new(config.server.limits.clone()),
         persisted: persisted::PersistedQueries::new(redis.clone()),
         trusted,
-        rate_limits: rate_limit::RateLimits::new(&config.rate_limits, redis.clone()),
+        rate_limits,
         cors: config.server.cors.clone(),
         public_origin: config.server.public_url.as_ref().map(|url| url.origin().ascii_serialization()),
         max_body_bytes: config.server.max_body_bytes,

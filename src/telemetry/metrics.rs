@@ -23,6 +23,16 @@ pub const RESPONSE_CACHE_LOOKUPS: &str = "pixgate_response_cache_lookups_total";
 pub const RESPONSE_CACHE_UNKEPT: &str = "pixgate_response_cache_unkept_total";
 pub const LOADER_BATCH_SIZE: &str = "pixgate_dataloader_batch_size";
 pub const ACTIVE_SUBSCRIPTIONS: &str = "pixgate_subscriptions_active";
+/// `@live` queries open on this instance's connections, identical ones each counted.
+pub const LIVE_QUERIES_OPEN: &str = "pixgate_live_queries_open";
+/// Different `@live` queries running on this instance: what is run again on a change.
+pub const LIVE_QUERIES_RUNNING: &str = "pixgate_live_queries_running";
+/// Runs of live queries, by what prompted them: the first, a change to what they read, an expiry.
+pub const LIVE_QUERY_RUNS: &str = "pixgate_live_query_runs_total";
+/// Live queries' runs whose result was sent (it changed) or not (it did not).
+pub const LIVE_QUERY_RESULTS: &str = "pixgate_live_query_results_total";
+/// Live queries refused for a limit: per connection or per tenant.
+pub const LIVE_QUERIES_REFUSED: &str = "pixgate_live_queries_refused_total";
 pub const WEBHOOKS: &str = "pixgate_webhooks_total";
 /// A write's cache invalidations told to other instances, or heard from them.
 pub const CACHE_INVALIDATIONS: &str = "pixgate_cache_invalidations_total";
@@ -54,7 +64,7 @@ pub enum SeriesType {
 
 /// Every series pixgate exports, with its `# HELP` line. `deploy/grafana/pixgate.json`
 /// charts each of them and nothing else (a test checks).
-pub const SERIES: [(&str, SeriesType, &str); 23] = [
+pub const SERIES: [(&str, SeriesType, &str); 28] = [
     (GRAPHQL_REQUESTS, SeriesType::Counter, "GraphQL operations answered, by operation name and outcome."),
     (GRAPHQL_DURATION, SeriesType::Histogram, "Time to answer a GraphQL operation."),
     (UPSTREAM_REQUESTS, SeriesType::Counter, "HTTP attempts to an upstream, by endpoint template and status."),
@@ -69,6 +79,11 @@ pub const SERIES: [(&str, SeriesType, &str); 23] = [
     (RESPONSE_CACHE_UNKEPT, SeriesType::Counter, "Answers to queries not kept for repeats, by why."),
     (LOADER_BATCH_SIZE, SeriesType::Histogram, "Ids a DataLoader fetched in one batch."),
     (ACTIVE_SUBSCRIPTIONS, SeriesType::Gauge, "Subscribers connected to this instance."),
+    (LIVE_QUERIES_OPEN, SeriesType::Gauge, "Live queries open on this instance's connections."),
+    (LIVE_QUERIES_RUNNING, SeriesType::Gauge, "Different live queries running here; identical ones share one."),
+    (LIVE_QUERY_RUNS, SeriesType::Counter, "Runs of live queries, by what prompted them."),
+    (LIVE_QUERY_RESULTS, SeriesType::Counter, "Live queries' runs whose result was sent (changed) or not."),
+    (LIVE_QUERIES_REFUSED, SeriesType::Counter, "Live queries refused for a limit, per connection or per tenant."),
     (WEBHOOKS, SeriesType::Counter, "Pixelz webhook deliveries, by outcome."),
     (CACHE_INVALIDATIONS, SeriesType::Counter, "Cache invalidations sent to or received from other instances."),
     (SHARED_CACHE_OPERATIONS, SeriesType::Counter, "Operations on the shared cache tier in Redis, by result."),
@@ -143,6 +158,40 @@ impl ActiveSubscription {
 impl Drop for ActiveSubscription {
     fn drop(&mut self) {
         metrics::gauge!(ACTIVE_SUBSCRIPTIONS).decrement(1);
+    }
+}
+
+/// Counts one open live query in `pixgate_live_queries_open` for as long as it lives.
+#[derive(Debug)]
+pub struct OpenLiveQuery(());
+
+impl OpenLiveQuery {
+    pub fn start() -> Self {
+        metrics::gauge!(LIVE_QUERIES_OPEN).increment(1);
+        Self(())
+    }
+}
+
+impl Drop for OpenLiveQuery {
+    fn drop(&mut self) {
+        metrics::gauge!(LIVE_QUERIES_OPEN).decrement(1);
+    }
+}
+
+/// Counts one live query's runs in `pixgate_live_queries_running` for as long as they go on.
+#[derive(Debug)]
+pub struct RunningLiveQuery(());
+
+impl RunningLiveQuery {
+    pub fn start() -> Self {
+        metrics::gauge!(LIVE_QUERIES_RUNNING).increment(1);
+        Self(())
+    }
+}
+
+impl Drop for RunningLiveQuery {
+    fn drop(&mut self) {
+        metrics::gauge!(LIVE_QUERIES_RUNNING).decrement(1);
     }
 }
 

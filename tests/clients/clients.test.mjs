@@ -1,7 +1,7 @@
 // The GraphQL clients people use, against pixgate on its sandbox (PIXGATE_URL): Apollo Client
-// (HTTP, its cache, graphql-ws subscriptions, persisted queries over POST and GET), urql with
-// graphql-ws, graphql-request, graphql-sse (both modes), a graphql-ws client's back-to-back subscriptions,
-// and the introspected schema against schema.graphql.
+// (HTTP, its cache, graphql-ws subscriptions, persisted queries over POST and GET, a @live query),
+// urql with graphql-ws (a @live query too), graphql-request, graphql-sse (both modes), a graphql-ws
+// client's back-to-back subscriptions, and the introspected schema against schema.graphql.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,7 +12,9 @@ import { loadDevMessages, loadErrorMessages } from '@apollo/client/dev';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { Client as UrqlClient, fetchExchange, subscriptionExchange } from '@urql/core';
-import { buildClientSchema, buildSchema, getIntrospectionQuery, lexicographicSortSchema, printSchema } from 'graphql';
+import {
+  buildClientSchema, buildSchema, getIntrospectionQuery, getOperationAST, lexicographicSortSchema, printSchema,
+} from 'graphql';
 import { GraphQLClient } from 'graphql-request';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
@@ -173,6 +175,99 @@ test('urql: a query over fetch and a subscription over graphql-ws', async () => 
       });
     });
     assert.equal(seen.at(-1), 'DELIVERED');
+  } finally {
+    await wsClient.dispose();
+  }
+});
+
+/** True for a query marked `@live`: a client sends those over the socket, where they stay open. */
+const isLive = (document) =>
+  getOperationAST(document)?.directives?.some((directive) => directive.name.value === 'live') ?? false;
+
+const LIVE_NOTES = gql`query LiveNotes @live { client(id: "${KNOWN}") { id notes } }`;
+
+async function setNotes(notes) {
+  const response = await fetch(http, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation ($id: ID!, $notes: String) { updateClient(input: { id: $id, notes: $notes }) { client { notes } } }',
+      variables: { id: KNOWN, notes },
+    }),
+  });
+  const body = await response.json();
+  assert.equal(body.data?.updateClient?.client?.notes, notes, JSON.stringify(body));
+}
+
+/** Notes seen by a live query `watch` starts, until a write made over HTTP after the first shows. */
+async function liveUntilWritten(watch) {
+  const written = `written live ${Date.now()}`;
+  const seen = [];
+  let before;
+  try {
+    await new Promise((resolve, reject) => {
+      const stop = watch({
+        next: (result) => {
+          if (result.error || result.errors?.length) return reject(result.error ?? new Error(JSON.stringify(result.errors)));
+          const notes = result.data.client.notes;
+          seen.push(notes);
+          if (seen.length === 1) {
+            before = notes;
+            setNotes(written).catch(reject);
+          } else if (notes === written) {
+            stop();
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+  } finally {
+    if (before !== undefined) await setNotes(before);
+  }
+  return { seen, written };
+}
+
+test('urql: a @live query over graphql-ws sees a write made over HTTP', async () => {
+  const wsClient = createWsClient({ url: ws, webSocketImpl: WebSocket });
+  const client = new UrqlClient({
+    url: http,
+    exchanges: [
+      subscriptionExchange({
+        isSubscriptionOperation: (operation) =>
+          operation.kind === 'subscription' || (operation.kind === 'query' && isLive(operation.query)),
+        forwardSubscription: (request) => ({
+          subscribe: (sink) => ({ unsubscribe: wsClient.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+        }),
+      }),
+      fetchExchange,
+    ],
+  });
+  try {
+    const { seen, written } = await liveUntilWritten(({ next, error }) => {
+      const { unsubscribe } = client.query(LIVE_NOTES, {}, { requestPolicy: 'network-only' }).subscribe((result) =>
+        result.error ? error(result.error) : next(result));
+      return unsubscribe;
+    });
+    assert.deepEqual(seen.slice(-1), [written]);
+    assert.equal(seen.length, 2, `one result, then the written one: ${JSON.stringify(seen)}`);
+  } finally {
+    await wsClient.dispose();
+  }
+});
+
+test('Apollo Client: a @live query through GraphQLWsLink sees a write made over HTTP', async () => {
+  const wsClient = createWsClient({ url: ws, webSocketImpl: WebSocket });
+  const link = ApolloLink.split(({ query }) => isLive(query), new GraphQLWsLink(wsClient), new HttpLink({ uri: http }));
+  const client = new ApolloClient({ link, cache: new InMemoryCache() });
+  try {
+    const { seen, written } = await liveUntilWritten(({ next, error }) => {
+      const subscription = client
+        .watchQuery({ query: LIVE_NOTES, fetchPolicy: 'network-only' })
+        .subscribe({ next: (result) => (result.data?.client ? next(result) : undefined), error });
+      return () => subscription.unsubscribe();
+    });
+    assert.equal(seen.at(-1), written);
   } finally {
     await wsClient.dispose();
   }

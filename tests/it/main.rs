@@ -15,6 +15,7 @@ mod gateway;
 mod instances;
 mod limits;
 mod live;
+mod live_queries;
 mod mutations;
 mod observability;
 mod persisted;

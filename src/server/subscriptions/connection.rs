@@ -253,9 +253,13 @@ impl Connection {
         }
         self.serials += 1;
         let serial = self.serials;
-        let started = self.services.executions.start(payload, &initialised.caller, &self.outbox, serial);
-        self.operations.insert(serial, Operation { id, _started: started });
-        Ok(())
+        match self.services.executions.start(payload, &initialised.caller, &self.outbox, serial) {
+            Ok(started) => {
+                self.operations.insert(serial, Operation { id, _started: started });
+                Ok(())
+            }
+            Err(refused) => self.send(self.protocol.error(&id, &refused.into_error())).await,
+        }
     }
 
     /// The running operation the client calls `id`; client messages are few, so a scan does.

@@ -2,9 +2,10 @@
 //! `graphql-ws`) and over Server-Sent Events (the graphql-sse protocol, in its
 //! distinct-connections mode here and its single-connection mode in `single.rs`).
 //! Every transport starts operations through `shared::Executions`, so a subscription
-//! runs once for all who send it alike.
+//! or a `@live` query (its runs in `live.rs`) runs once for all who send it alike.
 
 mod connection;
+mod live;
 mod protocol;
 mod shared;
 mod single;
@@ -32,6 +33,7 @@ use connection::{Connection, Ending, Services};
 use protocol::{OperationPayload, Protocol};
 use shared::{Body, Caller, Delivery, Outbox};
 
+pub use live::LiveServices;
 pub use shared::Executions;
 pub use single::{Streams, reserve, stop as stop_streamed, stream as open_stream};
 
@@ -145,7 +147,10 @@ pub async fn sse(
     }
     let caller = Caller::new(&state.sources, &session);
     let outbox = Arc::new(Outbox::default());
-    let started = state.executions.start(payload, &caller, &outbox, 0);
+    let started = match state.executions.start(payload, &caller, &outbox, 0) {
+        Ok(started) => started,
+        Err(refused) => return super::refuse(refused.status(), refused.into_error()),
+    };
     // The operation runs for as long as the response streams: a client that goes away stops it.
     let events = stream::unfold((outbox, started), |(outbox, started)| async move {
         loop {

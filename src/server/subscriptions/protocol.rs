@@ -111,7 +111,7 @@ impl ClientMessage {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationPayload {
     /// Empty when a trusted document is named instead.
@@ -144,21 +144,6 @@ impl OperationPayload {
         }
         request
     }
-
-    /// True for a subscription: those are shared between subscribers; queries and
-    /// mutations run for their caller alone. A document that does not parse is not
-    /// one: it runs alone and answers with its syntax error.
-    pub fn is_subscription(&self) -> bool {
-        use async_graphql::parser::types::{DocumentOperations, OperationType};
-        let Ok(document) = async_graphql::parser::parse_query(&self.query) else { return false };
-        let operation = match (&document.operations, &self.operation_name) {
-            (DocumentOperations::Single(operation), _) => Some(operation),
-            (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
-            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next(),
-            (DocumentOperations::Multiple(_), None) => None,
-        };
-        operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
-    }
 }
 
 #[cfg(test)]
@@ -187,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn operations_are_told_apart_and_keyed_canonically() {
+    fn operations_are_keyed_canonically() {
         let payload = |query: &str, name: Option<&str>, variables: serde_json::Value| OperationPayload {
             query: query.into(),
             operation_name: name.map(Into::into),
@@ -195,11 +180,6 @@ mod tests {
             extensions: Default::default(),
             document_id: None,
         };
-        let two = "query A { a } subscription B { b }";
-        assert!(payload(two, Some("B"), serde_json::json!({})).is_subscription());
-        assert!(!payload(two, Some("A"), serde_json::json!({})).is_subscription());
-        assert!(!payload(two, None, serde_json::json!({})).is_subscription(), "ambiguous: runs alone");
-        assert!(!payload("subscription {", None, serde_json::json!({})).is_subscription());
         let ab = payload("s", None, serde_json::from_str(r#"{"a":1,"b":2}"#).unwrap());
         let ba = payload("s", None, serde_json::from_str(r#"{"b":2,"a":1}"#).unwrap());
         assert_eq!(ab.canonical(), ba.canonical());

@@ -1,6 +1,6 @@
 //! Operations for the transports that stream results (WebSocket, SSE): one
-//! execution per subscription, however many subscribe to it; queries and
-//! mutations run for their caller alone.
+//! execution per subscription or live query, however many ask for it; queries
+//! and mutations run for their caller alone.
 //!
 //! Subscribers who send the same operation with the same variables and act as
 //! the same tenant would each receive the same results, so the gateway runs it
@@ -11,26 +11,32 @@
 //! each image's current state. Tenants never share: the key holds whom the
 //! subscriber acts as. A subscription whose images depend on when it started (a
 //! product's, listed at the start) takes in no one once it has listed them.
+//! A live query (`live.rs`) is shared the same way; each of its results replaces
+//! the last, so a joiner starts with the latest, and a tenant may keep only so
+//! many distinct ones running, a connection only so many open.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::Response;
+use async_graphql::{Response, ServerError};
+use axum::http::StatusCode;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use super::live::{LiveQuery, LiveServices};
 use super::protocol::OperationPayload;
 use crate::error_code::ErrorCode;
+use crate::graphql::live::Streaming;
 use crate::graphql::{EventSubjects, PixgateSchema};
 use crate::loaders::{DataSources, Loaders};
 use crate::lock::locked;
 use crate::scope;
 use crate::session::Session;
-use crate::telemetry::metrics::ActiveSubscription;
+use crate::telemetry::metrics::{ActiveSubscription, LIVE_QUERIES_REFUSED, OpenLiveQuery, RunningLiveQuery};
 
 /// What one operation of a connection has to send next.
 #[derive(Debug)]
@@ -38,7 +44,8 @@ pub struct Delivery {
     /// The connection's own number for the operation: a result for an operation the
     /// client has since completed (and whose id it may reuse) is recognised and dropped.
     pub operation: u64,
-    /// The image the result is about, when it is about one.
+    /// What the result is about (an image, or a live query's whole answer): a newer
+    /// result about the same replaces one not yet sent.
     pub subject: Option<Arc<str>>,
     pub body: Body,
 }
@@ -57,6 +64,8 @@ pub enum Body {
 pub struct Outbox {
     queue: Mutex<VecDeque<Delivery>>,
     ready: Notify,
+    /// Live queries open on the connection this outbox serves.
+    live: AtomicUsize,
 }
 
 impl Outbox {
@@ -87,18 +96,71 @@ impl Outbox {
     pub async fn ready(&self) {
         self.ready.notified().await;
     }
+
+    /// A place for one more live query on this connection, while fewer than `limit` are open.
+    fn open_live(self: &Arc<Self>, limit: usize) -> Option<LiveSlot> {
+        self.live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < limit).then_some(open + 1)).ok()?;
+        Some(LiveSlot { outbox: self.clone(), _counted: OpenLiveQuery::start() })
+    }
+}
+
+/// One live query open on a connection; closing it is dropping this.
+struct LiveSlot {
+    outbox: Arc<Outbox>,
+    _counted: OpenLiveQuery,
+}
+
+impl Drop for LiveSlot {
+    fn drop(&mut self) {
+        self.outbox.live.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Whom an operation acts for.
 pub struct Caller {
     pub loaders: Arc<Loaders>,
+    pub session: Session,
     /// Whom the caller acts as: subscribers share executions only with the same identity.
     pub identity: String,
 }
 
 impl Caller {
     pub fn new(sources: &DataSources, session: &Session) -> Self {
-        Self { loaders: Arc::new(Loaders::new(sources, session)), identity: session.identity() }
+        Self {
+            loaders: Arc::new(Loaders::new(sources, session)),
+            session: session.clone(),
+            identity: session.identity(),
+        }
+    }
+}
+
+/// An operation refused before it ran.
+#[derive(Debug)]
+pub enum Refused {
+    /// Its arguments are wrong (a `throttle` out of bounds).
+    Invalid(ServerError),
+    /// It would take the caller past a limit on what it may keep running.
+    OverLimit(ServerError),
+}
+
+impl Refused {
+    /// The status a transport that answers over HTTP refuses it with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refused::Invalid(_) => StatusCode::BAD_REQUEST,
+            Refused::OverLimit(_) => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    pub fn into_error(self) -> ServerError {
+        match self {
+            Refused::Invalid(error) | Refused::OverLimit(error) => error,
+        }
+    }
+
+    fn over_limit(limit: &'static str, message: String) -> Self {
+        metrics::counter!(LIVE_QUERIES_REFUSED, "limit" => limit).increment(1);
+        Refused::OverLimit(ErrorCode::TooManyOperations.error(message))
     }
 }
 
@@ -116,29 +178,63 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Operations for the transports that stream results: subscriptions run once for
-/// everyone alike, queries and mutations for their caller alone.
+/// Operations for the transports that stream results: subscriptions and live
+/// queries run once for everyone alike, queries and mutations for their caller alone.
 #[derive(Clone)]
 pub struct Executions {
     schema: PixgateSchema,
-    /// Upstream calls one query or mutation may make; subscriptions resolve their events from memory.
+    /// Upstream calls one query or mutation (or one run of a live query) may make;
+    /// subscriptions resolve their events from memory.
     upstream_calls: u32,
-    /// The joinable execution under each key.
-    running: Arc<Mutex<HashMap<String, Arc<Execution>>>>,
+    /// Shared, so each subscriber's handle on its execution stays small.
+    live_queries: Arc<LiveServices>,
+    running: Arc<Mutex<Running>>,
     /// Executions not ended, joinable or not.
-    live: Arc<AtomicUsize>,
+    ongoing: Arc<AtomicUsize>,
+}
+
+#[derive(Default)]
+struct Running {
+    /// The joinable execution under each key.
+    by_key: HashMap<String, Arc<Execution>>,
+    /// Distinct live queries running for each identity.
+    live_by_identity: HashMap<String, usize>,
 }
 
 impl std::fmt::Debug for Executions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executions").field("running", &locked(&self.running).len()).finish()
+        f.debug_struct("Executions").field("running", &locked(&self.running).by_key.len()).finish()
     }
 }
 
 struct Execution {
     key: String,
     subjects: Arc<EventSubjects>,
+    /// Set for a live query: whom it counts against, and the one subject of all its results.
+    live: Option<LiveExecution>,
     state: Mutex<ExecutionState>,
+}
+
+struct LiveExecution {
+    identity: String,
+    subject: Arc<str>,
+    _counted: RunningLiveQuery,
+}
+
+impl Execution {
+    /// What the result just produced is about.
+    fn subject(&self) -> Option<Arc<str>> {
+        match &self.live {
+            Some(live) => Some(live.subject.clone()),
+            None => self.subjects.take(),
+        }
+    }
+}
+
+/// How to begin an execution nobody runs yet.
+enum Begin {
+    Events(Box<dyn FnOnce(Arc<EventSubjects>) -> BoxStream<'static, Bytes> + Send>),
+    Live { identity: String, results: BoxStream<'static, Bytes> },
 }
 
 #[derive(Default)]
@@ -164,7 +260,13 @@ pub struct Membership {
     executions: Executions,
     execution: Arc<Execution>,
     member: u64,
-    _active: ActiveSubscription,
+    _counted: Counted,
+}
+
+/// Where a member is counted: among subscribers, or among live queries (and its connection's).
+enum Counted {
+    Subscription { _active: ActiveSubscription },
+    LiveQuery { _slot: LiveSlot },
 }
 
 impl Drop for Membership {
@@ -174,22 +276,55 @@ impl Drop for Membership {
 }
 
 impl Executions {
-    pub fn new(schema: PixgateSchema, upstream_calls: u32) -> Self {
-        Self { schema, upstream_calls, running: Arc::default(), live: Arc::default() }
+    pub fn new(schema: PixgateSchema, upstream_calls: u32, live_queries: LiveServices) -> Self {
+        let live_queries = Arc::new(live_queries);
+        Self { schema, upstream_calls, live_queries, running: Arc::default(), ongoing: Arc::default() }
     }
 
     /// Starts `payload` for `caller`; its results go to `outbox` under `operation`,
-    /// followed by `complete`.
-    pub fn start(&self, payload: OperationPayload, caller: &Caller, outbox: &Arc<Outbox>, operation: u64) -> Started {
-        let loaders = caller.loaders.clone();
+    /// followed by `complete` (a live query's never come to one).
+    pub fn start(
+        &self,
+        payload: OperationPayload,
+        caller: &Caller,
+        outbox: &Arc<Outbox>,
+        operation: u64,
+    ) -> Result<Started, Refused> {
         // Everything that can change a result: whom it acts for, the operation and its variables.
         let key = format!("{}\n{}", caller.identity, payload.canonical());
-        // Only subscriptions run under a key: a running one spares parsing the document again.
-        if locked(&self.running).contains_key(&key) || payload.is_subscription() {
-            let request = move |subjects| payload.into_request().data(loaders).data(subjects);
-            return Started::Shared { _membership: self.join(key, request, outbox, operation) };
+        // Only subscriptions and live queries run under a key: a running one spares parsing the document again.
+        if let Some(joined) = self.join_running(&key, outbox, operation) {
+            return joined.map(|membership| Started::Shared { _membership: membership });
         }
-        let mut results = self.schema.execute_stream(payload.into_request().data(loaders));
+        let streaming = Streaming::of(&payload.query, payload.operation_name.as_deref(), payload.variables.as_ref())
+            .map_err(Refused::Invalid)?;
+        let begin = match streaming {
+            Streaming::Once => return Ok(self.alone(payload, caller, outbox, operation)),
+            Streaming::Subscription => {
+                let (schema, loaders) = (self.schema.clone(), caller.loaders.clone());
+                Begin::Events(Box::new(move |subjects| {
+                    let request = payload.into_request().data(loaders).data(subjects);
+                    schema.execute_stream(request).map(|result| serialise(&result)).boxed()
+                }))
+            }
+            Streaming::Live { throttle } => {
+                let live = LiveQuery {
+                    schema: self.schema.clone(),
+                    payload,
+                    loaders: caller.loaders.clone(),
+                    session: caller.session.clone(),
+                    upstream_calls: self.upstream_calls,
+                    throttle,
+                };
+                Begin::Live { identity: caller.identity.clone(), results: live.results(&self.live_queries) }
+            }
+        };
+        self.join(key, begin, outbox, operation).map(|membership| Started::Shared { _membership: membership })
+    }
+
+    /// A query or mutation, run for its caller alone.
+    fn alone(&self, payload: OperationPayload, caller: &Caller, outbox: &Arc<Outbox>, operation: u64) -> Started {
+        let mut results = self.schema.execute_stream(payload.into_request().data(caller.loaders.clone()));
         let outbox = outbox.clone();
         let task = scope::spawn_operation(self.upstream_calls, async move {
             while let Some(result) = results.next().await {
@@ -201,55 +336,86 @@ impl Executions {
         Started::Alone { _task: AbortOnDrop(task.abort_handle()) }
     }
 
+    /// Joins the execution running under `key`, if one does and takes newcomers.
+    fn join_running(&self, key: &str, outbox: &Arc<Outbox>, operation: u64) -> Option<Result<Membership, Refused>> {
+        let running = locked(&self.running);
+        let execution = running.by_key.get(key).filter(|execution| execution.subjects.joinable())?;
+        Some(self.enter(execution, outbox, operation))
+    }
+
     /// Subscribes `operation` of a connection to the execution `key` names,
-    /// starting it with `request` when none runs.
-    fn join(
-        &self,
-        key: String,
-        request: impl FnOnce(Arc<EventSubjects>) -> async_graphql::Request,
-        outbox: &Arc<Outbox>,
-        operation: u64,
-    ) -> Membership {
-        let member = MEMBERS.fetch_add(1, Ordering::Relaxed);
-        let joined = Member { outbox: outbox.clone(), operation };
+    /// beginning it as `begin` says when none runs.
+    fn join(&self, key: String, begin: Begin, outbox: &Arc<Outbox>, operation: u64) -> Result<Membership, Refused> {
         let mut running = locked(&self.running);
         // One that stopped being joinable stays in the map until it ends; a
         // latecomer replaces it there with an execution of its own.
-        let execution = match running.get(&key).filter(|execution| execution.subjects.joinable()) {
-            Some(execution) => {
-                let mut state = locked(&execution.state);
-                for (subject, result) in &state.latest {
-                    outbox.push(Delivery { operation, subject: subject.clone(), body: Body::Next(result.clone()) });
+        if let Some(execution) = running.by_key.get(&key).filter(|execution| execution.subjects.joinable()) {
+            return self.enter(execution, outbox, operation);
+        }
+        let subjects = Arc::new(EventSubjects::default());
+        let (results, live) = match begin {
+            Begin::Events(results) => (results(subjects.clone()), None),
+            Begin::Live { identity, results } => {
+                let limits = self.live_queries.limits;
+                let keeping = running.live_by_identity.get(&identity).copied().unwrap_or(0);
+                if keeping >= limits.per_tenant {
+                    let message = format!(
+                        "at most {} different live queries at once for one tenant (PIXGATE_LIVE_QUERIES_PER_TENANT): \
+                         identical ones share one and count once",
+                        limits.per_tenant
+                    );
+                    return Err(Refused::over_limit("tenant", message));
                 }
-                state.members.insert(member, joined);
-                execution.clone()
-            }
-            None => {
-                let subjects = Arc::new(EventSubjects::default());
-                let results = self.schema.execute_stream(request(subjects.clone()));
-                let execution = Arc::new(Execution { key: key.clone(), subjects, state: Mutex::default() });
-                // A member before the first result: the task waits for this lock.
-                let mut state = locked(&execution.state);
-                state.members.insert(member, joined);
-                let task = scope::spawn(self.clone().run(execution.clone(), results));
-                state.task = Some(task.abort_handle());
-                self.live.fetch_add(1, Ordering::Relaxed);
-                drop(state);
-                running.insert(key, execution.clone());
-                execution
+                let subject = Arc::from("");
+                (results, Some(LiveExecution { identity, subject, _counted: RunningLiveQuery::start() }))
             }
         };
-        Membership { executions: self.clone(), execution, member, _active: ActiveSubscription::start() }
+        let execution = Arc::new(Execution { key: key.clone(), subjects, live, state: Mutex::default() });
+        let membership = self.enter(&execution, outbox, operation)?;
+        if let Some(live) = &execution.live {
+            *running.live_by_identity.entry(live.identity.clone()).or_default() += 1;
+        }
+        // A member before the first result: the task waits for this lock.
+        let mut state = locked(&execution.state);
+        let task = scope::spawn(self.clone().run(execution.clone(), results));
+        state.task = Some(task.abort_handle());
+        self.ongoing.fetch_add(1, Ordering::Relaxed);
+        drop(state);
+        running.by_key.insert(key, execution);
+        Ok(membership)
     }
 
-    async fn run(self, execution: Arc<Execution>, mut results: BoxStream<'static, Response>) {
+    /// Adds a member to `execution`, which starts them on its latest results.
+    fn enter(&self, execution: &Arc<Execution>, outbox: &Arc<Outbox>, operation: u64) -> Result<Membership, Refused> {
+        let counted = match &execution.live {
+            None => Counted::Subscription { _active: ActiveSubscription::start() },
+            Some(_) => {
+                let limit = self.live_queries.limits.per_connection;
+                let Some(slot) = outbox.open_live(limit) else {
+                    let message = format!(
+                        "at most {limit} live queries at once on one connection (PIXGATE_LIVE_QUERIES_PER_CONNECTION)"
+                    );
+                    return Err(Refused::over_limit("connection", message));
+                };
+                Counted::LiveQuery { _slot: slot }
+            }
+        };
+        let member = MEMBERS.fetch_add(1, Ordering::Relaxed);
+        let mut state = locked(&execution.state);
+        for (subject, result) in &state.latest {
+            outbox.push(Delivery { operation, subject: subject.clone(), body: Body::Next(result.clone()) });
+        }
+        state.members.insert(member, Member { outbox: outbox.clone(), operation });
+        Ok(Membership { executions: self.clone(), execution: execution.clone(), member, _counted: counted })
+    }
+
+    async fn run(self, execution: Arc<Execution>, mut results: BoxStream<'static, Bytes>) {
         // Ends the execution however the task stops: its results run out, it is
         // aborted, or a resolver panics (members still get `complete`, and no one
         // joins a dead execution).
         let _finish = Finish { executions: self, execution: execution.clone() };
-        while let Some(result) = results.next().await {
-            let subject = execution.subjects.take();
-            let serialised = serialise(&result);
+        while let Some(serialised) = results.next().await {
+            let subject = execution.subject();
             let mut state = locked(&execution.state);
             match state.latest.iter_mut().find(|(about, _)| subject.is_some() && *about == subject) {
                 Some(latest) => latest.1 = serialised.clone(),
@@ -277,24 +443,24 @@ impl Executions {
         // polling), unless someone joined in between.
         let mut running = locked(&self.running);
         let mut state = locked(&execution.state);
-        if state.members.is_empty() && self.end(&mut state) {
+        if state.members.is_empty() && self.end(&mut running, execution, &mut state) {
             if let Some(task) = state.task.take() {
                 task.abort();
             }
-            if running.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, execution)) {
-                running.remove(&execution.key);
+            if running.by_key.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, execution)) {
+                running.by_key.remove(&execution.key);
             }
         }
     }
 
     fn finish(&self, execution: &Arc<Execution>) {
         let mut running = locked(&self.running);
-        if running.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, execution)) {
-            running.remove(&execution.key);
+        if running.by_key.get(&execution.key).is_some_and(|current| Arc::ptr_eq(current, execution)) {
+            running.by_key.remove(&execution.key);
         }
         let mut state = locked(&execution.state);
         // Its last member may have left (and aborted it) while it was finishing.
-        if !self.end(&mut state) {
+        if !self.end(&mut running, execution, &mut state) {
             return;
         }
         for member in state.members.values() {
@@ -303,18 +469,31 @@ impl Executions {
     }
 
     /// Marks an execution ended; false when it already was.
-    fn end(&self, state: &mut ExecutionState) -> bool {
+    fn end(&self, running: &mut Running, execution: &Execution, state: &mut ExecutionState) -> bool {
         if state.ended {
             return false;
         }
         state.ended = true;
-        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.ongoing.fetch_sub(1, Ordering::Relaxed);
+        if let Some(live) = &execution.live
+            && let Some(keeping) = running.live_by_identity.get_mut(&live.identity)
+        {
+            *keeping -= 1;
+            if *keeping == 0 {
+                running.live_by_identity.remove(&live.identity);
+            }
+        }
         true
     }
 
     /// Executions running now.
     pub fn running(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.ongoing.load(Ordering::Relaxed)
+    }
+
+    /// Runs of live queries this instance made: each serves everyone who asked the same.
+    pub fn live_query_runs(&self) -> u64 {
+        self.live_queries.runs()
     }
 }
 
@@ -329,7 +508,7 @@ impl Drop for Finish {
     }
 }
 
-fn serialise(result: &Response) -> Bytes {
+pub(super) fn serialise(result: &Response) -> Bytes {
     Bytes::from(serde_json::to_vec(result).unwrap_or_else(|_| unserialisable()))
 }
 

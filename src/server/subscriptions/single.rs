@@ -216,7 +216,10 @@ pub async fn execute(
     }
     let serial = reservation.serials.fetch_add(1, Ordering::Relaxed);
     let caller = Caller::new(&state.sources, &session);
-    let started = state.executions.start(payload, &caller, &reservation.outbox, serial);
+    let started = match state.executions.start(payload, &caller, &reservation.outbox, serial) {
+        Ok(started) => started,
+        Err(refused) => return refuse(refused.status(), refused.into_error()),
+    };
     operations.insert(serial, (id, started));
     StatusCode::ACCEPTED.into_response()
 }
