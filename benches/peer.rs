@@ -6,11 +6,14 @@
 //! hyper service answering every request with the same fixed bytes: each scenario's own
 //! answer. All of
 //! them run on this machine over one in-process sandbox, and wrk drives each in turn, the
-//! same way, in alternating rounds. Then one client asks the 45 contracts cold, in
-//! sequence, with 20 ms added to every upstream answer, and the sandbox counts the calls.
+//! same way, in alternating rounds. Then each is offered fixed loads, a quarter, a half
+//! and four fifths of the floor's own requests per second (`support/fixed_rate.rs`), and
+//! their latency at each is read off as wrk2 would. Then one client asks the 45 contracts
+//! cold, in sequence, with 20 ms added to every upstream answer, and the sandbox counts
+//! the calls.
 //!
-//! Writes `target/bench/peer.md`, `peer.json` and `peer.svg` (the chart BENCHMARKS.md
-//! shows). `scripts/benchmark` installs the peer (`npm ci` in `benches/peer/`) and wrk,
+//! Writes `target/bench/peer.md`, `peer.json`, `peer.svg` and `fixed-rate.svg` (the
+//! charts BENCHMARKS.md shows). `scripts/benchmark` installs the peer (`npm ci` in `benches/peer/`) and wrk,
 //! runs this and quotes the table. `PIXGATE_BENCH_SECS` sets each run's length (8).
 
 use std::fmt::Write as _;
@@ -20,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use pixgate_sandbox::{self as sandbox, Faults, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
+use support::fixed_rate::{self, FixedRate};
 use support::{Gateway, WrkFigures, free_port, ms, percentile, tree_rss_kib};
 
 mod support;
@@ -29,6 +33,11 @@ const ROUNDS: usize = 2;
 const COLD_RUNS: usize = 7;
 const COLD_LATENCY_MS: u64 = 20;
 const CLIENT_ID: &str = "cl_ABC123DEF456GHI789JKL012MNO345";
+/// Offered loads, as shares of the floor's requests per second at saturation.
+const LOADS: [f64; 3] = [0.25, 0.5, 0.8];
+/// Connections the fixed loads are spread over: enough that each sends at most one
+/// request every few hundred microseconds, so a timer's millisecond does not bunch them.
+const FIXED_RATE_CONNECTIONS: usize = 64;
 
 /// Who answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,6 +357,26 @@ async fn main() {
             }
         }
     }
+    let mut fixed: Vec<FixedRun> = Vec::new();
+    for (index, question) in questions.iter().enumerate() {
+        let floor_runs = runs.iter().find(|r| r.question == index && r.server == Server::Floor).expect("measured");
+        let floor_rps =
+            floor_runs.rounds.iter().map(WrkFigures::per_second).sum::<f64>() / floor_runs.rounds.len() as f64;
+        for share in LOADS {
+            let targets = [
+                (Server::Floor, floors[index].1.as_str(), &question.pixgate),
+                (Server::Pixgate, pixgate.addr.as_str(), &question.pixgate),
+                (Server::PeerCached, peer_cached_addr.as_str(), &question.peer),
+            ];
+            for (server, addr, query) in targets {
+                let body = json!({ "query": query }).to_string();
+                let rate = floor_rps * share;
+                eprintln!("fixed rate: {} on {} at {rate:.0} req/s", question.name, server.label());
+                let figures = fixed_rate::run(addr, &body, &cookie, rate, FIXED_RATE_CONNECTIONS, seconds).await;
+                fixed.push(FixedRun { question: index, server, share, figures });
+            }
+        }
+    }
     let rss = |pid: u32| tree_rss_kib(pid) as f64 / 1024.0;
     let memory = [
         (Server::Pixgate, rss(pixgate.pid())),
@@ -460,7 +489,9 @@ async fn main() {
         met(memory_of(Server::PeerCached) >= 10.0 * memory_of(Server::Pixgate)),
         memory_of(Server::PeerCached) / memory_of(Server::Pixgate),
     ));
-    let failures: u64 = runs.iter().flat_map(|r| r.rounds.iter().map(|f| f.failures)).sum();
+    table.push_str(&fixed_rate_table(&questions, &fixed, seconds));
+    let failures: u64 = runs.iter().flat_map(|r| r.rounds.iter().map(|f| f.failures)).sum::<u64>()
+        + fixed.iter().map(|run| run.figures.failures).sum::<u64>();
     table.push_str(&format!("\nFailed answers across every run: {failures}.\n"));
 
     let figures = json!({
@@ -479,12 +510,150 @@ async fn main() {
         "cold": cold.iter().map(|(server, c)| json!({
             "server": server.label(), "added_latency_ms": COLD_LATENCY_MS, "wall_ms": c.wall.as_secs_f64() * 1000.0, "upstream_calls": c.calls,
         })).collect::<Vec<_>>(),
+        "fixed_rate": fixed.iter().map(|run| json!({
+            "question": questions[run.question].name,
+            "server": run.server.label(),
+            "share_of_floor": run.share,
+            "offered_per_second": run.figures.offered,
+            "answered_per_second": run.figures.answered,
+            "p50_ms": millis(run.figures.percentile(0.5)),
+            "p99_ms": millis(run.figures.percentile(0.99)),
+            "p999_ms": millis(run.figures.percentile(0.999)),
+            "failures": run.figures.failures,
+        })).collect::<Vec<_>>(),
         "rss_after_load_mib": memory.iter().map(|(server, mib)| json!({ "server": server.label(), "mib": mib })).collect::<Vec<_>>(),
     });
     support::write_figures("peer.md", &table);
     support::write_figures("peer.json", &serde_json::to_string_pretty(&figures).expect("JSON"));
     support::write_figures("peer.svg", &chart(&questions, &runs));
+    support::write_figures("fixed-rate.svg", &fixed_rate_chart(&questions, &fixed));
     println!("{table}");
+}
+
+/// One fixed load on one server.
+struct FixedRun {
+    question: usize,
+    server: Server,
+    /// Of the floor's requests per second.
+    share: f64,
+    figures: FixedRate,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// p50 / p99 / p99.9 in ms, and the answered rate when it fell short of the offered one.
+fn fixed_cell(figures: &FixedRate) -> String {
+    let mut cell = format!(
+        "{} / {} / {}",
+        latency(figures.percentile(0.5)),
+        latency(figures.percentile(0.99)),
+        latency(figures.percentile(0.999))
+    );
+    if figures.answered < figures.offered * 0.97 {
+        let _ = write!(cell, " (answered {:.0}/s)", figures.answered);
+    }
+    cell
+}
+
+/// Milliseconds with the digits a sub-millisecond figure needs.
+fn latency(d: Duration) -> String {
+    let ms = millis(d);
+    if ms < 1.0 { format!("{ms:.2}") } else { format!("{ms:.1}") }
+}
+
+fn fixed_rate_table(questions: &[Question], fixed: &[FixedRun], seconds: u64) -> String {
+    let mut table = format!(
+        "\nLatency at a fixed offered load (`benches/support/fixed_rate.rs`: requests sent on schedule over \
+         {FIXED_RATE_CONNECTIONS} connections, each timed from when it was due, as wrk2 does; {seconds} s each), \
+         in ms, p50 / p99 / p99.9; the load is a share of the floor's requests per second measured above:\n\n\
+         | scenario | offered (req/s) | floor | pixgate | peer with response cache | pixgate p99 ÷ floor p99 |\n\
+         |---|---|---|---|---|---|\n"
+    );
+    let mut verdicts = Vec::new();
+    for (index, question) in questions.iter().enumerate() {
+        for share in LOADS {
+            let find = |server: Server| {
+                fixed.iter().find(|run| run.question == index && run.server == server && run.share == share)
+            };
+            let (Some(floor), Some(pixgate), Some(peer)) =
+                (find(Server::Floor), find(Server::Pixgate), find(Server::PeerCached))
+            else {
+                continue;
+            };
+            let ratio = millis(pixgate.figures.percentile(0.99)) / millis(floor.figures.percentile(0.99)).max(1e-3);
+            let _ = writeln!(
+                table,
+                "| {} at {:.0}% | {:.0} | {} | {} | {} | {ratio:.1}× |",
+                question.name,
+                share * 100.0,
+                floor.figures.offered,
+                fixed_cell(&floor.figures),
+                fixed_cell(&pixgate.figures),
+                fixed_cell(&peer.figures),
+            );
+            if share == 0.5 {
+                verdicts.push(format!(
+                    "- {} at half the floor's rate: {} (pixgate's p99 within 2× the floor's: {ratio:.1}×).",
+                    question.name,
+                    met(ratio <= 2.0)
+                ));
+            }
+        }
+    }
+    table.push('\n');
+    for verdict in verdicts {
+        table.push_str(&verdict);
+        table.push('\n');
+    }
+    table
+}
+
+/// p99 at each fixed load, per server, on a logarithmic scale (the peer's is orders above).
+fn fixed_rate_chart(questions: &[Question], fixed: &[FixedRun]) -> String {
+    let servers = [Server::Floor, Server::Pixgate, Server::PeerCached];
+    let colours = ["#9e9e9e", "#1565c0", "#ef6c00"];
+    let (left, width, bar) = (330.0, 420.0, 14.0);
+    // From 0.01 ms to 10 s, a decade every 70 px.
+    let scale = |ms: f64| ((ms.max(0.01).log10() + 2.0) / 6.0 * width).clamp(2.0, width);
+    let mut y = 50.0;
+    let mut body = String::new();
+    for (index, question) in questions.iter().enumerate() {
+        let _ = write!(body, r#"<text x="10" y="{y}" font-weight="bold">{}</text>"#, question.name);
+        y += 10.0;
+        for share in LOADS {
+            let _ =
+                write!(body, r#"<text x="10" y="{}">at {:.0}% of the floor's rate</text>"#, y + 13.0, share * 100.0);
+            for (server, colour) in servers.iter().zip(colours) {
+                let Some(run) = fixed.iter().find(|r| r.question == index && r.server == *server && r.share == share)
+                else {
+                    continue;
+                };
+                let p99 = millis(run.figures.percentile(0.99));
+                let length = scale(p99);
+                let _ = write!(
+                    body,
+                    r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{length:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{}">{}</text>"#,
+                    left - 8.0,
+                    y + 11.0,
+                    server.label(),
+                    left + length + 6.0,
+                    y + 11.0,
+                    latency(run.figures.percentile(0.99))
+                );
+                y += bar + 3.0;
+            }
+            y += 8.0;
+        }
+        y += 14.0;
+    }
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="10" y="24" font-size="15">p99 latency (ms) at fixed offered load, logarithmic scale (shorter is better)</text>{body}</svg>
+"#,
+        left + width + 80.0,
+        y
+    )
 }
 
 fn met(yes: bool) -> &'static str {
