@@ -282,3 +282,34 @@ async fn every_streaming_transport_keeps_a_live_query_and_http_answers_it_once()
     assert_eq!(once["data"]["client"]["lastName"], "Everywhere");
     assert!(once.get("extensions").is_none_or(|extensions| extensions.get("isLive").is_none()), "{once}");
 }
+
+/// A live query over SSE never completes: a stopping gateway ends its stream, without
+/// `complete` so that the client connects again elsewhere, instead of waiting on it.
+#[tokio::test]
+async fn a_stopping_gateway_ends_its_live_query_streams() {
+    let gateway = gateway(unlimited(ServeArgs::default())).await;
+    let mut sse = crate::support::http()
+        .post(format!("http://{}/graphql/sse", gateway.addr()))
+        .header("Accept", "text/event-stream")
+        .header("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)
+        .json(&json!({ "query": CLIENT_WITH_INVOICES }))
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while !text.contains("event: next") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk()).await.unwrap().unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let stopping = tokio::spawn(gateway.shutdown());
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(Ok(None) | Err(_)) => break,
+            Err(_) => panic!("the stream stayed open while the gateway stopped"),
+        }
+    }
+    assert!(!text.contains("event: complete"), "{text}");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("the gateway stops");
+    stopped.unwrap().unwrap();
+}

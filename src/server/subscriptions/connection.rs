@@ -12,6 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientMessage, OperationPayload, Protocol, close};
 use super::shared::{Body, Caller, Executions, Outbox, Started};
+use super::stopped;
 use crate::auth::{AccessPolicy, Supplied};
 use crate::error_code::ErrorCode;
 use crate::loaders::DataSources;
@@ -291,13 +292,6 @@ impl Connection {
 
     async fn send(&mut self, text: String) -> Result<(), Ending> {
         self.socket.send(Message::Text(text.into())).await.map_err(|_| Ending::Gone)
-    }
-}
-
-async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
-    // Never stopping is the same as not stopping yet.
-    if stopping.wait_for(|stopping| *stopping).await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 

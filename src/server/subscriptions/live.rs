@@ -140,9 +140,11 @@ impl Runs {
                     prompt
                 }
             };
-            // Made on the caller's behalf, so counted as their request, as the first was.
-            while let Err(wait) = self.services.rate_limits.check(&self.query.session).await {
-                tokio::time::sleep(wait).await;
+            // Made on the caller's behalf, so counted as their request; the first was, where it was asked.
+            if !matches!(prompt, Prompt::First) {
+                while let Err(wait) = self.services.rate_limits.check(&self.query.session).await {
+                    tokio::time::sleep(wait).await;
+                }
             }
             let began = Instant::now();
             let (result, made_from) = self.run(prompt).await;

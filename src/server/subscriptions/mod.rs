@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, Stream};
 use tracing::Instrument;
 
 use super::AppState;
@@ -152,20 +152,36 @@ pub async fn sse(
         Err(refused) => return super::refuse(refused.status(), refused.into_error()),
     };
     // The operation runs for as long as the response streams: a client that goes away stops it.
-    let events = stream::unfold((outbox, started), |(outbox, started)| async move {
+    let streaming = Some((outbox, started, state.stopping.clone()));
+    let events = stream::unfold(streaming, |streaming| async move {
+        let (outbox, started, mut stopping) = streaming?;
         loop {
             match outbox.pop() {
                 Some(Delivery { body: Body::Next(result), .. }) => {
                     let event = Event::default().event("next").data(String::from_utf8_lossy(&result));
-                    return Some((Ok::<_, Infallible>(event), (outbox, started)));
+                    return Some((Ok::<_, Infallible>(event), Some((outbox, started, stopping))));
                 }
-                Some(Delivery { body: Body::Complete, .. }) => return None,
-                None => outbox.ready().await,
+                Some(Delivery { body: Body::Complete, .. }) => {
+                    return Some((Ok(Event::default().event("complete").data("")), None));
+                }
+                None => tokio::select! {
+                    () = outbox.ready() => {}
+                    // A stopping gateway ends its streams without `complete`, so that clients (a live query's
+                    // never completes) connect again, to another instance, instead of holding the drain open.
+                    () = stopped(&mut stopping) => return None,
+                },
             }
         }
-    })
-    .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
+    });
     sse_response(events)
+}
+
+/// Resolves once the gateway is stopping.
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    // Never stopping is the same as not stopping yet.
+    if stopping.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// A body that is not an operation, refused as GraphQL over HTTP refuses it.

@@ -145,10 +145,15 @@ pub async fn stream(
     }
     // Dropped with the stream, when the client goes away: its operations stop with it.
     let release = Release { streams: state.streams.clone(), token };
-    let events = stream::unfold((reservation, release), |(reservation, release)| async move {
+    let stopping = state.stopping.clone();
+    let events = stream::unfold((reservation, release, stopping), |(reservation, release, mut stopping)| async move {
         loop {
             let Some(Delivery { operation, body, .. }) = reservation.outbox.pop() else {
-                reservation.outbox.ready().await;
+                tokio::select! {
+                    () = reservation.outbox.ready() => {}
+                    // As in the distinct-connections mode: the client connects again, elsewhere.
+                    () = super::stopped(&mut stopping) => return None,
+                }
                 continue;
             };
             let mut operations = locked(&reservation.operations);
@@ -166,7 +171,7 @@ pub async fn stream(
                 }
             };
             drop(operations);
-            return Some((Ok::<_, Infallible>(event), (reservation, release)));
+            return Some((Ok::<_, Infallible>(event), (reservation, release, stopping)));
         }
     });
     sse_response(events)
