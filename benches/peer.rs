@@ -258,6 +258,27 @@ async fn cold_asks(
     Cold { wall: percentile(&walls, 0.5), calls }
 }
 
+/// One labelled bar of a chart.
+struct Bar {
+    y: f64,
+    left: f64,
+    height: f64,
+    length: f64,
+}
+
+impl Bar {
+    fn draw(&self, body: &mut String, label: &str, colour: &str, value: &str) {
+        let Bar { y, left, height, length } = self;
+        let text_y = y + height - 3.0;
+        let _ = write!(
+            body,
+            r#"<text x="{}" y="{text_y}" text-anchor="end">{label}</text><rect x="{left}" y="{y}" width="{length:.1}" height="{height}" fill="{colour}"/><text x="{:.1}" y="{text_y}">{value}</text>"#,
+            left - 8.0,
+            left + length + 6.0,
+        );
+    }
+}
+
 /// A bar chart of requests per second for each warm question, one bar per server.
 fn chart(questions: &[Question], runs: &[Runs]) -> String {
     let servers = [Server::Floor, Server::Pixgate, Server::PeerCached, Server::PeerUncached];
@@ -273,16 +294,8 @@ fn chart(questions: &[Question], runs: &[Runs]) -> String {
         for (server, colour) in servers.iter().zip(colours) {
             let Some(run) = runs.iter().find(|r| r.question == index && r.server == *server) else { continue };
             let value = mean(run);
-            let length = value / most * width;
-            let _ = write!(
-                body,
-                r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{length:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{}">{value:.0}</text>"#,
-                left - 8.0,
-                y + 13.0,
-                server.label(),
-                left + length + 6.0,
-                y + 13.0
-            );
+            let at = Bar { y, left, height: bar, length: value / most * width };
+            at.draw(&mut body, server.label(), colour, &format!("{value:.0}"));
             y += bar + 4.0;
         }
         y += gap + 10.0;
@@ -630,18 +643,9 @@ fn fixed_rate_chart(questions: &[Question], fixed: &[FixedRun]) -> String {
                 else {
                     continue;
                 };
-                let p99 = millis(run.figures.percentile(0.99));
-                let length = scale(p99);
-                let _ = write!(
-                    body,
-                    r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{length:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{}">{}</text>"#,
-                    left - 8.0,
-                    y + 11.0,
-                    server.label(),
-                    left + length + 6.0,
-                    y + 11.0,
-                    latency(run.figures.percentile(0.99))
-                );
+                let p99 = run.figures.percentile(0.99);
+                let at = Bar { y, left, height: bar, length: scale(millis(p99)) };
+                at.draw(&mut body, server.label(), colour, &latency(p99));
                 y += bar + 3.0;
             }
             y += 8.0;

@@ -144,54 +144,21 @@ impl AnsweredOk {
     }
 }
 
-/// Counts one subscriber in `pixgate_subscriptions_active` for as long as it lives, however it ends.
+/// Counts one in a gauge (`pixgate_subscriptions_active`, `pixgate_live_queries_open`,
+/// `pixgate_live_queries_running`) for as long as it lives, however it ends.
 #[derive(Debug)]
-pub struct ActiveSubscription(());
+pub struct Held(&'static str);
 
-impl ActiveSubscription {
-    pub fn start() -> Self {
-        metrics::gauge!(ACTIVE_SUBSCRIPTIONS).increment(1);
-        Self(())
+impl Held {
+    pub fn start(gauge: &'static str) -> Self {
+        metrics::gauge!(gauge).increment(1);
+        Self(gauge)
     }
 }
 
-impl Drop for ActiveSubscription {
+impl Drop for Held {
     fn drop(&mut self) {
-        metrics::gauge!(ACTIVE_SUBSCRIPTIONS).decrement(1);
-    }
-}
-
-/// Counts one open live query in `pixgate_live_queries_open` for as long as it lives.
-#[derive(Debug)]
-pub struct OpenLiveQuery(());
-
-impl OpenLiveQuery {
-    pub fn start() -> Self {
-        metrics::gauge!(LIVE_QUERIES_OPEN).increment(1);
-        Self(())
-    }
-}
-
-impl Drop for OpenLiveQuery {
-    fn drop(&mut self) {
-        metrics::gauge!(LIVE_QUERIES_OPEN).decrement(1);
-    }
-}
-
-/// Counts one live query's runs in `pixgate_live_queries_running` for as long as they go on.
-#[derive(Debug)]
-pub struct RunningLiveQuery(());
-
-impl RunningLiveQuery {
-    pub fn start() -> Self {
-        metrics::gauge!(LIVE_QUERIES_RUNNING).increment(1);
-        Self(())
-    }
-}
-
-impl Drop for RunningLiveQuery {
-    fn drop(&mut self) {
-        metrics::gauge!(LIVE_QUERIES_RUNNING).decrement(1);
+        metrics::gauge!(self.0).decrement(1);
     }
 }
 

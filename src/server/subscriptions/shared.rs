@@ -36,7 +36,9 @@ use crate::loaders::{DataSources, Loaders};
 use crate::lock::locked;
 use crate::scope;
 use crate::session::Session;
-use crate::telemetry::metrics::{ActiveSubscription, LIVE_QUERIES_REFUSED, OpenLiveQuery, RunningLiveQuery};
+use crate::telemetry::metrics::{
+    ACTIVE_SUBSCRIPTIONS, Held, LIVE_QUERIES_OPEN, LIVE_QUERIES_REFUSED, LIVE_QUERIES_RUNNING,
+};
 
 /// What one operation of a connection has to send next.
 #[derive(Debug)]
@@ -100,14 +102,14 @@ impl Outbox {
     /// A place for one more live query on this connection, while fewer than `limit` are open.
     fn open_live(self: &Arc<Self>, limit: usize) -> Option<LiveSlot> {
         self.live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < limit).then_some(open + 1)).ok()?;
-        Some(LiveSlot { outbox: self.clone(), _counted: OpenLiveQuery::start() })
+        Some(LiveSlot { outbox: self.clone(), _counted: Held::start(LIVE_QUERIES_OPEN) })
     }
 }
 
 /// One live query open on a connection; closing it is dropping this.
 struct LiveSlot {
     outbox: Arc<Outbox>,
-    _counted: OpenLiveQuery,
+    _counted: Held,
 }
 
 impl Drop for LiveSlot {
@@ -218,7 +220,7 @@ struct Execution {
 struct LiveExecution {
     identity: String,
     subject: Arc<str>,
-    _counted: RunningLiveQuery,
+    _counted: Held,
 }
 
 impl Execution {
@@ -265,7 +267,7 @@ pub struct Membership {
 
 /// Where a member is counted: among subscribers, or among live queries (and its connection's).
 enum Counted {
-    Subscription { _active: ActiveSubscription },
+    Subscription { _active: Held },
     LiveQuery { _slot: LiveSlot },
 }
 
@@ -367,7 +369,7 @@ impl Executions {
                     return Err(Refused::over_limit("tenant", message));
                 }
                 let subject = Arc::from("");
-                (results, Some(LiveExecution { identity, subject, _counted: RunningLiveQuery::start() }))
+                (results, Some(LiveExecution { identity, subject, _counted: Held::start(LIVE_QUERIES_RUNNING) }))
             }
         };
         let execution = Arc::new(Execution { key: key.clone(), subjects, live, state: Mutex::default() });
@@ -388,7 +390,7 @@ impl Executions {
     /// Adds a member to `execution`, which starts them on its latest results.
     fn enter(&self, execution: &Arc<Execution>, outbox: &Arc<Outbox>, operation: u64) -> Result<Membership, Refused> {
         let counted = match &execution.live {
-            None => Counted::Subscription { _active: ActiveSubscription::start() },
+            None => Counted::Subscription { _active: Held::start(ACTIVE_SUBSCRIPTIONS) },
             Some(_) => {
                 let limit = self.live_queries.limits.per_connection;
                 let Some(slot) = outbox.open_live(limit) else {
