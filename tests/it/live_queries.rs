@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::gateway::{gateway, graphql};
 use crate::instances::{REDIS, redis_available};
-use crate::live::{next_json, websocket};
+use crate::live::{next_event, next_json, websocket};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -54,6 +54,20 @@ async fn next_result(socket: &mut Socket) -> Value {
 async fn nothing_for(socket: &mut Socket, quiet: Duration) {
     let arrived = tokio::time::timeout(quiet, socket.next()).await;
     assert!(arrived.is_err(), "nothing was to be sent: {arrived:?}");
+}
+
+/// The live query of a client with its invoices, over SSE in the distinct-connections mode.
+async fn over_sse(gateway: &Running) -> reqwest::Response {
+    let sse = crate::support::http()
+        .post(format!("http://{}/graphql/sse", gateway.addr()))
+        .header("Accept", "text/event-stream")
+        .header("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)
+        .json(&json!({ "query": CLIENT_WITH_INVOICES }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    sse
 }
 
 async fn update_last_name(gateway: &Running, last_name: &str) {
@@ -245,16 +259,7 @@ async fn live_queries_past_a_limit_are_refused_and_counted() {
 #[tokio::test]
 async fn every_streaming_transport_keeps_a_live_query_and_http_answers_it_once() {
     let gateway = gateway(unlimited(ServeArgs::default())).await;
-    let sse = crate::support::http()
-        .post(format!("http://{}/graphql/sse", gateway.addr()))
-        .header("Accept", "text/event-stream")
-        .header("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)
-        .json(&json!({ "query": CLIENT_WITH_INVOICES }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sse.status(), 200);
-    let mut sse = sse;
+    let mut sse = over_sse(&gateway).await;
     let mut legacy = websocket(&gateway, "graphql-ws").await;
     let init = json!({ "type": "connection_init", "payload": { "pixiesetCookie": sandbox::PIXIESET_COOKIE } });
     legacy.send(Message::Text(init.to_string().into())).await.unwrap();
@@ -264,17 +269,13 @@ async fn every_streaming_transport_keeps_a_live_query_and_http_answers_it_once()
     let data = next_json(&mut legacy).await;
     assert_eq!(data["type"], "data", "{data}");
 
-    let mut text = String::new();
-    while !text.contains("event: next") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk()).await.unwrap().unwrap().unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let mut buffer = String::new();
+    assert_eq!(next_event(&mut sse, &mut buffer).await.0, "next");
     update_last_name(&gateway, "Everywhere").await;
-    while !text.contains("Everywhere") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk()).await.unwrap().unwrap().unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    assert!(text.contains("\"isLive\":true"), "{text}");
+    let (kind, changed) = next_event(&mut sse, &mut buffer).await;
+    assert_eq!(kind, "next");
+    assert_eq!(changed["data"]["client"]["lastName"], "Everywhere", "{changed}");
+    assert_eq!(changed["extensions"]["isLive"], true, "{changed}");
     let data = next_json(&mut legacy).await;
     assert_eq!(data["payload"]["data"]["client"]["lastName"], "Everywhere", "{data}");
 
@@ -288,19 +289,9 @@ async fn every_streaming_transport_keeps_a_live_query_and_http_answers_it_once()
 #[tokio::test]
 async fn a_stopping_gateway_ends_its_live_query_streams() {
     let gateway = gateway(unlimited(ServeArgs::default())).await;
-    let mut sse = crate::support::http()
-        .post(format!("http://{}/graphql/sse", gateway.addr()))
-        .header("Accept", "text/event-stream")
-        .header("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)
-        .json(&json!({ "query": CLIENT_WITH_INVOICES }))
-        .send()
-        .await
-        .unwrap();
+    let mut sse = over_sse(&gateway).await;
     let mut text = String::new();
-    while !text.contains("event: next") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), sse.chunk()).await.unwrap().unwrap().unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    assert_eq!(next_event(&mut sse, &mut text).await.0, "next");
     let stopping = tokio::spawn(gateway.shutdown());
     loop {
         match tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await {
