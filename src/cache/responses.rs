@@ -6,6 +6,9 @@
 //! makes the next repeat execute again. No kept answer outlives the first entry
 //! it was made from. The server decides what may be kept: answers without errors
 //! to queries. Bounded in bytes; the least used go first.
+//!
+//! A kept answer is also found by the request as it was sent (`RequestKey`): the
+//! same caller sending the same bytes again is answered before its body is parsed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +33,16 @@ struct Whom {
     pixelz: Result<TenantKey, Unavailable>,
 }
 
+impl Whom {
+    fn of(session: &Session) -> Self {
+        let credentials = session.credentials();
+        Self {
+            pixieset: credentials.pixieset.as_ref().map(|c| c.tenant().clone()).map_err(|why| *why),
+            pixelz: credentials.pixelz.as_ref().map(|c| c.tenant().clone()).map_err(|why| *why),
+        }
+    }
+}
+
 /// What an answer depends on besides the data it was made from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResponseKey {
@@ -42,13 +55,8 @@ pub struct ResponseKey {
 
 impl ResponseKey {
     pub fn new(session: &Session, query: &str, operation_name: Option<&str>, variables: String) -> Self {
-        let credentials = session.credentials();
-        let whom = Whom {
-            pixieset: credentials.pixieset.as_ref().map(|c| c.tenant().clone()).map_err(|why| *why),
-            pixelz: credentials.pixelz.as_ref().map(|c| c.tenant().clone()).map_err(|why| *why),
-        };
         Self {
-            whom,
+            whom: Whom::of(session),
             query: Arc::from(query),
             operation_name: operation_name.map(Arc::from),
             variables: variables.into(),
@@ -68,13 +76,40 @@ impl ResponseKey {
     }
 }
 
+/// One operation's request body exactly as a caller sent it, and who sent it. Two
+/// requests alike here ask the same: the document, operation and variables are in
+/// the bytes, and so is the persisted-query hash or document id they are admitted
+/// by. What trusted documents admit depends on the manifest in force and on whether
+/// the caller holds an access token, so both are part of it. Only requests whose
+/// headers ask for nothing else are keyed so (`server::kept`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    whom: Whom,
+    holds_token: bool,
+    /// The trusted-document manifest's reload count (0 without one).
+    manifest: u64,
+    body: Bytes,
+}
+
+impl RequestKey {
+    pub fn new(session: &Session, manifest: u64, body: Bytes) -> Self {
+        Self { whom: Whom::of(session), holds_token: session.holds_token(), manifest, body }
+    }
+}
+
 struct Kept {
     body: Bytes,
     /// Where serving it again is counted, with the operations executed.
     answered: AnsweredOk,
     reads: Box<[Read]>,
     kept_at: Instant,
-    time_to_live: Duration,
+    expires_at: Instant,
+}
+
+impl Kept {
+    fn hit(&self) -> Hit {
+        Hit { body: self.body.clone(), answered: self.answered.clone(), age: self.kept_at.elapsed() }
+    }
 }
 
 /// A kept answer served again.
@@ -87,9 +122,9 @@ pub struct Hit {
 
 struct UntilFirstReadExpires;
 
-impl Expiry<ResponseKey, Arc<Kept>> for UntilFirstReadExpires {
-    fn expire_after_create(&self, _: &ResponseKey, kept: &Arc<Kept>, _: Instant) -> Option<Duration> {
-        Some(kept.time_to_live)
+impl<K> Expiry<K, Arc<Kept>> for UntilFirstReadExpires {
+    fn expire_after_create(&self, _: &K, kept: &Arc<Kept>, created_at: Instant) -> Option<Duration> {
+        Some(kept.expires_at.saturating_duration_since(created_at))
     }
 }
 
@@ -98,6 +133,8 @@ impl Expiry<ResponseKey, Arc<Kept>> for UntilFirstReadExpires {
 pub struct ResponseCache {
     /// None when switched off, or when the cache it depends on is.
     kept: Option<moka::sync::Cache<ResponseKey, Arc<Kept>>>,
+    /// The same answers by the requests that were answered them, as sent.
+    by_request: Option<moka::sync::Cache<RequestKey, Arc<Kept>>>,
     cache: Cache,
     lookups: Lookups,
 }
@@ -126,6 +163,9 @@ impl std::fmt::Debug for ResponseCache {
 
 /// Roughly what one read takes in memory: its key and version.
 const READ_WEIGHT: usize = 128;
+/// The share of the capacity that finds answers by the requests as sent: their bodies,
+/// since the answers they lead to are counted once, where they are kept.
+const BY_REQUEST_SHARE: u64 = 4;
 
 impl ResponseCache {
     /// Answers made from `cache`, in `capacity_bytes`; none kept when either is zero or off.
@@ -140,15 +180,23 @@ impl ResponseCache {
                 .expire_after(UntilFirstReadExpires)
                 .build()
         });
-        Self { kept, cache, lookups: Lookups::new() }
+        let by_request = kept.as_ref().map(|kept| {
+            moka::sync::Cache::builder()
+                .max_capacity(kept.policy().max_capacity().unwrap_or_default() / BY_REQUEST_SHARE)
+                .weigher(|key: &RequestKey, _: &Arc<Kept>| u32::try_from(key.body.len() + 128).unwrap_or(u32::MAX))
+                .expire_after(UntilFirstReadExpires)
+                .build()
+        });
+        Self { kept, by_request, cache, lookups: Lookups::new() }
     }
 
     pub fn enabled(&self) -> bool {
         self.kept.is_some()
     }
 
-    /// The answer kept for `key`, while everything it was made from is unchanged.
-    pub async fn lookup(&self, key: &ResponseKey) -> Option<Hit> {
+    /// The answer kept for `key`, while everything it was made from is unchanged; found
+    /// by `sent` from then on.
+    pub async fn lookup(&self, key: &ResponseKey, sent: Option<RequestKey>) -> Option<Hit> {
         let kept = self.kept.as_ref()?;
         let Some(found) = kept.get(key) else {
             self.lookups.miss.increment(1);
@@ -160,7 +208,29 @@ impl ResponseCache {
             return None;
         }
         self.lookups.hit.increment(1);
-        Some(Hit { body: found.body.clone(), answered: found.answered.clone(), age: found.kept_at.elapsed() })
+        let hit = found.hit();
+        self.found_by(sent, found);
+        Some(hit)
+    }
+
+    /// The answer kept for a request sent exactly so before, while everything it was made
+    /// from is unchanged. Counts only a hit: otherwise the request is parsed and looked
+    /// up by what it asks, which counts.
+    pub async fn lookup_sent(&self, sent: &RequestKey) -> Option<Hit> {
+        let by_request = self.by_request.as_ref()?;
+        let found = by_request.get(sent)?;
+        if !self.cache.unchanged(&found.reads).await {
+            by_request.invalidate(sent);
+            return None;
+        }
+        self.lookups.hit.increment(1);
+        Some(found.hit())
+    }
+
+    fn found_by(&self, sent: Option<RequestKey>, kept: Arc<Kept>) {
+        if let (Some(by_request), Some(sent)) = (&self.by_request, sent) {
+            by_request.insert(sent, kept);
+        }
     }
 
     /// The caller asked for an answer made now (`Cache-Control: no-cache`).
@@ -170,21 +240,23 @@ impl ResponseCache {
         }
     }
 
-    /// Keeps `body`, the answer to `operation` that `key` was given, made from what `recorded` read.
-    pub fn keep(&self, key: ResponseKey, body: Bytes, recorded: Recorded, operation: &str) {
+    /// Keeps `body`, the answer to `operation` that `key` was given, made from what
+    /// `recorded` read, to be found by `key` and by `sent`.
+    pub fn keep(&self, key: ResponseKey, sent: Option<RequestKey>, body: Bytes, recorded: Recorded, operation: &str) {
         let Some(kept) = &self.kept else { return };
         let Some((reads, first_expiry)) = recorded.into_reads() else {
             self.unkept("untracked");
             return;
         };
         let kept_at = Instant::now();
-        let time_to_live =
-            first_expiry.map_or_else(|| self.cache.longest_time_to_live(), |at| at.saturating_duration_since(kept_at));
-        if time_to_live.is_zero() {
+        let expires_at = first_expiry.unwrap_or_else(|| kept_at + self.cache.longest_time_to_live());
+        if expires_at <= kept_at {
             return;
         }
         let answered = AnsweredOk::of(operation);
-        kept.insert(key, Arc::new(Kept { body, answered, reads: reads.into(), kept_at, time_to_live }));
+        let answer = Arc::new(Kept { body, answered, reads: reads.into(), kept_at, expires_at });
+        kept.insert(key, answer.clone());
+        self.found_by(sent, answer);
     }
 
     /// An answer was not kept, for `reason` (a metric label).
@@ -236,12 +308,12 @@ mod tests {
                 assert!(self.cache.get::<String>(&self.invoice).await.is_none());
             })
             .await;
-            self.responses.keep(self.key.clone(), Bytes::from_static(b"answer"), recorded, "op");
-            assert!(self.responses.lookup(&self.key).await.is_some(), "kept");
+            self.responses.keep(self.key.clone(), None, Bytes::from_static(b"answer"), recorded, "op");
+            assert!(self.responses.lookup(&self.key, None).await.is_some(), "kept");
         }
 
         async fn stale(&self) -> bool {
-            self.responses.lookup(&self.key).await.is_none()
+            self.responses.lookup(&self.key, None).await.is_none()
         }
     }
 
@@ -283,7 +355,7 @@ mod tests {
             untracked();
         })
         .await;
-        fixture.responses.keep(fixture.key.clone(), Bytes::from_static(b"answer"), recorded, "op");
+        fixture.responses.keep(fixture.key.clone(), None, Bytes::from_static(b"answer"), recorded, "op");
         assert!(fixture.stale().await);
     }
 }

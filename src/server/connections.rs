@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
@@ -29,7 +28,6 @@ use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
-use tower::ServiceExt as _;
 
 pub use crate::config::ConnectionSettings;
 use crate::lock::locked;
@@ -192,7 +190,7 @@ impl Drop for Place {
 /// finish what they are answering.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: super::Gateway,
     settings: ConnectionSettings,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -242,7 +240,7 @@ pub async fn serve(
 async fn connection(
     socket: TcpStream,
     peer: SocketAddr,
-    app: Router,
+    app: super::Gateway,
     settings: ConnectionSettings,
     mut draining: watch::Receiver<bool>,
     _closed: tokio::sync::mpsc::Sender<()>,
@@ -260,7 +258,7 @@ async fn connection(
             let request = request.map(Body::new);
             let app = app.clone();
             async move {
-                let response = app.oneshot(request).await.unwrap_or_else(|never| match never {});
+                let response = app.serve(request).await;
                 Ok::<_, std::convert::Infallible>(response.map(move |body| {
                     Body::new(body.map_frame(move |frame| {
                         let _ = &guard;

@@ -15,7 +15,7 @@ use super::AppState;
 use super::media::{self, Media, Replies, Reply};
 use super::trusted;
 use crate::cache::reads::Recorded;
-use crate::cache::responses::ResponseKey;
+use crate::cache::responses::{RequestKey, ResponseKey};
 use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
@@ -34,7 +34,7 @@ fn idempotency_header(headers: &HeaderMap) -> Option<IdempotencyHeader> {
 
 /// Only JSON bodies: a form or `text/plain` POST is what a foreign page can send
 /// without a CORS preflight, and it must not act with the default credentials.
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -116,6 +116,7 @@ pub async fn post(
         return super::refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType.error(message));
     }
     let Some(media) = Media::negotiate(&headers) else { return not_acceptable() };
+    let sent = body.as_ref().ok().and_then(|body| super::kept::sent_key(&state, &headers, body, &session));
     let request = match read_operations(body) {
         Ok(request) => request,
         Err(refused) => return *refused,
@@ -134,9 +135,12 @@ pub async fn post(
         );
         return super::refuse(StatusCode::BAD_REQUEST, ErrorCode::TooManyOperations.error(message));
     }
-    let asked = Asked::new(&session, Some(&idempotency), &headers);
+    let mut asked = Asked::new(&session, Some(&idempotency), &headers);
     let replies = match request {
-        SentBody::Single(sent) => Replies::Single(admit_and_execute(&state, *sent, &asked).await),
+        SentBody::Single(operation) => {
+            asked.sent = sent;
+            Replies::Single(admit_and_execute(&state, *operation, &asked).await)
+        }
         SentBody::Batch(sent) => Replies::Batch(
             futures_util::future::join_all(sent.into_iter().map(|sent| admit_and_execute(&state, sent, &asked))).await,
         ),
@@ -178,6 +182,9 @@ struct Asked<'a> {
     cost: bool,
     /// Made when the first operation executes: an answer served kept needs none.
     loaders: OnceLock<Arc<Loaders>>,
+    /// A single operation's request as sent, when that alone decides its answer: a
+    /// repeat of it is then answered before the router (`kept`).
+    sent: Option<RequestKey>,
 }
 
 impl<'a> Asked<'a> {
@@ -188,6 +195,7 @@ impl<'a> Asked<'a> {
             kept: KeptAnswers::from(headers),
             cost: header_asks_cost(headers),
             loaders: OnceLock::new(),
+            sent: None,
         }
     }
 
@@ -220,6 +228,8 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
     }
     let started = std::time::Instant::now();
     let cost = asked.cost || asks_cost(&mut request);
+    // An answer with its cost is this request's alone.
+    let sent = asked.sent.clone().filter(|_| !cost);
     let key = state.responses.enabled().then(|| {
         // Variables are a map ordered by name, so equal variables serialise alike.
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
@@ -231,7 +241,7 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
             state.responses.bypassed();
             Kept::Bypassed
         }
-        Some(key) => match state.responses.lookup(key).await {
+        Some(key) => match state.responses.lookup(key, sent.clone()).await {
             Some(hit) => {
                 tracing::debug!("answered from the response cache");
                 hit.answered.record(started.elapsed());
@@ -263,7 +273,7 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
     // A tenant's rate is spent by what its operations cost upstream, not by their count alone.
     state.rate_limits.charge(asked.session, spent.used).await;
     let recorded = operation.take::<Recorded>().unwrap_or_default();
-    let reply = keep(state, key.filter(|_| asked.kept.keep), response, recorded);
+    let reply = keep(state, key.filter(|_| asked.kept.keep), sent, response, recorded);
     match operation.take::<Tally>() {
         Some(tally) => reply.with_extension(COST_EXTENSION, tally.to_json(kept, spent)),
         None => reply,
@@ -271,7 +281,13 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
 }
 
 /// Keeps a query's answer when it has no errors and needs no headers of its own.
-fn keep(state: &AppState, key: Option<ResponseKey>, response: async_graphql::Response, recorded: Recorded) -> Reply {
+fn keep(
+    state: &AppState,
+    key: Option<ResponseKey>,
+    sent: Option<RequestKey>,
+    response: async_graphql::Response,
+    recorded: Recorded,
+) -> Reply {
     let Some(key) = key else { return Reply::Executed(response) };
     let Some((OperationType::Query, name)) = state.documents.selected(key.query(), key.operation_name()) else {
         return Reply::Executed(response);
@@ -283,7 +299,7 @@ fn keep(state: &AppState, key: Option<ResponseKey>, response: async_graphql::Res
     match media::body(&response) {
         Ok(body) if response.http_headers.is_empty() => {
             let operation = operation_label(key.operation_name().or(name.as_deref()));
-            state.responses.keep(key, body.clone(), recorded, &operation);
+            state.responses.keep(key, sent, body.clone(), recorded, &operation);
             Reply::Serialised { body, age: None }
         }
         _ => Reply::Executed(response),

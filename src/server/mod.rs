@@ -4,6 +4,7 @@ mod admin;
 mod browser;
 pub mod connections;
 mod graphql;
+mod kept;
 mod media;
 pub mod persisted;
 pub mod rate_limit;
@@ -89,7 +90,51 @@ pub struct AppStateParts {
     pub admin_guesses: admin::Guesses,
 }
 
-pub fn app(state: AppState) -> Router {
+/// What each connection serves: CORS around everything, then a query asked again
+/// exactly as before from its kept answer (`kept`), else the router.
+#[derive(Clone)]
+pub struct Gateway(tower_http::cors::Cors<KeptOrRouted>);
+
+impl Gateway {
+    pub async fn serve(self, request: axum::extract::Request) -> axum::response::Response {
+        use tower::ServiceExt as _;
+        self.0.oneshot(request).await.unwrap_or_else(|never| match never {})
+    }
+}
+
+#[derive(Clone)]
+struct KeptOrRouted {
+    state: AppState,
+    router: Router,
+}
+
+impl tower::Service<axum::extract::Request> for KeptOrRouted {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        use tower::ServiceExt as _;
+        let Self { state, router } = self.clone();
+        Box::pin(async move {
+            match kept::answer(&state, request).await {
+                Ok(answered) => Ok(answered),
+                Err(request) => router.oneshot(request).await,
+            }
+        })
+    }
+}
+
+pub fn app(state: AppState) -> Gateway {
+    let cors = cors_layer(&state.cors);
+    Gateway(tower::Layer::layer(&cors, KeptOrRouted { router: router(state.clone()), state }))
+}
+
+fn router(state: AppState) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/pixelz", axum::routing::post(webhook::receive))
         .layer(RequestBodyLimitLayer::new(webhook::MAX_BODY_BYTES));
@@ -114,7 +159,6 @@ pub fn app(state: AppState) -> Router {
         .route("/demo/", get(browser::demo_page))
         .route("/demo/{name}", get(browser::demo_file))
         .layer(CompressionLayer::new());
-    let cors = cors_layer(&state.cors);
     Router::new()
         .merge(graphql)
         .merge(browser)
@@ -123,24 +167,30 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .layer(cors)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(RequestBodyTimeoutLayer::new(state.connections.body_timeout))
         .layer(axum::middleware::from_fn(assign_request_id))
         .with_state(state)
 }
 
-/// Resolves who the request is, once, for the rate limits and the handler after them.
+/// Resolves who the request is, once, for the rate limits and the handler after them
+/// (`kept` may have done so already).
 async fn resolve_session(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let client = state.rate_limits.client_ip(peer.ip(), request.headers());
-    let session = Session::resolve(&state.access, Supplied::from_headers(request.headers()), client);
-    request.extensions_mut().insert(session);
+    if request.extensions().get::<Session>().is_none() {
+        let session = session_of(&state, peer, request.headers());
+        request.extensions_mut().insert(session);
+    }
     next.run(request).await
+}
+
+fn session_of(state: &AppState, peer: SocketAddr, headers: &axum::http::HeaderMap) -> Session {
+    let client = state.rate_limits.client_ip(peer.ip(), headers);
+    Session::resolve(&state.access, Supplied::from_headers(headers), client)
 }
 
 /// The one shape of an HTTP refusal: a GraphQL answer holding only its error.

@@ -280,7 +280,7 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
         .map(|ip: IpAddr| ip.to_canonical())
 }
 
-fn refused(wait: Duration) -> Response {
+pub(super) fn refused(wait: Duration) -> Response {
     let (seconds, error) = over_budget(wait);
     let mut response = super::refuse(StatusCode::TOO_MANY_REQUESTS, error);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_graphql::ServerError;
@@ -109,6 +110,8 @@ impl Manifest {
 pub struct TrustedDocuments {
     path: PathBuf,
     manifest: RwLock<Arc<Manifest>>,
+    /// Manifests read again so far: a request admitted under one is not under the next.
+    reloads: AtomicU64,
 }
 
 /// One operation as it arrived: its text, if sent, and the id of a document, if named.
@@ -122,7 +125,7 @@ impl TrustedDocuments {
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
         let manifest = Manifest::read(path)?;
         tracing::info!(documents = manifest.by_id.len(), "trusted documents loaded; no other operation runs");
-        Ok(Self { path: path.into(), manifest: RwLock::new(Arc::new(manifest)) })
+        Ok(Self { path: path.into(), manifest: RwLock::new(Arc::new(manifest)), reloads: AtomicU64::new(0) })
     }
 
     /// Reads the manifest again; on failure the one in force stays. Answers how many documents it holds.
@@ -130,7 +133,13 @@ impl TrustedDocuments {
         let manifest = Manifest::read(&self.path)?;
         let count = manifest.by_id.len();
         *write(&self.manifest) = Arc::new(manifest);
+        self.reloads.fetch_add(1, Ordering::AcqRel);
         Ok(count)
+    }
+
+    /// Which manifest is in force: its count of reloads.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Acquire)
     }
 
     fn current(&self) -> Arc<Manifest> {
@@ -233,7 +242,11 @@ mod tests {
 
     fn trusted(json: &str) -> TrustedDocuments {
         let manifest = Manifest::parse(Path::new("manifest.json"), json).unwrap();
-        TrustedDocuments { path: "manifest.json".into(), manifest: RwLock::new(Arc::new(manifest)) }
+        TrustedDocuments {
+            path: "manifest.json".into(),
+            manifest: RwLock::new(Arc::new(manifest)),
+            reloads: AtomicU64::new(0),
+        }
     }
 
     fn admit(trusted: &TrustedDocuments, query: &str, id: Option<&str>, unrestricted: bool) -> Result<String, String> {

@@ -229,6 +229,28 @@ async fn half_sent_requests_are_closed_after_the_header_timeout_while_others_are
     assert_eq!(status, 200);
 }
 
+/// Small JSON bodies are read before the router (`server::kept`), larger ones by it:
+/// either way a body that stops arriving is refused after the body timeout.
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_refused_after_the_body_timeout() {
+    let gateway = start(ServeArgs { body_timeout_ms: Some(400), ..ServeArgs::default() }).await;
+    for declared in [60, 20_000] {
+        let mut socket = tokio::net::TcpStream::connect(gateway.addr()).await.unwrap();
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: pixgate\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{{\"query\":"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut reply)).await;
+        assert!(read.is_ok(), "a {declared}-byte body still awaited after 5 s");
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(reply.starts_with("HTTP/1.1 400"), "{declared}: {reply}");
+        assert!(reply.contains("BAD_REQUEST"), "{reply}");
+        assert!(started.elapsed() >= Duration::from_millis(350), "refused before its timeout: {:?}", started.elapsed());
+    }
+}
+
 #[tokio::test]
 async fn connections_over_the_cap_per_address_are_closed_at_once() {
     let gateway = start(ServeArgs { max_connections_per_ip: Some(5), ..ServeArgs::default() }).await;

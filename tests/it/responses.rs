@@ -1,7 +1,8 @@
 //! Whole answers kept for repeats: served again (with an `Age`) only while what
 //! they were made from is unchanged, kept apart per caller, document, operation
 //! and variables, never with errors, never for a write, and never to a caller who
-//! asks for a new one.
+//! asks for a new one. A repeat sent byte for byte as before is answered before the
+//! router (`server::kept`), and alike.
 
 use pixgate::cli::ServeArgs;
 use pixgate::startup::Running;
@@ -166,4 +167,71 @@ async fn writes_and_refusals_are_never_kept() {
     assert_eq!((refused["errors"][0]["extensions"]["code"].as_str(), age), (Some("QUERY_TOO_DEEP"), None));
     let (again, age) = query(&gateway, &deep).await;
     assert_eq!((again, age), (refused, None));
+}
+
+/// What a response's headers say, but for those that differ from answer to answer.
+fn lasting_headers(response: &reqwest::Response) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !["date", "age", "x-request-id"].contains(&name.as_str()))
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+#[tokio::test]
+async fn a_repeat_sent_alike_is_answered_alike_and_fresh_after_a_write() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let body = json!({ "query": client_query(documented::CLIENT_ID) }).to_string();
+    let send = |accept: Option<&'static str>, id: &'static str| {
+        let mut request = http()
+            .post(format!("http://{}/graphql", gateway.addr()))
+            .header("Content-Type", "application/json")
+            .header("x-request-id", id)
+            .body(body.clone());
+        if let Some(accept) = accept {
+            request = request.header("Accept", accept);
+        }
+        request.send()
+    };
+    for accept in [None, Some("application/graphql-response+json")] {
+        gateway.cache().invalidate_all();
+        let made = send(accept, "made").await.unwrap();
+        let (made_headers, made_age) = (lasting_headers(&made), made.headers().get("age").cloned());
+        let made_body = made.bytes().await.unwrap();
+        assert_eq!(made_age, None, "made now");
+        for round in 0..3 {
+            let kept = send(accept, "kept").await.unwrap();
+            assert_eq!(kept.status(), 200);
+            assert!(kept.headers().contains_key("age"), "served kept, round {round}");
+            assert_eq!(kept.headers()["x-request-id"], "kept");
+            assert_eq!(lasting_headers(&kept), made_headers, "{accept:?}");
+            assert_eq!(kept.bytes().await.unwrap(), made_body);
+        }
+    }
+
+    let write = format!(
+        "mutation {{ updateClient(input: {{ id: \"{}\", company: \"Sent Alike\" }}) {{ client {{ company }} }} }}",
+        documented::CLIENT_ID
+    );
+    query(&gateway, &write).await;
+    let fresh = send(None, "fresh").await.unwrap();
+    assert_eq!(fresh.headers().get("age"), None, "what it read changed: made again");
+    let fresh: Value = fresh.json().await.unwrap();
+    assert_eq!(fresh["data"]["client"]["company"], "Sent Alike", "{fresh}");
+}
+
+#[tokio::test]
+async fn an_answer_asked_with_its_cost_always_tells_it() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let asked = json!({ "query": client_query(documented::CLIENT_ID), "extensions": { "pixgateCost": true } });
+    let plain = json!({ "query": client_query(documented::CLIENT_ID) });
+    for round in 0..3 {
+        let (answer, _) = ask(&gateway, &asked, &[]).await;
+        assert!(answer["extensions"]["pixgateCost"].is_object(), "round {round}: {answer}");
+        let (answer, _) = ask(&gateway, &plain, &[]).await;
+        assert!(answer.get("extensions").is_none(), "round {round}: {answer}");
+    }
 }

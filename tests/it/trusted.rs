@@ -190,6 +190,28 @@ async fn an_access_token_runs_any_operation() {
     assert!(page.contains("Authorization"), "GraphiQL, with a place for the token");
 }
 
+/// A repeat is answered from the bytes it was sent as (`server::kept`): what a token
+/// holder ran is not thereby open to a caller without one, however alike the two are.
+#[tokio::test]
+async fn what_an_access_token_ran_is_not_served_again_to_a_caller_without_one() {
+    let gateway = trusted_gateway(&[CLIENT], Some(vec!["support-token".into()])).await;
+    // The same credentials, sent by both: only the token tells them apart.
+    let credentials = [
+        ("X-Pixieset-Cookie", pixgate_sandbox::PIXIESET_COOKIE),
+        ("X-Pixelz-Email", pixgate_sandbox::PIXELZ_CONTACT_EMAIL),
+        ("X-Pixelz-Api-Key", pixgate_sandbox::PIXELZ_API_KEY),
+    ];
+    let with_token = [credentials.as_slice(), &[("Authorization", "Bearer support-token")]].concat();
+    let body = json!({ "query": UNLISTED });
+    let first = post(&gateway, body.clone(), &with_token).await;
+    assert!(first["data"]["clients"]["nodes"].as_array().is_some_and(|n| !n.is_empty()), "{first}");
+    assert_eq!(post(&gateway, body.clone(), &with_token).await, first, "kept for the token holder");
+    for _ in 0..2 {
+        let refused = post(&gateway, body.clone(), &credentials).await;
+        assert_eq!(code(&refused), "PERSISTED_QUERY_NOT_IN_LIST", "{refused}");
+    }
+}
+
 #[tokio::test]
 async fn sighup_reads_the_manifest_again_and_keeps_it_when_the_new_one_is_broken() {
     let path = manifest(&[CLIENT]);
@@ -225,6 +247,15 @@ async fn sighup_reads_the_manifest_again_and_keeps_it_when_the_new_one_is_broken
     hangup(&child);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(ask(CONTRACTS).await.1["data"]["contracts"].is_object(), "a broken manifest leaves the last good one");
+
+    // Asked alike again and again, an answer is served as sent (`server::kept`), until
+    // the manifest that admitted it is gone.
+    std::fs::write(&path, json!({ sha256(CLIENT): CLIENT }).to_string()).unwrap();
+    hangup(&child);
+    eventually("the document is out of the manifest", || async {
+        code(&ask(CONTRACTS).await.1) == "PERSISTED_QUERY_NOT_FOUND"
+    })
+    .await;
     assert!(child.try_wait().unwrap().is_none(), "SIGHUP does not stop the gateway");
     socket.send(Message::Text(json!({ "type": "ping" }).to_string().into())).await.unwrap();
     assert_eq!(next_json(&mut socket).await["type"], "pong", "the socket lived through both reloads");
