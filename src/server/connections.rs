@@ -34,22 +34,36 @@ use crate::lock::locked;
 use crate::telemetry::metrics::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED};
 
 /// What the watchdog of one connection reads: when it went idle, when the next head
-/// began, and how many requests are in flight. Milliseconds since `born`; 0 is "not yet".
+/// began, how many requests are in flight, and when the watchdog will look next.
+/// Milliseconds since `born`; 0 is "not yet".
+///
+/// The watchdog is not woken by each request: it looks when its timer fires and sets
+/// the timer by what it finds (a deadline only ever moves later as requests come and
+/// go). The one change that can bring a deadline nearer, a head beginning while the
+/// timer is set for the end of a keep-alive, wakes it. So a busy connection costs a
+/// timer a header timeout, not a timer and three wake-ups a request.
 struct Activity {
     born: Instant,
     idle_since: AtomicU64,
     head_started: AtomicU64,
     in_flight: AtomicUsize,
+    /// When the watchdog's timer fires.
+    looks_at: AtomicU64,
+    /// The header timeout, in milliseconds.
+    header_timeout: u64,
     changed: Notify,
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(settings: &ConnectionSettings) -> Self {
+        let header_timeout = u64::try_from(settings.header_timeout.as_millis()).unwrap_or(u64::MAX);
         Self {
             born: Instant::now(),
             idle_since: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            looks_at: AtomicU64::new(header_timeout),
+            header_timeout,
             changed: Notify::new(),
         }
     }
@@ -60,8 +74,12 @@ impl Activity {
     }
 
     fn read_some(&self) {
-        if self.in_flight.load(Ordering::Acquire) == 0
-            && self.head_started.compare_exchange(0, self.now(), Ordering::AcqRel, Ordering::Acquire).is_ok()
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let now = self.now();
+        if self.head_started.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            && self.looks_at.load(Ordering::Acquire) > now.saturating_add(self.header_timeout)
         {
             self.changed.notify_one();
         }
@@ -69,14 +87,12 @@ impl Activity {
 
     fn started(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.changed.notify_one();
     }
 
     fn finished(&self) {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.head_started.store(0, Ordering::Release);
             self.idle_since.store(self.now(), Ordering::Release);
-            self.changed.notify_one();
         }
     }
 
@@ -93,6 +109,15 @@ impl Activity {
             (0, idle) => at(idle, settings.keep_alive_timeout),
             (head, _) => at(head, settings.header_timeout),
         })
+    }
+
+    /// When the watchdog looks next: the deadline, or while requests are in flight, a
+    /// header timeout from now.
+    fn next_look(&self, settings: &ConnectionSettings) -> Instant {
+        let at = self.deadline(settings).unwrap_or_else(|| Instant::now() + settings.header_timeout);
+        let ms = u64::try_from(at.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX);
+        self.looks_at.store(ms, Ordering::Release);
+        at
     }
 }
 
@@ -246,7 +271,7 @@ async fn connection(
     _closed: tokio::sync::mpsc::Sender<()>,
     place: Place,
 ) {
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(&settings));
     let io = TokioIo::new(Watched { inner: socket, activity: activity.clone(), _place: place });
     let service = {
         let activity = activity.clone();
@@ -273,15 +298,12 @@ async fn connection(
     builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(settings.keep_alive_timeout / 2));
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
+    let look = tokio::time::sleep_until(activity.next_look(&settings).into());
+    tokio::pin!(look);
+    let drain = async { draining.wait_for(|draining| *draining).await.is_ok() };
+    tokio::pin!(drain);
     let mut draining_seen = false;
     loop {
-        let deadline = activity.deadline(&settings);
-        let idle = async {
-            match deadline {
-                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             served = connection.as_mut() => {
                 if let Err(error) = served {
@@ -289,18 +311,19 @@ async fn connection(
                 }
                 return;
             }
-            () = async { let _ = draining.wait_for(|draining| *draining).await; }, if !draining_seen => {
+            _ = drain.as_mut(), if !draining_seen => {
                 draining_seen = true;
                 connection.as_mut().graceful_shutdown();
             }
-            _ = activity.changed.notified() => {}
-            _ = idle => {
+            () = activity.changed.notified() => {}
+            () = look.as_mut() => {
                 if activity.deadline(&settings).is_some_and(|deadline| deadline <= Instant::now()) {
                     tracing::debug!(%peer, "closing a connection that idled or dribbled past its timeout");
                     return;
                 }
             }
         }
+        look.as_mut().reset(activity.next_look(&settings).into());
     }
 }
 

@@ -229,6 +229,42 @@ async fn half_sent_requests_are_closed_after_the_header_timeout_while_others_are
     assert_eq!(status, 200);
 }
 
+/// A kept-alive connection idles for its keep-alive timeout; once the next request
+/// begins, its head has the header timeout to arrive, however long the keep-alive.
+#[tokio::test]
+async fn a_kept_alive_connection_idles_its_keep_alive_and_a_dribbled_next_head_its_header_timeout() {
+    let args = ServeArgs { header_timeout_ms: Some(300), keep_alive_timeout_ms: Some(1500), ..ServeArgs::default() };
+    let gateway = start(args).await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: pixgate\r\n\r\n";
+    let served = || async {
+        let mut socket = tokio::net::TcpStream::connect(gateway.addr()).await.unwrap();
+        for _ in 0..3 {
+            socket.write_all(request).await.unwrap();
+            let mut reply = [0u8; 512];
+            let read = socket.read(&mut reply).await.unwrap();
+            assert!(reply[..read].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply[..read]));
+        }
+        socket
+    };
+    let closed_after = |mut socket: tokio::net::TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut byte)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed: {read:?}");
+        started.elapsed()
+    };
+
+    let idle = closed_after(served().await).await;
+    assert!(idle >= Duration::from_millis(1200), "an idle connection lasts its keep-alive: {idle:?}");
+
+    let mut dribbling = served().await;
+    // Past the first header timeout, so the connection is well into its keep-alive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    dribbling.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+    let dribbled = closed_after(dribbling).await;
+    assert!(dribbled < Duration::from_millis(900), "the head's timeout, not the keep-alive's: {dribbled:?}");
+}
+
 /// Small JSON bodies are read before the router (`server::kept`), larger ones by it:
 /// either way a body that stops arriving is refused after the body timeout.
 #[tokio::test]
