@@ -66,6 +66,8 @@ struct Question {
     peer: String,
     /// The peer without its cache makes 91 upstream calls an answer here: left out, as too slow to load.
     uncached_peer: bool,
+    /// The share of the floor's requests per second pixgate is to answer.
+    of_floor_target: f64,
 }
 
 fn questions() -> Vec<Question> {
@@ -75,12 +77,14 @@ fn questions() -> Vec<Question> {
             pixgate: format!("{{ client(id: \"{CLIENT_ID}\") {{ firstName lastName email type }} }}"),
             peer: format!("{{ client(client_id: \"{CLIENT_ID}\") {{ data {{ first_name last_name email type }} }} }}"),
             uncached_peer: true,
+            of_floor_target: 0.70,
         },
         Question {
             name: "45 contracts with client and template, warm",
             pixgate: contracts_pixgate(""),
             peer: contracts_peer(""),
             uncached_peer: false,
+            of_floor_target: 0.75,
         },
     ]
 }
@@ -460,13 +464,14 @@ async fn main() {
         let least = |values: &[f64]| values.iter().copied().fold(f64::MAX, f64::min);
         targets.push(format!(
             "- {}: {} (≥ 5× the cached peer's requests per second: at least {:.1}×), {} (p99 at most 1/5 of its: \
-             at least 1/{:.1}), {} (half the floor or more: at least {:.0}%).",
+             at least 1/{:.1}), {} ({:.0}% of the floor or more in every round: at least {:.0}%).",
             question.name,
             met(least(&speedup) >= 5.0),
             least(&speedup),
             met(least(&p99_ratio) >= 5.0),
             least(&p99_ratio),
-            met(least(&of_floor) >= 0.5),
+            met(least(&of_floor) >= question.of_floor_target),
+            question.of_floor_target * 100.0,
             least(&of_floor) * 100.0
         ));
     }
