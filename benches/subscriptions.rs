@@ -35,6 +35,23 @@ const CONNECTING_AT_ONCE: usize = 200;
 const FLOOR_RATIO: f64 = 1.1;
 const KIB_PER_SUBSCRIPTION: f64 = 20.0;
 
+/// A FIFO perf reads commands from (`perf record -D -1 --control fifo:…`): set by
+/// `scripts/profile fanout`, which samples the gateway during the largest fan-out only.
+const PERF_CONTROL: &str = "PIXGATE_BENCH_PERF_CONTROL";
+
+fn perf_control(size: usize, command: &str) {
+    let Ok(fifo) = std::env::var(PERF_CONTROL) else { return };
+    if size == SIZES[SIZES.len() - 1] {
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .and_then(|mut fifo| std::io::Write::write_all(&mut fifo, format!("{command}\n").as_bytes()));
+        if let Err(error) = written {
+            eprintln!("perf's control FIFO {fifo}: {error}");
+        }
+    }
+}
+
 /// What one size measured.
 struct Fanout {
     row: String,
@@ -185,6 +202,7 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> Fanout {
     let (gateway_cpu, own_cpu) = (cpu_time(&gateway_pid), cpu_time("self"));
     let needle = shared.clone().into_bytes();
     let watching = std::thread::spawn(move || arrivals(streams, &needle));
+    perf_control(size, "enable");
     let sent = Instant::now();
     let status = http
         .post(format!("http://{addr}/webhooks/pixelz"))
@@ -197,6 +215,7 @@ async fn run(size: usize, http: &reqwest::Client, sandbox: &Sandbox) -> Fanout {
         .status();
     assert_eq!(status, 200);
     let (arrivals, sockets) = watching.join().expect("the arrivals thread");
+    perf_control(size, "disable");
     let mut latencies: Vec<Duration> = arrivals.iter().map(|at| at.duration_since(sent)).collect();
     let (gateway_cpu, own_cpu) = (cpu_time(&gateway_pid) - gateway_cpu, cpu_time("self") - own_cpu);
     latencies.sort();
