@@ -116,7 +116,7 @@ pub async fn post(
         return super::refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType.error(message));
     }
     let Some(media) = Media::negotiate(&headers) else { return not_acceptable() };
-    let sent = body.as_ref().ok().and_then(|body| super::kept::sent_key(&state, &headers, body, &session));
+    let as_sent = body.as_ref().ok().cloned();
     let request = match read_operations(body) {
         Ok(request) => request,
         Err(refused) => return *refused,
@@ -138,7 +138,7 @@ pub async fn post(
     let mut asked = Asked::new(&session, Some(&idempotency), &headers);
     let replies = match request {
         SentBody::Single(operation) => {
-            asked.sent = sent;
+            asked.sent = as_sent.and_then(|body| super::kept::sent_key(&state, &headers, body, &session));
             Replies::Single(admit_and_execute(&state, *operation, &asked).await)
         }
         SentBody::Batch(sent) => Replies::Batch(

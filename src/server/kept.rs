@@ -40,11 +40,17 @@ fn plain(headers: &HeaderMap) -> Option<Media> {
     Media::negotiate(headers)
 }
 
-/// The key a single operation's POST is found by as sent, when its answer depends on
-/// nothing else; the router's handler keys what it answers with the same.
-pub(super) fn sent_key(state: &AppState, headers: &HeaderMap, body: &Bytes, session: &Session) -> Option<RequestKey> {
-    (body.len() <= MAX_BODY && plain(headers).is_some())
-        .then(|| RequestKey::new(session, manifest_in_force(state), body.clone()))
+/// The length a request's `Content-Length` declares.
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// The key a single operation's POST is found by as sent, when a repeat of it would be
+/// answered here (its answer depends on nothing else, its length is declared); the
+/// router's handler keys what it answers with the same.
+pub(super) fn sent_key(state: &AppState, headers: &HeaderMap, body: Bytes, session: &Session) -> Option<RequestKey> {
+    (body.len() <= MAX_BODY && declared_length(headers) == Some(body.len()) && plain(headers).is_some())
+        .then(|| RequestKey::new(session, manifest_in_force(state), body))
 }
 
 fn manifest_in_force(state: &AppState) -> u64 {
@@ -58,11 +64,7 @@ pub(super) async fn answer(state: &AppState, request: Request) -> Result<Respons
         return Err(request);
     }
     let Some(media) = plain(request.headers()) else { return Err(request) };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
+    let declared = declared_length(request.headers());
     // Only a body whose whole length is known and small is read here: the rest is
     // the router's, with its body limit.
     if !declared.is_some_and(|length| length > 0 && length <= MAX_BODY.min(state.max_body_bytes)) {
