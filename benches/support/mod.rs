@@ -24,6 +24,11 @@ impl Gateway {
     /// names another binary to measure: a build with frame pointers for `perf`, say.
     pub fn start(sandbox: &Sandbox, settings: &[(&str, &str)]) -> Gateway {
         let binary = std::env::var("PIXGATE_BENCH_GATEWAY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pixgate").into());
+        Gateway::start_binary(&binary, sandbox, settings)
+    }
+
+    /// As `start`, with the gateway `binary` given: a build of another revision, say.
+    pub fn start_binary(binary: &str, sandbox: &Sandbox, settings: &[(&str, &str)]) -> Gateway {
         let mut command = Command::new(binary);
         command
             .args(["--listen", "127.0.0.1:0"])
@@ -143,6 +148,8 @@ pub struct WrkFigures {
     pub max: Duration,
     /// Answers that were not HTTP 200 without GraphQL errors, and socket errors.
     pub failures: u64,
+    /// The failures by kind, and the first failed answer's status and beginning.
+    pub failed_how: String,
 }
 
 impl WrkFigures {
@@ -179,16 +186,28 @@ wrk.headers["Content-Type"] = "application/json"
 {headers}body = [==[{body}]==]
 {request}
 failures = 0
+first = ""
 function response(status, headers, answer)
-  if status ~= 200 or answer:find('"errors"', 1, true) then failures = failures + 1 end
+  if status ~= 200 or answer:find('"errors"', 1, true) then
+    failures = failures + 1
+    -- Quotes, backslashes and control characters out, so that it fits in the JSON line below.
+    if first == "" then first = status .. " " .. (answer:sub(1, 200):gsub('[%c"\\]', " ")) end
+  end
 end
 local threads = {{}}
 function setup(thread) table.insert(threads, thread) end
 function done(summary, latency, requests)
-  local failed = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
-  io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"failures":%d}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, failed))
+  local errors = summary.errors
+  local failed = errors.connect + errors.read + errors.write + errors.timeout
+  local answers, example = 0, ""
+  for _, thread in ipairs(threads) do
+    answers = answers + thread:get("failures")
+    if example == "" then example = thread:get("first") end
+  end
+  local how = string.format("sockets: connect %d, read %d, write %d, timeout %d; answers %d %s",
+    errors.connect, errors.read, errors.write, errors.timeout, answers, example)
+  io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"failures":%d,"failed_how":"%s"}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, failed + answers, how))
 end
 "#
     )
@@ -228,12 +247,13 @@ pub async fn wrk(
         p99: micros("p99_us"),
         max: micros("max_us"),
         failures: figures["failures"].as_u64().unwrap_or(u64::MAX),
+        failed_how: figures["failed_how"].as_str().unwrap_or_default().to_string(),
     }
 }
 
-/// Resident memory of a process and every process it started.
-pub fn tree_rss_kib(pid: u32) -> u64 {
-    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+/// The processes a process started, as any of its threads did.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
         .flatten()
@@ -244,8 +264,32 @@ pub fn tree_rss_kib(pid: u32) -> u64 {
                 .filter_map(|c| c.parse().ok())
                 .collect::<Vec<u32>>()
         })
-        .collect();
-    rss_kib(&pid.to_string()) + children.into_iter().map(tree_rss_kib).sum::<u64>()
+        .collect()
+}
+
+/// Resident memory of a process and every process it started.
+pub fn tree_rss_kib(pid: u32) -> u64 {
+    rss_kib(&pid.to_string()) + children(pid).into_iter().map(tree_rss_kib).sum::<u64>()
+}
+
+/// CPU time a process and every process it started (and still runs) have used.
+pub fn tree_cpu_time(pid: u32) -> Duration {
+    cpu_time(&pid.to_string()) + children(pid).into_iter().map(tree_cpu_time).sum::<Duration>()
+}
+
+/// CPU time the whole machine has been busy, every core and every process, from `/proc/stat`.
+pub fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .map(|fields| fields.split_whitespace().filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default();
+    // user, nice, system, idle, iowait, irq, softirq, steal: all but idle and iowait are busy.
+    let busy: u64 = ticks.iter().take(8).enumerate().filter(|(n, _)| !matches!(n, 3 | 4)).map(|(_, t)| t).sum();
+    // In clock ticks of 1/100 s, as `cpu_time`'s.
+    Duration::from_millis(busy * 10)
 }
 
 const NGINX: &str = "/usr/sbin/nginx";
