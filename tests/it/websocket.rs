@@ -192,6 +192,26 @@ async fn completing_a_subscription_stops_its_execution_and_frees_its_id() {
     assert_eq!((again["type"].as_str(), again["id"].as_str()), (Some("next"), Some("1")), "{again}");
 }
 
+/// A connection passes its socket by on the first look after it delivered what was queued
+/// for it (its read is still waiting); what the client sends then must still be read when
+/// it arrives, with nothing else to wake the connection. A query's `complete` is queued.
+#[tokio::test]
+async fn a_message_sent_right_after_a_queued_delivery_is_answered() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let mut socket = initialised(&gateway, "graphql-transport-ws", json!({})).await;
+    for round in 0..3 {
+        let id = format!("q{round}");
+        send(&mut socket, json!({ "id": id, "type": "subscribe", "payload": { "query": "{ __typename }" } })).await;
+        assert_eq!(next_json(&mut socket).await["type"], "next");
+        assert_eq!(next_json(&mut socket).await["type"], "complete");
+        send(&mut socket, json!({ "type": "ping", "payload": { "round": round } })).await;
+        let pong = tokio::time::timeout(Duration::from_secs(5), next_json(&mut socket))
+            .await
+            .unwrap_or_else(|_| panic!("no pong to ping {round}: the socket was not read after a delivery"));
+        assert_eq!(pong["type"], "pong", "{pong}");
+    }
+}
+
 #[tokio::test]
 async fn queries_and_mutations_answer_once_then_complete() {
     let gateway = gateway(ServeArgs::default()).await;

@@ -9,6 +9,7 @@ mod live;
 mod protocol;
 mod shared;
 mod single;
+mod socket;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -90,11 +91,12 @@ pub async fn websocket(
                 let mut connection = Connection::new(socket, protocol, services, sent_with_upgrade, session.client());
                 let ending = connection.serve(stopping).await;
                 // A close frame tells clients why, and a stopping gateway's clients to reconnect elsewhere.
-                let mut socket = connection.into_socket();
-                if ending == Ending::ClosedByClient {
-                    let _ = socket.flush().await;
-                } else if let Some(frame) = ending.frame() {
-                    let _ = socket.send(axum::extract::ws::Message::Close(Some(frame))).await;
+                if let Some(mut socket) = connection.into_socket() {
+                    if ending == Ending::ClosedByClient {
+                        let _ = socket.flush().await;
+                    } else if let Some(frame) = ending.frame() {
+                        let _ = socket.send(axum::extract::ws::Message::Close(Some(frame))).await;
+                    }
                 }
                 drop(alive);
             };

@@ -59,6 +59,20 @@ pub enum Body {
     Complete,
 }
 
+/// A transport a result can be written to at once, by whichever task produced it.
+pub trait WriteNow: Send + Sync + std::fmt::Debug {
+    /// Writes `result` for `operation` if that needs no waiting.
+    fn write_now(&self, operation: u64, result: &Bytes) -> Written;
+}
+
+pub enum Written {
+    Done,
+    /// Handed over but not all out yet: the connection's task must finish it.
+    Flush,
+    /// Not written: queue it.
+    Queue,
+}
+
 /// A connection's queue of results to send. A subscriber that reads slowly never
 /// holds anyone back and never grows it without bound: a newer result about an
 /// image replaces an unsent older one about the same image.
@@ -68,12 +82,30 @@ pub struct Outbox {
     ready: Notify,
     /// Live queries open on the connection this outbox serves.
     live: AtomicUsize,
+    /// Where a result may be written without the queue (`socket.rs`), while the queue is empty.
+    writer: Option<Arc<dyn WriteNow>>,
 }
 
 impl Outbox {
+    pub fn writing_to(writer: Arc<dyn WriteNow>) -> Self {
+        Self { writer: Some(writer), ..Self::default() }
+    }
+
     pub fn push(&self, delivery: Delivery) {
         {
             let mut queue = locked(&self.queue);
+            // Held while writing, so that nothing queued after this can be written before it.
+            if let (true, Some(writer), Body::Next(result)) = (queue.is_empty(), &self.writer, &delivery.body) {
+                match writer.write_now(delivery.operation, result) {
+                    Written::Done => return,
+                    Written::Flush => {
+                        drop(queue);
+                        self.ready.notify_one();
+                        return;
+                    }
+                    Written::Queue => {}
+                }
+            }
             let stale = delivery.subject.as_ref().and_then(|subject| {
                 queue.iter_mut().find(|queued| {
                     queued.operation == delivery.operation
