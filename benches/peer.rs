@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use pixgate_sandbox::{self as sandbox, Faults, Sandbox, SandboxSettings};
 use serde_json::{Value, json};
 use support::fixed_rate::{self, FixedRate};
-use support::{Gateway, WrkFigures, free_port, ms, percentile, tree_rss_kib};
+use support::{Gateway, WrkFigures, free_port, machine_busy, ms, percentile, tree_cpu_time, tree_rss_kib};
 
 mod support;
 
@@ -381,16 +381,18 @@ async fn main() {
             floor_runs.rounds.iter().map(WrkFigures::per_second).sum::<f64>() / floor_runs.rounds.len() as f64;
         for share in LOADS {
             let targets = [
-                (Server::Floor, floors[index].1.as_str(), &question.pixgate),
-                (Server::Pixgate, pixgate.addr.as_str(), &question.pixgate),
-                (Server::PeerCached, peer_cached_addr.as_str(), &question.peer),
+                (Server::Floor, floors[index].1.as_str(), &question.pixgate, floors[index].0.0.id()),
+                (Server::Pixgate, pixgate.addr.as_str(), &question.pixgate, pixgate.pid()),
+                (Server::PeerCached, peer_cached_addr.as_str(), &question.peer, peer_cached.0.id()),
             ];
-            for (server, addr, query) in targets {
+            for (server, addr, query, pid) in targets {
                 let body = json!({ "query": query }).to_string();
                 let rate = floor_rps * share;
                 eprintln!("fixed rate: {} on {} at {rate:.0} req/s", question.name, server.label());
+                let before = Cpu::now(pid);
                 let figures = fixed_rate::run(addr, &body, &cookie, rate, FIXED_RATE_CONNECTIONS, seconds).await;
-                fixed.push(FixedRun { question: index, server, share, figures });
+                let cpu = Cpu::now(pid).since(&before);
+                fixed.push(FixedRun { question: index, server, share, figures, cpu });
             }
         }
     }
@@ -538,6 +540,7 @@ async fn main() {
             "p99_ms": millis(run.figures.percentile(0.99)),
             "p999_ms": millis(run.figures.percentile(0.999)),
             "failures": run.figures.failures,
+            "cpu_ms": { "server": run.cpu.server.as_millis() as u64, "bench": run.cpu.bench.as_millis() as u64, "rest": run.cpu.rest.as_millis() as u64 },
         })).collect::<Vec<_>>(),
         "rss_after_load_mib": memory.iter().map(|(server, mib)| json!({ "server": server.label(), "mib": mib })).collect::<Vec<_>>(),
     });
@@ -555,6 +558,35 @@ struct FixedRun {
     /// Of the floor's requests per second.
     share: f64,
     figures: FixedRate,
+    cpu: Cpu,
+}
+
+/// Where the machine's CPU time went during a run: a tail that only one run shows may
+/// be another process's doing, since the load generator and every server share two cores.
+struct Cpu {
+    /// The server measured, with any process it started.
+    server: Duration,
+    /// This process: the load generator and the sandbox.
+    bench: Duration,
+    /// Everything else on the machine, the idle servers among it.
+    rest: Duration,
+}
+
+impl Cpu {
+    /// Readings so far, `rest` holding the whole machine's.
+    fn now(server: u32) -> Cpu {
+        Cpu { server: tree_cpu_time(server), bench: support::cpu_time("self"), rest: machine_busy() }
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        let (server, bench) = (self.server.saturating_sub(before.server), self.bench.saturating_sub(before.bench));
+        let machine = self.rest.saturating_sub(before.rest);
+        Cpu { server, bench, rest: machine.saturating_sub(server + bench) }
+    }
+
+    fn cell(&self) -> String {
+        format!("{} / {} / {}", self.server.as_millis(), self.bench.as_millis(), self.rest.as_millis())
+    }
 }
 
 fn millis(d: Duration) -> f64 {
@@ -624,6 +656,25 @@ fn fixed_rate_table(questions: &[Question], fixed: &[FixedRun], seconds: u64) ->
     for verdict in verdicts {
         table.push_str(&verdict);
         table.push('\n');
+    }
+    table.push_str(
+        "\nCPU time during each fixed-rate run, in ms: the server measured / this benchmark's process (the load \
+         generator and the sandbox) / everything else on the machine (the idle servers among it), from `/proc`:\n\n\
+         | scenario | floor | pixgate | peer with response cache |\n|---|---|---|---|\n",
+    );
+    for (index, question) in questions.iter().enumerate() {
+        for share in LOADS {
+            let cells: Vec<String> = [Server::Floor, Server::Pixgate, Server::PeerCached]
+                .into_iter()
+                .map(|server| {
+                    fixed
+                        .iter()
+                        .find(|run| run.question == index && run.server == server && run.share == share)
+                        .map_or_else(String::new, |run| run.cpu.cell())
+                })
+                .collect();
+            let _ = writeln!(table, "| {} at {:.0}% | {} |", question.name, share * 100.0, cells.join(" | "));
+        }
     }
     table
 }
