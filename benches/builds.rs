@@ -69,19 +69,6 @@ fn builds() -> Vec<Build> {
     builds
 }
 
-async fn ask(http: &reqwest::Client, addr: &str, query: &str) {
-    let answer: serde_json::Value = http
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("the gateway answers")
-        .json()
-        .await
-        .expect("a JSON answer");
-    assert!(answer["errors"].is_null(), "{query}: {answer}");
-}
-
 /// One build's rows in one round: requests per second, in the order of ROWS.
 async fn round(build: &Build, sandbox: &Sandbox, http: &reqwest::Client, seconds: u64) -> Vec<f64> {
     let mut figures = Vec::with_capacity(ROWS.len());
@@ -91,7 +78,7 @@ async fn round(build: &Build, sandbox: &Sandbox, http: &reqwest::Client, seconds
         for row in ROWS.iter().filter(|row| row.warm == warm) {
             // Asked a few times first: the cache filled, the connections' buffers grown.
             for _ in 0..3 {
-                ask(http, &gateway.addr, row.query).await;
+                support::ask(http, &gateway.addr, row.query).await;
             }
             let body = json!({ "query": row.query }).to_string();
             let measured = support::wrk(&gateway.addr, &body, false, &[], CONNECTIONS, seconds).await;

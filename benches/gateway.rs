@@ -121,20 +121,6 @@ async fn run_scenario(scenario: &Scenario, target: Target, sandbox: &Sandbox, se
     }
 }
 
-async fn graphql(http: &reqwest::Client, addr: &str, query: &str) -> Value {
-    let body: Value = http
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("the gateway answers")
-        .json()
-        .await
-        .expect("a JSON answer");
-    assert!(body["errors"].is_null(), "{query}: {body}");
-    body
-}
-
 /// The contracts, then each contract's client and template, one request each, in sequence.
 /// Returns the requests made.
 async fn naive_contracts(http: &reqwest::Client, sandbox: &Sandbox) -> u64 {
@@ -202,14 +188,14 @@ async fn main() {
     let cold = Gateway::start(&sandbox, &[("PIXGATE_CACHE_MB", "0")]);
 
     // Warm the cache, and find the second page of the client list.
-    graphql(&http, &warm.addr, CLIENT).await;
-    graphql(&http, &warm.addr, CONTRACTS).await;
-    let first_page = graphql(&http, &warm.addr, "{ clients(first: 10) { pageInfo { endCursor } } }").await;
+    support::ask(&http, &warm.addr, CLIENT).await;
+    support::ask(&http, &warm.addr, CONTRACTS).await;
+    let first_page = support::ask(&http, &warm.addr, "{ clients(first: 10) { pageInfo { endCursor } } }").await;
     let cursor = first_page["data"]["clients"]["pageInfo"]["endCursor"].as_str().expect("a cursor").to_string();
     let page = format!(
         "{{ clients(first: 10, after: {cursor:?}) {{ totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id firstName email }} }} }} }}"
     );
-    graphql(&http, &warm.addr, &page).await;
+    support::ask(&http, &warm.addr, &page).await;
     let idle_kib = warm.rss_kib();
 
     // Three instances: each asked the 45 contracts once, cold, in turn; then warmed through the load balancer.
@@ -224,13 +210,13 @@ async fn main() {
         let mut times = Vec::new();
         for gateway in &fleet.gateways {
             let started = Instant::now();
-            graphql(&http, &gateway.addr, CONTRACTS).await;
+            support::ask(&http, &gateway.addr, CONTRACTS).await;
             times.push(started.elapsed());
         }
         fleet_first = Some((times, sandbox.requests().total));
         for _ in 0..fleet.gateways.len() {
-            graphql(&http, &fleet.addr, CLIENT).await;
-            graphql(&http, &fleet.addr, CONTRACTS).await;
+            support::ask(&http, &fleet.addr, CLIENT).await;
+            support::ask(&http, &fleet.addr, CONTRACTS).await;
         }
     }
 
@@ -300,11 +286,11 @@ async fn main() {
         })
         .await;
         let cold_run = timed(&sandbox, runs, || async {
-            graphql(&http, &cold.addr, CONTRACTS).await;
+            support::ask(&http, &cold.addr, CONTRACTS).await;
         })
         .await;
         let warm_run = timed(&sandbox, runs, || async {
-            graphql(&http, &warm.addr, CONTRACTS).await;
+            support::ask(&http, &warm.addr, CONTRACTS).await;
         })
         .await;
         side_by_side.push(SideBySide { added_latency_ms, naive, cold: cold_run, warm: warm_run });

@@ -66,6 +66,21 @@ impl Drop for Gateway {
     }
 }
 
+/// Asks `query` of the gateway at `addr`; panics unless it answers without errors.
+pub async fn ask(http: &reqwest::Client, addr: &str, query: &str) -> serde_json::Value {
+    let answer: serde_json::Value = http
+        .post(format!("http://{addr}/graphql"))
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("a JSON answer");
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+    answer
+}
+
 /// Resident memory of a process (`self` for this one), from `/proc/<pid>/status`.
 pub fn rss_kib(pid: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
