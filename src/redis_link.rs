@@ -98,24 +98,24 @@ impl RedisLink {
         self.connection.read().await.clone()
     }
 
-    /// Hears `channel` until `shutdown`, subscribing again (with backoff) whenever the
+    /// Hears `channels` until `shutdown`, subscribing again (with backoff) whenever the
     /// subscription breaks. `subscribed` runs each time it is made, `lost` each time it
     /// breaks or cannot be made, with the number of failures in a row; `heard` gets
-    /// each message's text. Every instance-to-instance channel listens this way.
+    /// each message's channel and text. The link's gauge is labelled with the first channel. Every instance-to-instance channel listens this way.
     pub async fn listen(
         &self,
-        channel: &str,
+        channels: &[&str],
         mut shutdown: watch::Receiver<bool>,
         mut subscribed: impl FnMut(u32),
-        mut heard: impl FnMut(String),
+        mut heard: impl FnMut(&str, String),
         mut lost: impl FnMut(u32),
     ) {
-        let link_up = metrics::gauge!(crate::telemetry::metrics::REDIS_LINK_UP, "channel" => channel.to_string());
+        let link_up = metrics::gauge!(crate::telemetry::metrics::REDIS_LINK_UP, "channel" => channels.first().copied().unwrap_or_default().to_string());
         link_up.set(0.0);
         let mut failures = 0;
         loop {
             let subscription = match self.client.get_async_pubsub().await {
-                Ok(mut pubsub) => pubsub.subscribe(channel).await.map(|()| pubsub).ok(),
+                Ok(mut pubsub) => pubsub.subscribe(channels).await.map(|()| pubsub).ok(),
                 Err(_) => None,
             };
             if let Some(pubsub) = subscription {
@@ -131,7 +131,7 @@ impl RedisLink {
                     };
                     let Some(message) = message else { break };
                     if let Ok(payload) = message.get_payload::<String>() {
-                        heard(payload);
+                        heard(message.get_channel_name(), payload);
                     }
                 }
             }

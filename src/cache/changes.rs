@@ -137,7 +137,7 @@ mod tests {
 
         cache.insert(Key::new(&b, Kind::Client, "cl_1"), Arc::new("B's".to_string())).await;
         cache.insert(Key::new(&a, Kind::Client, "cl_2"), Arc::new("another".to_string())).await;
-        cache.invalidate_kind(&a, Kind::Invoice).await;
+        cache.invalidate_kinds(&a, &[Kind::Invoice]).await;
         assert!(!heard(&mut watch, &made_from).await, "another tenant, another client, another kind");
         assert!(cache.still_holds(&made_from).await);
 

@@ -473,10 +473,14 @@ impl Cache {
         self.announce(invalidation).await;
     }
 
-    /// Drops every entry of one kind for one tenant (lists a write may have changed),
-    /// here and on the other instances.
-    pub async fn invalidate_kind(&self, tenant: &TenantKey, kind: Kind) {
-        self.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(kind), id: None }).await;
+    /// Drops every entry of these kinds for one tenant (lists a write may have changed),
+    /// here and on the other instances: all at once, so a write waits for the slowest
+    /// confirmation, not for their sum.
+    pub async fn invalidate_kinds(&self, tenant: &TenantKey, kinds: &[Kind]) {
+        let dropping = kinds
+            .iter()
+            .map(|kind| self.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(*kind), id: None }));
+        futures_util::future::join_all(dropping).await;
     }
 
     /// Drops what `invalidation` names, here, in the shared tier and on the other instances.
@@ -628,7 +632,7 @@ mod tests {
         for (t, kind) in [(&a, Kind::ClientPage), (&a, Kind::Client), (&b, Kind::ClientPage)] {
             cache.insert(Key::new(t, kind, "x"), Arc::new(1u8)).await;
         }
-        cache.invalidate_kind(&a, Kind::ClientPage).await;
+        cache.invalidate_kinds(&a, &[Kind::ClientPage]).await;
         assert!(cache.get::<u8>(&Key::new(&a, Kind::ClientPage, "x")).await.is_none());
         assert!(cache.get::<u8>(&Key::new(&a, Kind::Client, "x")).await.is_some());
         assert!(cache.get::<u8>(&Key::new(&b, Kind::ClientPage, "x")).await.is_some());

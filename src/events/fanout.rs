@@ -69,7 +69,7 @@ impl Fanout {
                 tracing::info!("listening to other instances again");
             }
         };
-        let heard = |payload: String| match serde_json::from_str::<Envelope>(&payload) {
+        let heard = |_: &str, payload: String| match serde_json::from_str::<Envelope>(&payload) {
             Ok(envelope) if *envelope.origin != *self.instance => {
                 hub.apply(envelope.event);
             }
@@ -83,7 +83,7 @@ impl Fanout {
                 );
             }
         };
-        self.redis.listen(CHANNEL, shutdown, subscribed, heard, lost).await;
+        self.redis.listen(&[CHANNEL], shutdown, subscribed, heard, lost).await;
     }
 
     /// The tickets this instance may poll now: those whose lease it takes or holds.

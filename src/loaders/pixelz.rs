@@ -137,9 +137,7 @@ impl Pixelz {
     }
 
     async fn forget(&self, kinds: &[Kind]) {
-        for kind in kinds {
-            self.source.cache.invalidate_kind(&self.source.tenant, *kind).await;
-        }
+        self.source.cache.invalidate_kinds(&self.source.tenant, kinds).await;
     }
 
     pub fn credentials(&self) -> &PixelzCredentials {

@@ -195,9 +195,7 @@ impl Pixieset {
     }
 
     async fn forget(&self, kinds: &[Kind]) {
-        for kind in kinds {
-            self.source.cache.invalidate_kind(&self.source.tenant, *kind).await;
-        }
+        self.source.cache.invalidate_kinds(&self.source.tenant, kinds).await;
     }
 
     async fn remember<T: Cacheable>(&self, kind: Kind, id: &str, value: T) -> Arc<T> {

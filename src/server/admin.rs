@@ -140,9 +140,7 @@ pub async fn invalidate(
             // Tickets are kept in lower case, as the loaders key them.
             let id = if matches!(kind, Dropped::PixelzImage) { Ticket::of(&id).into() } else { id };
             cache.drop_everywhere(Invalidation { tenant: tenant.clone(), kind: Some(object), id: Some(id) }).await;
-            for kind in object.copies() {
-                cache.invalidate_kind(&tenant, *kind).await;
-            }
+            cache.invalidate_kinds(&tenant, object.copies()).await;
             true
         }
         _ => {

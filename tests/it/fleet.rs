@@ -332,3 +332,72 @@ async fn three_instances_behind_nginx_behave_as_one() {
     drop(redis_process);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A write answers only once every instance Redis handed its invalidation to has dropped
+/// its copy, so no read sent after the answer, through any instance, finds the old value.
+/// The other instance is played here by a subscriber that confirms late, then by one
+/// that never confirms (a stuck instance still connected), which holds a write only so long.
+#[tokio::test]
+async fn a_write_answers_once_every_instance_confirmed_its_invalidation() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures_util::StreamExt as _;
+    use redis::AsyncCommands as _;
+
+    if !tools_available() {
+        return;
+    }
+    let redis_port = free_port();
+    let _redis_process = redis(redis_port);
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    let upstream = crate::support::sandbox_with_step(600_000).await;
+    let writer = crate::instances::instance(&upstream, &redis_url).await;
+    crate::instances::hearing_each_other(&[&writer]).await;
+
+    const LATE: Duration = Duration::from_millis(300);
+    let confirming = Arc::new(AtomicBool::new(true));
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe("pixgate:cache-invalidations").await.unwrap();
+    let mut publisher = client.get_multiplexed_async_connection().await.unwrap();
+    let confirms = confirming.clone();
+    tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let envelope: Value = serde_json::from_str(&message.get_payload::<String>().unwrap()).unwrap();
+            if !confirms.load(Ordering::Relaxed) {
+                continue;
+            }
+            tokio::time::sleep(LATE).await;
+            let channel = format!("pixgate:cache-invalidations:confirmed:{}", envelope["origin"].as_str().unwrap());
+            let serial = envelope["serial"].as_u64().expect("an invalidation asks for a confirmation");
+            publisher.publish::<_, _, ()>(channel, serial).await.unwrap();
+        }
+    });
+
+    let cookie = [("X-Pixieset-Cookie", sandbox::PIXIESET_COOKIE)];
+    let update = |last_name: &str| {
+        format!(
+            "mutation {{ updateClient(input: {{ id: \"{CLIENT}\", lastName: \"{last_name}\" }}) \
+             {{ client {{ lastName }} userErrors {{ message }} }} }}"
+        )
+    };
+    let started = std::time::Instant::now();
+    let updated = crate::gateway::graphql(&writer, &update("Late"), &cookie).await;
+    let waited = started.elapsed();
+    assert_eq!(updated["data"]["updateClient"]["client"]["lastName"], "Late", "{updated}");
+    assert!(waited >= LATE, "the write answered {waited:?} after it was sent, before the late instance confirmed");
+
+    confirming.store(false, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let updated = crate::gateway::graphql(&writer, &update("Stuck"), &cookie).await;
+    let waited = started.elapsed();
+    assert_eq!(updated["data"]["updateClient"]["client"]["lastName"], "Stuck", "{updated}");
+    assert!(waited < Duration::from_secs(10), "a stuck instance held the write {waited:?}");
+    let metrics = crate::instances::metrics(&writer).await;
+    for outcome in ["confirmed", "unconfirmed"] {
+        let line = format!("pixgate_cache_invalidations_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "no {line} in\n{metrics}");
+    }
+}

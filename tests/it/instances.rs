@@ -31,7 +31,7 @@ pub async fn redis_available() -> bool {
 }
 
 /// An instance over a shared sandbox, with the studio's default Pixelz credentials.
-async fn instance(upstream: &Sandbox, redis: &str) -> Running {
+pub(crate) async fn instance(upstream: &Sandbox, redis: &str) -> Running {
     gateway(ServeArgs {
         pixieset_base_url: Some(upstream.pixieset_base_url()),
         pixelz_base_url: Some(upstream.pixelz_base_url()),
@@ -107,7 +107,7 @@ async fn without_redis_an_instance_serves_its_own_subscribers() {
 }
 
 /// Waits until each instance is linked to Redis and hears the others.
-async fn hearing_each_other(instances: &[&Running]) {
+pub(crate) async fn hearing_each_other(instances: &[&Running]) {
     for instance in instances {
         let hearing = async {
             while !instance.cache().hears_fleet() {
@@ -318,7 +318,7 @@ async fn without_redis_the_shared_tier_is_skipped_without_an_error() {
     );
 }
 
-async fn metrics(instance: &Running) -> String {
+pub(crate) async fn metrics(instance: &Running) -> String {
     let answer = crate::support::http().get(format!("http://{}/metrics", instance.addr())).send().await.unwrap();
     answer.text().await.unwrap()
 }
