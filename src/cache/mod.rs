@@ -17,6 +17,7 @@ pub use shared::keeping_problems as shared_keeping_problems;
 
 use std::any::{Any, TypeId};
 use std::fmt::{self, Debug};
+use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -261,6 +262,46 @@ pub struct Cache {
     shared: Arc<OnceLock<shared::SharedTier>>,
     /// Told of every entry stored or dropped, for live queries.
     changes: changes::Changes,
+    drops: Arc<Drops>,
+}
+
+/// Where a tenant's drops stood when a fetch began.
+#[derive(Clone, Copy, Debug)]
+pub struct DropMark(u64);
+
+/// Drops counted by tenant, in stripes (tenants sharing one cost each other no more
+/// than an entry not kept). A fetch that ran while its tenant's entries were dropped
+/// may carry what the drop was for (read before the write, stored after the drop, it
+/// would outlive it until it expired): its answer serves whoever waited on it and is
+/// not kept.
+struct Drops([AtomicU64; 64]);
+
+impl Default for Drops {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl Drops {
+    fn of(&self, tenant: &TenantKey) -> &AtomicU64 {
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(tenant);
+        &self.0[(hash % self.0.len() as u64) as usize]
+    }
+
+    /// How many drops of `tenant`'s entries this instance has made.
+    fn count(&self, tenant: &TenantKey) -> u64 {
+        self.of(tenant).load(Ordering::Acquire)
+    }
+
+    fn dropping(&self, tenant: &TenantKey) {
+        self.of(tenant).fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn dropping_everything(&self) {
+        for stripe in &self.0 {
+            stripe.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl Debug for Cache {
@@ -284,13 +325,13 @@ impl Cache {
             .expire_after(PerKind)
             .support_invalidation_closures()
             .build();
-        let (fleet, shared, changes) = Default::default();
-        Self { entries: Some(entries), ttls: Arc::new(ttls), fleet, shared, changes }
+        let (fleet, shared, changes, drops) = Default::default();
+        Self { entries: Some(entries), ttls: Arc::new(ttls), fleet, shared, changes, drops }
     }
 
     pub fn disabled() -> Self {
-        let (fleet, shared, changes) = Default::default();
-        Self { entries: None, ttls: Arc::default(), fleet, shared, changes }
+        let (fleet, shared, changes, drops) = Default::default();
+        Self { entries: None, ttls: Arc::default(), fleet, shared, changes, drops }
     }
 
     /// Joins the instances sharing `redis`: a second tier there, behind this one, for
@@ -320,9 +361,12 @@ impl Cache {
         let entry = entries
             .entry(stored)
             .or_try_insert_with(async move {
+                let mark = self.drop_mark(&weighed.key.tenant);
                 let value = self.fetch_through_shared(&weighed.key, fetch).await?;
                 let weight = weigh(&weighed, &value);
-                Ok::<_, UpstreamError>(Entry::new(Arc::new(value), weight, self.ttls.of(kind)))
+                let unchanged = self.drops.count(&weighed.key.tenant) == mark.0;
+                let time_to_live = if unchanged { self.ttls.of(kind) } else { Duration::ZERO };
+                Ok::<_, UpstreamError>(Entry::new(Arc::new(value), weight, time_to_live))
             })
             .await
             .map_err(|e: Arc<UpstreamError>| {
@@ -436,9 +480,16 @@ impl Cache {
     }
 
     /// Stores the objects a list showed, so a later lookup by id, here or on another
-    /// instance, costs nothing.
-    pub async fn insert_listed<T: Cacheable>(&self, tenant: &TenantKey, kind: Kind, items: &[(&str, Arc<T>)]) {
-        if self.entries.is_none() || items.is_empty() {
+    /// instance, costs nothing; unless the tenant's entries were dropped since the list's
+    /// fetch began (`fetched_since`), when the list may show what a write just changed.
+    pub async fn insert_listed<T: Cacheable>(
+        &self,
+        tenant: &TenantKey,
+        kind: Kind,
+        items: &[(&str, Arc<T>)],
+        fetched_since: DropMark,
+    ) {
+        if self.entries.is_none() || items.is_empty() || self.drops.count(tenant) != fetched_since.0 {
             return;
         }
         for (id, item) in items {
@@ -466,6 +517,7 @@ impl Cache {
         let invalidation =
             Invalidation { tenant: key.tenant.clone(), kind: Some(key.kind), id: Some(key.id.to_string()) };
         if let Some(entries) = &self.entries {
+            self.drops.dropping(&key.tenant);
             entries.invalidate(&Stored::of::<T>(key.clone())).await;
             self.changes.dropped(&invalidation);
         }
@@ -503,9 +555,16 @@ impl Cache {
         }
     }
 
+    /// Where `tenant`'s drops stand now: what is fetched from here on is kept only if none comes before it is stored.
+    pub fn drop_mark(&self, tenant: &TenantKey) -> DropMark {
+        DropMark(self.drops.count(tenant))
+    }
+
     /// Drops what an invalidation names, here only.
     pub fn apply(&self, invalidation: &Invalidation) {
         if let Some(entries) = &self.entries {
+            // Counted first: a fetch that stores after the predicate below is registered still sees it.
+            self.drops.dropping(&invalidation.tenant);
             let Invalidation { tenant, kind, id } = invalidation.clone();
             let id: Option<Arc<str>> = id.map(Arc::from);
             // Only fails when predicates are not enabled, which they are by default.
@@ -533,6 +592,7 @@ impl Cache {
     /// Forgets everything: a cold start without a restart.
     pub fn invalidate_all(&self) {
         if let Some(entries) = &self.entries {
+            self.drops.dropping_everything();
             entries.invalidate_all();
             self.changes.dropped_everything();
         }
@@ -611,6 +671,37 @@ mod tests {
         assert!(cache.get_or_fetch::<String, _>(failing.clone(), || async { Err(error) }).await.is_err());
         let recovered = cache.get_or_fetch(failing, || async { Ok::<_, UpstreamError>("back".to_string()) }).await;
         assert_eq!(recovered.unwrap().as_str(), "back", "the error was not cached");
+    }
+
+    /// A read that fetched before a write and finishes after the write dropped the object
+    /// must not leave the old value behind for the next read.
+    #[tokio::test]
+    async fn a_fetch_that_ran_across_a_drop_of_its_tenants_entries_is_not_kept() {
+        let cache = Cache::new(1 << 20, Ttls::default());
+        let key = Key::new(&tenant("t"), Kind::Client, "cl_1");
+        let (fetched, upstream_answered) = tokio::sync::oneshot::channel();
+        let (dropped, drop_made) = tokio::sync::oneshot::channel();
+        let slow_read = cache.get_or_fetch(key.clone(), || async move {
+            let _ = fetched.send(());
+            let _ = drop_made.await;
+            Ok::<_, UpstreamError>("before the write".to_string())
+        });
+        let write = async {
+            upstream_answered.await.unwrap();
+            cache.invalidate::<String>(&key).await;
+            dropped.send(()).unwrap();
+        };
+        let (read, ()) = tokio::join!(slow_read, write);
+        assert_eq!(read.unwrap().as_str(), "before the write", "whoever waited on the fetch gets it");
+        let next = cache.get_or_fetch(key.clone(), || async { Ok::<_, UpstreamError>("after the write".to_string()) });
+        assert_eq!(next.await.unwrap().as_str(), "after the write");
+
+        // Nor the objects of a list fetched across the drop.
+        let fetched_since = cache.drop_mark(&key.tenant);
+        cache.invalidate::<String>(&key).await;
+        let listed = [(&*key.id, Arc::new("listed before the write".to_string()))];
+        cache.insert_listed(&key.tenant, key.kind, &listed, fetched_since).await;
+        assert!(cache.get::<String>(&key).await.is_none(), "a listed object fetched across a drop was kept");
     }
 
     #[tokio::test]

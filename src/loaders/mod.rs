@@ -141,10 +141,11 @@ where
 {
     cache
         .get_or_fetch(key, || async {
+            let mark = cache.drop_mark(tenant);
             let list = fetch().await?;
             let items: Vec<(&str, Arc<T>)> =
                 list.as_ref().iter().map(|item| (id(item), Arc::new(item.clone()))).collect();
-            cache.insert_listed(tenant, kind, &items).await;
+            cache.insert_listed(tenant, kind, &items, mark).await;
             drop(items);
             Ok(list)
         })
