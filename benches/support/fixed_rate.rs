@@ -21,11 +21,22 @@ pub struct FixedRate {
     pub latencies: Vec<Duration>,
     /// Answers that were not 200, and connections that broke.
     pub failures: u64,
+    /// Each answer's latency by when it was due, from the run's start.
+    pub timeline: Vec<(Duration, Duration)>,
 }
 
 impl FixedRate {
     pub fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() { Duration::MAX } else { super::percentile(&self.latencies, p) }
+    }
+
+    /// The `p` percentile of the answers due within `when` of the run's start: a tail
+    /// that comes from a stall at the start shows apart from one spread over the run.
+    pub fn percentile_due(&self, when: std::ops::Range<Duration>, p: f64) -> Duration {
+        let mut latencies: Vec<Duration> =
+            self.timeline.iter().filter(|(due, _)| when.contains(due)).map(|(_, latency)| *latency).collect();
+        latencies.sort();
+        if latencies.is_empty() { Duration::MAX } else { super::percentile(&latencies, p) }
     }
 }
 
@@ -53,18 +64,20 @@ pub async fn run(
             let (addr, request) = (addr.to_string(), request.clone());
             // Each connection's schedule is offset, so the sends spread evenly.
             let first = start + interval.mul_f64(n as f64 / connections as f64);
-            tokio::spawn(async move { connection(&addr, &request, first, interval, end).await })
+            tokio::spawn(async move { connection(&addr, &request, first, interval, end, start).await })
         })
         .collect();
-    let (mut latencies, mut failures, mut answered) = (Vec::new(), 0, 0u64);
+    let (mut timeline, mut failures) = (Vec::new(), 0);
     for task in tasks {
         let (mut measured, failed) = task.await.expect("a connection's task");
-        answered += measured.len() as u64;
-        latencies.append(&mut measured);
+        timeline.append(&mut measured);
         failures += failed;
     }
+    timeline.sort();
+    let mut latencies: Vec<Duration> = timeline.iter().map(|(_, latency)| *latency).collect();
     latencies.sort();
-    FixedRate { offered: rate, answered: answered as f64 / seconds as f64, latencies, failures }
+    let answered = latencies.len() as f64 / seconds as f64;
+    FixedRate { offered: rate, answered, latencies, failures, timeline }
 }
 
 async fn connection(
@@ -73,7 +86,8 @@ async fn connection(
     first: Instant,
     interval: Duration,
     end: Instant,
-) -> (Vec<Duration>, u64) {
+    start: Instant,
+) -> (Vec<(Duration, Duration)>, u64) {
     let (mut latencies, mut failures) = (Vec::new(), 0);
     let Ok(stream) = TcpStream::connect(addr).await else { return (latencies, 1) };
     let _ = stream.set_nodelay(true);
@@ -90,7 +104,7 @@ async fn connection(
         match read_answer(&mut stream).await {
             Ok(status) => {
                 free_at = Instant::now();
-                latencies.push(free_at - from);
+                latencies.push((due - start, free_at - from));
                 failures += u64::from(status != 200);
             }
             Err(_) => return (latencies, failures + 1),
