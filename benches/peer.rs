@@ -570,10 +570,10 @@ struct FixedRun {
 /// The longest a fixed-rate run waits for the machine to settle.
 const SETTLE_MAX: Duration = Duration::from_secs(20);
 
-/// Waits until the machine is all but idle (the whole of it busy under a twentieth of a
+/// Waits until the machine is all but idle (the whole of it busy for under a tenth of a
 /// core over half a second), or `SETTLE_MAX`; answers how long that took. The servers
-/// loaded before may still be busy: a Node.js peer collects its garbage for seconds
-/// after its runs, on both cores at once, and a fixed-rate tail is that sensitive to it
+/// loaded before may still be busy: a Node.js peer was seen at 7–19% of a core for
+/// seconds after its runs, and a fixed-rate tail is that sensitive to such company
 /// (beside a Node process churning garbage at an eighth of a core, pixgate's p99 at a
 /// quarter of the floor's rate was 8–15 ms, against 2 ms on a quiet machine).
 async fn settle() -> Duration {
