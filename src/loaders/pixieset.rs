@@ -198,6 +198,35 @@ impl Pixieset {
         self.source.cache.invalidate_kinds(&self.source.tenant, kinds).await;
     }
 
+    /// What a write leaves behind: the lists it may have changed dropped (also when its
+    /// outcome is unknown) and, when it answered, its answer stored under `kind`; both at
+    /// once, so the write waits for one round of the other instances' confirmations, not two.
+    async fn written<T: Cacheable>(
+        &self,
+        answer: Result<T, UpstreamError>,
+        lists: &[Kind],
+        kind: Kind,
+        id: impl FnOnce(&T) -> String,
+    ) -> Loaded<T> {
+        let wrote = may_have_written(&answer);
+        let forgetting = async move {
+            if wrote {
+                self.forget(lists).await;
+            }
+        };
+        match answer {
+            Ok(value) => {
+                let id = id(&value);
+                let ((), value) = tokio::join!(forgetting, self.remember(kind, &id, value));
+                Ok(value)
+            }
+            Err(error) => {
+                forgetting.await;
+                Err(error)
+            }
+        }
+    }
+
     async fn remember<T: Cacheable>(&self, kind: Kind, id: &str, value: T) -> Arc<T> {
         let value = Arc::new(value);
         self.source.cache.insert_written(self.source.key(kind, id), value.clone()).await;
@@ -207,29 +236,20 @@ impl Pixieset {
     pub async fn create_client(&self, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
         let created = s.api.create_client(&s.credentials, input).await;
-        if may_have_written(&created) {
-            self.forget(&[Kind::ClientPage, Kind::ClientSearch]).await;
-        }
-        let client = created?;
-        Ok(self.remember(Kind::Client, &client.id.clone(), client).await)
+        self.written(created, &[Kind::ClientPage, Kind::ClientSearch], Kind::Client, |client| client.id.clone()).await
     }
 
     /// Lists and contracts embed client summaries, so they go too.
     pub async fn update_client(&self, id: &str, input: &wire::ClientInput) -> Loaded<wire::Client> {
         let s = &self.source;
-        let client = s.api.update_client(&s.credentials, id, input).await?;
-        self.forget(Kind::Client.copies()).await;
-        Ok(self.remember(Kind::Client, id, client).await)
+        let updated = s.api.update_client(&s.credentials, id, input).await;
+        self.written(updated, Kind::Client.copies(), Kind::Client, |_| id.to_string()).await
     }
 
     pub async fn create_invoice(&self, invoice: &wire::NewInvoice) -> Loaded<wire::Invoice> {
         let s = &self.source;
         let created = s.api.create_invoice(&s.credentials, invoice).await;
-        if may_have_written(&created) {
-            self.forget(Kind::Invoice.copies()).await;
-        }
-        let created = created?;
-        Ok(self.remember(Kind::Invoice, &created.id.clone(), created).await)
+        self.written(created, Kind::Invoice.copies(), Kind::Invoice, |invoice| invoice.id.clone()).await
     }
 
     /// The studio's client export, asked of Pixieset each time: an export is asked for to be
