@@ -116,29 +116,31 @@ impl Fleet {
             }
             None => None,
         };
+        let kind = invalidation.kind.map_or("all", Kind::label);
         let outcome = match receivers {
-            None => "unsent",
+            None => {
+                tracing::warn!(
+                    kind,
+                    "Redis did not take a cache invalidation: other instances keep their copy until it expires"
+                );
+                "unsent"
+            }
             Some(receivers) => {
                 let all_confirmed = confirmed.wait_for(|count| *count >= receivers);
                 match tokio::time::timeout(CONFIRM_WAIT, all_confirmed).await {
                     Ok(Ok(_)) => "confirmed",
-                    _ => "unconfirmed",
+                    _ => {
+                        tracing::warn!(
+                            kind,
+                            "not every instance confirmed a cache invalidation in time: one may serve its copy until \
+                             it hears it"
+                        );
+                        "unconfirmed"
+                    }
                 }
             }
         };
         metrics::counter!(CACHE_INVALIDATIONS, "outcome" => outcome).increment(1);
-        let kind = invalidation.kind.map_or("all", Kind::label);
-        match outcome {
-            "unsent" => tracing::warn!(
-                kind,
-                "Redis did not take a cache invalidation: other instances keep their copy until it expires"
-            ),
-            "unconfirmed" => tracing::warn!(
-                kind,
-                "not every instance confirmed a cache invalidation in time: one may serve its copy until it hears it"
-            ),
-            _ => {}
-        }
     }
 
     /// One more instance dropped what this instance's invalidation `serial` named.

@@ -364,8 +364,8 @@ impl Cache {
                 let mark = self.drop_mark(&weighed.key.tenant);
                 let value = self.fetch_through_shared(&weighed.key, fetch).await?;
                 let weight = weigh(&weighed, &value);
-                let unchanged = self.drops.count(&weighed.key.tenant) == mark.0;
-                let time_to_live = if unchanged { self.ttls.of(kind) } else { Duration::ZERO };
+                let kept = !self.dropped_since(&weighed.key.tenant, mark);
+                let time_to_live = if kept { self.ttls.of(kind) } else { Duration::ZERO };
                 Ok::<_, UpstreamError>(Entry::new(Arc::new(value), weight, time_to_live))
             })
             .await
@@ -489,7 +489,7 @@ impl Cache {
         items: &[(&str, Arc<T>)],
         fetched_since: DropMark,
     ) {
-        if self.entries.is_none() || items.is_empty() || self.drops.count(tenant) != fetched_since.0 {
+        if self.entries.is_none() || items.is_empty() || self.dropped_since(tenant, fetched_since) {
             return;
         }
         for (id, item) in items {
@@ -558,6 +558,11 @@ impl Cache {
     /// Where `tenant`'s drops stand now: what is fetched from here on is kept only if none comes before it is stored.
     pub fn drop_mark(&self, tenant: &TenantKey) -> DropMark {
         DropMark(self.drops.count(tenant))
+    }
+
+    /// True when some of `tenant`'s entries were dropped since `mark`.
+    fn dropped_since(&self, tenant: &TenantKey, mark: DropMark) -> bool {
+        self.drops.count(tenant) != mark.0
     }
 
     /// Drops what an invalidation names, here only.
