@@ -267,7 +267,17 @@ pub struct Cache {
 
 /// Where a tenant's drops stood when a fetch began.
 #[derive(Clone, Copy, Debug)]
-pub struct DropMark(u64);
+struct DropMark(u64);
+
+/// Where a tenant's entries stood when a fetch began, here and in the shared tier:
+/// what it fetched is kept only if none was written or dropped before it is stored.
+#[derive(Clone, Debug)]
+pub struct FillMark {
+    drops: DropMark,
+    /// None when the shared tier was not asked (Redis away, or none): the objects a
+    /// list showed then stay out of it.
+    shared: Option<shared::WriteMark>,
+}
 
 /// Drops counted by tenant, in stripes (tenants sharing one cost each other no more
 /// than an entry not kept). A fetch that ran while its tenant's entries were dropped
@@ -351,9 +361,24 @@ impl Cache {
         T: Cacheable,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
+        self.get_or_fill(key, |_| fetch()).await
+    }
+
+    /// As `get_or_fetch`, telling `fetch` where the tenant's entries stood before it
+    /// began (`insert_listed` needs it for the objects a list shows).
+    pub async fn get_or_fill<T, Fut>(
+        &self,
+        key: Key,
+        fetch: impl FnOnce(FillMark) -> Fut,
+    ) -> Result<Arc<T>, UpstreamError>
+    where
+        T: Cacheable,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
         let Some(entries) = &self.entries else {
             reads::untracked();
-            return fetch().await.map(Arc::new);
+            let mark = FillMark { drops: self.drop_mark(&key.tenant), shared: None };
+            return fetch(mark).await.map(Arc::new);
         };
         let stored = Stored::of::<T>(key);
         let weighed = stored.clone();
@@ -362,7 +387,7 @@ impl Cache {
             .entry(stored)
             .or_try_insert_with(async move {
                 let mark = self.drop_mark(&weighed.key.tenant);
-                let value = self.fetch_through_shared(&weighed.key, fetch).await?;
+                let value = self.fetch_through_shared(&weighed.key, mark, fetch).await?;
                 let weight = weigh(&weighed, &value);
                 let kept = !self.dropped_since(&weighed.key.tenant, mark);
                 let time_to_live = if kept { self.ttls.of(kind) } else { Duration::ZERO };
@@ -385,20 +410,26 @@ impl Cache {
     }
 
     /// The shared tier's value, or `fetch`'s, which the shared tier then keeps.
-    async fn fetch_through_shared<T, Fut>(&self, key: &Key, fetch: impl FnOnce() -> Fut) -> Result<T, UpstreamError>
+    async fn fetch_through_shared<T, Fut>(
+        &self,
+        key: &Key,
+        drops: DropMark,
+        fetch: impl FnOnce(FillMark) -> Fut,
+    ) -> Result<T, UpstreamError>
     where
         T: Cacheable,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
-        let Some(shared) = self.shared.get() else { return fetch().await };
+        let alone = FillMark { drops, shared: None };
+        let Some(shared) = self.shared.get() else { return fetch(alone).await };
         match shared.lookup::<T>(key).await {
             shared::Found::Hit(value) => Ok(value),
             shared::Found::Miss(slot) => {
-                let value = fetch().await?;
+                let value = fetch(FillMark { drops, shared: Some(slot.mark.clone()) }).await?;
                 shared.store(slot, key.kind, &value).await;
                 Ok(value)
             }
-            shared::Found::Unavailable => fetch().await,
+            shared::Found::Unavailable => fetch(alone).await,
         }
     }
 
@@ -474,29 +505,29 @@ impl Cache {
         self.insert_here(key.clone(), value.clone()).await;
         // The shared tier exists only behind an enabled cache (`join_fleet`).
         match self.shared.get() {
-            Some(shared) => shared.put(&key.tenant, key.kind, [(&*key.id, &*value)]).await,
+            Some(shared) => shared.put_written(&key.tenant, key.kind, [(&*key.id, &*value)]).await,
             None => true,
         }
     }
 
     /// Stores the objects a list showed, so a later lookup by id, here or on another
-    /// instance, costs nothing; unless the tenant's entries were dropped since the list's
-    /// fetch began (`fetched_since`), when the list may show what a write just changed.
+    /// instance, costs nothing; unless the tenant's entries were written or dropped since
+    /// the list's fetch began (`fetched_since`), when the list may show what a write just changed.
     pub async fn insert_listed<T: Cacheable>(
         &self,
         tenant: &TenantKey,
         kind: Kind,
         items: &[(&str, Arc<T>)],
-        fetched_since: DropMark,
+        fetched_since: FillMark,
     ) {
-        if self.entries.is_none() || items.is_empty() || self.dropped_since(tenant, fetched_since) {
+        if self.entries.is_none() || items.is_empty() || self.dropped_since(tenant, fetched_since.drops) {
             return;
         }
         for (id, item) in items {
             self.insert_here(Key::new(tenant, kind, id), item.clone()).await;
         }
-        if let Some(shared) = self.shared.get() {
-            shared.put(tenant, kind, items.iter().map(|(id, item)| (*id, &**item))).await;
+        if let (Some(shared), Some(mark)) = (self.shared.get(), &fetched_since.shared) {
+            shared.put_listed(tenant, kind, items.iter().map(|(id, item)| (*id, &**item)), mark).await;
         }
     }
 
@@ -556,7 +587,7 @@ impl Cache {
     }
 
     /// Where `tenant`'s drops stand now: what is fetched from here on is kept only if none comes before it is stored.
-    pub fn drop_mark(&self, tenant: &TenantKey) -> DropMark {
+    fn drop_mark(&self, tenant: &TenantKey) -> DropMark {
         DropMark(self.drops.count(tenant))
     }
 
@@ -702,7 +733,7 @@ mod tests {
         assert_eq!(next.await.unwrap().as_str(), "after the write");
 
         // Nor the objects of a list fetched across the drop.
-        let fetched_since = cache.drop_mark(&key.tenant);
+        let fetched_since = FillMark { drops: cache.drop_mark(&key.tenant), shared: None };
         cache.invalidate::<String>(&key).await;
         let listed = [(&*key.id, Arc::new("listed before the write".to_string()))];
         cache.insert_listed(&key.tenant, key.kind, &listed, fetched_since).await;

@@ -10,9 +10,15 @@
 //! Dropping every list of a kind, or all of a tenant's entries, must not scan
 //! Redis: each value's key holds the tenant's and the kind's generation, read in
 //! the same script as the value, and such a drop bumps a generation instead. What
-//! was stored under an older one is never read again and expires. A value fetched
-//! while a drop was under way is stored under the generation read before the fetch,
-//! so it cannot outlive the drop either.
+//! was stored under an older one is never read again and expires.
+//!
+//! A fill (what a missed lookup fetched, or the objects a list showed) may carry
+//! what another instance's write has replaced since the lookup: read from the
+//! upstream before the write, stored after it, it would stand in for the write's
+//! answer until it expired. So every write and drop gives the tenant a new random
+//! mark, read in the lookup's script, and a fill is stored only while the mark is
+//! the one its lookup read. A mark is random, not a counter, so that Redis losing
+//! its keys mid-fetch cannot make an old mark current again.
 //!
 //! Redis slower than `WAIT`, or away: the lookup counts as `unavailable` and the
 //! instance reads from the upstream, with no error to its caller. A drop Redis did
@@ -36,8 +42,24 @@ const WAIT: Duration = Duration::from_millis(50);
 /// Another build may encode a type differently: each reads only what its own version wrote.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Where a missed lookup's value goes, under the generations read with it.
-pub(super) struct Slot(String);
+/// Where a missed lookup's value goes, under the generations read with it, and
+/// the tenant's mark then: the value is stored only if no write came in between.
+pub(super) struct Slot {
+    key: String,
+    /// Where the tenant's mark is kept.
+    mark_key: String,
+    pub(super) mark: WriteMark,
+}
+
+/// A tenant's last write or drop in the shared tier, as a lookup read it.
+#[derive(Clone, Debug)]
+pub(super) struct WriteMark(String);
+
+impl WriteMark {
+    fn fresh() -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+}
 
 pub(super) enum Found<T> {
     Hit(T),
@@ -61,8 +83,9 @@ impl std::fmt::Debug for SharedTier {
     }
 }
 
-/// Every script's first line: `KEYS` are the tenant's and the kind's generation,
-/// `ARGV[1]` a value key's prefix; `prefix` is that prefix under both generations.
+/// Every script's first line: `KEYS` are the tenant's and the kind's generation and
+/// the tenant's write mark, `ARGV[1]` a value key's prefix; `prefix` is that prefix
+/// under both generations.
 const UNDER_CURRENT_GENERATIONS: &str = r#"local prefix = ARGV[1] .. (redis.call("GET", KEYS[1]) or "0") .. "."
     .. (redis.call("GET", KEYS[2]) or "0") .. ":""#;
 
@@ -70,32 +93,73 @@ fn script(cell: &'static OnceLock<redis::Script>, body: &str) -> &'static redis:
     cell.get_or_init(|| redis::Script::new(&format!("{UNDER_CURRENT_GENERATIONS}\n{body}")))
 }
 
-/// Reads one value: `ARGV[2]` is its id. Answers its key, then the value when there is one.
+/// Reads one value: `ARGV[2]` is its id, `ARGV[3]` the tenant's mark should it have none
+/// yet (a fill must never match a mark that was absent: Redis may lose one mid-fetch).
+/// Answers its key and the mark, then the value when there is one.
 fn lookup_script() -> &'static redis::Script {
     static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
     script(
         &SCRIPT,
         r#"local key = prefix .. ARGV[2]
+        local mark = redis.call("GET", KEYS[3])
+        if not mark then
+            mark = ARGV[3]
+            redis.call("SET", KEYS[3], mark)
+        end
         local value = redis.call("GET", key)
-        if value then return {key, value} end
-        return {key}"#,
+        if value then return {key, mark, value} end
+        return {key, mark}"#,
     )
 }
 
-/// Stores values: `ARGV[2]` is the time to live in milliseconds, then come id and value pairs.
-fn put_script() -> &'static redis::Script {
+/// Stores a missed lookup's value in its slot (`ARGV[1]`) for `ARGV[3]` milliseconds,
+/// if the tenant's mark (`KEYS[1]`) is still `ARGV[4]`.
+fn store_script() -> &'static redis::Script {
+    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r#"if redis.call("GET", KEYS[1]) ~= ARGV[4] then return 0 end
+            redis.call("SET", ARGV[1], ARGV[2], "PX", ARGV[3])
+            return 1"#,
+        )
+    })
+}
+
+const PUT_VALUES: &str =
+    r#"for i = 4, #ARGV, 2 do redis.call("SET", prefix .. ARGV[i], ARGV[i + 1], "PX", ARGV[2]) end"#;
+
+/// Stores a write's values: `ARGV[2]` is the time to live in milliseconds, `ARGV[3]` the
+/// tenant's new mark, then come id and value pairs.
+fn put_written_script() -> &'static redis::Script {
+    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
+    script(&SCRIPT, &format!("redis.call(\"SET\", KEYS[3], ARGV[3])\n{PUT_VALUES}\nreturn 1"))
+}
+
+/// Stores the objects a list showed, as `put_written_script` does, if the tenant's mark
+/// is still `ARGV[3]`, the one the list's lookup read.
+fn put_listed_script() -> &'static redis::Script {
+    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
+    script(&SCRIPT, &format!("if redis.call(\"GET\", KEYS[3]) ~= ARGV[3] then return 0 end\n{PUT_VALUES}\nreturn 1"))
+}
+
+/// Deletes one value: `ARGV[2]` is its id, `ARGV[3]` the tenant's new mark.
+fn delete_script() -> &'static redis::Script {
     static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
     script(
         &SCRIPT,
-        r#"for i = 3, #ARGV, 2 do redis.call("SET", prefix .. ARGV[i], ARGV[i + 1], "PX", ARGV[2]) end
-        return 0"#,
+        r#"redis.call("SET", KEYS[3], ARGV[3])
+        return redis.call("DEL", prefix .. ARGV[2])"#,
     )
 }
 
-/// Deletes one value: `ARGV[2]` is its id.
-fn delete_script() -> &'static redis::Script {
-    static SCRIPT: OnceLock<redis::Script> = OnceLock::new();
-    script(&SCRIPT, r#"return redis.call("DEL", prefix .. ARGV[2])"#)
+/// A store's result: `outdated` when a write or drop of the tenant's entries came
+/// after the lookup it fills, so what it fetched may be what that write replaced.
+fn stored_result(stored: Option<i64>) -> &'static str {
+    match stored {
+        Some(1) => "ok",
+        Some(_) => "outdated",
+        None => "unavailable",
+    }
 }
 
 fn count(operation: &'static str, result: &'static str) {
@@ -125,6 +189,27 @@ impl SharedTier {
         format!("pixgate:cache:generation:{}:{tenant}:{}", self.source, kind.label())
     }
 
+    /// The tenant's write mark: changed by every write and drop of its entries.
+    fn write_mark(&self, tenant: &TenantKey) -> String {
+        format!("pixgate:cache:written:{}:{tenant}", self.source)
+    }
+
+    /// The keys every script of a value starts from.
+    fn invoke(
+        &self,
+        script: &'static redis::Script,
+        tenant: &TenantKey,
+        kind: Kind,
+    ) -> redis::ScriptInvocation<'static> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.tenant_generation(tenant))
+            .key(self.kind_generation(tenant, kind))
+            .key(self.write_mark(tenant))
+            .arg(self.prefix(tenant, kind));
+        invocation
+    }
+
     /// A value's key up to the generations.
     fn prefix(&self, tenant: &TenantKey, kind: Kind) -> String {
         format!("pixgate:cache:{VERSION}:{}:{tenant}:{}:", self.source, kind.label())
@@ -140,77 +225,92 @@ impl SharedTier {
             count("lookup", "unavailable");
             return Found::Unavailable;
         };
-        let mut invocation = lookup_script().prepare_invoke();
-        invocation
-            .key(self.tenant_generation(&key.tenant))
-            .key(self.kind_generation(&key.tenant, key.kind))
-            .arg(self.prefix(&key.tenant, key.kind))
-            .arg(&*key.id);
+        let mut invocation = self.invoke(lookup_script(), &key.tenant, key.kind);
+        invocation.arg(&*key.id).arg(WriteMark::fresh());
         let Some(mut answer) = within(invocation.invoke_async::<Vec<Vec<u8>>>(&mut redis)).await else {
             count("lookup", "unavailable");
             return Found::Unavailable;
         };
-        let value = (answer.len() == 2).then(|| answer.pop()).flatten();
+        let value = (answer.len() == 3).then(|| answer.pop()).flatten();
+        let mark = answer.pop().and_then(|mark| String::from_utf8(mark).ok());
         let slot = answer.pop().and_then(|key| String::from_utf8(key).ok());
-        match (value, slot) {
-            (Some(bytes), Some(slot)) => match decode::<T>(&bytes) {
-                Ok(value) => {
-                    count("lookup", "hit");
-                    Found::Hit(value)
-                }
-                Err(error) => {
-                    // Nothing this build wrote; read it as a miss and let the fetch replace it.
-                    tracing::warn!(%error, kind = key.kind.label(), "ignored an unreadable value in the shared cache");
-                    count("lookup", "miss");
-                    Found::Miss(Slot(slot))
-                }
-            },
-            (None, Some(slot)) => {
-                count("lookup", "miss");
-                Found::Miss(Slot(slot))
+        let (Some(slot), Some(mark)) = (slot, mark) else {
+            count("lookup", "unavailable");
+            return Found::Unavailable;
+        };
+        let slot = Slot { key: slot, mark_key: self.write_mark(&key.tenant), mark: WriteMark(mark) };
+        match value.map(|bytes| decode::<T>(&bytes)) {
+            Some(Ok(value)) => {
+                count("lookup", "hit");
+                Found::Hit(value)
             }
-            _ => {
-                count("lookup", "unavailable");
-                Found::Unavailable
+            Some(Err(error)) => {
+                // Nothing this build wrote; read it as a miss and let the fetch replace it.
+                tracing::warn!(%error, kind = key.kind.label(), "ignored an unreadable value in the shared cache");
+                count("lookup", "miss");
+                Found::Miss(slot)
+            }
+            None => {
+                count("lookup", "miss");
+                Found::Miss(slot)
             }
         }
     }
 
-    /// Stores what a missed lookup's caller fetched, where the lookup said.
+    /// Stores what a missed lookup's caller fetched, where the lookup said, unless the
+    /// tenant's entries were written or dropped since.
     pub(super) async fn store<T: Cacheable>(&self, slot: Slot, kind: Kind, value: &T) {
         let (Some(mut redis), Some(bytes)) = (self.connection().await, encode(value)) else { return };
-        let ttl = self.ttls.of(kind);
-        let stored = within(redis::cmd("SET").arg(slot.0).arg(bytes).arg("PX").arg(millis(ttl)).exec_async(&mut redis))
-            .await
-            .is_some();
-        count("store", if stored { "ok" } else { "unavailable" });
+        let mut invocation = store_script().prepare_invoke();
+        invocation.key(slot.mark_key).arg(slot.key).arg(bytes).arg(millis(self.ttls.of(kind))).arg(slot.mark.0);
+        let stored = within(invocation.invoke_async::<i64>(&mut redis)).await;
+        count("store", stored_result(stored));
     }
 
-    /// Stores values of one kind under the current generations: a write's answer, or the
-    /// objects a list showed. Answers whether Redis took them.
-    pub(super) async fn put<'a, T: Cacheable>(
+    /// Stores a write's values (or an event's) under the current generations, and marks
+    /// the tenant written, so that no fill begun before lands over them. Answers whether
+    /// Redis took them.
+    pub(super) async fn put_written<'a, T: Cacheable>(
         &self,
         tenant: &TenantKey,
         kind: Kind,
         values: impl IntoIterator<Item = (&'a str, &'a T)>,
     ) -> bool {
+        let mut invocation = self.invoke(put_written_script(), tenant, kind);
+        invocation.arg(millis(self.ttls.of(kind))).arg(WriteMark::fresh());
+        self.put(invocation, values).await == Some(1)
+    }
+
+    /// Stores the objects a list showed, unless the tenant's entries were written or
+    /// dropped since the list's lookup read `mark`.
+    pub(super) async fn put_listed<'a, T: Cacheable>(
+        &self,
+        tenant: &TenantKey,
+        kind: Kind,
+        values: impl IntoIterator<Item = (&'a str, &'a T)>,
+        mark: &WriteMark,
+    ) {
+        let mut invocation = self.invoke(put_listed_script(), tenant, kind);
+        invocation.arg(millis(self.ttls.of(kind))).arg(&mark.0);
+        self.put(invocation, values).await;
+    }
+
+    async fn put<'a, T: Cacheable>(
+        &self,
+        mut invocation: redis::ScriptInvocation<'static>,
+        values: impl IntoIterator<Item = (&'a str, &'a T)>,
+    ) -> Option<i64> {
         let Some(mut redis) = self.connection().await else {
             count("store", "unavailable");
-            return false;
+            return None;
         };
-        let mut invocation = put_script().prepare_invoke();
-        invocation
-            .key(self.tenant_generation(tenant))
-            .key(self.kind_generation(tenant, kind))
-            .arg(self.prefix(tenant, kind))
-            .arg(millis(self.ttls.of(kind)));
         for (id, value) in values {
             if let Some(bytes) = encode(value) {
                 invocation.arg(id).arg(bytes);
             }
         }
-        let stored = within(invocation.invoke_async::<i64>(&mut redis)).await.is_some();
-        count("store", if stored { "ok" } else { "unavailable" });
+        let stored = within(invocation.invoke_async::<i64>(&mut redis)).await;
+        count("store", stored_result(stored));
         stored
     }
 
@@ -220,16 +320,12 @@ impl SharedTier {
         let dropped = match self.connection().await {
             Some(mut redis) => match (invalidation.kind, invalidation.id.as_deref()) {
                 (Some(kind), Some(id)) => {
-                    let mut invocation = delete_script().prepare_invoke();
-                    invocation
-                        .key(self.tenant_generation(&invalidation.tenant))
-                        .key(self.kind_generation(&invalidation.tenant, kind))
-                        .arg(self.prefix(&invalidation.tenant, kind))
-                        .arg(id);
+                    let mut invocation = self.invoke(delete_script(), &invalidation.tenant, kind);
+                    invocation.arg(id).arg(WriteMark::fresh());
                     within(invocation.invoke_async::<i64>(&mut redis)).await.is_some()
                 }
-                (Some(kind), None) => bump(&mut redis, self.kind_generation(&invalidation.tenant, kind)).await,
-                (None, _) => bump(&mut redis, self.tenant_generation(&invalidation.tenant)).await,
+                (Some(kind), None) => self.bump(&mut redis, &invalidation.tenant, Some(kind)).await,
+                (None, _) => self.bump(&mut redis, &invalidation.tenant, None).await,
             },
             None => false,
         };
@@ -237,6 +333,28 @@ impl SharedTier {
         if !dropped {
             self.owe(&invalidation.tenant);
         }
+    }
+
+    /// Moves the tenant's generation on, or its `kind`'s, and marks the tenant written (a
+    /// fill begun before would store under the old generation; a list's objects, under
+    /// the new one). Generations never expire: one that went back to an earlier number
+    /// could make entries stored under it readable again.
+    async fn bump(&self, redis: &mut ConnectionManager, tenant: &TenantKey, kind: Option<Kind>) -> bool {
+        let generation = match kind {
+            Some(kind) => self.kind_generation(tenant, kind),
+            None => self.tenant_generation(tenant),
+        };
+        let mut bumped = redis::pipe();
+        bumped
+            .atomic()
+            .cmd("INCR")
+            .arg(generation)
+            .ignore()
+            .cmd("SET")
+            .arg(self.write_mark(tenant))
+            .arg(WriteMark::fresh())
+            .ignore();
+        within(bumped.query_async::<()>(redis)).await.is_some()
     }
 
     /// Remembers that `tenant`'s shared entries may be stale until Redis takes a drop.
@@ -258,7 +376,7 @@ impl SharedTier {
         let connection = self.connection().await;
         for tenant in owed {
             let paid = match connection.clone() {
-                Some(mut connection) => bump(&mut connection, self.tenant_generation(&tenant)).await,
+                Some(mut connection) => self.bump(&mut connection, &tenant, None).await,
                 None => false,
             };
             if !paid {
@@ -267,12 +385,6 @@ impl SharedTier {
             }
         }
     }
-}
-
-/// Moves a generation on. Generations never expire: one that went back to an earlier
-/// number could make entries stored under it readable again.
-async fn bump(redis: &mut ConnectionManager, generation: String) -> bool {
-    within(redis::cmd("INCR").arg(generation).query_async::<i64>(redis)).await.is_some()
 }
 
 /// The largest value the shared tier takes back: a length prefix beyond it is not a
@@ -377,6 +489,70 @@ mod tests {
         assert_eq!(decode::<String>(&stored).unwrap(), text);
     }
 
+    /// Two tiers on one Redis, as two instances have, once both are connected.
+    async fn two_instances(stopped: &watch::Receiver<bool>) -> (SharedTier, SharedTier) {
+        let link = || RedisLink::start(&Secret::new(format!("redis://{REDIS}")), stopped.clone()).unwrap();
+        let source = uuid::Uuid::new_v4().simple().to_string();
+        let tiers =
+            (SharedTier::new(&link(), &source, Ttls::default()), SharedTier::new(&link(), &source, Ttls::default()));
+        for tier in [&tiers.0, &tiers.1] {
+            while tier.connection().await.is_none() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        tiers
+    }
+
+    async fn missed<T: Cacheable>(tier: &SharedTier, key: &Key) -> Slot {
+        match tier.lookup::<T>(key).await {
+            Found::Miss(slot) => slot,
+            Found::Hit(_) => panic!("a value was there"),
+            Found::Unavailable => panic!("Redis did not answer"),
+        }
+    }
+
+    /// An instance that looked an object up (or listed it) before another instance's
+    /// write, and stores what it fetched after the write, must not put back what the
+    /// write replaced: every instance would read it until it expired.
+    #[tokio::test]
+    async fn a_fill_that_began_before_another_instances_write_is_not_stored() {
+        if TcpStream::connect(REDIS).await.is_err() {
+            assert!(std::env::var_os("CI").is_none(), "Redis is not running on {REDIS}; .ci/run starts it");
+            return;
+        }
+        let (_stop, stopped) = watch::channel(false);
+        let (reader, writer) = two_instances(&stopped).await;
+        let tenant = TenantKey::of_cookie("session_cookie=fill");
+        let key = Key::new(&tenant, Kind::Client, "cl_1");
+        let list = Key::new(&tenant, Kind::ClientPage, "page 1");
+        let before = "before the write".to_string();
+        let after = "after the write".to_string();
+
+        let slot = missed::<String>(&reader, &key).await;
+        assert!(writer.put_written(&tenant, Kind::Client, [("cl_1", &after)]).await);
+        reader.store(slot, Kind::Client, &before).await;
+        assert_eq!(answer(&writer, &key).await, Some(after.clone()), "a lookup's fill over a write");
+
+        let listing = missed::<Vec<String>>(&reader, &list).await;
+        writer.drop(&Invalidation { tenant: tenant.clone(), kind: Some(Kind::Client), id: Some("cl_1".into()) }).await;
+        reader.put_listed(&tenant, Kind::Client, [("cl_1", &before)], &listing.mark).await;
+        assert_eq!(answer(&writer, &key).await, None, "a list's objects over a drop of one");
+
+        let listing = missed::<Vec<String>>(&reader, &list).await;
+        writer.drop(&Invalidation { tenant: tenant.clone(), kind: None, id: None }).await;
+        reader.put_listed(&tenant, Kind::Client, [("cl_1", &before)], &listing.mark).await;
+        assert_eq!(answer(&writer, &key).await, None, "a list's objects over a drop of the tenant's entries");
+
+        // With nothing written in between, both fills are kept.
+        let slot = missed::<String>(&reader, &key).await;
+        let listing = missed::<Vec<String>>(&reader, &list).await;
+        reader.store(slot, Kind::Client, &after).await;
+        assert_eq!(answer(&writer, &key).await, Some(after.clone()));
+        let other = Key::new(&tenant, Kind::Client, "cl_2");
+        reader.put_listed(&tenant, Kind::Client, [("cl_2", &after)], &listing.mark).await;
+        assert_eq!(answer(&writer, &other).await, Some(after), "listed with nothing written since");
+    }
+
     /// What a tier answers for `key` once Redis answers it.
     async fn answer(tier: &SharedTier, key: &Key) -> Option<String> {
         for _ in 0..500 {
@@ -411,7 +587,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-        assert!(linked.put(&tenant, Kind::Client, [("cl_1", &"before the write".to_string())]).await);
+        assert!(linked.put_written(&tenant, Kind::Client, [("cl_1", &"before the write".to_string())]).await);
         assert_eq!(answer(&cut_off, &key).await.as_deref(), Some("before the write"), "both read the shared copy");
 
         open.send_replace(false);

@@ -140,8 +140,7 @@ where
     Fut: Future<Output = Result<L, UpstreamError>>,
 {
     cache
-        .get_or_fetch(key, || async {
-            let mark = cache.drop_mark(tenant);
+        .get_or_fill(key, |mark| async {
             let list = fetch().await?;
             let items: Vec<(&str, Arc<T>)> =
                 list.as_ref().iter().map(|item| (id(item), Arc::new(item.clone()))).collect();
