@@ -7,8 +7,9 @@
 //! interval against the bound ceil(watched images / 100) + 1. Then the floor: the same
 //! fan-out from bare tokio tasks in a process of their own. The targets are judged
 //! against that floor, measured in the same run on the same machine: at 10,000
-//! subscribers, a p99 fan-out within 1.1× the floor's, under 20 KiB per subscription,
-//! and poll calls within the bound; it exits 1 when one is missed.
+//! subscribers, a p99 fan-out within 1.1× the floor's (the medians of rounds that
+//! alternate the two), under 20 KiB per subscription, and poll calls within the bound;
+//! it exits 1 when one is missed.
 //!
 //! `cargo bench --bench subscriptions`
 
@@ -33,6 +34,10 @@ const POLL_INTERVALS_MEASURED: u32 = 3;
 const CONNECTING_AT_ONCE: usize = 200;
 /// The p99 fan-out may be this many times the bare tasks' p99, measured in the same run.
 const FLOOR_RATIO: f64 = 1.1;
+/// Rounds of the largest fan-out, each the gateway's and then both floors', judged on the
+/// medians: on two shared cores one fan-out of either moves by more than the target's
+/// tenth (the bare tasks' p99 went from 61 to 118 ms between consecutive runs).
+const ROUNDS: usize = 5;
 const KIB_PER_SUBSCRIPTION: f64 = 20.0;
 
 /// A FIFO perf reads commands from (`perf record -D -1 --control fifo:…`): set by
@@ -389,41 +394,60 @@ async fn measure() {
         "| subscribers | images watched | gateway RSS idle (MiB) | RSS subscribed (MiB) | KiB per subscription | webhook→all p50 (ms) | p99 (ms) | max (ms) | poll calls per interval | gateway CPU during fan-out (ms) | load generator CPU (ms) |\n",
     );
     table.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
-    let mut largest = None;
-    for size in SIZES {
-        let fanout = run(size, &http, &sandbox).await;
+    let largest_size = SIZES[SIZES.len() - 1];
+    for size in &SIZES[..SIZES.len() - 1] {
+        let fanout = run(*size, &http, &sandbox).await;
         println!("{}", fanout.row);
         table.push_str(&fanout.row);
         table.push('\n');
-        largest = Some(fanout);
     }
-    let largest = largest.expect("at least one size");
-    let (tasks, tasks_p99) = floor(SIZES[SIZES.len() - 1], Floor::Tasks).await;
-    let (loops, _) = floor(SIZES[SIZES.len() - 1], Floor::Loops).await;
+    let (mut rounds, mut tasks, mut loops) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        let fanout = run(largest_size, &http, &sandbox).await;
+        println!("round {round}: {}", fanout.row);
+        rounds.push(fanout);
+        tasks.push(floor(largest_size, Floor::Tasks).await);
+        loops.push(floor(largest_size, Floor::Loops).await);
+    }
+    let p99s = |p99s: Vec<Duration>| p99s.iter().map(|p99| ms(*p99)).collect::<Vec<_>>().join(", ");
+    let rounds_line = format!(
+        "At {largest_size} subscribers, {ROUNDS} rounds, each the gateway's fan-out and then both floors': p99 {} ms for \
+         the gateway, {} ms for the bare tasks, {} ms for the threads' loop. The row is the gateway's median round, the \
+         floors' lines below theirs; the target is judged on the medians.",
+        p99s(rounds.iter().map(|r| r.p99).collect()),
+        p99s(tasks.iter().map(|t| t.1).collect()),
+        p99s(loops.iter().map(|l| l.1).collect()),
+    );
+    rounds.sort_by_key(|round| round.p99);
+    tasks.sort_by_key(|floor| floor.1);
+    loops.sort_by_key(|floor| floor.1);
+    let (largest, (tasks, tasks_p99), (loops, _)) = (&rounds[ROUNDS / 2], &tasks[ROUNDS / 2], &loops[ROUNDS / 2]);
+    table.push_str(&largest.row);
+    table.push('\n');
+    table.push_str(&format!("\n{rounds_line}\n"));
     let ratio = largest.p99.as_secs_f64() / tasks_p99.as_secs_f64().max(1e-6);
     let mut missed = Vec::new();
     if ratio > FLOOR_RATIO {
-        missed.push(format!("p99 fan-out within {FLOOR_RATIO}× the bare tasks' ({ratio:.2}×)"));
+        missed.push(format!("median p99 fan-out within {FLOOR_RATIO}× the bare tasks' median ({ratio:.2}×)"));
     }
     if largest.kib_per_subscription >= KIB_PER_SUBSCRIPTION {
         missed.push(format!("under {KIB_PER_SUBSCRIPTION} KiB per subscription ({:.1})", largest.kib_per_subscription));
     }
-    if !largest.polls_within_bound {
+    if !rounds.iter().all(|round| round.polls_within_bound) {
         missed.push("poll calls within the bound".to_string());
     }
     let verdict = match missed.as_slice() {
         [] => format!(
-            "Met at {} subscribers: p99 fan-out {ratio:.2}× the bare tasks' (target ≤ {FLOOR_RATIO}×), {:.1} KiB per \
-             subscription (under {KIB_PER_SUBSCRIPTION}), poll calls within the bound.",
-            SIZES[SIZES.len() - 1],
+            "Met at {largest_size} subscribers: median p99 fan-out {ratio:.2}× the bare tasks' (target ≤ {FLOOR_RATIO}×), {:.1} KiB \
+             per subscription (under {KIB_PER_SUBSCRIPTION}), poll calls within the bound in every round.",
             largest.kib_per_subscription
         ),
-        missed => format!("Missed at {} subscribers: {}.", SIZES[SIZES.len() - 1], missed.join(" and ")),
+        missed => format!("Missed at {largest_size} subscribers: {}.", missed.join(" and ")),
     };
     table.push_str(&format!("\n{verdict}\n\n"));
     table.push_str("The floors on this machine, measured in the same run: the same fan-out, read by the same load generator, from a process that does nothing else:\n\n");
-    table.push_str(&tasks);
-    table.push_str(&loops);
+    table.push_str(tasks);
+    table.push_str(loops);
     println!("\n{table}");
     support::write_figures("subscriptions.md", &table);
     if !missed.is_empty() {
