@@ -5,6 +5,11 @@
 //! lateness is not charged: a request sent late on a connection that was free at its
 //! time is timed from when it left. wrk2 is not packaged for Debian, so this is a few
 //! dozen lines over raw HTTP/1.1 on keep-alive connections.
+//!
+//! A run ends `GRACE` after its schedule does: what was due and not answered by then
+//! is counted at what it had waited, a lower bound. Waiting for every answer let a
+//! server far behind (the Node.js peer at four fifths of the floor's rate) stretch an
+//! 8-second run to minutes, and made its answered rate look like the offered one.
 
 use std::time::Duration;
 
@@ -12,16 +17,23 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+/// How long a run waits for answers once its schedule has ended.
+pub const GRACE: Duration = Duration::from_secs(2);
+
 /// What one fixed-rate run measured.
 pub struct FixedRate {
-    /// Requests per second asked for, and what was answered per second.
+    /// Requests per second asked for, and what was answered per second until the run ended.
     pub offered: f64,
     pub answered: f64,
-    /// Sorted latencies of every answer.
+    /// Sorted latencies of every answer, and of every request unanswered when the run
+    /// ended, timed to then.
     pub latencies: Vec<Duration>,
+    /// Requests due that had no answer when the run ended: while there are any, every
+    /// percentile is a lower bound.
+    pub unanswered: u64,
     /// Answers that were not 200, and connections that broke.
     pub failures: u64,
-    /// Each answer's latency by when it was due, from the run's start.
+    /// Each request's latency by when it was due, from the run's start.
     pub timeline: Vec<(Duration, Duration)>,
 }
 
@@ -67,17 +79,26 @@ pub async fn run(
             tokio::spawn(async move { connection(&addr, &request, first, interval, end, start).await })
         })
         .collect();
-    let (mut timeline, mut failures) = (Vec::new(), 0);
+    let (mut timeline, mut failures, mut unanswered) = (Vec::new(), 0, 0);
     for task in tasks {
-        let (mut measured, failed) = task.await.expect("a connection's task");
-        timeline.append(&mut measured);
-        failures += failed;
+        let measured = task.await.expect("a connection's task");
+        timeline.extend(measured.timeline);
+        failures += measured.failures;
+        unanswered += measured.unanswered;
     }
+    let elapsed = (Instant::now() - start).max(Duration::from_secs(seconds));
     timeline.sort();
     let mut latencies: Vec<Duration> = timeline.iter().map(|(_, latency)| *latency).collect();
     latencies.sort();
-    let answered = latencies.len() as f64 / seconds as f64;
-    FixedRate { offered: rate, answered, latencies, failures, timeline }
+    let answered = (latencies.len() as u64 - unanswered) as f64 / elapsed.as_secs_f64();
+    FixedRate { offered: rate, answered, latencies, unanswered, failures, timeline }
+}
+
+/// What one connection measured.
+struct Measured {
+    timeline: Vec<(Duration, Duration)>,
+    unanswered: u64,
+    failures: u64,
 }
 
 async fn connection(
@@ -87,31 +108,54 @@ async fn connection(
     interval: Duration,
     end: Instant,
     start: Instant,
-) -> (Vec<(Duration, Duration)>, u64) {
-    let (mut latencies, mut failures) = (Vec::new(), 0);
-    let Ok(stream) = TcpStream::connect(addr).await else { return (latencies, 1) };
+) -> Measured {
+    let mut measured = Measured { timeline: Vec::new(), unanswered: 0, failures: 0 };
+    let Ok(stream) = TcpStream::connect(addr).await else {
+        measured.failures = 1;
+        return measured;
+    };
     let _ = stream.set_nodelay(true);
     let mut stream = BufReader::new(stream);
+    let deadline = end + GRACE;
     let (mut due, mut free_at) = (first, first);
     while due < end {
         tokio::time::sleep_until(due).await;
         let sent = Instant::now();
+        if sent >= deadline {
+            break;
+        }
         // Free at its time: any lateness is this generator's. Busy: the server's queue.
         let from = if free_at <= due { sent } else { due };
         if stream.get_mut().write_all(request).await.is_err() {
-            return (latencies, failures + 1);
+            measured.failures += 1;
+            return measured;
         }
-        match read_answer(&mut stream).await {
-            Ok(status) => {
+        match tokio::time::timeout_at(deadline, read_answer(&mut stream)).await {
+            Ok(Ok(status)) => {
                 free_at = Instant::now();
-                latencies.push((due - start, free_at - from));
-                failures += u64::from(status != 200);
+                measured.timeline.push((due - start, free_at - from));
+                measured.failures += u64::from(status != 200);
             }
-            Err(_) => return (latencies, failures + 1),
+            Ok(Err(_)) => {
+                measured.failures += 1;
+                return measured;
+            }
+            Err(_) => {
+                measured.timeline.push((due - start, deadline - from));
+                measured.unanswered += 1;
+                due += interval;
+                break;
+            }
         }
         due += interval;
     }
-    (latencies, failures)
+    // What was due and never sent waited from its time to the run's end, at least.
+    while due < end {
+        measured.timeline.push((due - start, deadline.saturating_duration_since(due)));
+        measured.unanswered += 1;
+        due += interval;
+    }
+    measured
 }
 
 /// Reads one HTTP/1.1 answer, by its length or its chunks; answers its status.
