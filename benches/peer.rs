@@ -553,6 +553,13 @@ async fn main() {
             "p50_ms": millis(run.figures.percentile(0.5)),
             "p99_ms": millis(run.figures.percentile(0.99)),
             "p999_ms": millis(run.figures.percentile(0.999)),
+            // By when each request was due: a tail from bursts shows apart from one spread evenly.
+            "p99_ms_by_second": (0..seconds)
+                .map(|second| {
+                    let due = Duration::from_secs(second)..Duration::from_secs(second + 1);
+                    millis(run.figures.percentile_due(due, 0.99))
+                })
+                .collect::<Vec<_>>(),
             "unanswered": run.figures.unanswered,
             "failures": run.figures.failures,
             "cpu_ms": { "server": run.cpu.server.as_millis() as u64, "bench": run.cpu.bench.as_millis() as u64, "rest": run.cpu.rest.as_millis() as u64 },
