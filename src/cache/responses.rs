@@ -9,8 +9,14 @@
 //!
 //! A kept answer is also found by the request as it was sent (`RequestKey`): the
 //! same caller sending the same bytes again is answered before its body is parsed.
+//!
+//! A query asked again while its answer is being made for another request waits for
+//! that answer rather than running beside it (`lookup_or_lead`): a burst of callers
+//! asking the same moments after an answer expired, or after a write, runs the
+//! operation once, not once each (the entries it reads were already fetched once).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,6 +25,7 @@ use moka::Expiry;
 use super::Cache;
 use super::reads::{Read, Recorded};
 use crate::auth::Unavailable;
+use crate::lock::locked;
 use crate::session::Session;
 use crate::telemetry::metrics::{AnsweredOk, RESPONSE_CACHE_LOOKUPS, RESPONSE_CACHE_UNKEPT};
 use crate::upstream::TenantKey;
@@ -137,6 +144,7 @@ pub struct ResponseCache {
     by_request: Option<moka::sync::Cache<RequestKey, Arc<Kept>>>,
     cache: Cache,
     lookups: Lookups,
+    in_flight: Arc<InFlight>,
 }
 
 /// `pixgate_response_cache_lookups_total` by result, found once: every request counts one.
@@ -146,12 +154,41 @@ struct Lookups {
     miss: metrics::Counter,
     stale: metrics::Counter,
     bypassed: metrics::Counter,
+    joined: metrics::Counter,
 }
 
 impl Lookups {
     fn new() -> Self {
         let counter = |result: &'static str| metrics::counter!(RESPONSE_CACHE_LOOKUPS, "result" => result);
-        Self { hit: counter("hit"), miss: counter("miss"), stale: counter("stale"), bypassed: counter("bypassed") }
+        Self {
+            hit: counter("hit"),
+            miss: counter("miss"),
+            stale: counter("stale"),
+            bypassed: counter("bypassed"),
+            joined: counter("joined"),
+        }
+    }
+}
+
+/// The queries whose answers are being made now, each with what tells its waiters
+/// it is done: the sender is never sent on, only dropped, so a leader that fails,
+/// keeps nothing or is cancelled (its caller gone) lets them go all the same.
+type InFlight = Mutex<HashMap<ResponseKey, tokio::sync::watch::Receiver<()>>>;
+
+/// Held by the request making an answer others may wait for; dropping it lets them
+/// look again. Hold it until the answer is kept.
+#[must_use = "the requests waiting for this answer go on once it is dropped"]
+pub struct Leading {
+    in_flight: Arc<InFlight>,
+    key: ResponseKey,
+    _done: tokio::sync::watch::Sender<()>,
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        // Only the leader puts its key in and takes it out, so this is its own entry;
+        // the waiters wake once `_done` drops, after it is gone, and find the answer kept.
+        locked(&self.in_flight).remove(&self.key);
     }
 }
 
@@ -187,7 +224,7 @@ impl ResponseCache {
                 .expire_after(UntilFirstReadExpires)
                 .build()
         });
-        Self { kept, by_request, cache, lookups: Lookups::new() }
+        Self { kept, by_request, cache, lookups: Lookups::new(), in_flight: Arc::default() }
     }
 
     pub fn enabled(&self) -> bool {
@@ -198,19 +235,70 @@ impl ResponseCache {
     /// by `sent` from then on.
     pub async fn lookup(&self, key: &ResponseKey, sent: Option<RequestKey>) -> Option<Hit> {
         let kept = self.kept.as_ref()?;
-        let Some(found) = kept.get(key) else {
-            self.lookups.miss.increment(1);
-            return None;
+        match self.unchanged(kept, key).await {
+            Ok(found) => Some(self.served(&self.lookups.hit, sent, found)),
+            Err(missed) => {
+                missed.increment(1);
+                None
+            }
+        }
+    }
+
+    /// As `lookup`, for a query: when nothing is kept but the same query is being
+    /// answered for another request now, waits for that answer and serves it as kept
+    /// (`joined`). Otherwise the caller makes the answer, and the `Leading` it is given
+    /// makes the identical queries arriving meanwhile wait for it; or, having waited
+    /// and found nothing kept (the leader's answer had errors), makes its own alone.
+    /// Never for a mutation: two of those are two writes.
+    pub async fn lookup_or_lead(&self, key: &ResponseKey, sent: Option<RequestKey>) -> Result<Hit, Option<Leading>> {
+        let Some(kept) = self.kept.as_ref() else { return Err(None) };
+        let missed = match self.unchanged(kept, key).await {
+            Ok(found) => return Ok(self.served(&self.lookups.hit, sent, found)),
+            Err(missed) => missed,
         };
+        let mut done = {
+            let mut in_flight = locked(&self.in_flight);
+            match in_flight.get(key) {
+                Some(done) => done.clone(),
+                None => {
+                    let (sender, done) = tokio::sync::watch::channel(());
+                    in_flight.insert(key.clone(), done);
+                    missed.increment(1);
+                    return Err(Some(Leading { in_flight: self.in_flight.clone(), key: key.clone(), _done: sender }));
+                }
+            }
+        };
+        // Ends, with an error, when the leader's `Leading` is dropped.
+        let _ = done.changed().await;
+        match self.unchanged(kept, key).await {
+            Ok(found) => Ok(self.served(&self.lookups.joined, sent, found)),
+            Err(_) => {
+                missed.increment(1);
+                Err(None)
+            }
+        }
+    }
+
+    /// The answer kept for `key` while what it was made from is unchanged, else the
+    /// lookup result to count (`miss`, or `stale`, having dropped it).
+    async fn unchanged(
+        &self,
+        kept: &moka::sync::Cache<ResponseKey, Arc<Kept>>,
+        key: &ResponseKey,
+    ) -> Result<Arc<Kept>, &metrics::Counter> {
+        let found = kept.get(key).ok_or(&self.lookups.miss)?;
         if !self.cache.unchanged(&found.reads).await {
             kept.invalidate(key);
-            self.lookups.stale.increment(1);
-            return None;
+            return Err(&self.lookups.stale);
         }
-        self.lookups.hit.increment(1);
+        Ok(found)
+    }
+
+    fn served(&self, result: &metrics::Counter, sent: Option<RequestKey>, found: Arc<Kept>) -> Hit {
+        result.increment(1);
         let hit = found.hit();
         self.found_by(sent, found);
-        Some(hit)
+        hit
     }
 
     /// The answer kept for a request sent exactly so before, while everything it was made
@@ -315,6 +403,42 @@ mod tests {
         async fn stale(&self) -> bool {
             self.responses.lookup(&self.key, None).await.is_none()
         }
+    }
+
+    /// A second caller of the same query while the first one's answer is being made.
+    fn follower(fixture: &Fixture) -> tokio::task::JoinHandle<Result<Hit, Option<Leading>>> {
+        let (responses, key) = (fixture.responses.clone(), fixture.key.clone());
+        tokio::spawn(async move { responses.lookup_or_lead(&key, None).await })
+    }
+
+    #[tokio::test]
+    async fn a_query_asked_while_its_answer_is_being_made_is_given_that_answer() {
+        let fixture = Fixture::new(Ttls::default()).await;
+        let leading = fixture.responses.lookup_or_lead(&fixture.key, None).await.err().expect("nothing kept yet");
+        let leading = leading.expect("the first caller makes the answer");
+        let waiting = follower(&fixture);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "it waits for the answer being made");
+
+        fixture.keep().await;
+        drop(leading);
+        let joined = waiting.await.unwrap().ok().expect("given the answer made meanwhile");
+        assert_eq!(&joined.body[..], b"answer");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_whose_leader_kept_nothing_makes_its_own_answer() {
+        let fixture = Fixture::new(Ttls::default()).await;
+        let leading = fixture.responses.lookup_or_lead(&fixture.key, None).await.err().expect("nothing kept yet");
+        let waiting = follower(&fixture);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // An answer with errors is not kept; a caller gone drops its `Leading` alike.
+        drop(leading);
+        let alone = waiting.await.unwrap().err().expect("nothing was kept");
+        assert!(alone.is_none(), "it makes its own, leading no one: a failing query is not run in turn");
+
+        let next = fixture.responses.lookup_or_lead(&fixture.key, None).await.err().expect("still nothing kept");
+        assert!(next.is_some(), "the next caller leads again");
     }
 
     #[tokio::test]

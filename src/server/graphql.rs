@@ -15,7 +15,7 @@ use super::AppState;
 use super::media::{self, Media, Replies, Reply};
 use super::trusted;
 use crate::cache::reads::Recorded;
-use crate::cache::responses::{RequestKey, ResponseKey};
+use crate::cache::responses::{Hit, Leading, RequestKey, ResponseKey};
 use crate::error_code::ErrorCode;
 use crate::graphql::IdempotencyHeader;
 use crate::idempotency::MAX_KEY_LEN;
@@ -235,13 +235,15 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         ResponseKey::new(asked.session, &request.query, request.operation_name.as_deref(), variables)
     });
+    // While this request makes a query's answer, identical ones wait for it (`lookup_or_lead`).
+    let mut leading = None;
     let kept = match &key {
         None => Kept::Off,
         Some(_) if !asked.kept.serve => {
             state.responses.bypassed();
             Kept::Bypassed
         }
-        Some(key) => match state.responses.lookup(key, sent.clone()).await {
+        Some(key) => match lookup(state, key, sent.clone(), &mut leading).await {
             Some(hit) => {
                 tracing::debug!("answered from the response cache");
                 hit.answered.record(started.elapsed());
@@ -274,10 +276,28 @@ async fn execute(state: &AppState, mut request: async_graphql::Request, asked: &
     state.rate_limits.charge(asked.session, spent.used).await;
     let recorded = operation.take::<Recorded>().unwrap_or_default();
     let reply = keep(state, key.filter(|_| asked.kept.keep), sent, response, recorded);
+    // Kept, if it could be: the identical requests waiting for it take it now.
+    drop(leading);
     match operation.take::<Tally>() {
         Some(tally) => reply.with_extension(COST_EXTENSION, tally.to_json(kept, spent)),
         None => reply,
     }
+}
+
+/// The answer kept for `key`; for a query, also the one an identical request is making
+/// now, or else `leading` is what makes the identical requests arriving meanwhile wait.
+/// Whether it is a query is known once the document was parsed, by an earlier request:
+/// the first requests of a document ever asked run each (the operation parses it).
+async fn lookup(
+    state: &AppState,
+    key: &ResponseKey,
+    sent: Option<RequestKey>,
+    leading: &mut Option<Leading>,
+) -> Option<Hit> {
+    if !matches!(state.documents.selected(key.query(), key.operation_name()), Some((OperationType::Query, _))) {
+        return state.responses.lookup(key, sent).await;
+    }
+    state.responses.lookup_or_lead(key, sent).await.map_err(|led| *leading = led).ok()
 }
 
 /// Keeps a query's answer when it has no errors and needs no headers of its own.

@@ -235,3 +235,64 @@ async fn an_answer_asked_with_its_cost_always_tells_it() {
         assert!(answer.get("extensions").is_none(), "round {round}: {answer}");
     }
 }
+
+/// `n` identical requests sent at once; their answers as they came.
+async fn at_once(gateway: &Running, body: &Value, n: usize) -> Vec<Value> {
+    futures_util::future::join_all((0..n).map(|_| ask(gateway, body, &[])))
+        .await
+        .into_iter()
+        .map(|(answer, _)| answer)
+        .collect()
+}
+
+#[tokio::test]
+async fn identical_queries_asked_at_once_run_once() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let sandbox = gateway.sandbox().unwrap();
+    let asked = json!({ "query": client_query(documented::CLIENT_ID), "extensions": { "pixgateCost": true } });
+    // Asked before, and forgotten since (an expiry, a write): a burst of callers asking again.
+    ask(&gateway, &asked, &[]).await;
+    gateway.cache().invalidate_all();
+    sandbox.reset_requests();
+    // The first answer is still being made when the others arrive.
+    sandbox.set_faults(sandbox::Faults { latency_ms: 300, ..Default::default() });
+    let answers = at_once(&gateway, &asked, 6).await;
+    let mut made: Vec<&str> =
+        answers.iter().map(|a| a["extensions"]["pixgateCost"]["responseCache"].as_str().unwrap()).collect();
+    made.sort();
+    assert_eq!(made, ["HIT", "HIT", "HIT", "HIT", "HIT", "MISS"], "one ran, the others were given its answer");
+    assert!(answers.iter().all(|a| a["data"] == answers[0]["data"] && a.get("errors").is_none()), "{answers:?}");
+    assert!(answers[0]["data"]["client"]["email"].is_string(), "{answers:?}");
+    assert_eq!(sandbox.requests().total, 1);
+}
+
+#[tokio::test]
+async fn identical_writes_asked_at_once_are_each_made_at_once() {
+    let gateway = gateway(ServeArgs::default()).await;
+    let sandbox = gateway.sandbox().unwrap();
+    let write = json!({ "query": format!(
+        "mutation {{ updateClient(input: {{ id: \"{}\", company: \"Twice\" }}) {{ client {{ company }} }} }}",
+        documented::CLIENT_ID
+    ) });
+    ask(&gateway, &write, &[]).await;
+    let one = sandbox.requests().total;
+    sandbox.reset_requests();
+    // Each write is made at once and answered a second later: the second is made while
+    // the first is still unanswered, or, waiting for it as a query would, a second later.
+    sandbox.set_faults(sandbox::Faults { late_answer_ms: 1000, ..Default::default() });
+    let answers = tokio::spawn({
+        let (gateway, write) = (gateway.addr(), write.clone());
+        async move {
+            let ask = || http().post(format!("http://{gateway}/graphql")).json(&write).send();
+            let (first, second) = tokio::join!(ask(), ask());
+            [first.unwrap().json::<Value>().await.unwrap(), second.unwrap().json::<Value>().await.unwrap()]
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(700);
+    while sandbox.requests().total < 2 * one && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(sandbox.requests().total, 2 * one, "both writes made before either was answered");
+    let answers = answers.await.unwrap();
+    assert!(answers.iter().all(|a| a["data"]["updateClient"]["client"]["company"] == "Twice"), "{answers:?}");
+}
