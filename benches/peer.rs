@@ -212,6 +212,26 @@ struct Runs {
     question: usize,
     server: Server,
     rounds: Vec<WrkFigures>,
+    /// Where the machine's time went in each round.
+    used: Vec<Used>,
+}
+
+/// What one saturation run used of the machine: a server that leaves a core idle is held
+/// back by the load generator, one that leaves none by the cores it shares with it.
+struct Used {
+    cpu: Cpu,
+    elapsed: Duration,
+}
+
+impl Used {
+    /// The server's and everything else's CPU per answer (the rest is wrk), in µs, and
+    /// the share of the two cores left idle.
+    fn per_answer(&self, answers: u64) -> (f64, f64, f64) {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / answers.max(1) as f64;
+        let busy = self.cpu.server + self.cpu.bench + self.cpu.rest;
+        let idle = 1.0 - busy.as_secs_f64() / (2.0 * self.elapsed.as_secs_f64());
+        (per(self.cpu.server), per(self.cpu.bench + self.cpu.rest), idle.max(0.0))
+    }
 }
 
 /// The least and the most of `values`, as a range.
@@ -357,24 +377,38 @@ async fn main() {
     for round in 0..ROUNDS {
         for (index, question) in questions.iter().enumerate() {
             let mut targets = vec![
-                (Server::Floor, floors[index].1.as_str(), &question.pixgate),
-                (Server::Pixgate, pixgate.addr.as_str(), &question.pixgate),
-                (Server::PeerCached, peer_cached_addr.as_str(), &question.peer),
+                (Server::Floor, floors[index].1.as_str(), &question.pixgate, floors[index].0.0.id()),
+                (Server::Pixgate, pixgate.addr.as_str(), &question.pixgate, pixgate.pid()),
+                (Server::PeerCached, peer_cached_addr.as_str(), &question.peer, peer_cached.0.id()),
             ];
             if question.uncached_peer {
-                targets.push((Server::PeerUncached, peer_uncached_addr.as_str(), &question.peer));
+                targets.push((Server::PeerUncached, peer_uncached_addr.as_str(), &question.peer, peer_uncached.0.id()));
             }
             // Alternate the order between rounds, so neither side always runs on a machine just warmed.
             if round % 2 == 1 {
                 targets.reverse();
             }
-            for (server, addr, query) in targets {
+            for (server, addr, query, pid) in targets {
                 let body = json!({ "query": query }).to_string();
-                eprintln!("round {}: {} on {}", round + 1, question.name, server.label());
+                // The Node.js peer goes on collecting garbage for seconds after its run: the
+                // server after it in a round would share the cores with that.
+                let settled = settle().await;
+                eprintln!(
+                    "round {}: {} on {}, after {:.1} s for the machine to settle",
+                    round + 1,
+                    question.name,
+                    server.label(),
+                    settled.as_secs_f64()
+                );
+                let (before, started) = (Cpu::now(pid), Instant::now());
                 let figures = support::wrk(addr, &body, false, &cookie, CONNECTIONS, seconds).await;
+                let used = Used { cpu: Cpu::now(pid).since(&before), elapsed: started.elapsed() };
                 match runs.iter_mut().find(|r| r.question == index && r.server == server) {
-                    Some(run) => run.rounds.push(figures),
-                    None => runs.push(Runs { question: index, server, rounds: vec![figures] }),
+                    Some(run) => {
+                        run.rounds.push(figures);
+                        run.used.push(used);
+                    }
+                    None => runs.push(Runs { question: index, server, rounds: vec![figures], used: vec![used] }),
                 }
             }
         }
@@ -523,6 +557,7 @@ async fn main() {
         met(memory_of(Server::PeerCached) >= 10.0 * memory_of(Server::Pixgate)),
         memory_of(Server::PeerCached) / memory_of(Server::Pixgate),
     ));
+    table.push_str(&saturation_cpu_table(&questions, &runs));
     table.push_str(&fixed_rate_table(&questions, &fixed, seconds));
     let failures: u64 = runs.iter().flat_map(|r| r.rounds.iter().map(|f| f.failures)).sum::<u64>()
         + fixed.iter().map(|run| run.figures.failures).sum::<u64>();
@@ -534,12 +569,17 @@ async fn main() {
         "warm": runs.iter().map(|r| json!({
             "question": questions[r.question].name,
             "server": r.server.label(),
-            "rounds": r.rounds.iter().map(|f| json!({
-                "requests_per_second": f.per_second(),
-                "p50_ms": f.p50.as_secs_f64() * 1000.0,
-                "p99_ms": f.p99.as_secs_f64() * 1000.0,
-                "failures": f.failures,
-            })).collect::<Vec<_>>(),
+            "rounds": r.rounds.iter().zip(&r.used).map(|(f, used)| {
+                let (server_us, rest_us, idle) = used.per_answer(f.requests);
+                json!({
+                    "requests_per_second": f.per_second(),
+                    "p50_ms": f.p50.as_secs_f64() * 1000.0,
+                    "p99_ms": f.p99.as_secs_f64() * 1000.0,
+                    "failures": f.failures,
+                    "cpu_us_per_answer": { "server": server_us, "load_generator_and_rest": rest_us },
+                    "cores_idle": idle,
+                })
+            }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "cold": cold.iter().map(|(server, c)| json!({
             "server": server.label(), "added_latency_ms": COLD_LATENCY_MS, "wall_ms": c.wall.as_secs_f64() * 1000.0, "upstream_calls": c.calls,
@@ -583,7 +623,30 @@ struct FixedRun {
     cpu: Cpu,
 }
 
-/// The longest a fixed-rate run waits for the machine to settle.
+/// Where the two cores went in each saturation run of the floor and pixgate, per answer.
+fn saturation_cpu_table(questions: &[Question], runs: &[Runs]) -> String {
+    let mut table = String::from(
+        "\nWhere the two cores went during those runs, per answer and round by round: the server's CPU / the load \
+         generator's (wrk, with everything else on the machine), in µs, and the cores' idle share, from `/proc`:\n\n\
+         | scenario | floor (hyper, fixed bytes) | pixgate |\n|---|---|---|\n",
+    );
+    for (index, question) in questions.iter().enumerate() {
+        let cell = |server: Server| {
+            let Some(run) = runs.iter().find(|r| r.question == index && r.server == server) else {
+                return "—".into();
+            };
+            let rounds = run.rounds.iter().zip(&run.used).map(|(figures, used)| {
+                let (server_us, rest_us, idle) = used.per_answer(figures.requests);
+                format!("{server_us:.1} / {rest_us:.1}, {:.0}% idle", idle * 100.0)
+            });
+            rounds.collect::<Vec<_>>().join("; ")
+        };
+        let _ = writeln!(table, "| {} | {} | {} |", question.name, cell(Server::Floor), cell(Server::Pixgate));
+    }
+    table
+}
+
+/// The longest a run waits for the machine to settle.
 const SETTLE_MAX: Duration = Duration::from_secs(20);
 
 /// Waits until the machine is all but idle (the whole of it busy for under a tenth of a
