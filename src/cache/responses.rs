@@ -235,7 +235,7 @@ impl ResponseCache {
     /// by `sent` from then on.
     pub async fn lookup(&self, key: &ResponseKey, sent: Option<RequestKey>) -> Option<Hit> {
         let kept = self.kept.as_ref()?;
-        match self.unchanged(kept, key).await {
+        match self.current(kept, key).await {
             Ok(found) => Some(self.served(&self.lookups.hit, sent, found)),
             Err(missed) => {
                 missed.increment(1);
@@ -252,7 +252,7 @@ impl ResponseCache {
     /// Never for a mutation: two of those are two writes.
     pub async fn lookup_or_lead(&self, key: &ResponseKey, sent: Option<RequestKey>) -> Result<Hit, Option<Leading>> {
         let Some(kept) = self.kept.as_ref() else { return Err(None) };
-        let missed = match self.unchanged(kept, key).await {
+        let missed = match self.current(kept, key).await {
             Ok(found) => return Ok(self.served(&self.lookups.hit, sent, found)),
             Err(missed) => missed,
         };
@@ -270,7 +270,7 @@ impl ResponseCache {
         };
         // Ends, with an error, when the leader's `Leading` is dropped.
         let _ = done.changed().await;
-        match self.unchanged(kept, key).await {
+        match self.current(kept, key).await {
             Ok(found) => Ok(self.served(&self.lookups.joined, sent, found)),
             Err(_) => {
                 missed.increment(1);
@@ -281,7 +281,7 @@ impl ResponseCache {
 
     /// The answer kept for `key` while what it was made from is unchanged, else the
     /// lookup result to count (`miss`, or `stale`, having dropped it).
-    async fn unchanged(
+    async fn current(
         &self,
         kept: &moka::sync::Cache<ResponseKey, Arc<Kept>>,
         key: &ResponseKey,
