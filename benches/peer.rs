@@ -211,9 +211,19 @@ async fn ready(http: &reqwest::Client, addr: &str, query: &str, headers: &[(&str
 struct Runs {
     question: usize,
     server: Server,
-    rounds: Vec<WrkFigures>,
-    /// Where the machine's time went in each round.
-    used: Vec<Used>,
+    rounds: Vec<Round>,
+}
+
+impl Runs {
+    fn mean_per_second(&self) -> f64 {
+        self.rounds.iter().map(|round| round.figures.per_second()).sum::<f64>() / self.rounds.len().max(1) as f64
+    }
+}
+
+/// One wrk run of a server, and where the machine's time went meanwhile.
+struct Round {
+    figures: WrkFigures,
+    used: Used,
 }
 
 /// What one saturation run used of the machine: a server that leaves a core idle is held
@@ -312,8 +322,7 @@ impl Bar {
 fn chart(questions: &[Question], runs: &[Runs]) -> String {
     let servers = [Server::Floor, Server::Pixgate, Server::PeerCached, Server::PeerUncached];
     let colours = ["#9e9e9e", "#1565c0", "#ef6c00", "#ffb74d"];
-    let mean = |r: &Runs| r.rounds.iter().map(WrkFigures::per_second).sum::<f64>() / r.rounds.len().max(1) as f64;
-    let most = runs.iter().map(mean).fold(1.0, f64::max);
+    let most = runs.iter().map(Runs::mean_per_second).fold(1.0, f64::max);
     let (left, width, bar, gap) = (330.0, 420.0, 18.0, 14.0);
     let mut y = 50.0;
     let mut body = String::new();
@@ -322,7 +331,7 @@ fn chart(questions: &[Question], runs: &[Runs]) -> String {
         y += 10.0;
         for (server, colour) in servers.iter().zip(colours) {
             let Some(run) = runs.iter().find(|r| r.question == index && r.server == *server) else { continue };
-            let value = mean(run);
+            let value = run.mean_per_second();
             let at = Bar { y, left, height: bar, length: value / most * width };
             at.draw(&mut body, server.label(), colour, &format!("{value:.0}"));
             y += bar + 4.0;
@@ -403,12 +412,10 @@ async fn main() {
                 let (before, started) = (Cpu::now(pid), Instant::now());
                 let figures = support::wrk(addr, &body, false, &cookie, CONNECTIONS, seconds).await;
                 let used = Used { cpu: Cpu::now(pid).since(&before), elapsed: started.elapsed() };
+                let round = Round { figures, used };
                 match runs.iter_mut().find(|r| r.question == index && r.server == server) {
-                    Some(run) => {
-                        run.rounds.push(figures);
-                        run.used.push(used);
-                    }
-                    None => runs.push(Runs { question: index, server, rounds: vec![figures], used: vec![used] }),
+                    Some(run) => run.rounds.push(round),
+                    None => runs.push(Runs { question: index, server, rounds: vec![round] }),
                 }
             }
         }
@@ -416,8 +423,7 @@ async fn main() {
     let mut fixed: Vec<FixedRun> = Vec::new();
     for (index, question) in questions.iter().enumerate() {
         let floor_runs = runs.iter().find(|r| r.question == index && r.server == Server::Floor).expect("measured");
-        let floor_rps =
-            floor_runs.rounds.iter().map(WrkFigures::per_second).sum::<f64>() / floor_runs.rounds.len() as f64;
+        let floor_rps = floor_runs.mean_per_second();
         for share in LOADS {
             let targets = [
                 (Server::Floor, floors[index].1.as_str(), &question.pixgate, floors[index].0.0.id()),
@@ -465,7 +471,9 @@ async fn main() {
 
     let find = |question: usize, server: Server| runs.iter().find(|r| r.question == question && r.server == server);
     let per_round = |question: usize, server: Server, measure: &dyn Fn(&WrkFigures) -> f64| -> Vec<f64> {
-        find(question, server).map(|r| r.rounds.iter().map(measure).collect()).unwrap_or_default()
+        find(question, server)
+            .map(|r| r.rounds.iter().map(|round| measure(&round.figures)).collect())
+            .unwrap_or_default()
     };
     // Ratios within a round: both sides measured minutes apart, on the same machine state.
     let ratios = |question: usize, a: Server, b: Server, measure: &dyn Fn(&WrkFigures) -> f64| -> Vec<f64> {
@@ -559,7 +567,7 @@ async fn main() {
     ));
     table.push_str(&saturation_cpu_table(&questions, &runs));
     table.push_str(&fixed_rate_table(&questions, &fixed, seconds));
-    let failures: u64 = runs.iter().flat_map(|r| r.rounds.iter().map(|f| f.failures)).sum::<u64>()
+    let failures: u64 = runs.iter().flat_map(|r| r.rounds.iter().map(|round| round.figures.failures)).sum::<u64>()
         + fixed.iter().map(|run| run.figures.failures).sum::<u64>();
     table.push_str(&format!("\nFailed answers across every run: {failures}.\n"));
 
@@ -569,7 +577,7 @@ async fn main() {
         "warm": runs.iter().map(|r| json!({
             "question": questions[r.question].name,
             "server": r.server.label(),
-            "rounds": r.rounds.iter().zip(&r.used).map(|(f, used)| {
+            "rounds": r.rounds.iter().map(|Round { figures: f, used }| {
                 let (server_us, rest_us, idle) = used.per_answer(f.requests);
                 json!({
                     "requests_per_second": f.per_second(),
@@ -635,7 +643,7 @@ fn saturation_cpu_table(questions: &[Question], runs: &[Runs]) -> String {
             let Some(run) = runs.iter().find(|r| r.question == index && r.server == server) else {
                 return "—".into();
             };
-            let rounds = run.rounds.iter().zip(&run.used).map(|(figures, used)| {
+            let rounds = run.rounds.iter().map(|Round { figures, used }| {
                 let (server_us, rest_us, idle) = used.per_answer(figures.requests);
                 format!("{server_us:.1} / {rest_us:.1}, {:.0}% idle", idle * 100.0)
             });
